@@ -1,0 +1,76 @@
+"""The agent's own exception hierarchy.
+
+Library errors (httpx, websockets, aiodocker, subprocess) are translated into
+these where they enter, so callers decide on *kind* (retry or give up), never on
+which library raised. Model: httpcore ``_exceptions.py``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentError",
+    "TransientError",
+    "ConnectError",
+    "StreamClosed",
+    "DeadlineExceeded",
+    "FatalError",
+    "ProtocolError",
+    "ConfigError",
+    "IllegalTransition",
+    "CommandFailed",
+]
+
+
+class AgentError(Exception):
+    """Base of every error the agent raises on purpose."""
+
+
+class TransientError(AgentError):
+    """Worth retrying: the peer may come back (node restarting, network blip)."""
+
+
+class ConnectError(TransientError):
+    """Could not connect, or the connection was refused or reset."""
+
+
+class StreamClosed(TransientError):
+    """A stream (websocket, Docker events) ended; reconnect and resume."""
+
+
+class DeadlineExceeded(TransientError):
+    """A single network operation ran past its deadline."""
+
+
+class FatalError(AgentError):
+    """Not worth retrying: retrying gives the same answer."""
+
+
+class ProtocolError(FatalError):
+    """The peer answered something we cannot interpret."""
+
+
+class CommandFailed(AgentError):
+    """An external command (Compose, chain CLI) exited non-zero.
+
+    ``output`` is already stripped of secrets by whoever raises it.
+    """
+
+    def __init__(self, argv: list[str], returncode: int, output: str) -> None:
+        self.argv = argv
+        self.returncode = returncode
+        self.output = output
+        super().__init__(f"{argv[0]} exited {returncode}: {output.strip()[-500:]}")
+
+
+class ConfigError(AgentError):
+    """Bad configuration: names the key and the offending value (exit code 2)."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        self.key = key
+        self.value = value
+        self.reason = reason
+        super().__init__(f"config: {key} = {value!r}: {reason}")
+
+
+class IllegalTransition(AgentError):
+    """The state machine got an event its current phase does not accept."""

@@ -1,0 +1,63 @@
+"""Events: frozen, slotted dataclasses.
+
+Two families share this module:
+
+- *observations* produced by the event sources (websocket, Docker, RPC polls):
+  ``NewBlock``, ``StreamStatus``, ``ContainerEvent``;
+- *facts* fed to the pure state machine (see ``machine``), produced by the
+  daemon from observations and from the results of actions.
+
+Every event carries ``at`` (wall-clock seconds since the epoch, from the
+injected clock) so that the machine can record when a transition happened
+without reading a clock itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "NewBlock",
+    "StreamStatus",
+    "ContainerEvent",
+    "Observation",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NewBlock:
+    """A block seen on one node (from its websocket, or backfilled over RPC)."""
+
+    node: str
+    height: int
+    block_time: str  # RFC 3339, as CometBFT sends it
+    at: float  # wall time it was received
+    backfilled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """A source's stream went down or came back.
+
+    ``source`` is ``"ws:<node>"`` for a websocket or ``"docker"`` for Docker events.
+    """
+
+    source: str
+    up: bool
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEvent:
+    """A Docker container event of the watched Compose project."""
+
+    service: str  # Compose service name (com.docker.compose.service label)
+    action: str  # start, die, oom, kill, stop, restart, pause, unpause, ...
+    container_id: str
+    exit_code: int | None
+    time_nano: int
+    at: float
+
+
+Observation = NewBlock | StreamStatus | ContainerEvent
