@@ -31,3 +31,35 @@ $(BUILD)/cosmovisor: prod-sim/cosmovisor/go.mod prod-sim/cosmovisor/go.sum
 
 go-test:
 	cd prod-sim/chain && go test ./... && go test -tags v2 ./...
+
+# ---- prod-sim: images and testnet (see prod-sim/README.md) ----
+.PHONY: prereqs busybox images testnet-reset ports-check
+
+# Fail early with a clear message if Go, Docker, Compose or Python are missing/too old.
+prereqs:
+	prod-sim/scripts/check-prereqs.sh
+
+# Binaries + busybox + the three images (checkersd_i:v1, checkersd_i:v2, cosmovisor_i:v1tov2).
+prod-sim: prereqs
+	@$(MAKE) --no-print-directory images
+
+busybox: $(BUILD)/busybox
+
+$(BUILD)/busybox:
+	prod-sim/scripts/busybox.sh
+
+# Always runs: docker's layer cache makes an unchanged rebuild take a few seconds.
+images: binaries busybox
+	prod-sim/scripts/build-images.sh
+
+# Fresh v1 testnet in prod-sim/<node> homes. Needs REHEARSE_KEYRING_PASSWORD (>= 8 chars).
+# FORCE=1 replaces an existing testnet.
+testnet:
+	$(PYTHON) prod-sim/testnet.py generate $(if $(FORCE),--force)
+
+# Rewind the testnet to its v1 genesis state (bring the Compose stack down first).
+testnet-reset:
+	$(PYTHON) prod-sim/testnet.py reset
+
+ports-check:
+	$(PYTHON) prod-sim/testnet.py ports-check
