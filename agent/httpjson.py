@@ -1,0 +1,101 @@
+"""GET a JSON document over HTTP, with httpx errors translated into ``agent.errors``.
+
+Shared by the CometBFT RPC client and the Cosmos REST client; the callers decide what
+an error *status* means (CometBFT answers JSON-RPC errors with HTTP 500, the gRPC
+gateway maps gRPC codes onto 4xx/5xx), so this module hands back status and body.
+Model: httpcore ``_backends/anyio.py`` ``map_exceptions``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+
+from .errors import ConnectError, DeadlineExceeded, ProtocolError
+
+__all__ = ["JsonResponse", "get_json", "translate_httpx_errors", "as_int", "as_dict", "as_str"]
+
+# Bodies larger than this are not chain answers we understand; refuse rather than buffer.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class JsonResponse:
+    status_code: int
+    body: Any  # parsed JSON, or None when the body was not JSON
+    text: str  # the start of the raw body, for error messages
+
+
+@contextmanager
+def translate_httpx_errors(url: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise DeadlineExceeded(f"GET {url}: {type(exc).__name__}") from exc
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        # Refused, reset, or cut mid-response: the node is (re)starting or gone.
+        raise ConnectError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+    except httpx.HTTPError as exc:
+        # Bad URL, unsupported scheme, decoding: retrying gives the same answer.
+        raise ProtocolError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+
+
+async def get_json(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    deadline: float,
+) -> JsonResponse:
+    """One GET under a hard deadline (connect, send and the whole body)."""
+    try:
+        with anyio.fail_after(deadline), translate_httpx_errors(url):
+            async with client.stream("GET", url, params=params) as response:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise ProtocolError(f"GET {url}: body larger than {MAX_BODY_BYTES} bytes")
+                    chunks.append(chunk)
+    except TimeoutError as exc:
+        raise DeadlineExceeded(f"GET {url}: no complete answer within {deadline}s") from exc
+    raw = b"".join(chunks)
+    text = raw[:500].decode("utf-8", errors="replace")
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return JsonResponse(response.status_code, body, text)
+
+
+def as_int(value: object, what: str) -> int:
+    """CometBFT and the gRPC gateway send 64-bit integers as JSON strings."""
+    if isinstance(value, bool):
+        raise ProtocolError(f"{what}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ProtocolError(f"{what}: expected an integer, got {value!r}")
+
+
+def as_dict(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def as_str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what}: expected a string, got {value!r}")
+    return value

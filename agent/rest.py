@@ -1,0 +1,285 @@
+"""The Cosmos SDK REST API (gRPC gateway), v0.53 shapes: governance, upgrade, bank.
+
+Needs ``[api] enable = true`` in app.toml. The gateway maps gRPC codes onto HTTP
+statuses and answers errors as ``{"code": <grpc code>, "message": ..., "details": []}``.
+5xx is transient (the app may be halted at the upgrade height); "not found" answers
+become ``None`` where the question allows it; anything else is ``RestError``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .errors import FatalError, ProtocolError, TransientError
+from .httpjson import as_dict, as_int, as_str, get_json
+
+__all__ = ["GovParams", "Proposal", "RestClient", "RestError", "Tally", "UpgradePlan"]
+
+# A server that keeps handing out next_key is broken; stop instead of looping forever.
+MAX_PAGES = 1000
+
+_DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)s$")
+
+
+class RestError(FatalError):
+    """The REST API refused the request (4xx other than a tolerated "not found")."""
+
+    def __init__(self, path: str, status: int, grpc_code: int | None, message: str) -> None:
+        self.path = path
+        self.status = status
+        self.grpc_code = grpc_code
+        self.message = message
+        super().__init__(f"GET {path}: HTTP {status} (grpc code {grpc_code}): {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradePlan:
+    name: str
+    height: int
+    info: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    yes: int
+    abstain: int
+    no: int
+    no_with_veto: int
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    id: int
+    status: str  # PROPOSAL_STATUS_{DEPOSIT_PERIOD,VOTING_PERIOD,PASSED,REJECTED,FAILED}
+    title: str
+    expedited: bool
+    submit_time: str | None
+    voting_start_time: str | None
+    voting_end_time: str | None
+    # The first MsgSoftwareUpgrade's plan, if the proposal carries one.
+    upgrade_plan: UpgradePlan | None
+    messages: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GovParams:
+    voting_period: float  # seconds
+    expedited_voting_period: float | None
+    max_deposit_period: float | None
+    min_deposit: Mapping[str, int] = field(default_factory=dict, compare=False)
+    expedited_min_deposit: Mapping[str, int] = field(default_factory=dict, compare=False)
+    quorum: str = ""
+    threshold: str = ""
+
+
+class RestClient:
+    """GETs against one node's REST API, each under ``timeout`` seconds."""
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 5.0, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> RestClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        response = await get_json(
+            self._client, self.base_url + path, params=params, deadline=self.timeout
+        )
+        if response.status_code >= 500:
+            raise TransientError(f"GET {path}: HTTP {response.status_code}: {response.text}")
+        if response.status_code != 200:
+            body = response.body if isinstance(response.body, dict) else {}
+            code = body.get("code")
+            raise RestError(
+                path,
+                response.status_code,
+                code if isinstance(code, int) else None,
+                str(body.get("message", response.text)),
+            )
+        return as_dict(response.body, f"GET {path}")
+
+    async def proposals(self) -> list[Proposal]:
+        """Every proposal, following ``pagination.next_key``."""
+        out: list[Proposal] = []
+        key: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            params = {"pagination.key": key} if key else None
+            body = await self._get("/cosmos/gov/v1/proposals", params)
+            out.extend(parse_proposal(p) for p in body.get("proposals") or [])
+            pagination = body.get("pagination") or {}
+            key = as_dict(pagination, "pagination").get("next_key") or None
+            if key is None:
+                return out
+            if key in seen:
+                raise ProtocolError(f"proposals: pagination repeats next_key {key!r}")
+            seen.add(key)
+        raise ProtocolError(f"proposals: more than {MAX_PAGES} pages")
+
+    async def proposal(self, proposal_id: int) -> Proposal | None:
+        try:
+            body = await self._get(f"/cosmos/gov/v1/proposals/{proposal_id}")
+        except RestError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return parse_proposal(body.get("proposal"))
+
+    async def vote(self, proposal_id: int, voter: str) -> str | None:
+        """The voter's option (e.g. ``VOTE_OPTION_YES``), or None if they did not vote."""
+        try:
+            body = await self._get(f"/cosmos/gov/v1/proposals/{proposal_id}/votes/{voter}")
+        except RestError as exc:
+            # v0.53 answers a missing vote with InvalidArgument (HTTP 400), not NotFound.
+            if _is_not_found(exc):
+                return None
+            raise
+        vote = as_dict(body.get("vote"), "vote")
+        options = vote.get("options") or []
+        if not isinstance(options, list) or not options:
+            raise ProtocolError(f"vote: no options in {vote!r}")
+        # A weighted vote: report the option with the most weight.
+        best = max(options, key=lambda o: float(as_dict(o, "vote option").get("weight", "0")))
+        return as_str(as_dict(best, "vote option").get("option"), "vote option")
+
+    async def tally(self, proposal_id: int) -> Tally:
+        body = await self._get(f"/cosmos/gov/v1/proposals/{proposal_id}/tally")
+        return parse_tally(body.get("tally"))
+
+    async def current_plan(self) -> UpgradePlan | None:
+        body = await self._get("/cosmos/upgrade/v1beta1/current_plan")
+        plan = body.get("plan")
+        return None if plan is None else parse_plan(plan)
+
+    async def applied_plan(self, name: str) -> int:
+        """The height the named upgrade was applied at; 0 if it was not (yet)."""
+        body = await self._get(f"/cosmos/upgrade/v1beta1/applied_plan/{name}")
+        return as_int(body.get("height", 0), "applied_plan height")
+
+    async def balance(self, address: str, denom: str) -> int:
+        body = await self._get(
+            f"/cosmos/bank/v1beta1/balances/{address}/by_denom", {"denom": denom}
+        )
+        balance = body.get("balance")
+        if balance is None:
+            return 0
+        return as_int(as_dict(balance, "balance").get("amount", 0), "balance amount")
+
+    async def gov_params(self) -> GovParams:
+        body = await self._get("/cosmos/gov/v1/params/voting")
+        # v0.47+ fills ``params`` with everything; ``voting_params`` is the deprecated view.
+        params = body.get("params")
+        if params is None:
+            legacy = as_dict(body.get("voting_params"), "gov voting_params")
+            return GovParams(
+                voting_period=parse_duration(legacy.get("voting_period"), "voting_period"),
+                expedited_voting_period=None,
+                max_deposit_period=None,
+            )
+        p = as_dict(params, "gov params")
+        return GovParams(
+            voting_period=parse_duration(p.get("voting_period"), "voting_period"),
+            expedited_voting_period=_optional_duration(p, "expedited_voting_period"),
+            max_deposit_period=_optional_duration(p, "max_deposit_period"),
+            min_deposit=parse_coins(p.get("min_deposit"), "min_deposit"),
+            expedited_min_deposit=parse_coins(
+                p.get("expedited_min_deposit"), "expedited_min_deposit"
+            ),
+            quorum=str(p.get("quorum", "")),
+            threshold=str(p.get("threshold", "")),
+        )
+
+
+def _is_not_found(exc: RestError) -> bool:
+    return exc.status == 404 or exc.grpc_code == 5 or "not found" in exc.message.lower()
+
+
+def _optional_duration(params: dict[str, Any], key: str) -> float | None:
+    value = params.get(key)
+    return None if value is None else parse_duration(value, key)
+
+
+def parse_duration(value: object, what: str) -> float:
+    """A protobuf JSON Duration ("172800s", "0.5s") in seconds."""
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ProtocolError(f"{what}: not a duration: {value!r}")
+    return float(match.group(1))
+
+
+def parse_coins(value: object, what: str) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, list):
+        raise ProtocolError(f"{what}: expected a list of coins, got {value!r}")
+    coins: dict[str, int] = {}
+    for coin in value:
+        c = as_dict(coin, what)
+        coins[as_str(c.get("denom"), f"{what} denom")] = as_int(c.get("amount"), f"{what} amount")
+    return coins
+
+
+def parse_plan(value: object) -> UpgradePlan:
+    plan = as_dict(value, "plan")
+    return UpgradePlan(
+        name=as_str(plan.get("name"), "plan name"),
+        height=as_int(plan.get("height"), "plan height"),
+        info=str(plan.get("info") or ""),
+    )
+
+
+def parse_tally(value: object) -> Tally:
+    t = as_dict(value, "tally")
+    return Tally(
+        yes=as_int(t.get("yes_count", 0), "tally yes_count"),
+        abstain=as_int(t.get("abstain_count", 0), "tally abstain_count"),
+        no=as_int(t.get("no_count", 0), "tally no_count"),
+        no_with_veto=as_int(t.get("no_with_veto_count", 0), "tally no_with_veto_count"),
+    )
+
+
+def parse_proposal(value: object) -> Proposal:
+    p = as_dict(value, "proposal")
+    messages = p.get("messages") or []
+    if not isinstance(messages, list):
+        raise ProtocolError("proposal: messages is not a list")
+    plan: UpgradePlan | None = None
+    for message in messages:
+        m = as_dict(message, "proposal message")
+        if str(m.get("@type", "")).endswith("MsgSoftwareUpgrade") and "plan" in m:
+            plan = parse_plan(m["plan"])
+            break
+    return Proposal(
+        id=as_int(p.get("id"), "proposal id"),
+        status=as_str(p.get("status"), "proposal status"),
+        title=str(p.get("title") or ""),
+        expedited=bool(p.get("expedited", False)),
+        submit_time=p.get("submit_time"),
+        voting_start_time=p.get("voting_start_time"),
+        voting_end_time=p.get("voting_end_time"),
+        upgrade_plan=plan,
+        messages=tuple(messages),
+    )

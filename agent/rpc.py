@@ -1,0 +1,269 @@
+"""CometBFT JSON-RPC over HTTP GET (v0.38; same shape in v0.39).
+
+Only what the rehearsal reads: node status, ABCI info, block headers (one, or a range
+for backfill) and raw store queries. Answers become frozen dataclasses with integers
+parsed (CometBFT sends int64 as JSON strings). Errors are translated where they enter:
+transport trouble is a ``TransientError``, a JSON-RPC error object is ``RPCError`` and a
+non-zero ABCI query code is ``QueryFailed`` (both fatal: asking again gives the same).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+
+import httpx
+
+from .errors import FatalError, ProtocolError, TransientError
+from .httpjson import as_dict, as_int, as_str, get_json
+from .rest import GovParams, Proposal, RestClient, RestError, Tally, UpgradePlan
+
+__all__ = [
+    "AbciInfo",
+    "BlockHeader",
+    "CometRPC",
+    "HttpCometRPC",
+    "NodeStatus",
+    "QueryFailed",
+    "RPCError",
+    # The Cosmos REST client lives in ``rest``; re-exported as the brief names it here.
+    "GovParams",
+    "Proposal",
+    "RestClient",
+    "RestError",
+    "Tally",
+    "UpgradePlan",
+]
+
+# /blockchain returns at most this many headers per call (CometBFT's hard limit).
+BLOCKCHAIN_PAGE = 20
+
+
+class RPCError(FatalError):
+    """CometBFT answered with a JSON-RPC error object (e.g. a height it does not have)."""
+
+    def __init__(self, method: str, code: int, message: str, data: str) -> None:
+        self.method = method
+        self.code = code
+        self.message = message
+        self.data = data
+        super().__init__(f"{method}: RPC error {code} {message}: {data}")
+
+
+class QueryFailed(FatalError):
+    """An ABCI query ran but the app refused it (non-zero code); ``log`` says why."""
+
+    def __init__(self, path: str, code: int, codespace: str, log: str) -> None:
+        self.path = path
+        self.code = code
+        self.codespace = codespace
+        self.log = log
+        super().__init__(f"abci_query {path}: code {code} ({codespace}): {log}")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    latest_height: int
+    latest_block_time: str  # RFC 3339 with nanoseconds, as CometBFT sends it
+    latest_app_hash: str  # hex
+    catching_up: bool
+    node_id: str
+    moniker: str
+    network: str  # the chain id
+
+
+@dataclass(frozen=True, slots=True)
+class AbciInfo:
+    app_version: int  # omitted by CometBFT when 0, so it defaults to 0
+    version: str  # the app's version string (e.g. "v1")
+    last_block_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    height: int
+    time: str  # RFC 3339
+    app_hash: str  # hex; the app hash *after* the previous block
+
+
+class CometRPC(Protocol):
+    """What the sources need from a node's RPC; ``HttpCometRPC`` or a fake in tests."""
+
+    async def status(self) -> NodeStatus: ...
+
+    async def abci_info(self) -> AbciInfo: ...
+
+    async def block_header(self, height: int | None = None) -> BlockHeader: ...
+
+    async def headers(self, min_height: int, max_height: int) -> list[BlockHeader]: ...
+
+    async def abci_query(
+        self, path: str, data: bytes, height: int | None = None
+    ) -> bytes | None: ...
+
+
+class HttpCometRPC:
+    """CometBFT RPC over HTTP GET (URI form); every call under ``timeout`` seconds.
+
+    Pass ``client`` to share a connection pool (it is then yours to close); otherwise
+    one is created and closed by ``aclose()`` / ``async with``.
+    """
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 5.0, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> HttpCometRPC:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _call(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        url = f"{self.base_url}/{method}"
+        response = await get_json(self._client, url, params=params, deadline=self.timeout)
+        body = response.body
+        # CometBFT reports JSON-RPC errors with HTTP 500; the error object is the answer.
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            err = body["error"]
+            raise RPCError(
+                method,
+                as_int(err.get("code", 0), f"{method} error.code"),
+                str(err.get("message", "")),
+                str(err.get("data", "")),
+            )
+        if response.status_code >= 500:
+            raise TransientError(f"{method}: HTTP {response.status_code}: {response.text}")
+        if response.status_code != 200:
+            raise ProtocolError(f"{method}: HTTP {response.status_code}: {response.text}")
+        if not isinstance(body, dict) or "result" not in body:
+            raise ProtocolError(f"{method}: not a JSON-RPC answer: {response.text!r}")
+        return as_dict(body["result"], f"{method} result")
+
+    async def status(self) -> NodeStatus:
+        return parse_status(await self._call("status"))
+
+    async def abci_info(self) -> AbciInfo:
+        return parse_abci_info(await self._call("abci_info"))
+
+    async def block_header(self, height: int | None = None) -> BlockHeader:
+        params = None if height is None else {"height": str(height)}
+        result = await self._call("header", params)
+        return parse_header(result.get("header"), "header")
+
+    async def headers(self, min_height: int, max_height: int) -> list[BlockHeader]:
+        """Headers ``min_height..max_height`` (inclusive) in ascending order.
+
+        /blockchain answers at most 20 per call, newest first, and clamps the range to
+        what the node has (``max`` to the latest height, ``min`` to the pruning base),
+        so page downwards and return only what exists; callers check for holes.
+        """
+        min_height = max(1, min_height)
+        found: dict[int, BlockHeader] = {}
+        high = max_height
+        while high >= min_height:
+            try:
+                result = await self._call(
+                    "blockchain", {"minHeight": str(min_height), "maxHeight": str(high)}
+                )
+            except RPCError as exc:
+                # "min height X can't be greater than max height Y": the rest of the range
+                # is above the tip or below the pruning base; nothing more to fetch.
+                if "can't be greater than" in exc.data:
+                    break
+                raise
+            metas = result.get("block_metas") or []
+            if not isinstance(metas, list):
+                raise ProtocolError("blockchain: block_metas is not a list")
+            page = [
+                parse_header(as_dict(m, "blockchain block_meta").get("header"), "blockchain")
+                for m in metas
+            ]
+            page = [h for h in page if min_height <= h.height <= high]
+            if not page:
+                break
+            for header in page:
+                found[header.height] = header
+            # Strictly decreasing, so the loop ends even if a node misbehaves.
+            high = min(h.height for h in page) - 1
+        return [found[h] for h in sorted(found)]
+
+    async def abci_query(self, path: str, data: bytes, height: int | None = None) -> bytes | None:
+        """Raw ABCI query; the value base64-decoded, or None when the key is absent."""
+        # URI form: strings must be JSON-quoted, bytes given as 0x-hex.
+        params = {"path": f'"{path}"', "data": "0x" + data.hex(), "prove": "false"}
+        if height is not None:
+            params["height"] = str(height)
+        result = await self._call("abci_query", params)
+        response = as_dict(result.get("response"), "abci_query response")
+        code = as_int(response.get("code", 0), "abci_query code")
+        if code != 0:
+            raise QueryFailed(
+                path, code, str(response.get("codespace") or ""), str(response.get("log") or "")
+            )
+        value = response.get("value")
+        if not value:
+            return None
+        try:
+            return base64.b64decode(as_str(value, "abci_query value"), validate=True)
+        except binascii.Error as exc:
+            raise ProtocolError(f"abci_query {path}: value is not base64: {exc}") from exc
+
+
+def parse_status(result: dict[str, Any]) -> NodeStatus:
+    try:
+        sync = as_dict(result["sync_info"], "status sync_info")
+        node = as_dict(result["node_info"], "status node_info")
+        catching_up = sync["catching_up"]
+        if not isinstance(catching_up, bool):
+            raise ProtocolError(f"status: catching_up is {catching_up!r}")
+        return NodeStatus(
+            latest_height=as_int(sync["latest_block_height"], "status latest_block_height"),
+            latest_block_time=as_str(sync["latest_block_time"], "status latest_block_time"),
+            latest_app_hash=as_str(sync["latest_app_hash"], "status latest_app_hash"),
+            catching_up=catching_up,
+            node_id=as_str(node["id"], "status node_info.id"),
+            moniker=as_str(node["moniker"], "status node_info.moniker"),
+            network=as_str(node["network"], "status node_info.network"),
+        )
+    except KeyError as exc:
+        raise ProtocolError(f"status: missing field {exc}") from exc
+
+
+def parse_abci_info(result: dict[str, Any]) -> AbciInfo:
+    # Go's omitempty drops zero values: a fresh chain has no app_version, and a node
+    # before its first block has no last_block_height either.
+    response = as_dict(result.get("response"), "abci_info response")
+    return AbciInfo(
+        app_version=as_int(response.get("app_version", 0), "abci_info app_version"),
+        version=str(response.get("version", "")),
+        last_block_height=as_int(response.get("last_block_height", 0), "abci_info height"),
+    )
+
+
+def parse_header(header: object, what: str) -> BlockHeader:
+    h = as_dict(header, f"{what} header")
+    try:
+        return BlockHeader(
+            height=as_int(h["height"], f"{what} header.height"),
+            time=as_str(h["time"], f"{what} header.time"),
+            app_hash=as_str(h.get("app_hash", ""), f"{what} header.app_hash"),
+        )
+    except KeyError as exc:
+        raise ProtocolError(f"{what}: header missing {exc}") from exc
