@@ -1,0 +1,243 @@
+"""New blocks from one node's CometBFT websocket, with reconnect and backfill.
+
+The stream ends: the node restarts (it does at the upgrade height), the connection
+drops, CometBFT drops events for a slow client, or the node goes silent. Each time the
+source says so (``StreamStatus(up=False)``), reconnects with backoff, resubscribes, says
+``up=True`` and fetches over RPC the heights it missed (``backfilled=True``). It keeps
+the last height it emitted, so every height reaches the consumer once, in order.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+from websockets.uri import parse_uri
+
+from .backoff import Backoff
+from .clock import Clock, SystemClock
+from .errors import AgentError, ProtocolError, StreamClosed
+from .events import NewBlock, Observation, StreamStatus
+from .rpc import CometRPC
+
+__all__ = ["NewBlockSource", "NEW_BLOCK_QUERY"]
+
+NEW_BLOCK_QUERY = "tm.event='NewBlock'"
+NEW_BLOCK_TYPE = "tendermint/event/NewBlock"
+
+# Backfill in slices so a long outage streams out progressively (and the bounded
+# send stream applies backpressure) instead of materialising thousands of headers.
+BACKFILL_SLICE = 100
+
+log = structlog.get_logger(__name__)
+
+
+class NewBlockSource:
+    """Sends ``NewBlock`` and ``StreamStatus(source="ws:<node>")`` for one node.
+
+    ``read_deadline``: longest wait for any message. CometBFT pings every 27 s but
+    pings are not messages; a halted chain therefore also reconnects every
+    ``read_deadline`` seconds, which costs one resubscribe and proves the node alive.
+    """
+
+    def __init__(
+        self,
+        node: str,
+        ws_url: str,
+        rpc: CometRPC,
+        send: MemoryObjectSendStream[Observation],
+        *,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+        read_deadline: float = 35.0,
+        connect_deadline: float = 10.0,
+        ping_interval: float | None = 20.0,
+        max_message_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        try:
+            parse_uri(ws_url)
+        except InvalidURI as exc:
+            raise ValueError(f"bad websocket url {ws_url!r}: {exc}") from exc
+        self.node = node
+        self.ws_url = ws_url
+        self.source = f"ws:{node}"
+        self._rpc = rpc
+        self._send = send
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._backoff = backoff if backoff is not None else Backoff()
+        self.read_deadline = read_deadline
+        self.connect_deadline = connect_deadline
+        self.ping_interval = ping_interval
+        self.max_message_bytes = max_message_bytes
+        self._next_id = 1
+        self._up: bool | None = None
+        self.last_seen: int | None = None  # the highest height emitted so far
+        self.connects = 0  # successful subscriptions, for tests and metrics
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled (or until the consumer closes its receive stream)."""
+        started = False
+        try:
+            while True:
+                # Readiness means "tried once", not "connected": a node that is down at
+                # startup must not block the daemon from starting. _attempt signals it.
+                reason = await self._attempt(None if started else task_status)
+                started = True
+                await self._set_up(False, reason)
+                delay = self._backoff.next_delay()
+                log.info("ws_reconnect_wait", node=self.node, reason=reason, delay=delay)
+                await self._clock.sleep(delay)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            log.info("ws_consumer_gone", node=self.node)
+
+    async def _attempt(self, task_status: TaskStatus[None] | None) -> str:
+        """One connection's life; returns why it ended."""
+        try:
+            async with connect(
+                self.ws_url,
+                open_timeout=self.connect_deadline,
+                close_timeout=min(2.0, self.connect_deadline),
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_interval,
+                max_size=self.max_message_bytes,
+                max_queue=16,
+                compression=None,
+                proxy=None,
+            ) as ws:
+                sub_id = await self._subscribe(ws)
+                self.connects += 1
+                self._backoff.reset()
+                await self._set_up(True, "subscribed")
+                if task_status is not None:
+                    task_status.started()
+                    task_status = None
+                await self._backfill_to_tip()
+                await self._read(ws, sub_id)
+        except ConnectionClosed as exc:
+            return f"connection closed: {exc}"
+        except TimeoutError:
+            return f"no answer within {self.connect_deadline}s"
+        except (OSError, WebSocketException) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        except AgentError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            if task_status is not None:
+                task_status.started()
+        return "stream ended"  # pragma: no cover - _read only returns by raising
+
+    async def _subscribe(self, ws: ClientConnection) -> int:
+        sub_id = self._next_id
+        self._next_id += 1
+        request = {
+            "jsonrpc": "2.0",
+            "method": "subscribe",
+            "id": sub_id,
+            "params": {"query": NEW_BLOCK_QUERY},
+        }
+        with anyio.fail_after(self.connect_deadline):
+            await ws.send(json.dumps(request))
+            while True:
+                message = _decode(await ws.recv())
+                if message.get("id") != sub_id:
+                    continue
+                if "error" in message:
+                    raise StreamClosed(f"subscribe refused: {message['error']}")
+                return sub_id
+
+    async def _read(self, ws: ClientConnection, sub_id: int) -> None:
+        while True:
+            with anyio.move_on_after(self.read_deadline) as scope:
+                raw = await ws.recv()
+            if scope.cancelled_caught:
+                raise StreamClosed(f"no message within {self.read_deadline}s")
+            message = _decode(raw)
+            if "error" in message:
+                # e.g. the subscription was cancelled because we were too slow.
+                raise StreamClosed(f"server error: {message['error']}")
+            if message.get("id") != sub_id:
+                continue
+            block = _new_block(message)
+            if block is None:
+                continue
+            height, block_time = block
+            if self.last_seen is not None and height <= self.last_seen:
+                continue  # already emitted (live after a backfill, or a replay)
+            if self.last_seen is not None and height > self.last_seen + 1:
+                # Missed while reconnecting, or dropped by CometBFT for a slow client.
+                await self._backfill(self.last_seen + 1, height - 1)
+            await self._emit(height, block_time, backfilled=False)
+
+    async def _backfill_to_tip(self) -> None:
+        if self.last_seen is None:
+            return  # first connection: start from what is live
+        status = await self._rpc.status()
+        if status.latest_height > self.last_seen:
+            await self._backfill(self.last_seen + 1, status.latest_height)
+
+    async def _backfill(self, low: int, high: int) -> None:
+        log.info("ws_backfill", node=self.node, low=low, high=high)
+        for start in range(low, high + 1, BACKFILL_SLICE):
+            end = min(high, start + BACKFILL_SLICE - 1)
+            for header in await self._rpc.headers(start, end):
+                if self.last_seen is not None and header.height <= self.last_seen:
+                    continue
+                if self.last_seen is not None and header.height != self.last_seen + 1:
+                    break
+                await self._emit(header.height, header.time, backfilled=True)
+            if self.last_seen is None or self.last_seen < end:
+                # Never skip silently: drop the connection and retry the backfill.
+                raise StreamClosed(
+                    f"backfill {start}..{end}: RPC did not return height "
+                    f"{(self.last_seen or start - 1) + 1}"
+                )
+
+    async def _emit(self, height: int, block_time: str, *, backfilled: bool) -> None:
+        await self._send.send(
+            NewBlock(self.node, height, block_time, at=self._clock.wall(), backfilled=backfilled)
+        )
+        self.last_seen = height
+
+    async def _set_up(self, up: bool, reason: str) -> None:
+        if self._up == up:
+            return  # report changes, not every failed retry
+        self._up = up
+        log.info("ws_stream_up" if up else "ws_stream_down", node=self.node, reason=reason)
+        await self._send.send(StreamStatus(self.source, up, reason, at=self._clock.wall()))
+
+
+def _decode(raw: str | bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(f"websocket: not JSON: {str(raw)[:200]!r}") from exc
+    if not isinstance(message, dict):
+        raise ProtocolError(f"websocket: not a JSON-RPC message: {str(raw)[:200]!r}")
+    return message
+
+
+def _new_block(message: dict[str, Any]) -> tuple[int, str] | None:
+    """(height, time) of a NewBlock event; None for anything else (e.g. the reply)."""
+    result = message.get("result")
+    if not isinstance(result, dict):
+        return None
+    data = result.get("data")
+    if not isinstance(data, dict) or data.get("type") != NEW_BLOCK_TYPE:
+        return None
+    try:
+        header = data["value"]["block"]["header"]
+        height, block_time = header["height"], header["time"]
+    except (KeyError, TypeError) as exc:
+        raise ProtocolError(f"NewBlock event without block.header: {exc!r}") from exc
+    if not isinstance(block_time, str):
+        raise ProtocolError(f"NewBlock time is {block_time!r}")
+    try:
+        return int(height), block_time
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"NewBlock height is {height!r}") from exc
