@@ -1,0 +1,207 @@
+"""Container events of one Compose project, from the Docker Engine (API 1.41) via aiodocker.
+
+aiodocker's event stream ends silently (``sub.get()`` returns ``None``) and never
+reconnects; its ``subscribe`` only starts a background task, so the first call's
+parameters stick until ``events.stop()``. This source therefore uses a fresh client per
+connection, reports ``StreamStatus(source="docker")`` on every change, and resumes with
+``since`` = the last event's ``timeNano``. ``since`` is inclusive, so the events at that
+exact instant arrive again; they are dropped by their (timeNano, id, action) key.
+
+aiodocker rewrites ``time`` into a naive local datetime, so only ``timeNano`` is used.
+Docker replays at most the last 256 events it buffered; a longer outage loses the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import anyio
+import structlog
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
+
+from .backoff import Backoff
+from .clock import Clock, SystemClock
+from .errors import StreamClosed
+from .events import ContainerEvent, Observation, StreamStatus
+
+__all__ = ["DockerEventSource", "docker_since", "parse_container_event"]
+
+SOURCE = "docker"
+SERVICE_LABEL = "com.docker.compose.service"
+PROJECT_LABEL = "com.docker.compose.project"
+
+log = structlog.get_logger(__name__)
+
+
+def _default_docker_factory() -> Any:
+    import aiodocker  # imported late: constructing a client needs a running event loop
+
+    return aiodocker.Docker()
+
+
+def docker_since(time_nano: int) -> str:
+    """Docker's ``since`` for a timeNano: "<seconds>.<nanoseconds, 9 digits>"."""
+    seconds, nanos = divmod(time_nano, 1_000_000_000)
+    return f"{seconds}.{nanos:09d}"
+
+
+def parse_container_event(raw: dict[str, Any], at: float) -> ContainerEvent | None:
+    """A ContainerEvent from a Docker event dict; None if it is not a Compose container's."""
+    if raw.get("Type", "container") != "container":
+        return None
+    actor = raw.get("Actor") or {}
+    attributes = actor.get("Attributes") or {}
+    service = attributes.get(SERVICE_LABEL)
+    action = raw.get("Action")
+    container_id = actor.get("ID")
+    time_nano = raw.get("timeNano")
+    if not (isinstance(service, str) and isinstance(action, str)):
+        return None
+    if not (isinstance(container_id, str) and isinstance(time_nano, int)):
+        return None
+    exit_code: int | None = None
+    if "exitCode" in attributes:
+        try:
+            exit_code = int(attributes["exitCode"])
+        except (TypeError, ValueError):
+            exit_code = None
+    return ContainerEvent(
+        service=service,
+        # "exec_start: sh -c ..." and "health_status: healthy" carry detail after ':'.
+        action=action.split(":", 1)[0].strip(),
+        container_id=container_id,
+        exit_code=exit_code,
+        time_nano=time_nano,
+        at=at,
+    )
+
+
+class DockerEventSource:
+    """Sends ``ContainerEvent`` and ``StreamStatus(source="docker")`` for one project.
+
+    Only runs on the asyncio backend (aiodocker is asyncio-only).
+    """
+
+    def __init__(
+        self,
+        project: str,
+        send: MemoryObjectSendStream[Observation],
+        *,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+        docker_factory: Callable[[], Any] | None = None,
+        connect_deadline: float = 10.0,
+        dedup_window: int = 512,
+    ) -> None:
+        self.project = project
+        self._send = send
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._backoff = backoff if backoff is not None else Backoff()
+        self._docker_factory = docker_factory or _default_docker_factory
+        self.connect_deadline = connect_deadline
+        self.filters = {"type": ["container"], "label": [f"{PROJECT_LABEL}={project}"]}
+        self.last_time_nano: int | None = None
+        # Bounded memory of recent event keys: only the `since` boundary can repeat.
+        self._recent: deque[tuple[int, str, str]] = deque(maxlen=dedup_window)
+        self._recent_set: set[tuple[int, str, str]] = set()
+        self._up: bool | None = None
+        self.connects = 0
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled (or until the consumer closes its receive stream)."""
+        started = False
+        try:
+            while True:
+                reason = await self._attempt(None if started else task_status)
+                started = True
+                await self._set_up(False, reason)
+                delay = self._backoff.next_delay()
+                log.info("docker_reconnect_wait", reason=reason, delay=delay)
+                await self._clock.sleep(delay)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            log.info("docker_consumer_gone")
+
+    def subscribe_params(self) -> dict[str, str]:
+        params = {"filters": json.dumps(self.filters)}
+        if self.last_time_nano is not None:
+            params["since"] = docker_since(self.last_time_nano)
+        return params
+
+    async def _attempt(self, task_status: TaskStatus[None] | None) -> str:
+        docker: Any = None
+        try:
+            docker = self._docker_factory()
+            # subscribe() cannot fail (it only starts a task), so prove the daemon answers.
+            with anyio.fail_after(self.connect_deadline):
+                await docker.version()
+            subscription = docker.events.subscribe(**self.subscribe_params())
+            self.connects += 1
+            self._backoff.reset()
+            await self._set_up(True, "subscribed")
+            if task_status is not None:
+                task_status.started()
+                task_status = None
+            while True:
+                # No deadline: a quiet project legitimately has no events for hours, and
+                # a dead daemon closes the socket, which ends the stream (None).
+                raw = await subscription.get()
+                if raw is None:
+                    raise StreamClosed("docker event stream ended")
+                await self._handle(raw)
+        except StreamClosed as exc:
+            return str(exc)
+        except TimeoutError:
+            return f"docker did not answer within {self.connect_deadline}s"
+        except (OSError, aiohttp.ClientError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            # aiodocker.DockerError and friends: aiodocker is untyped, so match by module.
+            if type(exc).__module__.startswith("aiodocker"):
+                return f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if task_status is not None:
+                task_status.started()
+            if docker is not None:
+                await _close_quietly(docker)
+
+    async def _handle(self, raw: dict[str, Any]) -> None:
+        event = parse_container_event(raw, self._clock.wall())
+        if event is None:
+            return
+        key = (event.time_nano, event.container_id, event.action)
+        if key in self._recent_set:
+            return  # replayed at the `since` boundary
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(key)
+        self._recent_set.add(key)
+        if self.last_time_nano is None or event.time_nano > self.last_time_nano:
+            self.last_time_nano = event.time_nano
+        await self._send.send(event)
+
+    async def _set_up(self, up: bool, reason: str) -> None:
+        if self._up == up:
+            return
+        self._up = up
+        log.info("docker_stream_up" if up else "docker_stream_down", reason=reason)
+        await self._send.send(StreamStatus(SOURCE, up, reason, at=self._clock.wall()))
+
+
+async def _close_quietly(docker: Any) -> None:
+    # Shielded and time-limited: runs during cancellation too. stop() re-raises whatever
+    # ended aiodocker's background task; that error was already reported as the reason.
+    with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+        try:
+            await docker.events.stop()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("docker_events_stop_error", error=repr(exc))
+        try:
+            await docker.close()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("docker_close_error", error=repr(exc))
