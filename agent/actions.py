@@ -1,0 +1,131 @@
+"""Actions: what the pure state machine asks the world to do.
+
+Frozen, slotted dataclasses. Each has a stable ``key``: the machine records
+the keys it has issued and never issues the same key twice, except on
+``Resumed``, when it re-issues the ones that never completed. Executors make
+every action idempotent against the chain (an existing proposal for the same
+plan is reused, a vote already cast is not cast again), so a re-issue after a
+crash repeats no on-chain action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Action",
+    "LaunchStack",
+    "SubmitProposal",
+    "CastVote",
+    "CaptureBaseline",
+    "VerifyUpgrade",
+    "RestartOnV2",
+    "VerifyRestart",
+    "ArmDeadline",
+    "WriteReport",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchStack:
+    """Compose down, reset the testnet to v1 genesis, Compose up with Cosmovisor."""
+
+    reset: bool = True
+
+    @property
+    def key(self) -> str:
+        return "launch_stack"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitProposal:
+    upgrade_name: str
+    upgrade_height: int
+
+    @property
+    def key(self) -> str:
+        return "submit_proposal"
+
+
+@dataclass(frozen=True, slots=True)
+class CastVote:
+    voter: str
+    proposal_id: int
+
+    @property
+    def key(self) -> str:
+        return f"cast_vote:{self.voter}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureBaseline:
+    """Read player infos, balances and the app version before the upgrade."""
+
+    @property
+    def key(self) -> str:
+        return "capture_baseline"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyUpgrade:
+    upgrade_name: str
+    upgrade_height: int
+
+    @property
+    def key(self) -> str:
+        return "verify_upgrade"
+
+
+@dataclass(frozen=True, slots=True)
+class RestartOnV2:
+    """Compose down, then up with the v2 Compose file (state kept)."""
+
+    @property
+    def key(self) -> str:
+        return "restart_on_v2"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRestart:
+    last_height: int
+
+    @property
+    def key(self) -> str:
+        return "verify_restart"
+
+
+@dataclass(frozen=True, slots=True)
+class ArmDeadline:
+    """Ask for ``DeadlinePassed(name)`` after ``seconds``, unless re-armed.
+
+    Arming a name replaces any earlier deadline of that name; the machine
+    ignores a ``DeadlinePassed`` whose name is no longer its current deadline.
+    """
+
+    name: str
+    seconds: float
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"deadline:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReport:
+    @property
+    def key(self) -> str:
+        return "write_report"
+
+
+Action = (
+    LaunchStack
+    | SubmitProposal
+    | CastVote
+    | CaptureBaseline
+    | VerifyUpgrade
+    | RestartOnV2
+    | VerifyRestart
+    | ArmDeadline
+    | WriteReport
+)

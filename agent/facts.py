@@ -1,0 +1,204 @@
+"""Facts: the events the pure state machine accepts.
+
+Facts are derived by the daemon from observations (blocks, Docker events,
+chain queries) and from the results of actions. Each is a frozen, slotted
+dataclass carrying ``height`` (the highest block height the agent knew of
+when the fact was established) and ``at`` (wall time), so every transition
+can record both without the machine touching a clock or the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Check",
+    "Fact",
+    "Begin",
+    "Resumed",
+    "StackLaunched",
+    "ChainLive",
+    "ProposalSubmitted",
+    "VoteCast",
+    "BaselineCaptured",
+    "ProposalStatusSeen",
+    "HeightObserved",
+    "NodesReached",
+    "UpgradeVerified",
+    "StackRestarted",
+    "RestartVerified",
+    "ReportWritten",
+    "ActionFailed",
+    "DeadlinePassed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One verification with its verdict and the evidence behind it."""
+
+    name: str
+    passed: bool
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    """A new rehearsal starts (no unfinished one in the journal, or --fresh)."""
+
+    rehearsal_id: str
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The agent restarted and loaded an unfinished rehearsal from its journal."""
+
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StackLaunched:
+    """Compose brought the stack up (Cosmovisor file, freshly reset testnet)."""
+
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLive:
+    """Every node produces blocks; what the upgrade height depends on was measured."""
+
+    block_interval: float  # seconds, median over recent blocks
+    voting_period: float  # seconds, read from the chain's gov params
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalSubmitted:
+    proposal_id: int
+    tx_hash: str
+    upgrade_height: int
+    reused: bool = False  # found on chain after a restart, not submitted again
+    voting_end: float | None = None  # wall time the voting period ends, when known
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class VoteCast:
+    voter: str
+    proposal_id: int
+    tx_hash: str
+    reused: bool = False  # the chain already had this vote
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineCaptured:
+    """State read before the upgrade, to compare against after it."""
+
+    players: tuple[tuple[str, int, int, int], ...]  # index, won, lost, forfeited
+    balances: tuple[tuple[str, int], ...]  # address, amount of the bond denom
+    app_version: int
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalStatusSeen:
+    proposal_id: int
+    status: str  # PROPOSAL_STATUS_*
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HeightObserved:
+    """The highest height across nodes went up."""
+
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodesReached:
+    """Every watched node produced a block above ``threshold``."""
+
+    threshold: int
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeVerified:
+    checks: tuple[Check, ...]
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StackRestarted:
+    """The stack was stopped and started on the v2 Compose file."""
+
+    last_height: int  # highest height seen before the stop
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RestartVerified:
+    checks: tuple[Check, ...]
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportWritten:
+    path: str
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFailed:
+    """An action gave up (after its own retries and deadline)."""
+
+    action: str  # the action's key
+    reason: str
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlinePassed:
+    """A deadline armed by the machine ran out."""
+
+    name: str
+    height: int = 0
+    at: float = 0.0
+    detail: str = field(default="")
+
+
+Fact = (
+    Begin
+    | Resumed
+    | StackLaunched
+    | ChainLive
+    | ProposalSubmitted
+    | VoteCast
+    | BaselineCaptured
+    | ProposalStatusSeen
+    | HeightObserved
+    | NodesReached
+    | UpgradeVerified
+    | StackRestarted
+    | RestartVerified
+    | ReportWritten
+    | ActionFailed
+    | DeadlinePassed
+)

@@ -1,0 +1,514 @@
+"""The rehearsal state machine: pure, no I/O.
+
+``decide(state, fact) -> (state, actions)``. Everything that affects the
+rehearsal's progress lives in this file; the phases are an Enum, each
+(phase, fact type) pair that is legal has exactly one entry in ``TABLE``, and
+any other pair raises ``IllegalTransition``. Model: h11 ``_state.py``.
+
+Phases, in order: launched -> proposed -> voted -> passed -> upgraded ->
+restarted; any of them may go to failed. ``PHASE_EDGES`` is the only list of
+allowed phase changes, so no phase can be skipped.
+
+Idempotence: every action has a key; an issued key is never issued again, so
+a duplicated or replayed fact never repeats an action. Actions issued but not
+completed stay in ``pending`` (persisted by the journal); after a crash,
+``Resumed`` re-issues exactly those, and the executors reconcile them with the
+chain (reuse the proposal, skip a vote already cast).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from .actions import (
+    Action,
+    ArmDeadline,
+    CaptureBaseline,
+    CastVote,
+    LaunchStack,
+    RestartOnV2,
+    SubmitProposal,
+    VerifyRestart,
+    VerifyUpgrade,
+    WriteReport,
+)
+from .errors import IllegalTransition
+from .facts import (
+    ActionFailed,
+    BaselineCaptured,
+    Begin,
+    ChainLive,
+    Check,
+    DeadlinePassed,
+    Fact,
+    HeightObserved,
+    NodesReached,
+    ProposalStatusSeen,
+    ProposalSubmitted,
+    ReportWritten,
+    RestartVerified,
+    Resumed,
+    StackLaunched,
+    StackRestarted,
+    UpgradeVerified,
+    VoteCast,
+)
+from .policy import UpgradeHeightPolicy
+
+__all__ = [
+    "Phase",
+    "Params",
+    "Transition",
+    "Deadline",
+    "State",
+    "initial_state",
+    "decide",
+    "TABLE",
+    "PHASE_EDGES",
+    "TERMINAL",
+]
+
+
+class Phase(enum.Enum):
+    LAUNCHED = "launched"
+    PROPOSED = "proposed"
+    VOTED = "voted"
+    PASSED = "passed"
+    UPGRADED = "upgraded"
+    RESTARTED = "restarted"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({Phase.RESTARTED, Phase.FAILED})
+
+PHASE_EDGES: dict[Phase, frozenset[Phase]] = {
+    Phase.LAUNCHED: frozenset({Phase.PROPOSED, Phase.FAILED}),
+    Phase.PROPOSED: frozenset({Phase.VOTED, Phase.FAILED}),
+    Phase.VOTED: frozenset({Phase.PASSED, Phase.FAILED}),
+    Phase.PASSED: frozenset({Phase.UPGRADED, Phase.FAILED}),
+    Phase.UPGRADED: frozenset({Phase.RESTARTED, Phase.FAILED}),
+    Phase.RESTARTED: frozenset(),
+    Phase.FAILED: frozenset(),
+}
+
+# Statuses after which a proposal can never pass.
+_LOST = frozenset({"PROPOSAL_STATUS_REJECTED", "PROPOSAL_STATUS_FAILED"})
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """What the machine needs from the configuration."""
+
+    upgrade_name: str = "v1tov2"
+    voters: tuple[str, ...] = ("alice", "bob")
+    height_policy: UpgradeHeightPolicy = field(default_factory=UpgradeHeightPolicy)
+    launch_timeout: float = 180.0  # launch until every node produces blocks
+    vote_timeout: float = 90.0  # proposal submitted until every vote is in
+    pass_grace: float = 30.0  # after the voting end, until PASSED is seen
+    resume_budget: float = 90.0  # after the predicted upgrade time, until v2 blocks
+    verify_timeout: float = 120.0  # for each verification
+    restart_timeout: float = 180.0  # down + up on v2 until blocks resume
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One phase change, with the height and wall time it happened at."""
+
+    from_phase: Phase | None
+    to_phase: Phase
+    height: int
+    at: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    name: str
+    seconds: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    rehearsal_id: str
+    params: Params
+    phase: Phase = Phase.LAUNCHED
+    started: bool = False
+    issued: frozenset[str] = frozenset()
+    pending: tuple[Action, ...] = ()
+    deadline: Deadline | None = None
+    # Awaiting "every node produced a block above this height" (None: not waiting).
+    awaiting: int | None = None
+    block_interval: float | None = None
+    voting_period: float | None = None
+    proposal_id: int | None = None
+    proposal_tx: str | None = None
+    proposal_reused: bool = False
+    upgrade_height: int | None = None
+    voting_end: float | None = None
+    predicted_upgrade_time: float | None = None
+    votes: tuple[tuple[str, str, bool], ...] = ()  # voter, tx hash, reused
+    baseline: BaselineCaptured | None = None
+    upgrade_checks: tuple[Check, ...] = ()
+    restart_last_height: int | None = None
+    restart_checks: tuple[Check, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+    failure: str | None = None
+    report_path: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL
+
+    @property
+    def voted(self) -> frozenset[str]:
+        return frozenset(v for v, _, _ in self.votes)
+
+
+def initial_state(rehearsal_id: str, params: Params) -> State:
+    return State(rehearsal_id=rehearsal_id, params=params)
+
+
+Result = tuple[State, tuple[Action, ...]]
+F = TypeVar("F")
+Handler = Callable[[State, Any], Result]
+
+
+# --- helpers --------------------------------------------------------------
+
+
+def _issue(state: State, *actions: Action) -> Result:
+    """Issue actions whose key was never issued; deadlines may be re-armed."""
+    out: list[Action] = []
+    issued = set(state.issued)
+    pending = list(state.pending)
+    deadline = state.deadline
+    for a in actions:
+        if isinstance(a, ArmDeadline):
+            deadline = Deadline(a.name, a.seconds, a.detail)
+            out.append(a)
+            continue
+        if a.key in issued:
+            continue
+        issued.add(a.key)
+        pending.append(a)
+        out.append(a)
+    return replace(state, issued=frozenset(issued), pending=tuple(pending), deadline=deadline), tuple(
+        out
+    )
+
+
+def _complete(state: State, key: str) -> State:
+    return replace(state, pending=tuple(a for a in state.pending if a.key != key))
+
+
+def _advance(state: State, to: Phase, fact: Any, reason: str) -> State:
+    if to not in PHASE_EDGES[state.phase]:
+        raise IllegalTransition(f"{state.phase.value} -> {to.value} is not an allowed phase change")
+    t = Transition(state.phase, to, int(fact.height), float(fact.at), reason)
+    return replace(state, phase=to, transitions=state.transitions + (t,))
+
+
+def _fail(state: State, fact: Any, reason: str) -> Result:
+    state = _advance(state, Phase.FAILED, fact, reason)
+    state = replace(state, failure=reason, deadline=None, awaiting=None)
+    return _issue(state, WriteReport())
+
+
+def _ignore(state: State, _fact: Any) -> Result:
+    return state, ()
+
+
+# --- handlers -------------------------------------------------------------
+
+
+def _begin(state: State, fact: Begin) -> Result:
+    if state.started:
+        return state, ()  # a replayed Begin starts nothing twice
+    t = Transition(None, Phase.LAUNCHED, fact.height, fact.at, "rehearsal begins")
+    state = replace(state, started=True, transitions=(t,))
+    p = state.params
+    return _issue(
+        state,
+        LaunchStack(reset=True),
+        ArmDeadline("launch", p.launch_timeout, "every node producing blocks after launch"),
+    )
+
+
+def _resumed(state: State, _fact: Resumed) -> Result:
+    """Re-issue what never completed; re-arm the current deadline in full."""
+    again: list[Action] = list(state.pending)
+    if state.deadline is not None:
+        d = state.deadline
+        again.append(ArmDeadline(d.name, d.seconds, d.detail))
+    if state.terminal and state.report_path is None and not any(
+        isinstance(a, WriteReport) for a in state.pending
+    ):
+        state, extra = _issue(state, WriteReport())
+        again.extend(extra)
+    return state, tuple(again)
+
+
+def _stack_launched(state: State, fact: StackLaunched) -> Result:
+    # After a reset the chain restarts at height 1: wait until every node is past 2.
+    return replace(_complete(state, "launch_stack"), awaiting=2), ()
+
+
+def _chain_live(state: State, fact: ChainLive) -> Result:
+    if "launch_stack" in {a.key for a in state.pending}:
+        raise IllegalTransition("chain live reported before the stack launch completed")
+    p = state.params
+    height = p.height_policy.height(fact.height, fact.block_interval, fact.voting_period)
+    state = replace(
+        state,
+        awaiting=None,
+        block_interval=fact.block_interval,
+        voting_period=fact.voting_period,
+    )
+    return _issue(
+        state,
+        SubmitProposal(p.upgrade_name, height),
+        ArmDeadline("propose", p.vote_timeout, "software-upgrade proposal submitted"),
+    )
+
+
+def _proposal_submitted(state: State, fact: ProposalSubmitted) -> Result:
+    if state.phase is not Phase.LAUNCHED:
+        if fact.proposal_id == state.proposal_id:
+            return state, ()  # duplicate
+        raise IllegalTransition(
+            f"second proposal {fact.proposal_id} while tracking {state.proposal_id}"
+        )
+    p = state.params
+    interval = state.block_interval or 1.0
+    voting_end = fact.voting_end
+    if voting_end is None:
+        voting_end = fact.at + (state.voting_period or 0.0)
+    predicted = UpgradeHeightPolicy.predicted_time(
+        fact.upgrade_height, fact.height, interval, fact.at
+    )
+    state = replace(
+        _complete(state, "submit_proposal"),
+        proposal_id=fact.proposal_id,
+        proposal_tx=fact.tx_hash,
+        proposal_reused=fact.reused,
+        upgrade_height=fact.upgrade_height,
+        voting_end=voting_end,
+        predicted_upgrade_time=predicted,
+    )
+    how = "found on chain" if fact.reused else "submitted"
+    state = _advance(state, Phase.PROPOSED, fact, f"proposal {fact.proposal_id} {how}")
+    votes = [CastVote(v, fact.proposal_id) for v in p.voters if v not in state.voted]
+    return _issue(
+        state,
+        *votes,
+        CaptureBaseline(),
+        ArmDeadline("vote", p.vote_timeout, f"votes from {', '.join(p.voters)}"),
+    )
+
+
+def _vote_cast(state: State, fact: VoteCast) -> Result:
+    if fact.voter in state.voted:
+        return _complete(state, f"cast_vote:{fact.voter}"), ()
+    if fact.voter not in state.params.voters:
+        raise IllegalTransition(f"vote from unexpected voter {fact.voter!r}")
+    state = replace(
+        _complete(state, f"cast_vote:{fact.voter}"),
+        votes=state.votes + ((fact.voter, fact.tx_hash, fact.reused),),
+    )
+    if state.phase is Phase.PROPOSED and state.voted >= set(state.params.voters):
+        state = _advance(state, Phase.VOTED, fact, "every voter voted yes")
+        wait = max(0.0, (state.voting_end or fact.at) - fact.at) + state.params.pass_grace
+        return _issue(state, ArmDeadline("pass", wait, "proposal status PASSED"))
+    return state, ()
+
+
+def _baseline(state: State, fact: BaselineCaptured) -> Result:
+    return replace(_complete(state, "capture_baseline"), baseline=fact), ()
+
+
+def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
+    if fact.proposal_id != state.proposal_id:
+        return state, ()  # someone else's proposal
+    if fact.status in _LOST:
+        return _fail(state, fact, f"proposal {fact.proposal_id} ended {fact.status}")
+    if fact.status != "PROPOSAL_STATUS_PASSED" or state.phase is not Phase.VOTED:
+        return state, ()
+    assert state.upgrade_height is not None
+    p = state.params
+    state = _advance(state, Phase.PASSED, fact, f"proposal {fact.proposal_id} passed")
+    interval = state.block_interval or 1.0
+    until_height = max(0, state.upgrade_height - fact.height) * interval
+    # Block upgrade_height is the first one the new binary commits.
+    state = replace(state, awaiting=state.upgrade_height - 1)
+    return _issue(
+        state,
+        ArmDeadline(
+            "upgrade",
+            until_height + p.resume_budget,
+            f"every node past upgrade height {state.upgrade_height} on v2",
+        ),
+    )
+
+
+def _height_observed(state: State, fact: HeightObserved) -> Result:
+    h = state.upgrade_height
+    if h is not None and state.phase in (Phase.PROPOSED, Phase.VOTED) and fact.height >= h:
+        return _fail(
+            state, fact, f"upgrade height {h} reached at {fact.height} before the proposal passed"
+        )
+    return state, ()
+
+
+def _nodes_reached(state: State, fact: NodesReached) -> Result:
+    if state.awaiting is None or fact.threshold != state.awaiting:
+        return state, ()  # stale
+    p = state.params
+    state = replace(state, awaiting=None)
+    if state.phase is Phase.PASSED:
+        assert state.upgrade_height is not None
+        return _issue(
+            state,
+            VerifyUpgrade(p.upgrade_name, state.upgrade_height),
+            ArmDeadline("verify_upgrade", p.verify_timeout, "upgrade verification"),
+        )
+    if state.phase is Phase.UPGRADED and state.restart_last_height is not None:
+        return _issue(
+            state,
+            VerifyRestart(state.restart_last_height),
+            ArmDeadline("verify_restart", p.verify_timeout, "restart verification"),
+        )
+    return state, ()
+
+
+def _upgrade_verified(state: State, fact: UpgradeVerified) -> Result:
+    state = replace(_complete(state, "verify_upgrade"), upgrade_checks=fact.checks)
+    failed = [c.name for c in fact.checks if not c.passed]
+    if failed or not fact.checks:
+        return _fail(state, fact, "upgrade checks failed: " + ", ".join(failed or ["none ran"]))
+    state = _advance(state, Phase.UPGRADED, fact, f"{len(fact.checks)} upgrade checks passed")
+    p = state.params
+    return _issue(
+        state,
+        RestartOnV2(),
+        ArmDeadline("restart", p.restart_timeout, "every node producing blocks on v2"),
+    )
+
+
+def _stack_restarted(state: State, fact: StackRestarted) -> Result:
+    state = _complete(state, "restart_on_v2")
+    return replace(state, restart_last_height=fact.last_height, awaiting=fact.last_height), ()
+
+
+def _restart_verified(state: State, fact: RestartVerified) -> Result:
+    state = replace(_complete(state, "verify_restart"), restart_checks=fact.checks)
+    failed = [c.name for c in fact.checks if not c.passed]
+    if failed or not fact.checks:
+        return _fail(state, fact, "restart checks failed: " + ", ".join(failed or ["none ran"]))
+    state = _advance(state, Phase.RESTARTED, fact, f"{len(fact.checks)} restart checks passed")
+    state = replace(state, deadline=None)
+    return _issue(state, WriteReport())
+
+
+def _report_written(state: State, fact: ReportWritten) -> Result:
+    return replace(_complete(state, "write_report"), report_path=fact.path), ()
+
+
+def _action_failed(state: State, fact: ActionFailed) -> Result:
+    state = _complete(state, fact.action)
+    if state.terminal:
+        return state, ()  # e.g. the report could not be written: nothing more to do
+    return _fail(state, fact, f"{fact.action}: {fact.reason}")
+
+
+def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:
+    if state.terminal or state.deadline is None or state.deadline.name != fact.name:
+        return state, ()  # superseded by a later deadline
+    d = state.deadline
+    return _fail(state, fact, f"stalled: no {d.detail or d.name} within {d.seconds:.0f}s")
+
+
+# --- the table ------------------------------------------------------------
+
+_ANY_PHASE = {
+    Resumed: _resumed,
+    ActionFailed: _action_failed,
+    DeadlinePassed: _deadline_passed,
+    HeightObserved: _height_observed,
+}
+
+_LIVE = {**_ANY_PHASE, NodesReached: _nodes_reached}
+
+TABLE: dict[Phase, dict[type, Handler]] = {
+    Phase.LAUNCHED: {
+        **_LIVE,
+        Begin: _begin,
+        StackLaunched: _stack_launched,
+        ChainLive: _chain_live,
+        ProposalSubmitted: _proposal_submitted,
+    },
+    Phase.PROPOSED: {
+        **_LIVE,
+        ChainLive: _ignore,
+        ProposalSubmitted: _proposal_submitted,
+        VoteCast: _vote_cast,
+        BaselineCaptured: _baseline,
+        ProposalStatusSeen: _status_seen,
+    },
+    Phase.VOTED: {
+        **_LIVE,
+        ChainLive: _ignore,
+        ProposalSubmitted: _proposal_submitted,
+        VoteCast: _vote_cast,
+        BaselineCaptured: _baseline,
+        ProposalStatusSeen: _status_seen,
+    },
+    Phase.PASSED: {
+        **_LIVE,
+        ProposalSubmitted: _proposal_submitted,
+        VoteCast: _vote_cast,
+        BaselineCaptured: _baseline,
+        ProposalStatusSeen: _status_seen,
+        UpgradeVerified: _upgrade_verified,
+    },
+    Phase.UPGRADED: {
+        **_LIVE,
+        ProposalStatusSeen: _ignore,
+        VoteCast: _vote_cast,
+        StackRestarted: _stack_restarted,
+        RestartVerified: _restart_verified,
+    },
+    Phase.RESTARTED: {
+        **_ANY_PHASE,
+        NodesReached: _ignore,
+        ProposalStatusSeen: _ignore,
+        ReportWritten: _report_written,
+    },
+    Phase.FAILED: {
+        **_ANY_PHASE,
+        NodesReached: _ignore,
+        ProposalStatusSeen: _ignore,
+        VoteCast: _ignore,
+        BaselineCaptured: _ignore,
+        ProposalSubmitted: _ignore,
+        StackLaunched: _ignore,
+        StackRestarted: _ignore,
+        ChainLive: _ignore,
+        UpgradeVerified: _ignore,
+        RestartVerified: _ignore,
+        ReportWritten: _report_written,
+    },
+}
+
+
+def decide(state: State, fact: Fact) -> Result:
+    """Apply one fact; return the new state and the actions to perform, in order."""
+    if not state.started and not isinstance(fact, Begin | Resumed):
+        raise IllegalTransition(f"{type(fact).__name__} before the rehearsal began")
+    handler = TABLE[state.phase].get(type(fact))
+    if handler is None:
+        raise IllegalTransition(f"{type(fact).__name__} is not accepted in phase {state.phase.value}")
+    return handler(state, fact)

@@ -1,0 +1,342 @@
+"""The pure rehearsal machine: transition table tests and properties."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent import codec
+from agent.actions import (
+    ArmDeadline,
+    CaptureBaseline,
+    CastVote,
+    LaunchStack,
+    RestartOnV2,
+    SubmitProposal,
+    VerifyRestart,
+    VerifyUpgrade,
+    WriteReport,
+)
+from agent.errors import IllegalTransition
+from agent.facts import (
+    ActionFailed,
+    BaselineCaptured,
+    Begin,
+    ChainLive,
+    Check,
+    DeadlinePassed,
+    HeightObserved,
+    NodesReached,
+    ProposalStatusSeen,
+    ProposalSubmitted,
+    ReportWritten,
+    RestartVerified,
+    Resumed,
+    StackLaunched,
+    StackRestarted,
+    UpgradeVerified,
+    VoteCast,
+)
+from agent.machine import PHASE_EDGES, TABLE, Params, Phase, State, decide, initial_state
+from agent.policy import UpgradeHeightPolicy
+
+PASSED = "PROPOSAL_STATUS_PASSED"
+OK = (Check("leaderboard", True, "equal"),)
+
+
+def happy_path() -> list[Any]:
+    """The facts of a rehearsal that goes right, in order (upgrade height 35)."""
+    return [
+        Begin("r", 0, 0.0),
+        StackLaunched(0, 1.0),
+        ChainLive(block_interval=1.0, voting_period=20.0, height=3, at=5.0),
+        ProposalSubmitted(1, "TXP", 31, height=4, at=6.0),
+        VoteCast("alice", 1, "TXA", height=5, at=7.0),
+        BaselineCaptured((("p1", 3, 1, 0),), (("addr", 10),), 0, height=5, at=7.5),
+        VoteCast("bob", 1, "TXB", height=6, at=8.0),
+        ProposalStatusSeen(1, "PROPOSAL_STATUS_VOTING_PERIOD", height=10, at=12.0),
+        ProposalStatusSeen(1, PASSED, height=26, at=27.0),
+        NodesReached(30, height=31, at=40.0),
+        UpgradeVerified(OK, height=33, at=42.0),
+        StackRestarted(34, height=34, at=45.0),
+        NodesReached(34, height=36, at=55.0),
+        RestartVerified(OK, height=36, at=56.0),
+        ReportWritten("report.json", height=36, at=57.0),
+    ]
+
+
+def run(facts: list[Any], state: State | None = None) -> tuple[State, list[Any]]:
+    state = state or initial_state("r", Params())
+    out: list[Any] = []
+    for f in facts:
+        state, actions = decide(state, f)
+        out.extend(actions)
+    return state, out
+
+
+def keys(actions: list[Any]) -> list[str]:
+    return [a.key for a in actions if not isinstance(a, ArmDeadline)]
+
+
+def test_happy_path_walks_every_phase_in_order() -> None:
+    state, actions = run(happy_path())
+    assert [t.to_phase for t in state.transitions] == [
+        Phase.LAUNCHED,
+        Phase.PROPOSED,
+        Phase.VOTED,
+        Phase.PASSED,
+        Phase.UPGRADED,
+        Phase.RESTARTED,
+    ]
+    assert keys(actions) == [
+        "launch_stack",
+        "submit_proposal",
+        "cast_vote:alice",
+        "cast_vote:bob",
+        "capture_baseline",
+        "verify_upgrade",
+        "restart_on_v2",
+        "verify_restart",
+        "write_report",
+    ]
+    assert state.pending == ()
+    assert state.report_path == "report.json"
+    assert state.votes == (("alice", "TXA", False), ("bob", "TXB", False))
+
+
+def test_transitions_record_height_and_time() -> None:
+    state, _ = run(happy_path())
+    voted = [t for t in state.transitions if t.to_phase is Phase.VOTED][0]
+    assert (voted.from_phase, voted.height, voted.at) == (Phase.PROPOSED, 6, 8.0)
+    passed = [t for t in state.transitions if t.to_phase is Phase.PASSED][0]
+    assert (passed.height, passed.at) == (26, 27.0)
+
+
+def test_upgrade_height_comes_from_block_time_and_voting_period() -> None:
+    state, actions = run(happy_path()[:2])
+    _, out = decide(state, ChainLive(block_interval=0.5, voting_period=20.0, height=100, at=1.0))
+    submit = [a for a in out if isinstance(a, SubmitProposal)][0]
+    margin = Params().height_policy.margin_seconds
+    assert submit.upgrade_height == 100 + int((20.0 + margin) / 0.5)
+    _, out = decide(state, ChainLive(block_interval=2.0, voting_period=20.0, height=100, at=1.0))
+    submit2 = [a for a in out if isinstance(a, SubmitProposal)][0]
+    assert submit2.upgrade_height < submit.upgrade_height
+
+
+def test_policy_has_a_floor_of_blocks() -> None:
+    p = UpgradeHeightPolicy(margin_seconds=0.0, min_blocks_ahead=10)
+    assert p.height(50, block_interval=5.0, voting_period=1.0) == 60
+    with pytest.raises(ValueError):
+        p.height(1, 0.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    ("phase", "fact"),
+    [
+        (Phase.LAUNCHED, VoteCast("alice", 1, "T")),
+        (Phase.LAUNCHED, UpgradeVerified(OK)),
+        (Phase.PROPOSED, StackRestarted(3)),
+        (Phase.VOTED, RestartVerified(OK)),
+        (Phase.PASSED, StackLaunched()),
+        (Phase.RESTARTED, Begin("x")),
+        (Phase.UPGRADED, UpgradeVerified(OK)),
+    ],
+)
+def test_illegal_pairs_raise(phase: Phase, fact: Any) -> None:
+    state = replace(initial_state("r", Params()), phase=phase, started=True)
+    with pytest.raises(IllegalTransition):
+        decide(state, fact)
+
+
+def test_nothing_before_begin() -> None:
+    with pytest.raises(IllegalTransition):
+        decide(initial_state("r", Params()), StackLaunched())
+
+
+def test_phase_edges_are_a_chain_with_failed_everywhere() -> None:
+    order = [Phase.LAUNCHED, Phase.PROPOSED, Phase.VOTED, Phase.PASSED, Phase.UPGRADED, Phase.RESTARTED]
+    for here, nxt in zip(order, order[1:], strict=False):
+        assert PHASE_EDGES[here] == {nxt, Phase.FAILED}
+    assert PHASE_EDGES[Phase.RESTARTED] == set() and PHASE_EDGES[Phase.FAILED] == set()
+    assert set(TABLE) == set(Phase)
+
+
+def test_rejected_proposal_fails_with_reason_and_writes_report() -> None:
+    state, _ = run(happy_path()[:7])
+    state, actions = decide(state, ProposalStatusSeen(1, "PROPOSAL_STATUS_REJECTED", 20, 21.0))
+    assert state.phase is Phase.FAILED
+    assert "REJECTED" in (state.failure or "")
+    assert keys(list(actions)) == ["write_report"]
+
+
+def test_deadline_fails_only_if_still_current() -> None:
+    state, _ = run(happy_path()[:4])  # proposed: deadline "vote" armed
+    same, actions = decide(state, DeadlinePassed("launch", 9, 99.0))
+    assert same is state and actions == ()
+    failed, actions = decide(state, DeadlinePassed("vote", 9, 99.0))
+    assert failed.phase is Phase.FAILED
+    assert "stalled" in (failed.failure or "")
+
+
+def test_upgrade_height_passing_before_passed_fails() -> None:
+    state, _ = run(happy_path()[:7])  # voted, upgrade height 31
+    state2, _ = decide(state, HeightObserved(30, 1.0))
+    assert state2.phase is Phase.VOTED
+    state3, _ = decide(state, HeightObserved(31, 1.0))
+    assert state3.phase is Phase.FAILED and "before the proposal passed" in (state3.failure or "")
+
+
+def test_failed_check_fails_the_upgrade() -> None:
+    state, _ = run(happy_path()[:10])
+    bad = (Check("current_link", False, "node-carol: genesis"),) + OK
+    state, actions = decide(state, UpgradeVerified(bad, 33, 1.0))
+    assert state.phase is Phase.FAILED
+    assert "current_link" in (state.failure or "")
+    assert [a for a in actions if isinstance(a, WriteReport)]
+
+
+def test_action_failure_fails_then_terminal_ignores() -> None:
+    state, _ = run(happy_path()[:3])
+    state, _ = decide(state, ActionFailed("submit_proposal", "out of gas", 4, 1.0))
+    assert state.phase is Phase.FAILED and "out of gas" in (state.failure or "")
+    again, actions = decide(state, ActionFailed("write_report", "disk full"))
+    assert again.phase is Phase.FAILED and actions == ()
+
+
+def test_resume_reissues_only_pending_actions() -> None:
+    # Crash right after proposing: votes issued, none confirmed.
+    state, _ = run(happy_path()[:4])
+    assert {a.key for a in state.pending} == {"cast_vote:alice", "cast_vote:bob", "capture_baseline"}
+    state = codec.decode(codec.encode(state))  # through the journal's form
+    state, actions = decide(state, Resumed(4, 100.0))
+    assert set(keys(list(actions))) == {"cast_vote:alice", "cast_vote:bob", "capture_baseline"}
+    assert [a for a in actions if isinstance(a, ArmDeadline) and a.name == "vote"]
+    # Reconciled: the chain already had alice's vote.
+    state, actions = decide(state, VoteCast("alice", 1, "TXA", reused=True, height=5, at=101.0))
+    assert actions == ()
+    state, _ = decide(state, VoteCast("bob", 1, "TXB", height=6, at=102.0))
+    assert state.phase is Phase.VOTED
+
+
+def test_resume_after_terminal_without_report_writes_it() -> None:
+    state, _ = run(happy_path()[:-1])
+    state = replace(state, pending=())  # the write_report completion was lost...
+    state = replace(state, issued=state.issued - {"write_report"})
+    _, actions = decide(state, Resumed())
+    assert keys(list(actions)) == ["write_report"]
+
+
+def test_second_proposal_id_is_illegal_duplicate_is_not() -> None:
+    state, _ = run(happy_path()[:4])
+    same, actions = decide(state, ProposalSubmitted(1, "TXP", 31, height=9, at=9.0))
+    assert same == state and actions == ()
+    with pytest.raises(IllegalTransition):
+        decide(state, ProposalSubmitted(2, "TXQ", 40))
+
+
+def test_stale_nodes_reached_is_ignored() -> None:
+    state, _ = run(happy_path()[:9])  # passed, awaiting 30
+    same, actions = decide(state, NodesReached(2, 31, 1.0))
+    assert same is state and actions == ()
+
+
+def test_journal_roundtrip_at_every_step() -> None:
+    state = initial_state("r", Params())
+    for f in happy_path():
+        state, _ = decide(state, f)
+        assert codec.decode(codec.encode(state)) == state
+
+
+# --- properties -------------------------------------------------------------
+
+PATH = happy_path()
+
+
+@st.composite
+def noisy_paths(draw: st.DrawFn) -> list[Any]:
+    """The happy path with facts duplicated and earlier facts replayed later."""
+    out: list[Any] = []
+    for i, f in enumerate(PATH):
+        out.append(f)
+        for _ in range(draw(st.integers(0, 2))):
+            out.append(PATH[draw(st.integers(0, i))] if draw(st.booleans()) else f)
+    return out
+
+
+def _tolerant_run(facts: list[Any]) -> tuple[State, list[Any]]:
+    """Replays of facts a later phase no longer accepts are rejected, not applied."""
+    state = initial_state("r", Params())
+    out: list[Any] = []
+    for f in facts:
+        try:
+            state, actions = decide(state, f)
+        except IllegalTransition:
+            continue
+        out.extend(actions)
+    return state, out
+
+
+@settings(max_examples=300, deadline=None)
+@given(noisy_paths())
+def test_duplicates_and_replays_never_repeat_an_action(facts: list[Any]) -> None:
+    state, actions = _tolerant_run(facts)
+    ks = keys(actions)
+    assert len(ks) == len(set(ks)), ks
+    assert state.phase is Phase.RESTARTED
+
+
+@settings(max_examples=300, deadline=None)
+@given(noisy_paths())
+def test_no_phase_is_skipped(facts: list[Any]) -> None:
+    state, _ = _tolerant_run(facts)
+    for t in state.transitions[1:]:
+        assert t.to_phase in PHASE_EDGES[t.from_phase]  # type: ignore[index]
+    order = [t.to_phase for t in state.transitions]
+    assert order == sorted(order, key=list(Phase).index)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, len(PATH) - 1), st.integers(0, 3))
+def test_crash_anywhere_then_resume_completes_without_new_on_chain_actions(
+    cut: int, resumes: int
+) -> None:
+    """Kill after ``cut`` facts, resume (maybe repeatedly), then finish the path."""
+    before, first = run(PATH[:cut])
+    state = codec.decode(codec.encode(before))
+    again: list[Any] = []
+    for _ in range(resumes):
+        state, acts = decide(state, Resumed())
+        again.extend(acts)
+    # Re-issued actions are exactly the ones pending at the crash.
+    assert set(keys(again)) <= {a.key for a in before.pending}
+    state, rest = _tolerant_run_from(state, PATH[cut:])
+    assert state.phase is Phase.RESTARTED
+    # Across the whole life, each on-chain action was *issued* once outside resumes.
+    ks = keys(first) + keys(rest)
+    assert len(ks) == len(set(ks))
+    for name in ("submit_proposal", "cast_vote:alice", "cast_vote:bob"):
+        assert ks.count(name) == 1
+
+
+def _tolerant_run_from(state: State, facts: list[Any]) -> tuple[State, list[Any]]:
+    out: list[Any] = []
+    for f in facts:
+        state, actions = decide(state, f)
+        out.extend(actions)
+    return state, out
+
+
+def test_action_types_are_frozen() -> None:
+    a = CastVote("alice", 1)
+    with pytest.raises(AttributeError):
+        a.voter = "bob"  # type: ignore[misc]
+    assert {LaunchStack().key, CaptureBaseline().key, RestartOnV2().key} == {
+        "launch_stack",
+        "capture_baseline",
+        "restart_on_v2",
+    }
+    assert VerifyUpgrade("v", 1).key == "verify_upgrade" and VerifyRestart(1).key == "verify_restart"
