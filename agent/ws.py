@@ -112,7 +112,6 @@ class NewBlockSource:
             ) as ws:
                 sub_id = await self._subscribe(ws)
                 self.connects += 1
-                self._backoff.reset()
                 await self._set_up(True, "subscribed")
                 if task_status is not None:
                     task_status.started()
@@ -158,11 +157,11 @@ class NewBlockSource:
             if scope.cancelled_caught:
                 raise StreamClosed(f"no message within {self.read_deadline}s")
             message = _decode(raw)
+            if message.get("id") not in (sub_id, None):
+                continue
             if "error" in message:
                 # e.g. the subscription was cancelled because we were too slow.
                 raise StreamClosed(f"server error: {message['error']}")
-            if message.get("id") != sub_id:
-                continue
             block = _new_block(message)
             if block is None:
                 continue
@@ -173,6 +172,9 @@ class NewBlockSource:
                 # Missed while reconnecting, or dropped by CometBFT for a slow client.
                 await self._backfill(self.last_seen + 1, height - 1)
             await self._emit(height, block_time, backfilled=False)
+            # Healthy only once a live block got through: a connection that subscribes
+            # but then fails (e.g. a backfill RPC keeps failing) keeps backing off.
+            self._backoff.reset()
 
     async def _backfill_to_tip(self) -> None:
         if self.last_seen is None:
