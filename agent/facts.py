@@ -146,6 +146,8 @@ class StackRestarted:
     """The stack was stopped and started on the v2 Compose file."""
 
     last_height: int  # highest height seen before the stop
+    balances: tuple[tuple[str, int], ...] = ()  # sampled just before the stop
+    leaderboard: tuple[tuple[str, int], ...] = ()  # read just before the stop
     height: int = 0
     at: float = 0.0
 

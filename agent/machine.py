@@ -154,6 +154,8 @@ class State:
     baseline: BaselineCaptured | None = None
     upgrade_checks: tuple[Check, ...] = ()
     restart_last_height: int | None = None
+    restart_balances: tuple[tuple[str, int], ...] = ()
+    restart_leaderboard: tuple[tuple[str, int], ...] = ()
     restart_checks: tuple[Check, ...] = ()
     transitions: tuple[Transition, ...] = ()
     failure: str | None = None
@@ -400,7 +402,16 @@ def _upgrade_verified(state: State, fact: UpgradeVerified) -> Result:
 
 def _stack_restarted(state: State, fact: StackRestarted) -> Result:
     state = _complete(state, "restart_on_v2")
-    return replace(state, restart_last_height=fact.last_height, awaiting=fact.last_height), ()
+    return (
+        replace(
+            state,
+            restart_last_height=fact.last_height,
+            restart_balances=fact.balances,
+            restart_leaderboard=fact.leaderboard,
+            awaiting=fact.last_height,
+        ),
+        (),
+    )
 
 
 def _restart_verified(state: State, fact: RestartVerified) -> Result:

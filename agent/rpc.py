@@ -204,6 +204,15 @@ class HttpCometRPC:
             high = min(h.height for h in page) - 1
         return [found[h] for h in sorted(found)]
 
+    async def tx(self, tx_hash: str) -> dict[str, Any] | None:
+        """The committed transaction (``/tx``), or None while it is not in a block."""
+        try:
+            return await self._call("tx", {"hash": "0x" + tx_hash.removeprefix("0x")})
+        except RPCError as exc:
+            if "not found" in (exc.data + exc.message).lower():
+                return None
+            raise
+
     async def abci_query(self, path: str, data: bytes, height: int | None = None) -> bytes | None:
         """Raw ABCI query; the value base64-decoded, or None when the key is absent."""
         # URI form: strings must be JSON-quoted, bytes given as 0x-hex.

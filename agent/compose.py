@@ -1,0 +1,77 @@
+"""Docker Compose, through its CLI (argv lists, no shell strings).
+
+Works with both forms: the ``docker compose`` plugin (v2) and the standalone
+``docker-compose`` (v1). ``detect_compose`` picks the one that answers.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import CommandFailed
+from .process import CommandResult, run_command
+
+__all__ = ["Compose", "detect_compose"]
+
+
+async def detect_compose(timeout: float = 20.0) -> list[str]:
+    """The argv prefix of the Compose tool on this machine."""
+    if shutil.which("docker"):
+        try:
+            await run_command(["docker", "compose", "version"], timeout=timeout)
+            return ["docker", "compose"]
+        except CommandFailed:
+            pass
+    if shutil.which("docker-compose"):
+        await run_command(["docker-compose", "version"], timeout=timeout)
+        return ["docker-compose"]
+    raise CommandFailed(["docker compose"], 127, "neither `docker compose` nor `docker-compose` found")
+
+
+class Compose:
+    def __init__(
+        self,
+        prefix: Sequence[str],
+        project: str,
+        directory: Path,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float = 180.0,
+    ) -> None:
+        self.prefix = list(prefix)
+        self.project = project
+        self.directory = directory
+        self.env = env or {}
+        self.timeout = timeout
+
+    def _argv(self, files: Sequence[str], *args: str) -> list[str]:
+        argv = [*self.prefix, "--project-name", self.project]
+        for f in files:
+            argv += ["--file", str(self.directory / f)]
+        return argv + list(args)
+
+    async def up(self, files: Sequence[str]) -> CommandResult:
+        return await run_command(
+            self._argv(files, "up", "--detach", "--no-build"), timeout=self.timeout, env=self.env
+        )
+
+    async def down(self, files: Sequence[str]) -> CommandResult:
+        # --volumes: the project's anonymous volumes only; node homes are bind mounts.
+        return await run_command(
+            self._argv(files, "down", "--volumes", "--remove-orphans", "--timeout", "20"),
+            timeout=self.timeout,
+            env=self.env,
+        )
+
+    async def container_ids(self, files: Sequence[str]) -> dict[str, str]:
+        """service -> container id of the running project's containers."""
+        ids: dict[str, str] = {}
+        services = await run_command(self._argv(files, "ps", "--services"), timeout=60, env=self.env)
+        for svc in services.stdout.split():
+            r = await run_command(self._argv(files, "ps", "-q", svc), timeout=60, env=self.env)
+            cid = r.stdout.strip().splitlines()
+            if cid:
+                ids[svc] = cid[0]
+        return ids

@@ -1,0 +1,117 @@
+"""The rehearsal report: report.json for machines, report.md for people."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .machine import State
+
+__all__ = ["build_report", "render_markdown", "write_report"]
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds") if t else ""
+
+
+def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    phases = []
+    prev_at: float | None = None
+    for t in state.transitions:
+        phases.append(
+            {
+                "phase": t.to_phase.value,
+                "from": t.from_phase.value if t.from_phase else None,
+                "height": t.height,
+                "at": _iso(t.at),
+                "since_previous_s": round(t.at - prev_at, 3) if prev_at is not None else 0.0,
+                "reason": t.reason,
+            }
+        )
+        prev_at = t.at
+    checks = [
+        {"stage": stage, "name": c.name, "result": "pass" if c.passed else "fail", "evidence": c.evidence}
+        for stage, group in (("upgraded", state.upgrade_checks), ("restarted", state.restart_checks))
+        for c in group
+    ]
+    start = state.transitions[0].at if state.transitions else 0.0
+    end = state.transitions[-1].at if state.transitions else 0.0
+    return {
+        "rehearsal_id": state.rehearsal_id,
+        "outcome": state.phase.value,
+        "failure": state.failure,
+        "upgrade": {
+            "name": state.params.upgrade_name,
+            "height": state.upgrade_height,
+            "proposal_id": state.proposal_id,
+            "proposal_tx": state.proposal_tx,
+            "proposal_reused": state.proposal_reused,
+            "voting_end": _iso(state.voting_end or 0.0),
+            "measured_block_interval_s": state.block_interval,
+            "voting_period_s": state.voting_period,
+        },
+        "votes": [{"voter": v, "tx_hash": h, "reused": r} for v, h, r in state.votes],
+        "phases": phases,
+        "duration_s": round(end - start, 3),
+        "checks": checks,
+        **(extra or {}),
+    }
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    up = report["upgrade"]
+    lines = [
+        f"# Upgrade rehearsal {report['rehearsal_id']}: **{report['outcome']}**",
+        "",
+    ]
+    if report.get("failure"):
+        lines += [f"> Failed: {report['failure']}", ""]
+    lines += [
+        f"- Upgrade `{up['name']}` at height {up['height']}, proposal {up['proposal_id']}"
+        + (" (reused after a restart)" if up["proposal_reused"] else ""),
+        f"- Measured block interval {up['measured_block_interval_s']} s;"
+        f" voting period {up['voting_period_s']} s",
+        f"- Total {report['duration_s']} s",
+        "",
+        "## Phases",
+        "",
+        "| phase | height | at (UTC) | after previous | why |",
+        "|---|---:|---|---:|---|",
+    ]
+    for p in report["phases"]:
+        lines.append(
+            f"| {p['phase']} | {p['height']} | {p['at']} | {p['since_previous_s']} s | {p['reason']} |"
+        )
+    lines += ["", "## Votes", ""]
+    lines += [f"- {v['voter']}: `{v['tx_hash'] or '(already on chain)'}`" for v in report["votes"]]
+    lines += ["", "## Checks", "", "| stage | check | result | evidence |", "|---|---|---|---|"]
+    for c in report["checks"]:
+        ev = str(c["evidence"]).replace("|", "\\|")
+        lines.append(f"| {c['stage']} | {c['name']} | {c['result']} | {ev} |")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+async def write_report(state: State, json_path: Path, md_path: Path, extra: dict[str, Any] | None = None) -> Path:
+    report = build_report(state, extra)
+
+    def write() -> None:
+        _atomic_write(json_path, json.dumps(report, indent=2) + "\n")
+        _atomic_write(md_path, render_markdown(report))
+
+    await anyio.to_thread.run_sync(write)
+    return json_path
