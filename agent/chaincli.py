@@ -63,12 +63,10 @@ class ChainCLI:
             f"{HOME_IN_CONTAINER}/keys",
         ]
 
-    async def _run(
-        self, argv: list[str], *, secret: bool, check: bool = True
-    ) -> CommandResult:
+    async def _run(self, argv: list[str], *, secret: bool, check: bool = True) -> CommandResult:
         return await run_command(
             argv,
-            timeout=self.cfg.timing.command_timeout,
+            deadline=self.cfg.timing.command_timeout,
             stdin_secret=self._password if secret else None,
             check=check,
         )
@@ -87,13 +85,23 @@ class ChainCLI:
     def _tx_flags(self, voter: VoterConfig) -> list[str]:
         c = self.cfg.chain
         return [
-            "--from", voter.key, *self._keyring(),
-            "--chain-id", c.chain_id,
-            "--node", self.node_url,
-            "--gas", c.gas, "--gas-adjustment", str(c.gas_adjustment),
-            "--broadcast-mode", "sync",
-            "--yes", "--output", "json",
-        ]  # fmt: skip
+            "--from",
+            voter.key,
+            *self._keyring(),
+            "--chain-id",
+            c.chain_id,
+            "--node",
+            self.node_url,
+            "--gas",
+            c.gas,
+            "--gas-adjustment",
+            str(c.gas_adjustment),
+            "--broadcast-mode",
+            "sync",
+            "--yes",
+            "--output",
+            "json",
+        ]
 
     async def _tx(self, voter: VoterConfig, args: list[str]) -> TxResult:
         argv = self._docker(self.cfg.chain.cli_image_v1, self.cfg.path(voter.desk), True)
@@ -114,15 +122,22 @@ class ChainCLI:
         return await self._tx(
             voter,
             [
-                "upgrade", "software-upgrade", name,
-                "--upgrade-height", str(height),
-                "--upgrade-info", "{}",
-                "--title", name,
-                "--summary", summary,
-                "--deposit", self.cfg.chain.deposit,
+                "upgrade",
+                "software-upgrade",
+                name,
+                "--upgrade-height",
+                str(height),
+                "--upgrade-info",
+                "{}",
+                "--title",
+                name,
+                "--summary",
+                summary,
+                "--deposit",
+                self.cfg.chain.deposit,
                 "--no-validate",
             ],
-        )  # fmt: skip
+        )
 
     async def vote(self, voter: VoterConfig, proposal_id: int, option: str = "yes") -> TxResult:
         return await self._tx(voter, ["gov", "vote", str(proposal_id), option])
@@ -130,7 +145,15 @@ class ChainCLI:
     async def show_leaderboard(self) -> dict[str, Any]:
         """`query checkers show-leaderboard --output json` with the v2 CLI."""
         argv = self._docker(self.cfg.chain.cli_image_v2, None, True)
-        argv += ["query", "checkers", "show-leaderboard", "--node", self.node_url, "--output", "json"]
+        argv += [
+            "query",
+            "checkers",
+            "show-leaderboard",
+            "--node",
+            self.node_url,
+            "--output",
+            "json",
+        ]
         r = await self._run(argv, secret=False)
         return _last_json(r.stdout)
 

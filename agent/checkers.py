@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import cast
 
 from .errors import ProtocolError
 
@@ -37,7 +38,9 @@ class PlayerInfo:
     forfeited: int
 
 
-def expected_leaderboard(players: list[PlayerInfo], size: int = LEADERBOARD_SIZE) -> list[tuple[str, int]]:
+def expected_leaderboard(
+    players: list[PlayerInfo], size: int = LEADERBOARD_SIZE
+) -> list[tuple[str, int]]:
     """Players with at least one win, most wins first, ties by index (byte order), top ``size``."""
     winners = [(p.index, p.won) for p in players if p.won > 0]
     winners.sort(key=lambda w: (-w[1], w[0].encode()))
@@ -123,7 +126,8 @@ def parse_leaderboard(raw: bytes | dict[str, object]) -> list[tuple[str, int]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("winners"), list):
         raise ProtocolError(f"not a leaderboard: {str(doc)[:200]}")
     out: list[tuple[str, int]] = []
-    for w in doc["winners"]:
+    rows = cast(list[object], doc["winners"])
+    for w in rows:
         if not isinstance(w, dict):
             raise ProtocolError(f"bad leaderboard row {w!r}")
         out.append((str(w["playerAddress"]), int(w["wonCount"])))

@@ -30,8 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rehearse", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run (or resume) a full upgrade rehearsal on the prod-sim")
-    run.add_argument("--config", type=Path, default=None, help="config file (default: ./config.toml if present)")
-    run.add_argument("--fresh", action="store_true", help="discard an unfinished rehearsal and start anew")
+    run.add_argument(
+        "--config", type=Path, default=None, help="config file (default: ./config.toml if present)"
+    )
+    run.add_argument(
+        "--fresh", action="store_true", help="discard an unfinished rehearsal and start anew"
+    )
     chk = sub.add_parser("check-config", help="validate the configuration and exit")
     chk.add_argument("--config", type=Path, default=None)
     return p

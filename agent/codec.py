@@ -19,7 +19,9 @@ _CLASSES: dict[str, type] = {}
 for _mod in (actions, facts, machine, policy):
     for _name in getattr(_mod, "__all__", ()):
         _obj = getattr(_mod, _name)
-        if isinstance(_obj, type) and (dataclasses.is_dataclass(_obj) or issubclass(_obj, enum.Enum)):
+        if isinstance(_obj, type) and (
+            dataclasses.is_dataclass(_obj) or issubclass(_obj, enum.Enum)
+        ):
             _CLASSES[_obj.__name__] = _obj
 
 

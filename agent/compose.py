@@ -16,18 +16,20 @@ from .process import CommandResult, run_command
 __all__ = ["Compose", "detect_compose"]
 
 
-async def detect_compose(timeout: float = 20.0) -> list[str]:
+async def detect_compose(deadline: float = 20.0) -> list[str]:
     """The argv prefix of the Compose tool on this machine."""
     if shutil.which("docker"):
         try:
-            await run_command(["docker", "compose", "version"], timeout=timeout)
+            await run_command(["docker", "compose", "version"], deadline=deadline)
             return ["docker", "compose"]
         except CommandFailed:
             pass
     if shutil.which("docker-compose"):
-        await run_command(["docker-compose", "version"], timeout=timeout)
+        await run_command(["docker-compose", "version"], deadline=deadline)
         return ["docker-compose"]
-    raise CommandFailed(["docker compose"], 127, "neither `docker compose` nor `docker-compose` found")
+    raise CommandFailed(
+        ["docker compose"], 127, "neither `docker compose` nor `docker-compose` found"
+    )
 
 
 class Compose:
@@ -54,23 +56,25 @@ class Compose:
 
     async def up(self, files: Sequence[str]) -> CommandResult:
         return await run_command(
-            self._argv(files, "up", "--detach", "--no-build"), timeout=self.timeout, env=self.env
+            self._argv(files, "up", "--detach", "--no-build"), deadline=self.timeout, env=self.env
         )
 
     async def down(self, files: Sequence[str]) -> CommandResult:
         # --volumes: the project's anonymous volumes only; node homes are bind mounts.
         return await run_command(
             self._argv(files, "down", "--volumes", "--remove-orphans", "--timeout", "20"),
-            timeout=self.timeout,
+            deadline=self.timeout,
             env=self.env,
         )
 
     async def container_ids(self, files: Sequence[str]) -> dict[str, str]:
         """service -> container id of the running project's containers."""
         ids: dict[str, str] = {}
-        services = await run_command(self._argv(files, "ps", "--services"), timeout=60, env=self.env)
+        services = await run_command(
+            self._argv(files, "ps", "--services"), deadline=60, env=self.env
+        )
         for svc in services.stdout.split():
-            r = await run_command(self._argv(files, "ps", "-q", svc), timeout=60, env=self.env)
+            r = await run_command(self._argv(files, "ps", "-q", svc), deadline=60, env=self.env)
             cid = r.stdout.strip().splitlines()
             if cid:
                 ids[svc] = cid[0]

@@ -307,9 +307,7 @@ def _validate(cfg: Config) -> None:
     if isinstance(cc, str) and cc != "auto":
         raise ConfigError("stack.compose_command", cc, 'must be "auto" or an argv array')
     if not cfg.stack.project or not all(c.isalnum() or c in "-_" for c in cfg.stack.project):
-        raise ConfigError(
-            "stack.project", cfg.stack.project, "must be letters, digits, '-' or '_'"
-        )
+        raise ConfigError("stack.project", cfg.stack.project, "must be letters, digits, '-' or '_'")
     if cfg.stack.project != cfg.stack.project.lower():
         raise ConfigError("stack.project", cfg.stack.project, "Compose needs a lowercase name")
 
@@ -351,11 +349,15 @@ def read_password(cfg: Config) -> str:
         try:
             pw = p.read_text(encoding="utf-8").rstrip("\n")
         except OSError as exc:
-            raise ConfigError("keyring.password_file", str(p), f"unreadable: {exc.strerror}") from None
+            raise ConfigError(
+                "keyring.password_file", str(p), f"unreadable: {exc.strerror}"
+            ) from None
         if not pw:
             raise ConfigError("keyring.password_file", str(p), "is empty")
         return pw
     pw = os.environ.get(k.password_env, "")
     if not pw:
-        raise ConfigError("keyring.password_env", k.password_env, "environment variable is unset or empty")
+        raise ConfigError(
+            "keyring.password_env", k.password_env, "environment variable is unset or empty"
+        )
     return pw

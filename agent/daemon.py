@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import anyio
 import httpx
@@ -171,7 +171,9 @@ class Runner:
         try:
             new, actions = decide(old, fact)
         except IllegalTransition as exc:
-            log.error("illegal_fact", fact=type(fact).__name__, phase=old.phase.value, error=str(exc))
+            log.error(
+                "illegal_fact", fact=type(fact).__name__, phase=old.phase.value, error=str(exc)
+            )
             return
         if new != old:
             self.state = new
@@ -190,8 +192,12 @@ class Runner:
             if trigger is not None and not isinstance(a, ArmDeadline):
                 latency = time.monotonic() - trigger
                 self.stats.reaction_latencies.append(latency)
-                log.info("action_dispatched", action=a.key, height=self.view.max_height,
-                         reaction_ms=round(latency * 1000, 2))  # fmt: skip
+                log.info(
+                    "action_dispatched",
+                    action=a.key,
+                    height=self.view.max_height,
+                    reaction_ms=round(latency * 1000, 2),
+                )
             elif not isinstance(a, ArmDeadline):
                 log.info("action_dispatched", action=a.key, height=self.view.max_height)
         if isinstance(fact, StackLaunched):
@@ -218,8 +224,12 @@ class Runner:
     async def _deadline(self, a: ArmDeadline, scope: anyio.CancelScope) -> None:
         with scope:
             await self.clock.sleep(a.seconds)
-            log.warning("deadline_passed", deadline=a.name, seconds=a.seconds, height=self.view.max_height)
-            await self.fact_send.send(DeadlinePassed(a.name, self.view.max_height, self.clock.wall(), a.detail))
+            log.warning(
+                "deadline_passed", deadline=a.name, seconds=a.seconds, height=self.view.max_height
+            )
+            await self.fact_send.send(
+                DeadlinePassed(a.name, self.view.max_height, self.clock.wall(), a.detail)
+            )
 
     def _action_timeout(self, action: Action) -> float:
         t = self.cfg.timing
@@ -236,8 +246,12 @@ class Runner:
         with anyio.move_on_after(timeout) as scope:
             fact = await self.executor.run(action, state)
         if scope.cancelled_caught:
-            fact = ActionFailed(action.key, f"did not finish within {timeout:.0f}s",
-                                self.view.max_height, self.clock.wall())  # fmt: skip
+            fact = ActionFailed(
+                action.key,
+                f"did not finish within {timeout:.0f}s",
+                self.view.max_height,
+                self.clock.wall(),
+            )
         await self.fact_send.send(fact)
 
     # --- observations -> facts -------------------------------------------------------
@@ -248,8 +262,9 @@ class Runner:
         self._sources_started = True
         assert self._tg is not None
         for node in self.cfg.nodes:
-            src = NewBlockSource(node.name, node.ws, self.rpcs[node.name], self.obs_send.clone(),
-                                 clock=self.clock)  # fmt: skip
+            src = NewBlockSource(
+                node.name, node.ws, self.rpcs[node.name], self.obs_send.clone(), clock=self.clock
+            )
             await self._tg.start(src.run)
         docker = DockerEventSource(self.cfg.stack.project, self.obs_send.clone(), clock=self.clock)
         await self._tg.start(docker.run)
@@ -264,7 +279,12 @@ class Runner:
                 log.info("stream_status", source=obs.source, up=obs.up, reason=obs.reason)
             elif isinstance(obs, ContainerEvent):
                 lvl = log.warning if obs.action in {"die", "oom", "kill"} else log.debug
-                lvl("container_event", service=obs.service, action=obs.action, exit_code=obs.exit_code)
+                lvl(
+                    "container_event",
+                    service=obs.service,
+                    action=obs.action,
+                    exit_code=obs.exit_code,
+                )
 
     async def _on_block(self, ev: NewBlock, received: float) -> None:
         before = self.view.max_height
@@ -275,7 +295,11 @@ class Runner:
         s = self.state
         if self.view.max_height > before:
             await self._send_derived(HeightObserved(self.view.max_height, ev.at), received)
-        if s.awaiting is not None and s.awaiting != self._derived and self.view.all_above(s.awaiting):
+        if (
+            s.awaiting is not None
+            and s.awaiting != self._derived
+            and self.view.all_above(s.awaiting)
+        ):
             if s.phase is Phase.LAUNCHED:
                 interval = self.view.block_interval()
                 if interval is not None:
@@ -284,7 +308,9 @@ class Runner:
                     self._tg.start_soon(self._chain_live, interval, received)
             else:
                 self._derived = s.awaiting
-                await self._send_derived(NodesReached(s.awaiting, self.view.max_height, ev.at), received)
+                await self._send_derived(
+                    NodesReached(s.awaiting, self.view.max_height, ev.at), received
+                )
         if (
             s.phase in (Phase.PROPOSED, Phase.VOTED)
             and s.proposal_id is not None
@@ -310,8 +336,12 @@ class Runner:
             self._derived = None  # ask again on the next block
             return
         fact = ChainLive(interval, params.voting_period, self.view.max_height, self.clock.wall())
-        log.info("chain_live", block_interval=round(interval, 3), voting_period=params.voting_period,
-                 height=self.view.max_height)  # fmt: skip
+        log.info(
+            "chain_live",
+            block_interval=round(interval, 3),
+            voting_period=params.voting_period,
+            height=self.view.max_height,
+        )
         await self._send_derived(fact, received)
 
     async def _poll_status(self, proposal_id: int, received: float) -> None:
@@ -326,9 +356,12 @@ class Runner:
         if p is None or p.status == self._last_status:
             return
         self._last_status = p.status
-        log.info("proposal_status", proposal_id=proposal_id, status=p.status, height=self.view.max_height)
+        log.info(
+            "proposal_status", proposal_id=proposal_id, status=p.status, height=self.view.max_height
+        )
         await self._send_derived(
-            ProposalStatusSeen(proposal_id, p.status, self.view.max_height, self.clock.wall()), received
+            ProposalStatusSeen(proposal_id, p.status, self.view.max_height, self.clock.wall()),
+            received,
         )
 
     async def wait_blocks(self, n: int) -> None:
@@ -343,8 +376,12 @@ async def _clients(cfg: Config) -> AsyncIterator[tuple[dict[str, HttpCometRPC], 
         timeout = httpx.Timeout(cfg.timing.rpc_timeout)
         rpcs: dict[str, HttpCometRPC] = {}
         for n in cfg.nodes:
-            rpcs[n.name] = await stack.enter_async_context(HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout))
-        rest = await stack.enter_async_context(RestClient(cfg.rest_url, timeout=timeout.read or 5.0))
+            rpcs[n.name] = await stack.enter_async_context(
+                HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout)
+            )
+        rest = await stack.enter_async_context(
+            RestClient(cfg.rest_url, timeout=timeout.read or 5.0)
+        )
         yield rpcs, rest
 
 
@@ -367,14 +404,18 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
 
     cc = cfg.stack.compose_command
     prefix = await detect_compose() if cc == "auto" else list(cc)
-    compose = Compose(prefix, cfg.stack.project, cfg.compose_dir,
-                      env={"REHEARSE_TESTNET_DIR": str(cfg.testnet_dir)},
-                      timeout=cfg.timing.command_timeout)  # fmt: skip
+    compose = Compose(
+        prefix,
+        cfg.stack.project,
+        cfg.compose_dir,
+        env={"REHEARSE_TESTNET_DIR": str(cfg.testnet_dir)},
+        timeout=cfg.timing.command_timeout,
+    )
     view = ChainView([n.name for n in cfg.nodes])
     async with _clients(cfg) as (rpcs, rest):
         runner: Runner
 
-        async def write(s: State) -> Any:
+        async def write(s: State) -> Path:
             return await report_mod.write_report(
                 s, cfg.path(cfg.agent.report_json), cfg.path(cfg.agent.report_md)
             )
@@ -396,6 +437,10 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
         )
         runner = Runner(cfg, journal, executor, view, rest, clock, rpcs)
         final = await runner.run(state, fresh_id)
-    log.info("rehearsal_finished", outcome=final.phase.value, failure=final.failure,
-             report=final.report_path)  # fmt: skip
+    log.info(
+        "rehearsal_finished",
+        outcome=final.phase.value,
+        failure=final.failure,
+        report=final.report_path,
+    )
     return final

@@ -97,7 +97,11 @@ class DockerEventSource:
         docker_factory: Callable[[], Any] | None = None,
         connect_deadline: float = 10.0,
         dedup_window: int = 512,
+        since_nano: int | None = None,
     ) -> None:
+        """``since_nano``: replay events from this timeNano on the first connection too,
+        so that nothing between starting the source and Docker opening the stream is lost.
+        """
         self.project = project
         self._send = send
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -105,7 +109,7 @@ class DockerEventSource:
         self._docker_factory = docker_factory or _default_docker_factory
         self.connect_deadline = connect_deadline
         self.filters = {"type": ["container"], "label": [f"{PROJECT_LABEL}={project}"]}
-        self.last_time_nano: int | None = None
+        self.last_time_nano: int | None = since_nano
         # Bounded memory of recent event keys: only the `since` boundary can repeat.
         self._recent: deque[tuple[int, str, str]] = deque(maxlen=dedup_window)
         self._recent_set: set[tuple[int, str, str]] = set()

@@ -19,7 +19,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import structlog
@@ -64,11 +64,11 @@ __all__ = ["Executor", "TxLedger"]
 
 log = structlog.get_logger("agent.executor")
 
-_OPEN = {"PROPOSAL_STATUS_DEPOSIT_PERIOD", "PROPOSAL_STATUS_VOTING_PERIOD", "PROPOSAL_STATUS_PASSED"}
-
-
-class ReportWriter(Protocol):
-    async def __call__(self, state: State) -> Path: ...
+_OPEN = {
+    "PROPOSAL_STATUS_DEPOSIT_PERIOD",
+    "PROPOSAL_STATUS_VOTING_PERIOD",
+    "PROPOSAL_STATUS_PASSED",
+}
 
 
 class TxLedger:
@@ -136,7 +136,7 @@ class Executor:
         view: ChainView,
         ledger: TxLedger,
         clock: Clock,
-        write_report: ReportWriter,
+        write_report: Callable[[State], Awaitable[Path]],
         wait_blocks: Callable[[int], Awaitable[None]],
     ) -> None:
         self.cfg = cfg
@@ -172,7 +172,9 @@ class Executor:
         except Exception as exc:  # a bug must fail the rehearsal, not kill the daemon
             log.exception("action_crashed", action=action.key)
             return ActionFailed(action.key, f"internal error: {exc!r}", **self._fact_kw())
-        log.info("action_done", action=action.key, fact=type(fact).__name__, height=self.view.max_height)
+        log.info(
+            "action_done", action=action.key, fact=type(fact).__name__, height=self.view.max_height
+        )
         return fact
 
     async def _dispatch(self, action: Action, state: State) -> Fact:
@@ -204,10 +206,12 @@ class Executor:
         env = {"REHEARSE_TESTNET_DIR": str(self.cfg.testnet_dir)}
         if action.reset:
             await run_command(
-                s.reset_command, timeout=self.cfg.timing.command_timeout, env=env,
+                s.reset_command,
+                deadline=self.cfg.timing.command_timeout,
+                env=env,
                 cwd=self.cfg.base_dir,
-            )  # fmt: skip
-        await run_command(s.ports_check_command, timeout=60, env=env, cwd=self.cfg.base_dir)
+            )
+        await run_command(s.ports_check_command, deadline=60, env=env, cwd=self.cfg.base_dir)
         await self.compose.up([s.base_file, s.cosmovisor_file])
         return StackLaunched(**self._fact_kw())
 
@@ -251,12 +255,16 @@ class Executor:
         if found is not None:
             pid, height, end = found
             log.info("proposal_reused", proposal_id=pid, upgrade_height=height)
-            return ProposalSubmitted(pid, "", height, reused=True, voting_end=end, **self._fact_kw())
+            return ProposalSubmitted(
+                pid, "", height, reused=True, voting_end=end, **self._fact_kw()
+            )
 
         tx = await self.cli.submit_upgrade(
-            self.proposer, action.upgrade_name, action.upgrade_height,
+            self.proposer,
+            action.upgrade_name,
+            action.upgrade_height,
             f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
-        )  # fmt: skip
+        )
         await self.ledger.record(state.rehearsal_id, "submit_proposal", tx.tx_hash)
         log.info("proposal_broadcast", tx_hash=tx.tx_hash, upgrade_height=action.upgrade_height)
         result = await self._tx_included(tx.tx_hash, blocks=10)
@@ -265,13 +273,13 @@ class Executor:
         code, events = result
         if code != 0:
             raise ProtocolError(f"proposal tx {tx.tx_hash} failed with code {code}")
-        pid = _event_attr(events, "submit_proposal", "proposal_id")
-        if pid is None:
+        pid_attr = _event_attr(events, "submit_proposal", "proposal_id")
+        if pid_attr is None:
             raise ProtocolError(f"proposal tx {tx.tx_hash} has no proposal_id event")
-        proposal = await self.rest.proposal(int(pid))
+        proposal = await self.rest.proposal(int(pid_attr))
         end = _rfc3339(proposal.voting_end_time) if proposal else None
         return ProposalSubmitted(
-            int(pid), tx.tx_hash, action.upgrade_height, voting_end=end, **self._fact_kw()
+            int(pid_attr), tx.tx_hash, action.upgrade_height, voting_end=end, **self._fact_kw()
         )
 
     async def _vote(self, action: CastVote, state: State) -> Fact:
@@ -283,7 +291,9 @@ class Executor:
         for tx_hash in await self.ledger.find(state.rehearsal_id, kind):
             r = await self._tx_included(tx_hash, blocks=3)
             if r is not None and r[0] == 0:
-                return VoteCast(voter.name, action.proposal_id, tx_hash, reused=True, **self._fact_kw())
+                return VoteCast(
+                    voter.name, action.proposal_id, tx_hash, reused=True, **self._fact_kw()
+                )
         tx = await self.cli.vote(voter, action.proposal_id, "yes")
         await self.ledger.record(state.rehearsal_id, kind, tx.tx_hash)
         log.info("vote_broadcast", voter=voter.name, tx_hash=tx.tx_hash)
@@ -348,7 +358,9 @@ class Executor:
     # --- verification ---------------------------------------------------------------
 
     async def _container(self, service: str) -> str:
-        ids = await self.compose.container_ids([self.cfg.stack.base_file, self.cfg.stack.cosmovisor_file])
+        ids = await self.compose.container_ids(
+            [self.cfg.stack.base_file, self.cfg.stack.cosmovisor_file]
+        )
         if service not in ids:
             raise TransientError(f"no running container for {service}")
         return ids[service]
@@ -356,7 +368,7 @@ class Executor:
     async def _current_link(self, service: str) -> str:
         cid = await self._container(service)
         link = f"{self.cfg.chain.daemon_home}/cosmovisor/current"
-        r = await run_command(["docker", "exec", cid, "readlink", link], timeout=30)
+        r = await run_command(["docker", "exec", cid, "readlink", link], deadline=30)
         return r.stdout.strip()
 
     async def _verify_upgrade(self, action: VerifyUpgrade, state: State) -> Fact:
@@ -374,7 +386,9 @@ class Executor:
         checks.append(Check("cosmovisor_current", not bad, "; ".join(bad) or f"all -> {want}"))
 
         applied = await self.rest.applied_plan(name)
-        checks.append(Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}"))
+        checks.append(
+            Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}")
+        )
 
         before = state.baseline.app_version if state.baseline else None
         versions = {n: (await r.abci_info()) for n, r in self.rpcs.items()}
@@ -394,12 +408,18 @@ class Executor:
         try:
             cli_board = checkers.parse_leaderboard(await self.cli.show_leaderboard())
             checks.append(
-                Check("leaderboard_cli", cli_board == expected, f"got {cli_board}, expected {expected}")
+                Check(
+                    "leaderboard_cli",
+                    cli_board == expected,
+                    f"got {cli_board}, expected {expected}",
+                )
             )
         except AgentError as exc:
             checks.append(Check("leaderboard_cli", False, f"show-leaderboard failed: {exc}"))
         if state.baseline is None:
-            checks.append(Check("baseline", False, "player infos were never read before the upgrade"))
+            checks.append(
+                Check("baseline", False, "player infos were never read before the upgrade")
+            )
 
         # State after executing block h (the migration) is in block h+1's app hash.
         target = h + 1
@@ -407,7 +427,11 @@ class Executor:
         hashes = {n: (await r.block_header(target)).app_hash for n, r in self.rpcs.items()}
         agree = len(set(hashes.values())) == 1
         checks.append(
-            Check("app_hash_agree", agree, f"at {target}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()))
+            Check(
+                "app_hash_agree",
+                agree,
+                f"at {target}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()),
+            )
         )
         return UpgradeVerified(tuple(checks), **self._fact_kw())
 
@@ -428,8 +452,14 @@ class Executor:
             )
         )
         board = await self._stored_leaderboard()
-        kept = board == list(state.restart_leaderboard) and bool(state.restart_leaderboard or board == [])
-        checks.append(Check("leaderboard_kept", kept, f"before {list(state.restart_leaderboard)}, after {board}"))
+        kept = board == list(state.restart_leaderboard) and bool(
+            state.restart_leaderboard or board == []
+        )
+        checks.append(
+            Check(
+                "leaderboard_kept", kept, f"before {list(state.restart_leaderboard)}, after {board}"
+            )
+        )
         balances = await self._balances()
         checks.append(
             Check(

@@ -37,7 +37,9 @@ class _Tee:
         self._pretty = structlog.dev.ConsoleRenderer(colors=console.isatty())
 
     def __call__(self, logger: Any, name: str, event: dict[str, Any]) -> str:
-        self.json_file.write(self._json(logger, name, dict(event)) + "\n")
+        rendered = self._json(logger, name, dict(event))
+        text = rendered.decode() if isinstance(rendered, bytes) else rendered
+        self.json_file.write(text + "\n")
         self.json_file.flush()
         level = logging.getLevelNamesMapping().get(str(event.get("level", "info")).upper(), 20)
         if level >= self.console_level:
@@ -45,7 +47,9 @@ class _Tee:
         raise structlog.DropEvent
 
 
-def configure_logging(log_file: Path | None, level: str = "info", console: TextIO | None = None) -> None:
+def configure_logging(
+    log_file: Path | None, level: str = "info", console: TextIO | None = None
+) -> None:
     lvl = logging.getLevelNamesMapping()[level.upper()]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -198,9 +198,9 @@ def _issue(state: State, *actions: Action) -> Result:
         issued.add(a.key)
         pending.append(a)
         out.append(a)
-    return replace(state, issued=frozenset(issued), pending=tuple(pending), deadline=deadline), tuple(
-        out
-    )
+    return replace(
+        state, issued=frozenset(issued), pending=tuple(pending), deadline=deadline
+    ), tuple(out)
 
 
 def _complete(state: State, key: str) -> State:
@@ -246,8 +246,10 @@ def _resumed(state: State, _fact: Resumed) -> Result:
     if state.deadline is not None:
         d = state.deadline
         again.append(ArmDeadline(d.name, d.seconds, d.detail))
-    if state.terminal and state.report_path is None and not any(
-        isinstance(a, WriteReport) for a in state.pending
+    if (
+        state.terminal
+        and state.report_path is None
+        and not any(isinstance(a, WriteReport) for a in state.pending)
     ):
         state, extra = _issue(state, WriteReport())
         again.extend(extra)
@@ -339,13 +341,14 @@ def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
         return _fail(state, fact, f"proposal {fact.proposal_id} ended {fact.status}")
     if fact.status != "PROPOSAL_STATUS_PASSED" or state.phase is not Phase.VOTED:
         return state, ()
-    assert state.upgrade_height is not None
+    upgrade_height = state.upgrade_height
+    assert upgrade_height is not None
     p = state.params
     state = _advance(state, Phase.PASSED, fact, f"proposal {fact.proposal_id} passed")
     interval = state.block_interval or 1.0
-    until_height = max(0, state.upgrade_height - fact.height) * interval
+    until_height = max(0, upgrade_height - fact.height) * interval
     # Block upgrade_height is the first one the new binary commits.
-    state = replace(state, awaiting=state.upgrade_height - 1)
+    state = replace(state, awaiting=upgrade_height - 1)
     return _issue(
         state,
         ArmDeadline(
@@ -444,14 +447,14 @@ def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:
 
 # --- the table ------------------------------------------------------------
 
-_ANY_PHASE = {
+_ANY_PHASE: dict[type, Handler] = {
     Resumed: _resumed,
     ActionFailed: _action_failed,
     DeadlinePassed: _deadline_passed,
     HeightObserved: _height_observed,
 }
 
-_LIVE = {**_ANY_PHASE, NodesReached: _nodes_reached}
+_LIVE: dict[type, Handler] = {**_ANY_PHASE, NodesReached: _nodes_reached}
 
 TABLE: dict[Phase, dict[type, Handler]] = {
     Phase.LAUNCHED: {
@@ -521,5 +524,7 @@ def decide(state: State, fact: Fact) -> Result:
         raise IllegalTransition(f"{type(fact).__name__} before the rehearsal began")
     handler = TABLE[state.phase].get(type(fact))
     if handler is None:
-        raise IllegalTransition(f"{type(fact).__name__} is not accepted in phase {state.phase.value}")
+        raise IllegalTransition(
+            f"{type(fact).__name__} is not accepted in phase {state.phase.value}"
+        )
     return handler(state, fact)

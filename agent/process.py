@@ -40,7 +40,7 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 async def run_command(
     argv: Sequence[str],
     *,
-    timeout: float,
+    deadline: float,
     stdin_secret: str | None = None,
     stdin_lines: int = 1,
     env: Mapping[str, str] | None = None,
@@ -60,13 +60,20 @@ async def run_command(
         full_env = {**os.environ, **env}
     log.debug("command_start", argv=args)
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(deadline):
             proc = await anyio.run_process(
-                args, input=data, check=False, env=full_env, cwd=cwd,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                args,
+                input=data,
+                check=False,
+                env=full_env,
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
     except TimeoutError:
-        raise DeadlineExceeded(f"{args[0]} {' '.join(args[1:3])} ran past {timeout:.0f}s") from None
+        raise DeadlineExceeded(
+            f"{args[0]} {' '.join(args[1:3])} ran past {deadline:.0f}s"
+        ) from None
     except OSError as exc:
         raise CommandFailed(args, 127, f"cannot run {args[0]}: {exc.strerror}") from None
     out = redact(proc.stdout.decode(errors="replace"), secrets)

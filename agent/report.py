@@ -35,8 +35,16 @@ def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str,
         )
         prev_at = t.at
     checks = [
-        {"stage": stage, "name": c.name, "result": "pass" if c.passed else "fail", "evidence": c.evidence}
-        for stage, group in (("upgraded", state.upgrade_checks), ("restarted", state.restart_checks))
+        {
+            "stage": stage,
+            "name": c.name,
+            "result": "pass" if c.passed else "fail",
+            "evidence": c.evidence,
+        }
+        for stage, group in (
+            ("upgraded", state.upgrade_checks),
+            ("restarted", state.restart_checks),
+        )
         for c in group
     ]
     start = state.transitions[0].at if state.transitions else 0.0
@@ -84,9 +92,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "|---|---:|---|---:|---|",
     ]
     for p in report["phases"]:
-        lines.append(
-            f"| {p['phase']} | {p['height']} | {p['at']} | {p['since_previous_s']} s | {p['reason']} |"
-        )
+        cells = [p["phase"], p["height"], p["at"], f"{p['since_previous_s']} s", p["reason"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "## Votes", ""]
     lines += [f"- {v['voter']}: `{v['tx_hash'] or '(already on chain)'}`" for v in report["votes"]]
     lines += ["", "## Checks", "", "| stage | check | result | evidence |", "|---|---|---|---|"]
@@ -106,7 +113,9 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-async def write_report(state: State, json_path: Path, md_path: Path, extra: dict[str, Any] | None = None) -> Path:
+async def write_report(
+    state: State, json_path: Path, md_path: Path, extra: dict[str, Any] | None = None
+) -> Path:
     report = build_report(state, extra)
 
     def write() -> None:

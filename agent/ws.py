@@ -34,6 +34,8 @@ NEW_BLOCK_TYPE = "tendermint/event/NewBlock"
 # Backfill in slices so a long outage streams out progressively (and the bounded
 # send stream applies backpressure) instead of materialising thousands of headers.
 BACKFILL_SLICE = 100
+# A close handshake with a wedged node must not hold up reconnecting or shutdown.
+CLOSE_DEADLINE = 2.0
 
 log = structlog.get_logger(__name__)
 
@@ -99,17 +101,19 @@ class NewBlockSource:
     async def _attempt(self, task_status: TaskStatus[None] | None) -> str:
         """One connection's life; returns why it ended."""
         try:
-            async with connect(
-                self.ws_url,
-                open_timeout=self.connect_deadline,
-                close_timeout=min(2.0, self.connect_deadline),
-                ping_interval=self.ping_interval,
-                ping_timeout=self.ping_interval,
-                max_size=self.max_message_bytes,
-                max_queue=16,
-                compression=None,
-                proxy=None,
-            ) as ws:
+            with anyio.fail_after(self.connect_deadline):
+                ws = await connect(
+                    self.ws_url,
+                    open_timeout=self.connect_deadline,
+                    close_timeout=CLOSE_DEADLINE,
+                    ping_interval=self.ping_interval,
+                    ping_timeout=self.ping_interval,
+                    max_size=self.max_message_bytes,
+                    max_queue=16,  # frames; beyond that TCP pushes back on the node
+                    compression=None,
+                    proxy=None,
+                )
+            try:
                 sub_id = await self._subscribe(ws)
                 self.connects += 1
                 await self._set_up(True, "subscribed")
@@ -118,6 +122,8 @@ class NewBlockSource:
                     task_status = None
                 await self._backfill_to_tip()
                 await self._read(ws, sub_id)
+            finally:
+                await _close(ws)
         except ConnectionClosed as exc:
             return f"connection closed: {exc}"
         except TimeoutError:
@@ -212,6 +218,15 @@ class NewBlockSource:
         self._up = up
         log.info("ws_stream_up" if up else "ws_stream_down", node=self.node, reason=reason)
         await self._send.send(StreamStatus(self.source, up, reason, at=self._clock.wall()))
+
+
+async def _close(ws: ClientConnection) -> None:
+    # Shielded and time-limited: when the source is cancelled, `async with connect()`
+    # would have its close handshake cancelled too and leak the socket.
+    with anyio.CancelScope(shield=True):
+        with anyio.move_on_after(CLOSE_DEADLINE):
+            await ws.close()
+        ws.transport.abort()  # a no-op once closed; frees a peer that never answered
 
 
 def _decode(raw: str | bytes) -> dict[str, Any]:

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .prodsim import ProdSim, missing_images, prod_sim
+
+
+def _require_stack() -> None:
+    problems = []
+    if shutil.which("docker") is None:
+        problems.append("docker CLI missing")
+    else:
+        gone = missing_images()
+        if gone:
+            problems.append(f"images missing: {', '.join(gone)} (run `make prod-sim`)")
+    if problems:
+        if os.environ.get("CI") == "true":
+            pytest.fail("; ".join(problems))
+        pytest.skip("; ".join(problems))
+
+
+@pytest.fixture
+def sim(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ProdSim]:
+    _require_stack()
+    with prod_sim(tmp_path, request.node.name.replace("_", "")[:12]) as s:
+        yield s

@@ -1,0 +1,168 @@
+"""`rehearse run` end to end on a real five-node prod-sim under Cosmovisor."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .prodsim import NODES, ProdSim
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+PHASES = ["launched", "proposed", "voted", "passed", "upgraded", "restarted"]
+
+
+def agent(sim: ProdSim, config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", "run", "--config", str(config)],
+        env=sim.run_env(), cwd=sim.root,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def log_events(sim: ProdSim) -> list[dict[str, Any]]:
+    path = sim.root / "state" / "agent.log"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def wait_for_phase(sim: ProdSim, proc: subprocess.Popen[bytes], phase: str, timeout: float) -> None:
+    def seen() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"agent exited {proc.returncode} before phase {phase}")
+        return any(
+            e.get("event") == "phase_changed" and e.get("phase") == phase for e in log_events(sim)
+        )
+
+    sim.wait(f"phase {phase}", seen, timeout, every=0.1)
+
+
+def check_report(sim: ProdSim) -> dict[str, Any]:
+    report = json.loads((sim.root / "report.json").read_text())
+    assert report["outcome"] == "restarted", report.get("failure")
+    assert [p["phase"] for p in report["phases"]] == PHASES
+    heights = [p["height"] for p in report["phases"]]
+    assert heights == sorted(heights)
+    names = {c["name"] for c in report["checks"]}
+    assert {
+        "cosmovisor_current", "applied_plan_height", "app_version_changed", "leaderboard_cli",
+        "app_hash_agree", "blocks_resumed", "leaderboard_kept", "balances_kept",
+    } <= names  # fmt: skip
+    assert all(c["result"] == "pass" for c in report["checks"]), report["checks"]
+    assert (sim.root / "report.md").read_text().startswith("# Upgrade rehearsal")
+    return report
+
+
+def expected_leaderboard_from_genesis(sim: ProdSim) -> list[tuple[str, int]]:
+    """Computed here, from genesis, independently of the agent and the chain."""
+    genesis = json.loads((sim.testnet / "node-carol" / "config" / "genesis.json").read_text())
+    players = genesis["app_state"]["checkers"]["playerInfoList"]
+    winners = sorted(
+        ((p["index"], int(p["wonCount"])) for p in players if int(p["wonCount"]) > 0),
+        key=lambda w: (-w[1], w[0].encode()),
+    )
+    return winners[:10]
+
+
+def no_secret_leaked(sim: ProdSim) -> None:
+    for f in [sim.root / "state" / "agent.log", sim.root / "report.json", sim.root / "report.md"]:
+        assert sim.password not in f.read_text(), f"keyring password found in {f}"
+
+
+def test_rehearse_run_goes_to_restarted(sim: ProdSim, tmp_path: Path) -> None:
+    config = sim.write_config(tmp_path / "config.toml")
+    proc = agent(sim, config)
+    try:
+        rc = proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, [e for e in log_events(sim) if e.get("level") in ("warning", "error")][-10:]
+    report = check_report(sim)
+    upgrade_height = report["upgrade"]["height"]
+
+    # The chain itself, read here without the agent: v2 leaderboard as computed from genesis.
+    board = json.loads(
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                f"{sim.project}_net-public",
+                "checkersd_i:v2",
+                "query",
+                "checkers",
+                "show-leaderboard",
+                "--node",
+                "tcp://node-carol:26657",
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout  # fmt: skip
+    )
+    got = [(w["playerAddress"], int(w["wonCount"])) for w in board["Leaderboard"]["winners"]]
+    assert got == expected_leaderboard_from_genesis(sim)
+    for n in NODES:
+        assert sim.height(n) > upgrade_height
+    no_secret_leaked(sim)
+
+
+def test_kill9_after_propose_and_after_vote_then_resume(sim: ProdSim, tmp_path: Path) -> None:
+    config = sim.write_config(tmp_path / "config.toml")
+
+    first = agent(sim, config)
+    wait_for_phase(sim, first, "proposed", timeout=240)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+
+    second = agent(sim, config)
+    wait_for_phase(sim, second, "voted", timeout=180)
+    os.killpg(second.pid, signal.SIGKILL)
+    second.wait()
+
+    third = agent(sim, config)
+    try:
+        rc = third.wait(timeout=600)
+    finally:
+        if third.poll() is None:
+            os.killpg(third.pid, signal.SIGKILL)
+    assert rc == 0, [e for e in log_events(sim) if e.get("level") in ("warning", "error")][-10:]
+    report = check_report(sim)
+
+    proposals = sim.get(sim.rest + "/cosmos/gov/v1/proposals")["proposals"]
+    assert len(proposals) == 1, proposals
+    pid = proposals[0]["id"]
+    votes = sim.get(sim.rest + f"/cosmos/gov/v1/proposals/{pid}/votes")["votes"]
+    voters = sorted(v["voter"] for v in votes)
+    assert len(voters) == 2 and len(set(voters)) == 2, votes
+    assert report["upgrade"]["proposal_id"] == int(pid)
+    # The journal's rehearsal id stayed the same across the three runs.
+    begins = [
+        e for e in log_events(sim) if e.get("event") in ("rehearsal_new", "rehearsal_resumed")
+    ]
+    assert [e["event"] for e in begins] == [
+        "rehearsal_new",
+        "rehearsal_resumed",
+        "rehearsal_resumed",
+    ]
+    no_secret_leaked(sim)
