@@ -158,7 +158,14 @@ def test_nothing_before_begin() -> None:
 
 
 def test_phase_edges_are_a_chain_with_failed_everywhere() -> None:
-    order = [Phase.LAUNCHED, Phase.PROPOSED, Phase.VOTED, Phase.PASSED, Phase.UPGRADED, Phase.RESTARTED]
+    order = [
+        Phase.LAUNCHED,
+        Phase.PROPOSED,
+        Phase.VOTED,
+        Phase.PASSED,
+        Phase.UPGRADED,
+        Phase.RESTARTED,
+    ]
     for here, nxt in zip(order, order[1:], strict=False):
         assert PHASE_EDGES[here] == {nxt, Phase.FAILED}
     assert PHASE_EDGES[Phase.RESTARTED] == set() and PHASE_EDGES[Phase.FAILED] == set()
@@ -210,7 +217,11 @@ def test_action_failure_fails_then_terminal_ignores() -> None:
 def test_resume_reissues_only_pending_actions() -> None:
     # Crash right after proposing: votes issued, none confirmed.
     state, _ = run(happy_path()[:4])
-    assert {a.key for a in state.pending} == {"cast_vote:alice", "cast_vote:bob", "capture_baseline"}
+    assert {a.key for a in state.pending} == {
+        "cast_vote:alice",
+        "cast_vote:bob",
+        "capture_baseline",
+    }
     state = codec.decode(codec.encode(state))  # through the journal's form
     state, actions = decide(state, Resumed(4, 100.0))
     assert set(keys(list(actions))) == {"cast_vote:alice", "cast_vote:bob", "capture_baseline"}
@@ -339,4 +350,6 @@ def test_action_types_are_frozen() -> None:
         "capture_baseline",
         "restart_on_v2",
     }
-    assert VerifyUpgrade("v", 1).key == "verify_upgrade" and VerifyRestart(1).key == "verify_restart"
+    assert (
+        VerifyUpgrade("v", 1).key == "verify_upgrade" and VerifyRestart(1).key == "verify_restart"
+    )
