@@ -265,7 +265,8 @@ def read_password(args: argparse.Namespace) -> str:
                 "(or use --password-env NAME / --password-file PATH)"
             )
     if len(pw) < 8:
-        raise Refused(f"keyring password from {source} is too short (checkersd needs >= 8 characters)")
+        raise Refused(f"keyring password from {source} is too short "
+                      "(checkersd needs >= 8 characters)")
     if "\n" in pw or "\r" in pw:
         raise Refused(f"keyring password from {source} must be a single line")
     return pw
@@ -295,7 +296,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         )
     binary = Path(args.binary).resolve()
     if not os.access(binary, os.X_OK):
-        raise Refused(f"checkersd binary {binary} not found or not executable (run `make binaries`)")
+        raise Refused(f"checkersd binary {binary} not found or not executable "
+                      "(run `make binaries`)")
     password = read_password(args)
     cd = Checkersd(binary)
 
@@ -382,22 +384,48 @@ def build_testnet(tmp: Path, cd: Checkersd, password: str, args: argparse.Namesp
 def locked_by_running_node(home: Path) -> str | None:
     """Return a DB path whose LevelDB LOCK is held by another process, if any.
 
-    goleveldb takes a POSIX lock on <db>/LOCK; the lock is visible across the
-    container boundary for bind-mounted homes. Best effort: the caller is still
-    expected to bring the stack down first.
+    goleveldb takes a BSD flock() (not a POSIX lock) on <db>/LOCK; flock is per
+    inode and kernel-wide, so it is visible across the container boundary for
+    bind-mounted homes.
     """
     for lock in sorted((home / "data").glob("*.db/LOCK")):
         try:
-            with open(lock, "r+b") as f:
+            with open(lock, "rb") as f:
                 try:
-                    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.lockf(f, fcntl.LOCK_UN)
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(f, fcntl.LOCK_UN)
                 except OSError as e:
-                    if e.errno in (errno.EACCES, errno.EAGAIN):
+                    if e.errno in (errno.EACCES, errno.EAGAIN, errno.EWOULDBLOCK):
                         return str(lock.parent)
         except OSError:
             continue
     return None
+
+
+def containers_using(root: Path) -> list[str]:
+    """Names of running containers that mount one of the node homes under root.
+
+    Best effort (empty if docker is not reachable); the flock check above
+    catches the rest.
+    """
+    homes = {str((root / n).resolve()) for n in NODES}
+    try:
+        ids = subprocess.run(["docker", "ps", "-q"], capture_output=True, text=True,
+                             timeout=20, check=True).stdout.split()
+        if not ids:
+            return []
+        out = subprocess.run(
+            ["docker", "inspect", "--format",
+             "{{.Name}}{{range .Mounts}} {{.Source}}{{end}}", *ids],
+            capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    users = []
+    for line in out.splitlines():
+        name, *sources = line.split()
+        if homes.intersection(sources):
+            users.append(name.lstrip("/"))
+    return users
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
@@ -405,10 +433,16 @@ def cmd_reset(args: argparse.Namespace) -> int:
     missing = [n for n in NODES if not (root / n / "config" / "genesis.json").exists()]
     if missing:
         raise Refused(f"no testnet in {root} (missing {', '.join(missing)}); run `generate` first")
+    # Wiping a home under a running node corrupts it (it keeps its deleted files
+    # open): refuse. Stopping the stack stays the caller's job.
+    users = containers_using(root)
+    if users:
+        raise Refused(f"containers still use this testnet ({', '.join(sorted(users))}); "
+                      "bring the Compose stack down first (docker-compose -p P down)")
     for n in NODES:
         held = locked_by_running_node(root / n)
         if held:
-            raise Refused(f"{n} looks running ({held} is locked); bring the Compose stack down first")
+            raise Refused(f"{n} looks running ({held} is locked); bring it down first")
     cd = Checkersd(Path(args.binary).resolve())
     for n in NODES:
         home = root / n
@@ -484,7 +518,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dir", default=os.environ.get("REHEARSE_TESTNET_DIR") or str(HERE),
                    help="where the node homes live (env REHEARSE_TESTNET_DIR; default %(default)s)")
     p.add_argument("--binary", default=str(HERE / "build" / "checkersd-v1"),
