@@ -14,10 +14,13 @@ Docker replays at most the last 256 events it buffered; a longer outage loses th
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import aiodocker
 import aiohttp
 import anyio
 import structlog
@@ -29,7 +32,7 @@ from .clock import Clock, SystemClock
 from .errors import StreamClosed
 from .events import ContainerEvent, Observation, StreamStatus
 
-__all__ = ["DockerEventSource", "docker_since", "parse_container_event"]
+__all__ = ["DockerEventSource", "docker_since", "find_docker_host", "parse_container_event"]
 
 SOURCE = "docker"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -38,10 +41,19 @@ PROJECT_LABEL = "com.docker.compose.project"
 log = structlog.get_logger(__name__)
 
 
-def _default_docker_factory() -> Any:
-    import aiodocker  # imported late: constructing a client needs a running event loop
+def find_docker_host() -> str | None:
+    """DOCKER_HOST, else the first local Docker socket; None to let aiodocker decide.
 
-    return aiodocker.Docker()
+    Blocking (it stats files): call it in a worker thread. aiodocker.Docker() does the
+    same search itself, plus Docker-context files, on the event loop, unless given a URL.
+    """
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host
+    for path in (Path("/run/docker.sock"), Path("/var/run/docker.sock")):
+        if path.is_socket():
+            return f"unix://{path}"
+    return None
 
 
 def docker_since(time_nano: int) -> str:
@@ -95,6 +107,7 @@ class DockerEventSource:
         clock: Clock | None = None,
         backoff: Backoff | None = None,
         docker_factory: Callable[[], Any] | None = None,
+        docker_url: str | None = None,
         connect_deadline: float = 10.0,
         dedup_window: int = 512,
         since_nano: int | None = None,
@@ -106,7 +119,8 @@ class DockerEventSource:
         self._send = send
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._backoff = backoff if backoff is not None else Backoff()
-        self._docker_factory = docker_factory or _default_docker_factory
+        self._docker_factory = docker_factory
+        self.docker_url = docker_url
         self.connect_deadline = connect_deadline
         self.filters = {"type": ["container"], "label": [f"{PROJECT_LABEL}={project}"]}
         self.last_time_nano: int | None = since_nano
@@ -139,7 +153,13 @@ class DockerEventSource:
     async def _attempt(self, task_status: TaskStatus[None] | None) -> str:
         docker: Any = None
         try:
-            docker = self._docker_factory()
+            if self._docker_factory is not None:
+                docker = self._docker_factory()
+            else:
+                if self.docker_url is None:
+                    self.docker_url = await anyio.to_thread.run_sync(find_docker_host)
+                # In the event loop: aiodocker.Docker() binds its aiohttp session to it.
+                docker = aiodocker.Docker(url=self.docker_url)
             # subscribe() cannot fail (it only starts a task), so prove the daemon answers.
             with anyio.fail_after(self.connect_deadline):
                 await docker.version()

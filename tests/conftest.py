@@ -1,9 +1,26 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from blockbuster import BlockBuster, blockbuster_ctx
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     # websockets' and aiodocker's clients are asyncio-only.
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def blockbuster(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
+    """Fail any test whose code blocks the event loop (file or socket I/O, time.sleep).
+
+    Not (yet) for e2e runs: those drive the whole daemon for minutes, and a blocking call
+    there should be found by a unit or integration test first.
+    """
+    if request.node.get_closest_marker("e2e") is not None:
+        yield None
+        return
+    with blockbuster_ctx() as bb:
+        yield bb

@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiodocker
 import anyio
 import pytest
 
 from agent.backoff import Backoff
 from agent.clock import SystemClock
-from agent.docker_events import DockerEventSource
+from agent.docker_events import DockerEventSource, find_docker_host
 from agent.events import ContainerEvent, Observation, StreamStatus
 
 from .conftest import require_binary
@@ -113,12 +114,11 @@ def is_event(cid: str, action: str) -> Any:
 
 
 async def test_events_survive_a_stream_end_via_since(scratch_image: str, project: str) -> None:
-    import aiodocker
-
     clients: list[Any] = []
+    url = await anyio.to_thread.run_sync(find_docker_host)
 
     def factory() -> Any:
-        clients.append(aiodocker.Docker())
+        clients.append(aiodocker.Docker(url=url))
         return clients[-1]
 
     clock = GatedClock()
@@ -163,3 +163,23 @@ async def test_events_survive_a_stream_end_via_since(scratch_image: str, project
     assert len(keys) == len(set(keys)), "an event was delivered twice"
     assert [e.time_nano for e in events] == sorted(e.time_nano for e in events)
     assert all(e.service == "svc" for e in events)
+
+
+@pytest.fixture(scope="module")
+def docker_daemon() -> None:
+    docker_available()
+
+
+async def test_default_client_connects_without_blocking_the_loop(
+    docker_daemon: None, project: str
+) -> None:
+    send, receive = anyio.create_memory_object_stream[Observation](4)
+    source = DockerEventSource(project, send)  # the daemon's way: no factory, no URL
+    with send, receive:
+        async with anyio.create_task_group() as tg:
+            with anyio.fail_after(20):
+                await tg.start(source.run)
+                first = await receive.receive()
+            tg.cancel_scope.cancel()
+    assert first == StreamStatus("docker", True, "subscribed", first.at)
+    assert source.docker_url is not None

@@ -197,3 +197,10 @@ def test_parse_skips_non_container_and_unlabelled_events() -> None:
     del unlabelled["Actor"]["Attributes"]["com.docker.compose.service"]
     assert parse_container_event(network, at=1.0) is None
     assert parse_container_event(unlabelled, at=1.0) is None
+
+
+def test_find_docker_host_prefers_docker_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.docker_events import find_docker_host
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
+    assert find_docker_host() == "tcp://10.0.0.1:2375"
