@@ -259,3 +259,16 @@ async def test_a_hanging_node_hits_the_deadline() -> None:
         with pytest.raises(DeadlineExceeded):
             await rpc.status()
     await client.aclose()
+
+
+async def test_tx_found_and_not_yet_included() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/tx"
+        if request.url.params["hash"] == "0xAB":
+            return ok({"hash": "AB", "height": "7", "tx_result": {"code": 0}})
+        return rpc_error("tx (CD) not found")
+
+    async with rpc_with(handler) as rpc:
+        found = await rpc.tx("AB")
+        assert found is not None and found["height"] == "7"
+        assert await rpc.tx("0xCD") is None
