@@ -64,3 +64,33 @@ testnet-reset:
 
 ports-check:
 	$(PYTHON) prod-sim/testnet.py ports-check
+
+# ---- the agent: Python environment, the main job and the tests ----
+.PHONY: venv rehearse test lint
+VENV := .venv
+WHEELS := $(abspath ../shared/wheels)
+
+# Offline from ../shared/wheels when it exists; otherwise from the package index.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	if [ -d "$(WHEELS)" ]; then \
+		PIP_NO_INDEX=1 PIP_FIND_LINKS="$(WHEELS)" $(VENV)/bin/pip install -q -e '.[dev]'; \
+	else \
+		$(VENV)/bin/pip install -q -e '.[dev]'; \
+	fi
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The main job: a full, unattended upgrade rehearsal on the bundled prod-sim.
+rehearse: venv prod-sim
+	scripts/rehearse.sh
+
+# Every test: the Go migration test, then unit, integration and e2e tests.
+test: venv prod-sim go-test
+	$(VENV)/bin/python -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check agent tests
+	$(VENV)/bin/ruff format --check agent tests
+	$(VENV)/bin/mypy agent

@@ -39,8 +39,17 @@ class LaunchStack:
 
 @dataclass(frozen=True, slots=True)
 class SubmitProposal:
+    """Submit the software-upgrade proposal.
+
+    ``upgrade_height`` is the policy's answer when the machine decided; the
+    executor recomputes it with the same policy from the height at the moment it
+    broadcasts (the CLI takes seconds) and keeps the larger one.
+    """
+
     upgrade_name: str
     upgrade_height: int
+    block_interval: float = 1.0
+    voting_period: float = 0.0
 
     @property
     def key(self) -> str:

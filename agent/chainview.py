@@ -68,12 +68,17 @@ class ChainView:
     def behind(self, threshold: int) -> list[str]:
         return [n for n, nv in self.nodes.items() if nv.height <= threshold]
 
-    def block_interval(self) -> float | None:
-        """Median seconds per block from consecutive block header times."""
+    def block_interval(self, min_gaps: int = 3) -> float | None:
+        """Median seconds per block from consecutive block header times.
+
+        Block 1 carries the genesis time, which may be long before the chain
+        started (a reset testnet keeps its genesis), so gaps from it are skipped.
+        None until ``min_gaps`` gaps were seen.
+        """
         gaps: list[float] = []
         for nv in self.nodes.values():
             times = list(nv.block_times)
             for (h1, t1), (h2, t2) in zip(times, times[1:], strict=False):
-                if h2 > h1 and t2 > t1:
+                if h1 > 1 and h2 > h1 and t2 > t1:
                     gaps.append((t2 - t1) / (h2 - h1))
-        return statistics.median(gaps) if gaps else None
+        return statistics.median(gaps) if len(gaps) >= min_gaps else None

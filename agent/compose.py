@@ -67,15 +67,19 @@ class Compose:
             env=self.env,
         )
 
-    async def container_ids(self, files: Sequence[str]) -> dict[str, str]:
-        """service -> container id of the running project's containers."""
+    async def container_ids(self) -> dict[str, str]:
+        """service -> id of the project's running containers (one `docker ps`)."""
+        r = await run_command(
+            [
+                "docker", "ps",
+                "--filter", f"label=com.docker.compose.project={self.project}",
+                "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
+            ],
+            deadline=60,
+        )  # fmt: skip
         ids: dict[str, str] = {}
-        services = await run_command(
-            self._argv(files, "ps", "--services"), deadline=60, env=self.env
-        )
-        for svc in services.stdout.split():
-            r = await run_command(self._argv(files, "ps", "-q", svc), deadline=60, env=self.env)
-            cid = r.stdout.strip().splitlines()
-            if cid:
-                ids[svc] = cid[0]
+        for line in r.stdout.splitlines():
+            cid, _, svc = line.strip().partition(" ")
+            if svc:
+                ids[svc] = cid
         return ids

@@ -95,7 +95,7 @@ class KeyringConfig:
 
 @dataclass(frozen=True, slots=True)
 class TimingConfig:
-    height_margin_seconds: float = 8.0
+    height_margin_seconds: float = 12.0
     min_blocks_ahead: int = 10
     launch_timeout: float = 180.0
     vote_timeout: float = 90.0

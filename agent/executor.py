@@ -19,7 +19,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import structlog
@@ -56,6 +56,7 @@ from .facts import (
     VoteCast,
 )
 from .machine import State
+from .policy import UpgradeHeightPolicy
 from .process import run_command
 from .rest import RestClient
 from .rpc import CometRPC
@@ -63,6 +64,8 @@ from .rpc import CometRPC
 __all__ = ["Executor", "TxLedger"]
 
 log = structlog.get_logger("agent.executor")
+
+T = TypeVar("T")
 
 _OPEN = {
     "PROPOSAL_STATUS_DEPOSIT_PERIOD",
@@ -150,6 +153,8 @@ class Executor:
         self.write_report = write_report
         # Waits until `n` more blocks were seen (driven by NewBlock, not a sleep loop).
         self.wait_blocks = wait_blocks
+        t = cfg.timing
+        self.height_policy = UpgradeHeightPolicy(t.height_margin_seconds, t.min_blocks_ahead)
 
     @property
     def tx_rpc(self) -> CometRPC:
@@ -259,14 +264,20 @@ class Executor:
                 pid, "", height, reused=True, voting_end=end, **self._fact_kw()
             )
 
+        height = max(
+            action.upgrade_height,
+            self.height_policy.height(
+                self.view.max_height, action.block_interval, action.voting_period
+            ),
+        )
         tx = await self.cli.submit_upgrade(
             self.proposer,
             action.upgrade_name,
-            action.upgrade_height,
+            height,
             f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
         )
         await self.ledger.record(state.rehearsal_id, "submit_proposal", tx.tx_hash)
-        log.info("proposal_broadcast", tx_hash=tx.tx_hash, upgrade_height=action.upgrade_height)
+        log.info("proposal_broadcast", tx_hash=tx.tx_hash, upgrade_height=height)
         result = await self._tx_included(tx.tx_hash, blocks=10)
         if result is None:
             raise TransientError(f"proposal tx {tx.tx_hash} not included within 10 blocks")
@@ -279,7 +290,7 @@ class Executor:
         proposal = await self.rest.proposal(int(pid_attr))
         end = _rfc3339(proposal.voting_end_time) if proposal else None
         return ProposalSubmitted(
-            int(pid_attr), tx.tx_hash, action.upgrade_height, voting_end=end, **self._fact_kw()
+            int(pid_attr), tx.tx_hash, height, voting_end=end, **self._fact_kw()
         )
 
     async def _vote(self, action: CastVote, state: State) -> Fact:
@@ -329,16 +340,43 @@ class Executor:
     # --- state reads ----------------------------------------------------------------
 
     async def _players(self) -> list[checkers.PlayerInfo]:
+        return await self._on_next_blocks("player_infos", self._read_players)
+
+    async def _read_players(self) -> list[checkers.PlayerInfo]:
         raw = await self.tx_rpc.abci_query("/store/checkers/subspace", checkers.PLAYER_PREFIX)
         return checkers.parse_players(checkers.decode_kv_pairs(raw or b""))
 
     async def _stored_leaderboard(self) -> list[tuple[str, int]]:
+        return await self._on_next_blocks("leaderboard", self._read_leaderboard)
+
+    async def _read_leaderboard(self) -> list[tuple[str, int]]:
         raw = await self.tx_rpc.abci_query("/store/checkers/key", checkers.LEADERBOARD_KEY)
         if raw is None:
             raise ProtocolError("no leaderboard in the checkers store")
         return checkers.parse_leaderboard(raw)
 
+    async def _on_next_blocks(
+        self, what: str, fn: Callable[[], Awaitable[T]], blocks: int = 5
+    ) -> T:
+        """Call ``fn``; on an error, retry on each of the next ``blocks`` blocks.
+
+        A node that just restarted answers REST queries with "invalid height"
+        until its first new block is committed; this absorbs that without a sleep.
+        """
+        for attempt in range(blocks + 1):
+            try:
+                return await fn()
+            except AgentError as exc:
+                if attempt == blocks:
+                    raise
+                log.info("read_retry", what=what, error=str(exc)[:200], attempt=attempt + 1)
+                await self.wait_blocks(1)
+        raise AssertionError("unreachable")
+
     async def _balances(self) -> tuple[tuple[str, int], ...]:
+        return await self._on_next_blocks("balances", self._read_balances)
+
+    async def _read_balances(self) -> tuple[tuple[str, int], ...]:
         out = []
         for v in self.cfg.voters:
             addr = await self.cli.address(v)
@@ -357,16 +395,10 @@ class Executor:
 
     # --- verification ---------------------------------------------------------------
 
-    async def _container(self, service: str) -> str:
-        ids = await self.compose.container_ids(
-            [self.cfg.stack.base_file, self.cfg.stack.cosmovisor_file]
-        )
-        if service not in ids:
+    async def _current_link(self, service: str, ids: dict[str, str]) -> str:
+        cid = ids.get(service)
+        if cid is None:
             raise TransientError(f"no running container for {service}")
-        return ids[service]
-
-    async def _current_link(self, service: str) -> str:
-        cid = await self._container(service)
         link = f"{self.cfg.chain.daemon_home}/cosmovisor/current"
         r = await run_command(["docker", "exec", cid, "readlink", link], deadline=30)
         return r.stdout.strip()
@@ -377,9 +409,10 @@ class Executor:
 
         want = f"upgrades/{name.lower()}"
         links = {}
+        ids = await self.compose.container_ids()
         for n in self.cfg.nodes:
             try:
-                links[n.name] = await self._current_link(n.service or n.name)
+                links[n.name] = await self._current_link(n.service or n.name, ids)
             except AgentError as exc:
                 links[n.name] = f"error: {exc}"
         bad = [f"{k} -> {v}" for k, v in links.items() if not v.rstrip("/").endswith(want)]

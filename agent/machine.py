@@ -274,7 +274,7 @@ def _chain_live(state: State, fact: ChainLive) -> Result:
     )
     return _issue(
         state,
-        SubmitProposal(p.upgrade_name, height),
+        SubmitProposal(p.upgrade_name, height, fact.block_interval, fact.voting_period),
         ArmDeadline("propose", p.vote_timeout, "software-upgrade proposal submitted"),
     )
 

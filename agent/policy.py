@@ -22,7 +22,7 @@ class UpgradeHeightPolicy:
     floor for chains with very short voting periods.
     """
 
-    margin_seconds: float = 8.0
+    margin_seconds: float = 12.0
     min_blocks_ahead: int = 10
 
     def height(self, current_height: int, block_interval: float, voting_period: float) -> int:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
@@ -43,11 +44,15 @@ func listPlayerInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bz, _, err := clientCtx.QueryStore([]byte(types.PlayerInfoKeyPrefix), types.StoreKey+"/subspace")
+			// QueryStore would append "/key"; a prefix scan is the store's "/subspace" query.
+			resp, err := clientCtx.QueryABCI(abci.RequestQuery{
+				Path: "/store/" + types.StoreKey + "/subspace",
+				Data: []byte(types.PlayerInfoKeyPrefix),
+			})
 			if err != nil {
 				return err
 			}
-			pairs, err := types.DecodeKVPairs(bz)
+			pairs, err := types.DecodeKVPairs(resp.Value)
 			if err != nil {
 				return fmt.Errorf("decode player infos: %w", err)
 			}
