@@ -55,6 +55,7 @@ from .facts import (
     ProposalStatusSeen,
     Resumed,
     StackLaunched,
+    StackRestarted,
 )
 from .journal import FileJournal, Journal
 from .machine import Params, Phase, State, decide, initial_state
@@ -200,6 +201,9 @@ class Runner:
                 )
             elif not isinstance(a, ArmDeadline):
                 log.info("action_dispatched", action=a.key, height=self.view.max_height)
+        if isinstance(fact, StackRestarted):
+            # Heights continue after the restart; "first block" is the first above it.
+            log.info("stack_restarted", last_height=fact.last_height)
         if isinstance(fact, StackLaunched):
             self.view.reset()
             self._derived = None
@@ -293,7 +297,10 @@ class Runner:
         self._new_height.set()
         self._new_height = anyio.Event()
         s = self.state
+        if before == 0:
+            log.info("first_block", node=ev.node, height=ev.height)
         if self.view.max_height > before:
+            log.debug("height_advanced", node=ev.node, height=ev.height)
             await self._send_derived(HeightObserved(self.view.max_height, ev.at), received)
         if (
             s.awaiting is not None
