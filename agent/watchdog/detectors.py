@@ -1,0 +1,480 @@
+"""Detectors: which alert conditions hold right now. Pure: no I/O, no clock.
+
+A ``Watchdog`` is fed observations (``observe``) and the upgrade context
+(``set_context``), and answers ``evaluate(now)`` with every condition that is
+true at ``now``. It keeps no notion of "already alerted": that is the alert
+manager's job, so evaluation can be repeated as often as wanted.
+
+Detectors and their thresholds (``Thresholds``):
+
+- ``stall``: a node produced no block for ``stall_after_s`` seconds, or, when that
+  is unset, for ``max(stall_floor_s, stall_factor * block interval)`` where the
+  block interval is the median gap between received (not backfilled) blocks.
+- ``lag``: a node is more than ``lag_blocks`` blocks behind the highest node.
+- ``container_died``: a container died without a preceding ``kill`` (a deliberate
+  ``docker stop`` / ``compose down`` sends one); resolves when it starts again.
+- ``restart_loop``: at least ``restart_loop_count`` starts within
+  ``restart_loop_window_s``.
+- ``oom``: the kernel OOM-killed a container; holds ``oom_hold_s`` after the event.
+- ``upgrade_halt``: the chain halted at the upgrade height and a node has not
+  resumed once the resume budget ran out (see below).
+- ``proposal_late``: the voting period ends after the predicted time of the
+  upgrade height, so the upgrade would be missed.
+- ``proposal_failed``: the proposal was rejected or failed.
+- ``stream_down``: a websocket (``ws:<node>``) or Docker events (``docker``)
+  stream has been down for more than ``stream_down_s`` seconds.
+
+The planned halt. Once a node reaches ``upgrade_height - 1`` it is expected to
+stop there until the new binary takes over: its ``stall``, ``lag`` and websocket
+``stream_down`` conditions are suppressed. The halt began when the first node
+reached ``upgrade_height - 1``; the resume deadline is ``resume_budget_s`` after
+that or after ``predicted_upgrade_time``, whichever is later. Past the deadline
+each node still below ``upgrade_height`` gets exactly one ``upgrade_halt``
+condition (and still no stall/lag/stream condition, so one cause gives one
+alert). A normal upgrade, where every node resumes within the budget, gives no
+condition at all.
+
+Condition keys are stable: ``f"{detector}:{node or '-'}:{upgrade or '-'}"``; only
+the upgrade-related detectors carry the upgrade name, so setting the context
+does not change the keys of conditions already firing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..events import ContainerEvent, NewBlock, StreamStatus
+from .observations import NodeInfo, WatchObservation
+
+__all__ = [
+    "DETECTORS",
+    "Condition",
+    "Severity",
+    "Thresholds",
+    "UpgradeContext",
+    "Watchdog",
+    "condition_key",
+]
+
+Severity = Literal["critical", "warning"]
+
+DETECTORS: tuple[str, ...] = (
+    "stall",
+    "lag",
+    "container_died",
+    "restart_loop",
+    "oom",
+    "upgrade_halt",
+    "proposal_late",
+    "proposal_failed",
+    "stream_down",
+)
+
+# A die this soon after a kill of the same service is a deliberate stop.
+_KILL_GRACE_S = 30.0
+_LOST_STATUSES = frozenset({"REJECTED", "FAILED"})
+
+
+def condition_key(detector: str, node: str | None, upgrade: str | None) -> str:
+    return f"{detector}:{node or '-'}:{upgrade or '-'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One alert condition that holds now."""
+
+    detector: str
+    severity: Severity
+    summary: str  # short, one line, for chat titles
+    message: str  # what is wrong, with the numbers
+    node: str | None = None
+    upgrade: str | None = None
+
+    @property
+    def key(self) -> str:
+        return condition_key(self.detector, self.node, self.upgrade)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Every detector's threshold; defaults suit a chain with 1-6 s blocks."""
+
+    stall_factor: float = 10.0
+    stall_floor_s: float = 15.0
+    stall_after_s: float | None = None  # fixed threshold; None: derived
+    lag_blocks: int = 5
+    restart_loop_count: int = 3
+    restart_loop_window_s: float = 300.0
+    oom_hold_s: float = 600.0
+    stream_down_s: float = 30.0
+    resume_budget_s: float = 90.0
+    disabled: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeContext:
+    """What the rehearsal knows of the planned upgrade (from its state)."""
+
+    upgrade_name: str
+    upgrade_height: int | None = None
+    predicted_upgrade_time: float | None = None
+    voting_end: float | None = None
+    proposal_status: str | None = None  # "PROPOSAL_STATUS_PASSED" or "PASSED"
+    expected_version: str | None = None  # the new binary's version, e.g. "v2"
+
+
+@dataclass
+class _Node:
+    height: int = 0
+    last_block_at: float | None = None
+    version: str | None = None
+    app_version: int | None = None
+
+
+@dataclass
+class _Container:
+    running: bool = True
+    died_at: float | None = None
+    exit_code: int | None = None
+    last_kill_at: float | None = None
+    starts: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+    oom_at: float | None = None
+
+
+class Watchdog:
+    """Feed it with ``observe``/``set_context``; ask ``evaluate(now)``.
+
+    ``nodes`` are the watched node names (as in ``NewBlock.node``); ``services``
+    maps a Compose service to its node name when they differ (default: same).
+    ``started_at`` is the reference for nodes that never sent a block (default:
+    the first ``evaluate``).
+    """
+
+    def __init__(
+        self,
+        nodes: Iterable[str],
+        thresholds: Thresholds | None = None,
+        *,
+        services: Mapping[str, str] | None = None,
+        started_at: float | None = None,
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self._nodes = {n: _Node() for n in nodes}
+        self._services = dict(services or {})
+        self._started_at = started_at
+        self._gaps: deque[float] = deque(maxlen=64)
+        self._containers: dict[str, _Container] = {}
+        self._streams_down: dict[str, float] = {}  # source -> down since
+        self._context: UpgradeContext | None = None
+        self._halt_began: float | None = None
+        self._quiet_until: float | None = None
+
+    # --- input ------------------------------------------------------------
+
+    def observe(self, obs: WatchObservation) -> None:
+        if isinstance(obs, NewBlock):
+            self._on_block(obs)
+        elif isinstance(obs, StreamStatus):
+            if obs.up:
+                self._streams_down.pop(obs.source, None)
+            else:
+                self._streams_down.setdefault(obs.source, obs.at)
+        elif isinstance(obs, ContainerEvent):
+            self._on_container(obs)
+        elif isinstance(obs, NodeInfo):
+            nv = self._nodes.get(obs.node)
+            if nv is not None:
+                nv.version = obs.version
+                nv.app_version = obs.app_version
+
+    def set_context(self, ctx: UpgradeContext | None) -> None:
+        old = self._context
+        if old is None or ctx is None or old.upgrade_height != ctx.upgrade_height:
+            self._halt_began = None
+            if ctx is not None and ctx.upgrade_height is not None:
+                self._halt_began = self._first_reach(ctx.upgrade_height - 1)
+        self._context = ctx
+
+    def expect_downtime(self, until: float) -> None:
+        """A planned stop (e.g. compose down/up): no stall, lag or stream
+        condition before ``until``. Afterwards the usual rules apply again."""
+        self._quiet_until = until
+
+    def _on_block(self, ev: NewBlock) -> None:
+        nv = self._nodes.get(ev.node)
+        if nv is None or ev.height <= nv.height:
+            return
+        if not ev.backfilled and nv.last_block_at is not None and nv.height > 1:
+            gap = (ev.at - nv.last_block_at) / (ev.height - nv.height)
+            if gap > 0:
+                self._gaps.append(gap)
+        nv.height = ev.height
+        nv.last_block_at = ev.at
+        ctx = self._context
+        if (
+            ctx is not None
+            and ctx.upgrade_height is not None
+            and ev.height >= ctx.upgrade_height - 1
+            and self._halt_began is None
+        ):
+            self._halt_began = ev.at
+
+    def _first_reach(self, height: int) -> float | None:
+        # Only the latest block time is kept per node; for a context set late,
+        # the earliest of those is the best estimate of when the halt began.
+        times = [
+            nv.last_block_at
+            for nv in self._nodes.values()
+            if nv.height >= height and nv.last_block_at is not None
+        ]
+        return min(times) if times else None
+
+    def _on_container(self, ev: ContainerEvent) -> None:
+        c = self._containers.setdefault(ev.service, _Container())
+        if ev.action == "kill":
+            c.last_kill_at = ev.at
+        elif ev.action == "die":
+            deliberate = c.last_kill_at is not None and ev.at - c.last_kill_at <= _KILL_GRACE_S
+            c.running = False
+            c.died_at = None if deliberate else ev.at
+            c.exit_code = ev.exit_code
+        elif ev.action == "start":
+            c.running = True
+            c.died_at = None
+            c.starts.append(ev.at)
+        elif ev.action == "oom":
+            c.oom_at = ev.at
+
+    # --- derived ------------------------------------------------------------
+
+    def block_interval(self) -> float | None:
+        """Median seconds per block over recent live blocks (None: too few)."""
+        return statistics.median(self._gaps) if len(self._gaps) >= 3 else None
+
+    def stall_threshold(self) -> float:
+        t = self.thresholds
+        if t.stall_after_s is not None:
+            return t.stall_after_s
+        interval = self.block_interval()
+        if interval is None:
+            return t.stall_floor_s
+        return max(t.stall_floor_s, t.stall_factor * interval)
+
+    def heights(self) -> dict[str, int]:
+        return {n: nv.height for n, nv in self._nodes.items()}
+
+    def last_block_at(self) -> dict[str, float | None]:
+        return {n: nv.last_block_at for n, nv in self._nodes.items()}
+
+    def resume_deadline(self) -> float | None:
+        """When the planned halt's budget runs out (None: no halt yet)."""
+        ctx = self._context
+        if ctx is None or ctx.upgrade_height is None or self._halt_began is None:
+            return None
+        start = self._halt_began
+        if ctx.predicted_upgrade_time is not None:
+            start = max(start, ctx.predicted_upgrade_time)
+        return start + self.thresholds.resume_budget_s
+
+    def _halted(self) -> set[str]:
+        """Nodes waiting at the upgrade height (reached U-1, not yet U)."""
+        ctx = self._context
+        if ctx is None or ctx.upgrade_height is None or self._halt_began is None:
+            return set()
+        u = ctx.upgrade_height
+        return {n for n, nv in self._nodes.items() if u - 1 <= nv.height < u}
+
+    # --- evaluation -----------------------------------------------------------
+
+    def evaluate(self, now: float) -> list[Condition]:
+        if self._started_at is None:
+            self._started_at = now
+        halted = self._halted()
+        quiet = self._quiet_until is not None and now < self._quiet_until
+        out: list[Condition] = []
+        if not quiet:
+            out += self._stall(now, halted)
+            out += self._lag(halted)
+            out += self._streams(now, halted)
+        out += self._container_conditions(now)
+        out += self._upgrade_halt(now, halted)
+        out += self._proposal()
+        disabled = self.thresholds.disabled
+        return sorted((c for c in out if c.detector not in disabled), key=lambda c: c.key)
+
+    def _stall(self, now: float, halted: set[str]) -> list[Condition]:
+        limit = self.stall_threshold()
+        out = []
+        for n, nv in self._nodes.items():
+            if n in halted:
+                continue
+            since = nv.last_block_at if nv.last_block_at is not None else self._started_at
+            assert since is not None
+            age = now - since
+            if age > limit:
+                what = f"after height {nv.height}" if nv.height else "since the watch began"
+                out.append(
+                    Condition(
+                        "stall",
+                        "critical",
+                        f"{n} stalled",
+                        f"{n} produced no block for {age:.0f} s {what} (threshold {limit:.0f} s)",
+                        node=n,
+                    )
+                )
+        return out
+
+    def _lag(self, halted: set[str]) -> list[Condition]:
+        top = max((nv.height for nv in self._nodes.values()), default=0)
+        out = []
+        for n, nv in self._nodes.items():
+            behind = top - nv.height
+            if n not in halted and behind > self.thresholds.lag_blocks:
+                out.append(
+                    Condition(
+                        "lag",
+                        "warning",
+                        f"{n} lags {behind} blocks",
+                        f"{n} is at height {nv.height}, {behind} blocks behind the highest "
+                        f"node ({top}); threshold {self.thresholds.lag_blocks}",
+                        node=n,
+                    )
+                )
+        return out
+
+    def _streams(self, now: float, halted: set[str]) -> list[Condition]:
+        out = []
+        for source, since in self._streams_down.items():
+            node = source.removeprefix("ws:") if source.startswith("ws:") else None
+            if node is not None and node in halted:
+                continue  # the node restarts into the new binary; upgrade_halt covers it
+            down = now - since
+            if down > self.thresholds.stream_down_s:
+                what = "Docker events stream" if source == "docker" else f"{source} stream"
+                out.append(
+                    Condition(
+                        "stream_down",
+                        "warning",
+                        f"{what} down",
+                        f"{what} has been down for {down:.0f} s "
+                        f"(threshold {self.thresholds.stream_down_s:.0f} s)",
+                        node=node,
+                    )
+                )
+        return out
+
+    def _node_of(self, service: str) -> str:
+        return self._services.get(service, service)
+
+    def _container_conditions(self, now: float) -> list[Condition]:
+        t = self.thresholds
+        out = []
+        for service, c in self._containers.items():
+            node = self._node_of(service)
+            if c.died_at is not None and not c.running:
+                out.append(
+                    Condition(
+                        "container_died",
+                        "critical",
+                        f"{service} container died",
+                        f"{service} container died unexpectedly (exit code {c.exit_code}) "
+                        f"{now - c.died_at:.0f} s ago and has not started again",
+                        node=node,
+                    )
+                )
+            recent = [s for s in c.starts if now - s <= t.restart_loop_window_s]
+            if len(recent) >= t.restart_loop_count:
+                out.append(
+                    Condition(
+                        "restart_loop",
+                        "critical",
+                        f"{service} restart loop",
+                        f"{service} container started {len(recent)} times in the last "
+                        f"{t.restart_loop_window_s:.0f} s (threshold {t.restart_loop_count})",
+                        node=node,
+                    )
+                )
+            if c.oom_at is not None and now - c.oom_at <= t.oom_hold_s:
+                out.append(
+                    Condition(
+                        "oom",
+                        "critical",
+                        f"{service} OOM-killed",
+                        f"{service} was killed by the kernel's OOM killer "
+                        f"{now - c.oom_at:.0f} s ago",
+                        node=node,
+                    )
+                )
+        return out
+
+    def _upgrade_halt(self, now: float, halted: set[str]) -> list[Condition]:
+        ctx = self._context
+        deadline = self.resume_deadline()
+        if ctx is None or ctx.upgrade_height is None or deadline is None or now < deadline:
+            return []
+        assert self._halt_began is not None
+        u = ctx.upgrade_height
+        waited = now - self._halt_began
+        out = []
+        for n in sorted(halted):
+            nv = self._nodes[n]
+            if ctx.expected_version and nv.version and nv.version != ctx.expected_version:
+                why = f"{n} still runs the genesis binary (version {nv.version})"
+            elif nv.version:
+                why = f"{n} runs version {nv.version} but has not produced block {u}"
+            else:
+                why = f"{n} has not produced block {u}"
+            if f"ws:{n}" in self._streams_down:
+                why += "; its websocket is down"
+            out.append(
+                Condition(
+                    "upgrade_halt",
+                    "critical",
+                    f"{n} did not resume after upgrade {ctx.upgrade_name}",
+                    f"halted at upgrade height {u} for {waited:.0f} s; {why}",
+                    node=n,
+                    upgrade=ctx.upgrade_name,
+                )
+            )
+        return out
+
+    def _proposal(self) -> list[Condition]:
+        ctx = self._context
+        if ctx is None:
+            return []
+        status = (ctx.proposal_status or "").upper().removeprefix("PROPOSAL_STATUS_")
+        out = []
+        if status in _LOST_STATUSES:
+            out.append(
+                Condition(
+                    "proposal_failed",
+                    "critical",
+                    f"upgrade proposal {ctx.upgrade_name} {status.lower()}",
+                    f"the software-upgrade proposal for {ctx.upgrade_name} ended {status}; "
+                    "the upgrade will not happen",
+                    upgrade=ctx.upgrade_name,
+                )
+            )
+        elif (
+            status != "PASSED"
+            and ctx.voting_end is not None
+            and ctx.predicted_upgrade_time is not None
+            and ctx.voting_end > ctx.predicted_upgrade_time
+        ):
+            late = ctx.voting_end - ctx.predicted_upgrade_time
+            out.append(
+                Condition(
+                    "proposal_late",
+                    "critical",
+                    f"upgrade {ctx.upgrade_name} would be missed",
+                    f"voting ends {late:.0f} s after the predicted time of upgrade height "
+                    f"{ctx.upgrade_height}; the chain would pass the height before the "
+                    "proposal can pass",
+                    upgrade=ctx.upgrade_name,
+                )
+            )
+        return out

@@ -1,0 +1,213 @@
+"""Alert sinks: a generic JSON webhook, Slack- and Discord-compatible webhooks and
+a command. Each retries transient failures (connection errors, timeouts, 5xx,
+429) with capped backoff, then logs ``alert_delivery_failed`` and gives up: a
+sink never raises for a failed delivery.
+
+Webhook URLs are secrets (Slack and Discord put the token in the path, others
+in ``?token=``): only ``redact_url(url)`` is ever logged or put in an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+import structlog
+
+from ..backoff import Backoff
+from ..clock import Clock, SystemClock
+from .alerts import Notification, Sink
+from .settings import SinkSettings
+
+__all__ = [
+    "CommandSink",
+    "DiscordSink",
+    "SlackSink",
+    "WebhookSink",
+    "build_sinks",
+    "redact_url",
+]
+
+log = structlog.get_logger("agent.watchdog.sinks")
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]`` plus ``/***`` when there was a path or a query.
+
+    User info (``user:pass@``) is dropped too. Anything unparsable becomes ``***``.
+    """
+    try:
+        u = urlsplit(url)
+        host = u.hostname
+        port = u.port
+    except ValueError:
+        return "***"
+    if not u.scheme or not host:
+        return "***"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    rest = "/***" if (u.path not in ("", "/") or u.query or u.fragment) else ""
+    return f"{u.scheme}://{netloc}{rest}"
+
+
+def _text(n: Notification) -> str:
+    mark = "FIRING" if n.status == "firing" else "RESOLVED"
+    return f"[{mark}] [{n.severity}] {n.summary}: {n.message}"
+
+
+class WebhookSink:
+    """POSTs the notification as JSON (``Notification.to_json()``)."""
+
+    kind = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client: httpx.AsyncClient,
+        timeout_s: float = 5.0,
+        retries: int = 3,
+        clock: Clock | None = None,
+        backoff: Callable[[], Backoff] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._url = url
+        self.client = client
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.clock = clock or SystemClock()
+        self._backoff = backoff or (lambda: Backoff(initial=0.5, cap=10.0))
+        self.name = name or f"{self.kind}:{redact_url(url)}"
+
+    def payload(self, n: Notification) -> dict[str, Any]:
+        return n.to_json()
+
+    async def send(self, n: Notification) -> None:
+        where = redact_url(self._url)
+        backoff = self._backoff()
+        body = self.payload(n)
+        for attempt in range(1, self.retries + 2):
+            problem = await self._post(body)
+            if problem is None:
+                log.debug("alert_delivered", sink=self.kind, url=where, key=n.key)
+                return
+            retryable, reason = problem
+            if not retryable or attempt > self.retries:
+                log.error(
+                    "alert_delivery_failed",
+                    sink=self.kind,
+                    url=where,
+                    key=n.key,
+                    status=n.status,
+                    attempts=attempt,
+                    reason=reason,
+                )
+                return
+            delay = backoff.next_delay()
+            log.warning(
+                "alert_delivery_retry",
+                sink=self.kind,
+                url=where,
+                key=n.key,
+                attempt=attempt,
+                reason=reason,
+                delay=round(delay, 3),
+            )
+            await self.clock.sleep(delay)
+
+    async def _post(self, body: dict[str, Any]) -> tuple[bool, str] | None:
+        """None on success, else (retryable, reason); the reason never holds the URL."""
+        try:
+            with anyio.fail_after(self.timeout_s):
+                resp = await self.client.post(self._url, json=body, timeout=self.timeout_s)
+        except TimeoutError:
+            return True, f"no answer within {self.timeout_s:g} s"
+        except httpx.TimeoutException:
+            return True, f"timed out ({self.timeout_s:g} s)"
+        except httpx.TransportError as exc:
+            # The message of a transport error may quote the URL.
+            return True, f"{type(exc).__name__}: {str(exc).replace(self._url, '***')}"
+        if resp.is_success:
+            return None
+        code = resp.status_code
+        return code >= 500 or code == 429, f"HTTP {code}"
+
+
+class SlackSink(WebhookSink):
+    """Slack incoming webhook (and compatibles: Mattermost, Rocket.Chat)."""
+
+    kind = "slack"
+
+    def payload(self, n: Notification) -> dict[str, Any]:
+        return {"text": _text(n)}
+
+
+class DiscordSink(WebhookSink):
+    kind = "discord"
+
+    def payload(self, n: Notification) -> dict[str, Any]:
+        # Discord rejects content above 2000 characters.
+        return {"content": _text(n)[:2000]}
+
+
+class CommandSink:
+    """Runs ``argv`` (no shell) with the notification JSON on stdin, under a deadline."""
+
+    kind = "command"
+
+    def __init__(self, argv: Sequence[str], *, timeout_s: float = 10.0) -> None:
+        if not argv:
+            raise ValueError("a command sink needs an argv")
+        self.argv = [str(a) for a in argv]
+        self.timeout_s = timeout_s
+        self.name = f"command:{self.argv[0]}"
+
+    async def send(self, n: Notification) -> None:
+        data = json.dumps(n.to_json()).encode() + b"\n"
+        try:
+            with anyio.fail_after(self.timeout_s):
+                proc = await anyio.run_process(self.argv, input=data, check=False)
+        except TimeoutError:
+            reason = f"ran past {self.timeout_s:g} s"
+        except OSError as exc:
+            reason = f"cannot run: {exc.strerror}"
+        else:
+            if proc.returncode == 0:
+                log.debug("alert_delivered", sink=self.kind, command=self.argv[0], key=n.key)
+                return
+            reason = f"exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-300:]}"
+        log.error(
+            "alert_delivery_failed",
+            sink=self.kind,
+            command=self.argv[0],
+            key=n.key,
+            status=n.status,
+            reason=reason,
+        )
+
+
+def build_sinks(
+    settings: Sequence[SinkSettings], client: httpx.AsyncClient, clock: Clock | None = None
+) -> list[Sink]:
+    """The configured sinks; HTTP ones share ``client`` (owned by the caller)."""
+    classes: dict[str, type[WebhookSink]] = {
+        "webhook": WebhookSink,
+        "slack": SlackSink,
+        "discord": DiscordSink,
+    }
+    sinks: list[Sink] = []
+    for s in settings:
+        if s.type == "command":
+            sinks.append(CommandSink(s.argv, timeout_s=s.timeout_s))
+        else:
+            sinks.append(
+                classes[s.type](
+                    s.url, client=client, timeout_s=s.timeout_s, retries=s.retries, clock=clock
+                )
+            )
+    return sinks
