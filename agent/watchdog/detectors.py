@@ -25,8 +25,9 @@ Detectors and their thresholds (``Thresholds``):
   stream has been down for more than ``stream_down_s`` seconds.
 
 The planned halt. Once a node reaches ``upgrade_height - 1`` it is expected to
-stop there until the new binary takes over: its ``stall``, ``lag`` and websocket
-``stream_down`` conditions are suppressed. The halt began when the first node
+stop there until the new binary takes over, then to catch up: until the resume
+deadline its ``stall``, ``lag`` and websocket ``stream_down`` conditions are
+suppressed. The halt began when the first node
 reached ``upgrade_height - 1``; the resume deadline is ``resume_budget_s`` after
 that or after ``predicted_upgrade_time``, whichever is later. Past the deadline
 each node still below ``upgrade_height`` gets exactly one ``upgrade_halt``
@@ -280,12 +281,17 @@ class Watchdog:
             start = max(start, ctx.predicted_upgrade_time)
         return start + self.thresholds.resume_budget_s
 
-    def _halted(self) -> set[str]:
-        """Nodes waiting at the upgrade height (reached U-1, not yet U)."""
+    def _halted(self, now: float) -> set[str]:
+        """Nodes excused by the planned halt: until the resume deadline, every node
+        that reached U-1 (waiting, or resumed and catching up); afterwards only
+        those still below U, which ``upgrade_halt`` reports instead."""
         ctx = self._context
-        if ctx is None or ctx.upgrade_height is None or self._halt_began is None:
+        deadline = self.resume_deadline()
+        if ctx is None or ctx.upgrade_height is None or deadline is None:
             return set()
         u = ctx.upgrade_height
+        if now < deadline:
+            return {n for n, nv in self._nodes.items() if nv.height >= u - 1}
         return {n for n, nv in self._nodes.items() if u - 1 <= nv.height < u}
 
     # --- evaluation -----------------------------------------------------------
@@ -293,7 +299,7 @@ class Watchdog:
     def evaluate(self, now: float) -> list[Condition]:
         if self._started_at is None:
             self._started_at = now
-        halted = self._halted()
+        halted = self._halted(now)
         quiet = self._quiet_until is not None and now < self._quiet_until
         out: list[Condition] = []
         if not quiet:
@@ -422,6 +428,8 @@ class Watchdog:
         out = []
         for n in sorted(halted):
             nv = self._nodes[n]
+            if nv.height >= u:
+                continue
             if ctx.expected_version and nv.version and nv.version != ctx.expected_version:
                 why = f"{n} still runs the genesis binary (version {nv.version})"
             elif nv.version:

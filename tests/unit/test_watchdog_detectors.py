@@ -1,0 +1,332 @@
+"""Detectors: table tests with explicit ``now``, and the upgrade-halt scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.events import ContainerEvent, NewBlock, StreamStatus
+from agent.watchdog import Condition, NodeInfo, Thresholds, UpgradeContext, Watchdog
+
+NODES = ["val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"]
+T0 = 1_700_000_000.0
+
+
+def block(node: str, height: int, at: float, backfilled: bool = False) -> NewBlock:
+    return NewBlock(node, height, "2026-01-01T00:00:00Z", at, backfilled)
+
+
+def container(service: str, action: str, at: float, exit_code: int | None = None) -> ContainerEvent:
+    return ContainerEvent(service, action, "c0ffee", exit_code, int(at * 1e9), at)
+
+
+def feed_blocks(dog: Watchdog, nodes: list[str], heights: range, start: float, dt: float) -> float:
+    """Every node gets each height at start + i*dt; returns the time of the last."""
+    at = start
+    for i, h in enumerate(heights):
+        at = start + i * dt
+        for n in nodes:
+            dog.observe(block(n, h, at))
+    return at
+
+
+def keys(conds: list[Condition]) -> list[str]:
+    return [c.key for c in conds]
+
+
+# --- stall ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "silence", "stalls"),
+    [
+        # 1 s blocks: threshold max(15, 10 * 1) = 15 s
+        (Thresholds(), 14.0, False),
+        (Thresholds(), 16.0, True),
+        # a factor large enough to beat the floor: 30 * 1 s = 30 s
+        (Thresholds(stall_factor=30.0), 25.0, False),
+        (Thresholds(stall_factor=30.0), 31.0, True),
+        # a fixed threshold wins over the derived one
+        (Thresholds(stall_after_s=5.0), 6.0, True),
+        (Thresholds(stall_after_s=60.0), 59.0, False),
+    ],
+)
+def test_stall_threshold(thresholds: Thresholds, silence: float, stalls: bool) -> None:
+    dog = Watchdog(["a", "b"], thresholds)
+    last = feed_blocks(dog, ["a"], range(2, 12), T0, 1.0)
+    feed_blocks(dog, ["b"], range(2, 12), T0, 1.0)
+    dog.observe(block("b", 12, last + silence))  # b keeps going
+    conds = dog.evaluate(last + silence)
+    assert keys(conds) == (["stall:a:-"] if stalls else [])
+    if stalls:
+        assert "a produced no block" in conds[0].message
+        assert conds[0].severity == "critical"
+
+
+def test_stall_threshold_follows_the_measured_interval() -> None:
+    dog = Watchdog(["a"])
+    assert dog.stall_threshold() == 15.0  # no interval yet: the floor
+    feed_blocks(dog, ["a"], range(2, 10), T0, 5.0)
+    assert dog.block_interval() == pytest.approx(5.0)
+    assert dog.stall_threshold() == pytest.approx(50.0)
+
+
+def test_backfilled_blocks_do_not_shrink_the_interval() -> None:
+    dog = Watchdog(["a"])
+    feed_blocks(dog, ["a"], range(2, 10), T0, 5.0)
+    for h in range(10, 30):  # a burst of backfilled blocks received together
+        dog.observe(block("a", h, T0 + 100.0, backfilled=True))
+    assert dog.block_interval() == pytest.approx(5.0)
+
+
+def test_a_node_that_never_sent_a_block_stalls_from_the_start() -> None:
+    dog = Watchdog(["a"], started_at=T0)
+    assert dog.evaluate(T0 + 10) == []
+    assert keys(dog.evaluate(T0 + 16)) == ["stall:a:-"]
+
+
+def test_stall_resolves_when_blocks_come_back() -> None:
+    dog = Watchdog(["a"])
+    last = feed_blocks(dog, ["a"], range(2, 10), T0, 1.0)
+    assert keys(dog.evaluate(last + 20)) == ["stall:a:-"]
+    dog.observe(block("a", 10, last + 21))
+    assert dog.evaluate(last + 21) == []
+
+
+def test_expected_downtime_silences_stall_until_it_ends() -> None:
+    dog = Watchdog(["a"])
+    last = feed_blocks(dog, ["a"], range(2, 10), T0, 1.0)
+    dog.expect_downtime(until=last + 60)
+    assert dog.evaluate(last + 50) == []
+    assert keys(dog.evaluate(last + 61)) == ["stall:a:-"]
+
+
+# --- lag ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("behind", "lag_blocks", "lags"),
+    [(5, 5, False), (6, 5, True), (2, 1, True), (10, 20, False)],
+)
+def test_lag(behind: int, lag_blocks: int, lags: bool) -> None:
+    dog = Watchdog(["a", "b"], Thresholds(lag_blocks=lag_blocks))
+    dog.observe(block("a", 100, T0))
+    dog.observe(block("b", 100 - behind, T0))
+    conds = dog.evaluate(T0 + 1)
+    assert keys(conds) == (["lag:b:-"] if lags else [])
+    if lags:
+        assert f"{behind} blocks behind" in conds[0].message
+
+
+# --- containers ---------------------------------------------------------------------
+
+
+def test_crash_fires_and_resolves_on_start() -> None:
+    dog = Watchdog(["val-bob"], Thresholds(stall_after_s=1e9))
+    dog.observe(container("val-bob", "die", T0, exit_code=2))
+    conds = dog.evaluate(T0 + 1)
+    assert keys(conds) == ["container_died:val-bob:-"]
+    assert "exit code 2" in conds[0].message
+    dog.observe(container("val-bob", "start", T0 + 5))
+    assert dog.evaluate(T0 + 6) == []
+
+
+def test_die_with_exit_zero_but_no_kill_is_unexpected() -> None:
+    dog = Watchdog([], Thresholds())
+    dog.observe(container("node-carol", "die", T0, exit_code=0))
+    assert keys(dog.evaluate(T0)) == ["container_died:node-carol:-"]
+
+
+def test_deliberate_stop_is_not_a_death() -> None:
+    dog = Watchdog([])
+    dog.observe(container("node-carol", "kill", T0))
+    dog.observe(container("node-carol", "die", T0 + 2, exit_code=143))
+    dog.observe(container("node-carol", "stop", T0 + 2))
+    assert dog.evaluate(T0 + 3) == []
+
+
+def test_services_map_to_node_names() -> None:
+    dog = Watchdog(["carol"], Thresholds(stall_after_s=1e9), services={"node-carol": "carol"})
+    dog.observe(container("node-carol", "die", T0, exit_code=1))
+    assert keys(dog.evaluate(T0)) == ["container_died:carol:-"]
+
+
+@pytest.mark.parametrize(
+    ("start_times", "now", "looping"),
+    [
+        ([0, 10, 20], 30, True),
+        ([0, 10], 30, False),
+        ([0, 200, 400], 401, False),  # spread over more than the 300 s window
+        ([0, 10, 20], 305, False),  # the window moved past the first start
+    ],
+)
+def test_restart_loop(start_times: list[float], now: float, looping: bool) -> None:
+    dog = Watchdog([], Thresholds(restart_loop_count=3, restart_loop_window_s=300))
+    for t in start_times:
+        dog.observe(container("val-alice", "die", T0 + t - 1, exit_code=1))
+        dog.observe(container("val-alice", "start", T0 + t))
+    assert keys(dog.evaluate(T0 + now)) == (["restart_loop:val-alice:-"] if looping else [])
+
+
+def test_oom_holds_for_its_window() -> None:
+    dog = Watchdog([], Thresholds(oom_hold_s=600))
+    dog.observe(container("val-bob", "oom", T0))
+    dog.observe(container("val-bob", "die", T0, exit_code=137))
+    assert keys(dog.evaluate(T0 + 1)) == ["container_died:val-bob:-", "oom:val-bob:-"]
+    dog.observe(container("val-bob", "start", T0 + 2))
+    assert keys(dog.evaluate(T0 + 3)) == ["oom:val-bob:-"]
+    assert dog.evaluate(T0 + 601) == []
+
+
+# --- streams ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "down_for", "key"),
+    [
+        ("ws:a", 29.0, None),
+        ("ws:a", 31.0, "stream_down:a:-"),
+        ("docker", 31.0, "stream_down:-:-"),
+    ],
+)
+def test_stream_down(source: str, down_for: float, key: str | None) -> None:
+    dog = Watchdog(["a"], Thresholds(stall_after_s=1e9))
+    dog.observe(StreamStatus(source, False, "closed", T0))
+    assert keys(dog.evaluate(T0 + down_for)) == ([key] if key else [])
+
+
+def test_stream_back_up_resolves_and_a_flap_restarts_the_timer() -> None:
+    dog = Watchdog(["a"], Thresholds(stall_after_s=1e9))
+    dog.observe(StreamStatus("ws:a", False, "closed", T0))
+    assert keys(dog.evaluate(T0 + 31)) == ["stream_down:a:-"]
+    dog.observe(StreamStatus("ws:a", True, "subscribed", T0 + 32))
+    assert dog.evaluate(T0 + 32) == []
+    # a halted chain's websocket reconnects periodically: short outages never alert
+    for k in range(5):
+        dog.observe(StreamStatus("ws:a", False, "no block", T0 + 40 + 20 * k))
+        assert dog.evaluate(T0 + 55 + 20 * k) == []
+        dog.observe(StreamStatus("ws:a", True, "subscribed", T0 + 56 + 20 * k))
+
+
+# --- proposal ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "voting_end", "predicted", "key"),
+    [
+        ("PROPOSAL_STATUS_VOTING_PERIOD", T0 + 100, T0 + 90, "proposal_late:-:v1tov2"),
+        ("PROPOSAL_STATUS_VOTING_PERIOD", T0 + 80, T0 + 90, None),
+        ("PROPOSAL_STATUS_PASSED", T0 + 100, T0 + 90, None),
+        ("PROPOSAL_STATUS_REJECTED", T0 + 80, T0 + 90, "proposal_failed:-:v1tov2"),
+        ("FAILED", None, None, "proposal_failed:-:v1tov2"),
+        (None, None, T0 + 90, None),
+    ],
+)
+def test_proposal(
+    status: str | None, voting_end: float | None, predicted: float | None, key: str | None
+) -> None:
+    dog = Watchdog([], Thresholds())
+    dog.set_context(UpgradeContext("v1tov2", 120, predicted, voting_end, status, "v2"))
+    conds = dog.evaluate(T0)
+    assert keys(conds) == ([key] if key else [])
+    if key and key.startswith("proposal_late"):
+        assert "voting ends 10 s after" in conds[0].message
+
+
+def test_disabled_detectors_report_nothing() -> None:
+    dog = Watchdog(["a", "b"], Thresholds(disabled=frozenset({"lag"})))
+    dog.observe(block("a", 100, T0))
+    dog.observe(block("b", 50, T0))
+    assert dog.evaluate(T0 + 1) == []
+
+
+# --- the upgrade halt -----------------------------------------------------------------
+
+U = 120
+BUDGET = 90.0
+
+
+def upgrade_run(dog: Watchdog, resume: dict[str, float | None], versions: dict[str, str]) -> list:
+    """Blocks every 1 s up to U-1; then each node resumes after the given delay (None:
+    never) with 1 s blocks. Evaluates every second for 300 s, returns every result."""
+    predicted = T0 + (U - 2)  # block h comes at T0 + h - 2, so block U is due then
+    dog.set_context(UpgradeContext("v1tov2", U, predicted, T0 + 60, "PROPOSAL_STATUS_PASSED", "v2"))
+    results = []
+    halt_at = feed_blocks(dog, NODES, range(2, U), T0, 1.0)
+    heights = dict.fromkeys(NODES, U - 1)
+    for n in NODES:
+        dog.observe(NodeInfo(n, 1, "v1", halt_at))
+    for step in range(1, 301):
+        now = halt_at + step
+        for n in NODES:
+            delay = resume[n]
+            if delay is not None and step >= delay:
+                if heights[n] == U - 1:
+                    # a late node catches up at once (block sync, RPC backfill)
+                    dog.observe(NodeInfo(n, 2, versions.get(n, "v2"), now))
+                    for h in range(U, max(heights.values())):
+                        dog.observe(block(n, h, now, backfilled=True))
+                    heights[n] = max(heights[n], max(heights.values()) - 1)
+                heights[n] += 1
+                dog.observe(block(n, heights[n], now))
+        # the websocket of a halted node reconnects now and then
+        if step % 20 == 0:
+            dog.observe(StreamStatus("ws:node-carol", False, "no block", now))
+        if step % 20 == 5:
+            dog.observe(StreamStatus("ws:node-carol", True, "subscribed", now))
+        results.append((now, dog.evaluate(now)))
+    return results
+
+
+def test_normal_upgrade_never_alerts() -> None:
+    dog = Watchdog(NODES, Thresholds(resume_budget_s=BUDGET))
+    # the nodes come back one by one, the last after 60 s (within the budget)
+    resume: dict[str, float | None] = dict(zip(NODES, [20, 25, 30, 45, 60], strict=True))
+    for now, conds in upgrade_run(dog, resume, {}):
+        assert conds == [], (now, conds)
+
+
+def test_carol_on_the_genesis_binary_alerts_once_after_the_budget() -> None:
+    dog = Watchdog(NODES, Thresholds(resume_budget_s=BUDGET))
+    resume: dict[str, float | None] = dict(zip(NODES, [20, 20, 20, 20, None], strict=True))
+    results = upgrade_run(dog, resume, {})
+    halt_at = results[0][0] - 1
+    deadline = dog.resume_deadline()
+    assert deadline == halt_at + 1 + BUDGET  # from the predicted time, one block later
+    for now, conds in results:
+        if now < deadline:
+            assert conds == [], (now, conds)
+        else:
+            assert keys(conds) == ["upgrade_halt:node-carol:v1tov2"], (now, conds)
+    c = results[-1][1][0]
+    assert c.severity == "critical"
+    assert c.message.startswith(f"halted at upgrade height {U} for 300 s;")
+    assert "node-carol still runs the genesis binary (version v1)" in c.message
+
+
+def test_halt_message_without_versions_names_the_missing_block() -> None:
+    dog = Watchdog(["a", "b"], Thresholds(resume_budget_s=BUDGET))
+    dog.set_context(UpgradeContext("v1tov2", U))
+    last = feed_blocks(dog, ["a", "b"], range(2, U), T0, 1.0)
+    dog.observe(block("a", U, last + 10))
+    assert dog.resume_deadline() == last + BUDGET
+    dog.observe(block("a", U + 1, last + BUDGET + 4))
+    conds = dog.evaluate(last + BUDGET + 5)
+    assert keys(conds) == ["upgrade_halt:b:v1tov2"]
+    assert conds[0].message.endswith(f"b has not produced block {U}")
+
+
+def test_resume_budget_counts_from_the_predicted_time_when_later() -> None:
+    dog = Watchdog(["a"], Thresholds(resume_budget_s=BUDGET))
+    last = feed_blocks(dog, ["a"], range(2, U), T0, 1.0)
+    dog.set_context(UpgradeContext("v1tov2", U, predicted_upgrade_time=last + 50))
+    assert dog.resume_deadline() == last + 50 + BUDGET
+    assert dog.evaluate(last + 100) == []
+    assert keys(dog.evaluate(last + 141)) == ["upgrade_halt:a:v1tov2"]
+
+
+def test_a_node_stuck_below_the_halt_height_stalls_as_usual() -> None:
+    dog = Watchdog(["a", "b"], Thresholds(resume_budget_s=BUDGET, lag_blocks=100))
+    dog.set_context(UpgradeContext("v1tov2", U))
+    feed_blocks(dog, ["a"], range(2, U), T0, 1.0)
+    last_b = feed_blocks(dog, ["b"], range(2, 50), T0, 1.0)
+    assert keys(dog.evaluate(last_b + 20)) == ["stall:b:-"]

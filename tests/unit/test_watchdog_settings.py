@@ -1,0 +1,147 @@
+"""[watch], [metrics] and [[alerts.sinks]]: defaults, the snippet, errors naming keys."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.errors import ConfigError
+from agent.watchdog import Thresholds, parse_watch_settings
+
+SNIPPET = Path(__file__).parents[2] / "agent" / "watchdog" / "config-snippet.toml"
+BASE = Path("/srv/rehearse")
+
+
+def test_defaults() -> None:
+    s = parse_watch_settings({}, BASE)
+    assert s.watch.thresholds == Thresholds()
+    assert s.watch.alert_state_file == BASE / ".rehearse/alerts.json"
+    assert s.watch.heartbeat_file == BASE / ".rehearse/heartbeat.json"
+    assert (s.metrics.enabled, s.metrics.host) == (False, "127.0.0.1")
+    assert s.sinks == ()
+
+
+def test_the_snippet_parses_with_its_defaults() -> None:
+    raw = tomllib.loads(SNIPPET.read_text(encoding="utf-8"))
+    s = parse_watch_settings(raw, BASE)
+    assert s.watch.thresholds == Thresholds()
+    assert s.watch.for_s == {"lag": 10.0, "stream_down": 0.0}
+
+
+def test_the_snippet_documents_every_key() -> None:
+    text = SNIPPET.read_text(encoding="utf-8")
+    for key in [*Thresholds.__dataclass_fields__, "evaluate_interval_s", "heartbeat_file"]:
+        assert key in text, key
+
+
+def test_a_full_configuration() -> None:
+    raw = tomllib.loads(
+        """
+        [watch]
+        stall_after_s = 45
+        lag_blocks = 3
+        disabled = ["oom"]
+        heartbeat_file = "/var/run/rehearse.hb"
+        [watch.for_s]
+        stream_down = 5
+        [metrics]
+        enabled = true
+        host = "localhost"
+        port = 9100
+        [[alerts.sinks]]
+        type = "slack"
+        url = "https://hooks.slack.com/services/T/B/SECRET"
+        retries = 0
+        [[alerts.sinks]]
+        type = "command"
+        argv = ["notify", "--urgent"]
+        timeout_s = 2.5
+        """
+    )
+    s = parse_watch_settings(raw, BASE)
+    assert s.watch.thresholds.stall_after_s == 45.0
+    assert s.watch.thresholds.lag_blocks == 3
+    assert s.watch.thresholds.disabled == frozenset({"oom"})
+    assert s.watch.heartbeat_file == Path("/var/run/rehearse.hb")
+    assert s.watch.for_s == {"stream_down": 5.0}
+    assert (s.metrics.enabled, s.metrics.host, s.metrics.port) == (True, "localhost", 9100)
+    slack, command = s.sinks
+    assert (slack.type, slack.retries) == ("slack", 0)
+    assert (command.argv, command.timeout_s) == (("notify", "--urgent"), 2.5)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "value"),
+    [
+        ({"watch": {"stall_floor_s": -1}}, "watch.stall_floor_s", -1),
+        ({"watch": {"stall_factor": 0}}, "watch.stall_factor", 0),
+        ({"watch": {"lag_blocks": 0}}, "watch.lag_blocks", 0),
+        ({"watch": {"lag_blocks": 2.5}}, "watch.lag_blocks", 2.5),
+        ({"watch": {"resume_budget_s": "90"}}, "watch.resume_budget_s", "90"),
+        ({"watch": {"stall_floor": 15}}, "watch.stall_floor", 15),
+        ({"watch": {"disabled": ["stall", "stal"]}}, "watch.disabled[1]", "stal"),
+        ({"watch": {"for_s": {"lagg": 3}}}, "watch.for_s.lagg", "lagg"),
+        ({"watch": {"for_s": {"lag": -3}}}, "watch.for_s.lag", -3),
+        ({"watch": {"heartbeat_file": ""}}, "watch.heartbeat_file", ""),
+        ({"watch": 3}, "watch", 3),
+        ({"metrics": {"host": "0.0.0.0"}}, "metrics.host", "0.0.0.0"),
+        ({"metrics": {"port": 70000}}, "metrics.port", 70000),
+        ({"metrics": {"enabled": "yes"}}, "metrics.enabled", "yes"),
+        ({"alerts": {"sink": []}}, "alerts.sink", []),
+        ({"alerts": {"sinks": [{"type": "pager"}]}}, "alerts.sinks[0].type", "pager"),
+        ({"alerts": {"sinks": [{"type": "webhook"}]}}, "alerts.sinks[0].url", None),
+        (
+            {"alerts": {"sinks": [{"type": "command", "argv": []}]}},
+            "alerts.sinks[0].argv",
+            [],
+        ),
+        (
+            {"alerts": {"sinks": [{"type": "slack", "url": "https://h/x", "colour": 1}]}},
+            "alerts.sinks[0].colour",
+            1,
+        ),
+        (
+            {"alerts": {"sinks": [{"type": "slack", "url": "https://h/x", "retries": -1}]}},
+            "alerts.sinks[0].retries",
+            -1,
+        ),
+        (
+            {"alerts": {"sinks": [{"type": "slack", "url": "https://h/x", "timeout_s": 0}]}},
+            "alerts.sinks[0].timeout_s",
+            0,
+        ),
+    ],
+)
+def test_errors_name_the_key_and_value(raw: dict[str, Any], key: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_watch_settings(raw, BASE)
+    assert info.value.key == key
+    assert info.value.value == value
+    assert key in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://hooks.example.com/services/SECRET",
+        "hooks.slack.com/services/SECRET",
+        "https:///services/SECRET",
+        "http://example.com:99999/SECRET",
+    ],
+)
+def test_malformed_webhook_url_is_named_but_redacted(url: str) -> None:
+    raw = {
+        "alerts": {
+            "sinks": [
+                {"type": "webhook", "url": "https://ok.example/"},
+                {"type": "discord", "url": url},
+            ]
+        }
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_watch_settings(raw, BASE)
+    assert info.value.key == "alerts.sinks[1].url"
+    assert "SECRET" not in str(info.value)
