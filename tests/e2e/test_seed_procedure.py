@@ -27,10 +27,13 @@ def cli(sim: ProdSim, image: str, *args: str, desk: str | None = None,
     if desk:
         argv += ["-v", f"{sim.testnet / desk}:/root/.checkers"]
     argv += [image, *args]
-    return subprocess.run(
+    r = subprocess.run(
         argv, input=(sim.password + "\n") if secret else "", capture_output=True, text=True,
-        timeout=120, check=check,
+        timeout=120,
     )  # fmt: skip
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(args[:3])} exited {r.returncode}: {r.stderr[-500:]}")
+    return r
 
 
 def tx(sim: ProdSim, who: str, *args: str) -> dict[str, Any]:
@@ -109,8 +112,18 @@ def test_seed_procedure_v1_to_v2_under_cosmovisor(sim: ProdSim) -> None:
     sim.wait("v2 blocks", lambda: all(sim.height(n) >= upgrade_height for n in NODES), 120)
     halt_to_v2_s = time.monotonic() - t_halt
 
-    board = cli(sim, "checkersd_i:v2", "query", "checkers", "show-leaderboard",
-                "--node", "tcp://node-carol:26657", "--output", "json")  # fmt: skip
+    def leaderboard() -> subprocess.CompletedProcess[str] | None:
+        r = cli(sim, "checkersd_i:v2", "query", "checkers", "show-leaderboard",
+                "--node", "tcp://node-carol:26657", "--output", "json", check=False)  # fmt: skip
+        last_error[0] = r.stderr.strip()[-300:]
+        return r if r.returncode == 0 else None
+
+    # Carol's RPC may still be coming back from Cosmovisor's relaunch: ask on a deadline.
+    last_error = [""]
+    try:
+        board = sim.wait("show-leaderboard on v2", leaderboard, 60, every=1.0)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {last_error[0]}") from None
     got = [
         (w["playerAddress"], int(w["wonCount"]))
         for w in json.loads(board.stdout)["Leaderboard"]["winners"]
