@@ -9,8 +9,10 @@ to resume).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -36,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fresh", action="store_true", help="discard an unfinished rehearsal and start anew"
     )
+    watch = sub.add_parser(
+        "watch", help="watch a running chain (launches nothing) until SIGINT/SIGTERM"
+    )
+    watch.add_argument("--config", type=Path, default=None)
     chk = sub.add_parser("check-config", help="validate the configuration and exit")
     chk.add_argument("--config", type=Path, default=None)
     return p
@@ -48,27 +54,70 @@ def _config_path(arg: Path | None) -> Path | None:
     return default if default.exists() else None
 
 
+SHUTDOWN_DEADLINE_S = 10.0
+
+
+async def _supervise(job: Callable[[], Awaitable[int]]) -> int:
+    """Run ``job`` until it ends or a signal asks it to stop.
+
+    Signals only request shutdown (model: uvicorn): the first SIGINT/SIGTERM
+    cancels the job, whose state is already journaled; cleanup gets
+    ``SHUTDOWN_DEADLINE_S``; a second signal exits at once.
+    """
+    log = structlog.get_logger("agent.cli")
+    outcome: list[int] = []
+    finished = anyio.Event()
+
+    async with anyio.create_task_group() as tg:
+        job_scope = anyio.CancelScope()
+
+        async def run_job() -> None:
+            with job_scope:
+                outcome.append(await job())
+            finished.set()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(run_job)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                if job_scope.cancel_called:
+                    log.warning("forced_exit", signal=signal.Signals(signum).name)
+                    os._exit(EXIT_INTERRUPTED)
+                log.warning("shutdown_requested", signal=signal.Signals(signum).name,
+                            deadline_s=SHUTDOWN_DEADLINE_S)  # fmt: skip
+                job_scope.cancel()
+                tg.start_soon(_deadline, finished)
+    return outcome[0] if outcome else EXIT_INTERRUPTED
+
+
+async def _deadline(finished: anyio.Event) -> None:
+    with anyio.move_on_after(SHUTDOWN_DEADLINE_S):
+        await finished.wait()
+        return
+    structlog.get_logger("agent.cli").error("shutdown_deadline_passed")
+    os._exit(EXIT_INTERRUPTED)
+
+
 async def _run(cfg: Config, fresh: bool) -> int:
     from .daemon import run_rehearsal
 
-    log = structlog.get_logger("agent.cli")
-    outcome: list[int] = []
-
-    async def main_task(scope: anyio.CancelScope) -> None:
+    async def job() -> int:
         final = await run_rehearsal(cfg, fresh=fresh)
-        outcome.append(EXIT_OK if final.phase is Phase.RESTARTED else EXIT_FAILED)
-        scope.cancel()
+        return EXIT_OK if final.phase is Phase.RESTARTED else EXIT_FAILED
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(main_task, tg.cancel_scope)
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                # Signals only request shutdown: the journal already holds every
-                # change, so cancelling is safe; a rerun resumes.
-                log.warning("shutdown_requested", signal=signal.Signals(signum).name)
-                tg.cancel_scope.cancel()
-                break
-    return outcome[0] if outcome else EXIT_INTERRUPTED
+    return await _supervise(job)
+
+
+async def _watch(cfg: Config) -> int:
+    from .watch import run_watch
+
+    async def job() -> int:
+        await run_watch(cfg)
+        return EXIT_OK
+
+    code = await _supervise(job)
+    # Stopping on a signal is the normal end of `watch`.
+    return EXIT_OK if code == EXIT_INTERRUPTED else code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     configure_logging(cfg.path(cfg.agent.log_file), cfg.agent.log_level)
     try:
+        if args.command == "watch":
+            return anyio.run(_watch, cfg)
         return anyio.run(_run, cfg, args.fresh)
     except ConfigError as exc:
         print(f"rehearse: error: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .watchdog.settings import WatchSettings, parse_watch_settings
 
 __all__ = [
     "Config",
@@ -143,6 +144,8 @@ class Config:
     keyring: KeyringConfig = field(default_factory=KeyringConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    # [watch], [metrics] and [[alerts.sinks]]: see agent/watchdog/settings.py.
+    watch: WatchSettings = field(default_factory=WatchSettings)
 
     def path(self, p: str) -> Path:
         """Resolve a configured path relative to the config file's directory."""
@@ -185,6 +188,7 @@ _SECTIONS: dict[str, type] = {
     "agent": AgentConfig,
 }
 _LISTS: dict[str, type] = {"nodes": NodeConfig, "voters": VoterConfig}
+_WATCH_SECTIONS = {"watch", "metrics", "alerts"}
 _LOG_LEVELS = {"debug", "info", "warning", "error"}
 
 
@@ -204,7 +208,7 @@ def load_config(path: Path | None) -> Config:
 
 def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
     for key in raw:
-        if key not in _SECTIONS and key not in _LISTS:
+        if key not in _SECTIONS and key not in _LISTS and key not in _WATCH_SECTIONS:
             raise ConfigError(key, raw[key], "unknown section")
     kwargs: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
@@ -219,6 +223,7 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ConfigError(name, items, f"must be an array of tables ([[{name}]])")
         kwargs[name] = [_build(cls, item, f"{name}[{i}]") for i, item in enumerate(items)]
+    kwargs["watch"] = parse_watch_settings(raw, base_dir)
     cfg = Config(base_dir=base_dir, **kwargs)
     _validate(cfg)
     return cfg

@@ -62,6 +62,7 @@ from .machine import Params, Phase, State, decide, initial_state
 from .policy import UpgradeHeightPolicy
 from .rest import RestClient
 from .rpc import HttpCometRPC
+from .watch import WatchService, context_from_state
 from .ws import NewBlockSource
 
 __all__ = ["Runner", "params_from_config", "run_rehearsal", "RunStats"]
@@ -106,6 +107,7 @@ class Runner:
         rest: RestClient,
         clock: Clock,
         rpcs: dict[str, HttpCometRPC],
+        watch: WatchService | None = None,
     ) -> None:
         self.cfg = cfg
         self.journal = journal
@@ -114,6 +116,7 @@ class Runner:
         self.rest = rest
         self.clock = clock
         self.rpcs = rpcs
+        self.watch = watch
         self.state: State = initial_state("", params_from_config(cfg))
         self.stats = RunStats()
         obs_send, obs_recv = anyio.create_memory_object_stream[Observation](OBSERVATION_BUFFER)
@@ -137,6 +140,8 @@ class Runner:
     async def run(self, first: State | None, fresh_id: str | None) -> State:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            if self.watch is not None:
+                await tg.start(self.watch.run)
             tg.start_soon(self._observer)
             if first is None:
                 assert fresh_id is not None
@@ -179,6 +184,8 @@ class Runner:
         if new != old:
             self.state = new
             await self.journal.save(new)
+            if self.watch is not None:
+                self.watch.set_context(context_from_state(new))
             for t in new.transitions[len(old.transitions) :]:
                 log.info(
                     "phase_changed",
@@ -223,6 +230,9 @@ class Runner:
             self._deadlines[action.name] = scope
             self._tg.start_soon(self._deadline, action, scope)
             return
+        if self.watch is not None and isinstance(action, LaunchStack | RestartOnV2):
+            # Planned downtime: no stall alerts for nodes we are stopping on purpose.
+            self.watch.expect_downtime(self._action_timeout(action))
         self._tg.start_soon(self._execute, action, self.state)
 
     async def _deadline(self, a: ArmDeadline, scope: anyio.CancelScope) -> None:
@@ -277,6 +287,8 @@ class Runner:
     async def _observer(self) -> None:
         async for obs in self.obs_recv:
             self.stats.observations += 1
+            if self.watch is not None:
+                self.watch.observe(obs)
             if isinstance(obs, NewBlock):
                 await self._on_block(obs, time.monotonic())
             elif isinstance(obs, StreamStatus):
@@ -442,7 +454,8 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
             write_report=write,
             wait_blocks=wait_blocks,
         )
-        runner = Runner(cfg, journal, executor, view, rest, clock, rpcs)
+        watch = WatchService(cfg, dict(rpcs), clock, phase=lambda: runner.state.phase.value)
+        runner = Runner(cfg, journal, executor, view, rest, clock, rpcs, watch)
         final = await runner.run(state, fresh_id)
     log.info(
         "rehearsal_finished",

@@ -1,0 +1,221 @@
+"""The watch service: detectors, alerts, metrics and heartbeat as tasks.
+
+Used inside ``rehearse run`` (with the rehearsal's state as context) and by
+``rehearse watch`` (attached to any chain, launching nothing; the context then
+comes from the chain's own upgrade plan). Observations are fed with
+``observe``; everything time-based runs in ``run``'s tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+
+import anyio
+import httpx
+import structlog
+from anyio.abc import TaskStatus
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .docker_events import DockerEventSource
+from .errors import AgentError
+from .events import Observation
+from .machine import Phase, State
+from .rest import RestClient
+from .rpc import CometRPC, HttpCometRPC
+from .watchdog import (
+    AlertManager,
+    FileAlertStore,
+    Heartbeat,
+    MetricsServer,
+    NodeInfo,
+    UpgradeContext,
+    Watchdog,
+    WatchMetrics,
+    build_sinks,
+)
+from .ws import NewBlockSource
+
+__all__ = ["WatchService", "context_from_state", "run_watch"]
+
+log = structlog.get_logger("agent.watch")
+
+NODE_INFO_EVERY_S = 10.0  # abci_info per node, to name the binary a halted node runs
+PLAN_EVERY_S = 10.0  # watch mode: how often the chain's upgrade plan is re-read
+
+
+def context_from_state(state: State) -> UpgradeContext:
+    status = None
+    if state.phase is Phase.PASSED or state.phase is Phase.UPGRADED:
+        status = "PROPOSAL_STATUS_PASSED"
+    return UpgradeContext(
+        state.params.upgrade_name,
+        state.upgrade_height,
+        state.predicted_upgrade_time,
+        state.voting_end,
+        status,
+        "v2",
+    )
+
+
+class WatchService:
+    def __init__(
+        self,
+        cfg: Config,
+        rpcs: dict[str, CometRPC],
+        clock: Clock,
+        *,
+        phase: Callable[[], str | None] = lambda: None,
+        rest: RestClient | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.settings = cfg.watch
+        self.rpcs = rpcs
+        self.clock = clock
+        self.phase = phase
+        self.rest = rest
+        self.dog = Watchdog(
+            [n.name for n in cfg.nodes],
+            self.settings.watch.thresholds,
+            services={(n.service or n.name): n.name for n in cfg.nodes},
+            started_at=clock.wall(),
+        )
+        self.metrics = WatchMetrics()
+        self.alerts: AlertManager | None = None
+        self._info_due = 0.0
+        self._plan_due = 0.0
+        self.ready = anyio.Event()
+
+    # --- inputs --------------------------------------------------------------
+
+    def observe(self, obs: Observation | NodeInfo) -> None:
+        self.dog.observe(obs)
+        self.metrics.observe(obs)
+
+    def set_context(self, ctx: UpgradeContext | None) -> None:
+        self.dog.set_context(ctx)
+
+    def expect_downtime(self, seconds: float) -> None:
+        self.dog.expect_downtime(until=self.clock.wall() + seconds)
+
+    # --- tasks ----------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        s = self.settings
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(httpx.AsyncClient())
+            self.alerts = AlertManager(
+                FileAlertStore(s.watch.alert_state_file),
+                build_sinks(s.sinks, client, self.clock),
+                self.clock,
+                for_s=s.watch.for_s,
+            )
+            await self.alerts.load()
+            async with anyio.create_task_group() as tg:
+                if s.metrics.enabled:
+                    server = MetricsServer(
+                        self.metrics.registry,
+                        s.metrics.host,
+                        s.metrics.port,
+                        before_scrape=self._refresh_metrics,
+                    )
+                    port = await tg.start(server.serve)
+                    log.info("metrics_listening", host=s.metrics.host, port=port)
+                heartbeat = Heartbeat(s.watch.heartbeat_file)
+                tg.start_soon(heartbeat.run, self._beat_state, s.watch.heartbeat_interval_s)
+                self.ready.set()
+                task_status.started()
+                await self._evaluate_loop()
+
+    def _beat_state(self) -> tuple[str | None, int]:
+        return self.phase(), len(self.alerts.firing) if self.alerts else 0
+
+    def _refresh_metrics(self) -> None:
+        firing = len(self.alerts.firing) if self.alerts else 0
+        self.metrics.refresh(self.dog, self.clock.wall(), phase=self.phase(), alerts_firing=firing)
+
+    async def _evaluate_loop(self) -> None:
+        # Stall detection is about time passing without blocks, so this one loop
+        # is on a timer by nature; everything else reacts to events.
+        assert self.alerts is not None
+        while True:
+            now = self.clock.wall()
+            if now >= self._info_due:
+                self._info_due = now + NODE_INFO_EVERY_S
+                await self._poll_node_info()
+            if self.rest is not None and now >= self._plan_due:
+                self._plan_due = now + PLAN_EVERY_S
+                await self._poll_plan()
+            await self.alerts.update(self.dog.evaluate(now), now)
+            await self.clock.sleep(self.settings.watch.evaluate_interval_s)
+
+    async def _poll_node_info(self) -> None:
+        async def one(name: str, rpc: CometRPC) -> None:
+            try:
+                with anyio.fail_after(self.cfg.timing.rpc_timeout):
+                    info = await rpc.abci_info()
+            except (AgentError, TimeoutError):
+                return
+            self.observe(NodeInfo(name, info.app_version, info.version, self.clock.wall()))
+
+        async with anyio.create_task_group() as tg:
+            for name, rpc in self.rpcs.items():
+                tg.start_soon(one, name, rpc)
+
+    async def _poll_plan(self) -> None:
+        """Watch mode: the chain's scheduled upgrade gives the halt its context."""
+        assert self.rest is not None
+        try:
+            with anyio.fail_after(self.cfg.timing.rpc_timeout):
+                plan = await self.rest.current_plan()
+        except (AgentError, TimeoutError):
+            return
+        if plan is None:
+            return
+        interval = self.dog.block_interval() or 1.0
+        heights = self.dog.heights()
+        top = max(heights.values(), default=0)
+        predicted = self.clock.wall() + max(0, plan.height - top) * interval
+        self.dog.set_context(UpgradeContext(plan.name, plan.height, predicted, None, None, None))
+
+
+def _docker_reachable() -> bool:
+    host = os.environ.get("DOCKER_HOST", "")
+    return bool(host) or os.path.exists("/var/run/docker.sock")
+
+
+async def run_watch(cfg: Config, clock: Clock | None = None) -> None:
+    """``rehearse watch``: attach to the configured nodes and watch until cancelled."""
+    clock = clock or SystemClock()
+    async with AsyncExitStack() as stack:
+        rpcs: dict[str, CometRPC] = {}
+        for n in cfg.nodes:
+            rpcs[n.name] = await stack.enter_async_context(
+                HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout)
+            )
+        rest = None
+        if any(n.rest for n in cfg.nodes):
+            rest = await stack.enter_async_context(
+                RestClient(cfg.rest_url, timeout=cfg.timing.rpc_timeout)
+            )
+        watch = WatchService(cfg, rpcs, clock, rest=rest)
+        send, recv = anyio.create_memory_object_stream[Observation](1024)
+        async with anyio.create_task_group() as tg, recv:
+            await tg.start(watch.run)
+            for n in cfg.nodes:
+                src = NewBlockSource(n.name, n.ws, rpcs[n.name], send.clone(), clock=clock)
+                await tg.start(src.run)
+            if _docker_reachable():
+                docker = DockerEventSource(
+                    cfg.stack.project, send.clone(), clock=clock, since_nano=time.time_ns()
+                )
+                await tg.start(docker.run)
+            else:
+                log.info("docker_not_watched", reason="no Docker socket")
+            send.close()
+            log.info("watch_started", nodes=[n.name for n in cfg.nodes])
+            async for obs in recv:
+                watch.observe(obs)
