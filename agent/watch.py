@@ -126,6 +126,7 @@ class WatchService:
                     log.info("metrics_listening", host=s.metrics.host, port=port)
                 heartbeat = Heartbeat(s.watch.heartbeat_file)
                 tg.start_soon(heartbeat.run, self._beat_state, s.watch.heartbeat_interval_s)
+                tg.start_soon(self._poll_loop)
                 self.ready.set()
                 task_status.started()
                 await self._evaluate_loop()
@@ -143,14 +144,21 @@ class WatchService:
         assert self.alerts is not None
         while True:
             now = self.clock.wall()
+            await self.alerts.update(self.dog.evaluate(now), now)
+            await self.clock.sleep(self.settings.watch.evaluate_interval_s)
+
+    async def _poll_loop(self) -> None:
+        # Separate from evaluation: a paused or dead node answers slowly, and its
+        # deadline must not delay anyone's alert.
+        while True:
+            now = self.clock.wall()
             if now >= self._info_due:
                 self._info_due = now + NODE_INFO_EVERY_S
                 await self._poll_node_info()
             if self.rest is not None and now >= self._plan_due:
                 self._plan_due = now + PLAN_EVERY_S
                 await self._poll_plan()
-            await self.alerts.update(self.dog.evaluate(now), now)
-            await self.clock.sleep(self.settings.watch.evaluate_interval_s)
+            await self.clock.sleep(1.0)
 
     async def _poll_node_info(self) -> None:
         async def one(name: str, rpc: CometRPC) -> None:

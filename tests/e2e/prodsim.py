@@ -117,7 +117,9 @@ class ProdSim:
             time.sleep(every)
         raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
-    def write_config(self, path: Path, **timing: float) -> Path:
+    def write_config(
+        self, path: Path, *, extra: str = "", overlay: str = "", **timing: float
+    ) -> Path:
         lines = [
             "[stack]",
             f'project = "{self.project}"',
@@ -125,6 +127,7 @@ class ProdSim:
             f'testnet_dir = "{self.testnet}"',
             f'reset_command = ["python3", "{PROD_SIM / "testnet.py"}", "reset"]',
             f'ports_check_command = ["python3", "{PROD_SIM / "testnet.py"}", "ports-check"]',
+            *([f'cosmovisor_file = "{overlay}"'] if overlay else []),
             "[agent]",
             f'state_dir = "{self.root / "state"}"',
             f'report_json = "{self.root / "report.json"}"',
@@ -140,7 +143,7 @@ class ProdSim:
         for v in ("alice", "bob"):
             lines += ["[[voters]]", f'name = "{v}"', f'key = "{v}"',
                       f'desk = "{self.testnet / ("desk-" + v)}"']  # fmt: skip
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n" + extra)
         return path
 
     def down(self) -> None:

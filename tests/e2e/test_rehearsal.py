@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from .prodsim import NODES, ProdSim
+from .receiver import webhook_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -94,13 +95,19 @@ def no_secret_leaked(sim: ProdSim) -> None:
 
 
 def test_rehearse_run_goes_to_restarted(sim: ProdSim, tmp_path: Path) -> None:
-    config = sim.write_config(tmp_path / "config.toml")
-    proc = agent(sim, config)
-    try:
-        rc = proc.wait(timeout=600)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    with webhook_receiver() as rec:
+        config = sim.write_config(
+            tmp_path / "config.toml",
+            extra=f'[[alerts.sinks]]\ntype = "webhook"\nurl = "{rec.url}"\n',
+        )
+        proc = agent(sim, config)
+        try:
+            rc = proc.wait(timeout=600)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        # A normal rehearsal raises no alert at all: not at the halt, not at the restart.
+        assert rec.notifications() == [], rec.notifications()
     assert rc == 0, [e for e in log_events(sim) if e.get("level") in ("warning", "error")][-10:]
     report = check_report(sim)
     upgrade_height = report["upgrade"]["height"]

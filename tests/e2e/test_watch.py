@@ -1,0 +1,123 @@
+"""The watchdog against the real stack: stalls, the upgrade halt, restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .prodsim import NODES, PROD_SIM, ProdSim
+from .receiver import Receiver, webhook_receiver
+from .test_rehearsal import log_events
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+
+def alert_config(rec: Receiver, **watch: Any) -> str:
+    lines = ["[watch]", "evaluate_interval_s = 1.0", "heartbeat_interval_s = 1.0"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in watch.items()]
+    lines += ["[[alerts.sinks]]", 'type = "webhook"', f'url = "{rec.url}"', "timeout_s = 3.0"]
+    return "\n".join(lines) + "\n"
+
+
+def start(sim: ProdSim, config: Path, command: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", command, "--config", str(config)],
+        env=sim.run_env(), cwd=sim.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def test_pause_fires_once_survives_kill9_and_resolves_once(sim: ProdSim, tmp_path: Path) -> None:
+    with webhook_receiver() as rec:
+        config = sim.write_config(
+            tmp_path / "config.toml",
+            extra=alert_config(rec, stall_after_s=6.0, disabled=["lag", "stream_down"]),
+        )
+        sim.compose("up", "-d", overlay="docker-compose.yml")
+        sim.wait("blocks", lambda: all(sim.height(n) > 2 for n in NODES), 120)
+        watcher = start(sim, config, "watch")
+        try:
+            time.sleep(8)  # a healthy chain: nothing may fire
+            assert rec.notifications() == [], rec.notifications()
+
+            carol = sim.container("node-carol")
+            paused_at = time.monotonic()
+            subprocess.run(["docker", "pause", carol], check=True, timeout=30)
+            sim.wait("stall alert", lambda: rec.notifications("firing", "stall:node-carol"), 60)
+            latency = time.monotonic() - paused_at
+            # kill -9 while the alert fires; the restarted watcher must not re-fire it.
+            os.killpg(watcher.pid, signal.SIGKILL)
+            watcher.wait()
+            watcher = start(sim, config, "watch")
+            time.sleep(8)
+            assert len(rec.notifications("firing", "stall:node-carol")) == 1
+            assert rec.notifications("resolved") == []
+
+            subprocess.run(["docker", "unpause", carol], check=True, timeout=30)
+            sim.wait("resolve", lambda: rec.notifications("resolved", "stall:node-carol"), 60)
+            time.sleep(4)
+            firing = rec.notifications("firing")
+            resolved = rec.notifications("resolved")
+            assert [n["key"] for n in firing] == ["stall:node-carol:-"], firing
+            assert [n["key"] for n in resolved] == ["stall:node-carol:-"], resolved
+            print(f"\nfigures: pause -> firing notification {latency:.1f}s (threshold 6s)")
+
+            # SIGTERM: orderly stop, exit 0, heartbeat left behind for supervisors.
+            os.killpg(watcher.pid, signal.SIGTERM)
+            assert watcher.wait(timeout=30) == 0
+            assert (tmp_path / ".rehearse" / "heartbeat.json").exists()
+        finally:
+            if watcher.poll() is None:
+                os.killpg(watcher.pid, signal.SIGKILL)
+        log = (sim.root / "state" / "agent.log").read_text()
+        assert "secret-token-123" not in log
+
+
+def test_carol_without_cosmovisor_escalates_naming_carol(sim: ProdSim, tmp_path: Path) -> None:
+    # The Cosmovisor overlay, except that carol runs plain v1: she will halt and stay.
+    overlay = tmp_path / "cosmovisor-carol-v1.yml"
+    text = (PROD_SIM / "docker-compose-cosmovisor.yml").read_text()
+    text = text.replace(
+        "file: docker-compose-base.yml", f"file: {PROD_SIM / 'docker-compose-base.yml'}"
+    )
+    head, _, carol = text.partition("  node-carol:")
+    carol = carol.replace("image: cosmovisor_i:v1tov2", "image: checkersd_i:v1", 1)
+    carol = carol.replace(
+        "command: run start --home /root/.checkers", "command: start --home /root/.checkers", 1
+    )
+    overlay.write_text(head + "  node-carol:" + carol)
+
+    with webhook_receiver() as rec:
+        config = sim.write_config(
+            tmp_path / "config.toml",
+            overlay=str(overlay),
+            extra=alert_config(rec, resume_budget_s=15.0),
+            resume_budget=240.0,
+        )
+        proc = start(sim, config, "run")
+        try:
+            sim.wait(
+                "upgrade_halt alert",
+                lambda: rec.notifications("firing", "upgrade_halt:node-carol"),
+                420,
+                every=1.0,
+            )
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        alerts = rec.notifications("firing")
+        halt = [n for n in alerts if n["detector"] == "upgrade_halt"]
+        assert [n["node"] for n in halt] == ["node-carol"], alerts
+        message = halt[0]["message"]
+        assert "node-carol" in message and "genesis binary" in message, message
+        # The nodes that did swap stay silent: no stall alerts during the planned halt.
+        assert not [n for n in alerts if n["detector"] == "stall"], alerts
+        assert any(e.get("event") == "alert_firing" for e in log_events(sim))
