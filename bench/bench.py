@@ -117,6 +117,42 @@ def one_rehearsal(tmp: Path) -> dict[str, float]:
         }
 
 
+def watch_footprint(tmp: Path, minutes: float) -> dict[str, float]:
+    """`rehearse watch` beside a running five-node v1 stack: RSS and CPU over time."""
+    import psutil
+
+    with prod_sim(tmp, f"benchw{os.getpid()}") as sim:
+        cfg = sim.write_config(tmp / "config.toml")
+        sim.compose("up", "-d", overlay="docker-compose.yml")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "watch", "--config", str(cfg)],
+            env=sim.run_env(), cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        p = psutil.Process(proc.pid)
+        p.cpu_percent(None)
+        rss: list[float] = []
+        cpu: list[float] = []
+        end = time.monotonic() + minutes * 60
+        try:
+            while time.monotonic() < end and proc.poll() is None:
+                time.sleep(5.0)
+                rss.append(p.memory_info().rss / 2**20)
+                cpu.append(p.cpu_percent(None))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        fifth = max(1, len(rss) // 5)
+        return {
+            "samples": float(len(rss)),
+            "rss_first_fifth_mb": statistics.median(rss[:fifth]),
+            "rss_last_fifth_mb": statistics.median(rss[-fifth:]),
+            "rss_max_mb": max(rss),
+            "rss_growth_mb": statistics.median(rss[-fifth:]) - statistics.median(rss[:fifth]),
+            "cpu_median_pct": statistics.median(cpu),
+            "cpu_mean_pct": statistics.fmean(cpu),
+        }
+
+
 def synthetic_reaction(blocks: int = 20000) -> tuple[float, float]:
     """Median and p99 of ChainView.observe + decide per NewBlock, in ms."""
     from agent.chainview import ChainView
@@ -149,20 +185,29 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--skip-rehearsal", action="store_true")
+    ap.add_argument(
+        "--watch-minutes",
+        type=float,
+        default=0.0,
+        help="also measure `rehearse watch` beside five nodes for this long",
+    )
     args = ap.parse_args()
 
     p50, p99 = synthetic_reaction()
     print(f"synthetic observer path per NewBlock: median {p50:.4f} ms, p99 {p99:.4f} ms")
-    if args.skip_rehearsal:
-        return
     rows = []
-    for i in range(args.runs):
+    for i in range(0 if args.skip_rehearsal else args.runs):
         with tempfile.TemporaryDirectory(prefix="rh-bench-") as d:
             r = one_rehearsal(Path(d))
         rows.append(r)
         print(f"run {i + 1}: " + ", ".join(f"{k}={v:.2f}" for k, v in r.items()))
-    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    print("median over runs: " + ", ".join(f"{k}={v:.2f}" for k, v in med.items()))
+    if rows:
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        print("median over runs: " + ", ".join(f"{k}={v:.2f}" for k, v in med.items()))
+    if args.watch_minutes > 0:
+        with tempfile.TemporaryDirectory(prefix="rh-bench-w-") as d:
+            w = watch_footprint(Path(d), args.watch_minutes)
+        print("watch: " + ", ".join(f"{k}={v:.2f}" for k, v in w.items()))
 
 
 if __name__ == "__main__":

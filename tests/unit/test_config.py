@@ -49,7 +49,11 @@ def test_shipped_config_is_valid_and_matches_defaults() -> None:
         ({"watch": {"stall_floor_s": -1}}, "watch.stall_floor_s", -1),
         ({"watch": {"disabled": ["stal"]}}, "watch.disabled[0]", "stal"),
         ({"metrics": {"host": "0.0.0.0"}}, "metrics.host", "0.0.0.0"),
-        ({"alerts": {"sinks": [{"type": "pager", "url": "http://h"}]}}, "alerts.sinks[0].type", "pager"),
+        (
+            {"alerts": {"sinks": [{"type": "pager", "url": "http://h"}]}},
+            "alerts.sinks[0].type",
+            "pager",
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_value(raw: dict[str, object], key: str, value: object) -> None:
