@@ -28,10 +28,12 @@ from .rest import RestClient
 from .rpc import CometRPC, HttpCometRPC
 from .watchdog import (
     AlertManager,
+    Condition,
     FileAlertStore,
     Heartbeat,
     MetricsServer,
     NodeInfo,
+    Notification,
     UpgradeContext,
     Watchdog,
     WatchMetrics,
@@ -142,10 +144,43 @@ class WatchService:
         # Stall detection is about time passing without blocks, so this one loop
         # is on a timer by nature; everything else reacts to events.
         assert self.alerts is not None
+        restored = dict(self.alerts.firing)
+        loaded_at = self.clock.wall()
         while True:
             now = self.clock.wall()
-            await self.alerts.update(self.dog.evaluate(now), now)
+            conditions = self.dog.evaluate(now)
+            if restored:
+                conditions += self._hold_restored(restored, conditions, now - loaded_at)
+            await self.alerts.update(conditions, now)
             await self.clock.sleep(self.settings.watch.evaluate_interval_s)
+
+    def _settle_s(self) -> float:
+        t = self.settings.watch.thresholds
+        stall = t.stall_after_s if t.stall_after_s is not None else t.stall_floor_s
+        return max(stall, t.stream_down_s) + 2 * self.settings.watch.evaluate_interval_s
+
+    def _hold_restored(
+        self, restored: dict[str, Notification], conditions: list[Condition], elapsed: float
+    ) -> list[Condition]:
+        """Keep alerts restored from disk firing until the detectors can judge them.
+
+        Right after a restart the detectors know nothing yet (a stalled node
+        simply has no history), so without this every restored alert would
+        resolve at the first evaluation and fire again a few seconds later. A
+        restored alert is held until its detector reports it again, its node
+        shows a new block, or the settle time (the longest detector threshold)
+        has passed; then it resolves normally, exactly once.
+        """
+        reported = {c.key for c in conditions}
+        seen = self.dog.last_block_at()
+        held: list[Condition] = []
+        for key, n in list(restored.items()):
+            alive = n.node is not None and seen.get(n.node) is not None
+            if key in reported or alive or elapsed >= self._settle_s():
+                del restored[key]
+                continue
+            held.append(Condition(n.detector, n.severity, n.summary, n.message, n.node, n.upgrade))  # type: ignore[arg-type]
+        return held
 
     async def _poll_loop(self) -> None:
         # Separate from evaluation: a paused or dead node answers slowly, and its
