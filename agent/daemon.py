@@ -282,6 +282,8 @@ class Runner:
             await self._tg.start(src.run)
         docker = DockerEventSource(self.cfg.stack.project, self.obs_send.clone(), clock=self.clock)
         await self._tg.start(docker.run)
+        if self.watch is not None:
+            self.watch.dog.mark_started(self.clock.wall())
         log.info("sources_started", nodes=len(self.cfg.nodes))
 
     async def _observer(self) -> None:

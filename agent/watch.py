@@ -259,6 +259,7 @@ async def run_watch(cfg: Config, clock: Clock | None = None) -> None:
             else:
                 log.info("docker_not_watched", reason="no Docker socket")
             send.close()
+            watch.dog.mark_started(clock.wall())
             log.info("watch_started", nodes=[n.name for n in cfg.nodes])
             async for obs in recv:
                 watch.observe(obs)

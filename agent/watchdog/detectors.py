@@ -192,6 +192,11 @@ class Watchdog:
                 nv.version = obs.version
                 nv.app_version = obs.app_version
 
+    def mark_started(self, at: float) -> None:
+        """Reference time for nodes that never sent a block: when their sources
+        were started, not when this object was built (connecting takes time)."""
+        self._started_at = at
+
     def set_context(self, ctx: UpgradeContext | None) -> None:
         old = self._context
         if old is None or ctx is None or old.upgrade_height != ctx.upgrade_height:
