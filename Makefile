@@ -29,9 +29,9 @@ $(BUILD)/cosmovisor: prod-sim/cosmovisor/go.mod prod-sim/cosmovisor/go.sum
 	cd prod-sim/cosmovisor && $(GOFLAGS_STATIC) go build -trimpath -ldflags '$(LDFLAGS_COMMON)' \
 		-o ../build/cosmovisor cosmossdk.io/tools/cosmovisor/cmd/cosmovisor
 
-# CGO off, as for the binaries, so the test build reuses their compile cache.
+# CGO off and -trimpath, as for the binaries, so the test build reuses their compile cache.
 go-test:
-	cd prod-sim/chain && $(GOFLAGS_STATIC) go test ./... && $(GOFLAGS_STATIC) go test -tags v2 ./...
+	cd prod-sim/chain && $(GOFLAGS_STATIC) go test -trimpath ./... && $(GOFLAGS_STATIC) go test -trimpath -tags v2 ./...
 
 # ---- prod-sim: images and testnet (see prod-sim/README.md) ----
 .PHONY: prereqs busybox images testnet-reset ports-check
