@@ -48,7 +48,9 @@ class ChainCLI:
         return f"tcp://{self.cfg.chain.tx_node}:26657"
 
     def _docker(self, image: str, desk: Path | None, network: bool) -> list[str]:
-        argv = ["docker", "run", "--rm", "-i"]
+        # The label lets a clean-up find a CLI container whose client was killed
+        # between create and start (it then never reaches --rm).
+        argv = ["docker", "run", "--rm", "-i", "--label", f"rehearse.cli={self.cfg.stack.project}"]
         if network:
             argv += ["--network", self.network]
         if desk is not None:

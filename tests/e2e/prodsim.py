@@ -154,6 +154,12 @@ class ProdSim:
              "down", "--volumes", "--remove-orphans", "--timeout", "5"],
             env=self.run_env(), capture_output=True, timeout=120,
         )  # fmt: skip
+        left = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=rehearse.cli={self.project}"],
+            capture_output=True, text=True, timeout=60,
+        ).stdout.split()  # fmt: skip
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
 
 
 @contextmanager
