@@ -14,11 +14,14 @@ from datetime import datetime
 
 from .events import NewBlock
 
-__all__ = ["ChainView", "NodeView"]
+__all__ = ["ChainView", "NodeView", "parse_rfc3339"]
 
 
-def _parse_time(rfc3339: str) -> float | None:
+def parse_rfc3339(rfc3339: str | None) -> float | None:
+    """Epoch seconds of a UTC RFC 3339 time, or None when absent or malformed."""
     # CometBFT sends nanoseconds ("2026-11-29T15:24:40.123456789Z"); Python takes micro.
+    if not rfc3339:
+        return None
     try:
         head, _, frac = rfc3339.rstrip("Z").partition(".")
         stamp = datetime.fromisoformat(head + "+00:00").timestamp()
@@ -45,7 +48,7 @@ class ChainView:
             return False
         nv.height = ev.height
         nv.last_block_at = ev.at
-        t = _parse_time(ev.block_time)
+        t = parse_rfc3339(ev.block_time)
         if t is not None:
             nv.block_times.append((ev.height, t))
         return True

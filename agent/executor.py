@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +36,7 @@ from .actions import (
     WriteReport,
 )
 from .chaincli import ChainCLI
-from .chainview import ChainView
+from .chainview import ChainView, parse_rfc3339
 from .clock import Clock
 from .compose import Compose
 from .config import Config, VoterConfig
@@ -113,18 +112,6 @@ class TxLedger:
             return out
 
         return await anyio.to_thread.run_sync(read)
-
-
-def _rfc3339(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        head, _, frac = value.rstrip("Z").partition(".")
-        return datetime.fromisoformat(head + "+00:00").timestamp() + (
-            float("0." + frac[:6]) if frac else 0.0
-        )
-    except ValueError:
-        return None
 
 
 class Executor:
@@ -246,7 +233,7 @@ class Executor:
     async def _find_proposal(self, name: str) -> tuple[int, int, float | None] | None:
         for p in await self.rest.proposals():
             if p.upgrade_plan and p.upgrade_plan.name == name and p.status in _OPEN:
-                return p.id, p.upgrade_plan.height, _rfc3339(p.voting_end_time)
+                return p.id, p.upgrade_plan.height, parse_rfc3339(p.voting_end_time)
         return None
 
     async def _submit(self, action: SubmitProposal, state: State) -> Fact:
@@ -288,7 +275,7 @@ class Executor:
         if pid_attr is None:
             raise ProtocolError(f"proposal tx {tx.tx_hash} has no proposal_id event")
         proposal = await self.rest.proposal(int(pid_attr))
-        end = _rfc3339(proposal.voting_end_time) if proposal else None
+        end = parse_rfc3339(proposal.voting_end_time) if proposal else None
         return ProposalSubmitted(
             int(pid_attr), tx.tx_hash, height, voting_end=end, **self._fact_kw()
         )
