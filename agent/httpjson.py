@@ -12,17 +12,57 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import anyio
 import httpx
 
 from .errors import ConnectError, DeadlineExceeded, ProtocolError
 
-__all__ = ["JsonResponse", "get_json", "translate_httpx_errors", "as_int", "as_dict", "as_str"]
+__all__ = [
+    "JsonHttpClient",
+    "JsonResponse",
+    "get_json",
+    "translate_httpx_errors",
+    "as_int",
+    "as_dict",
+    "as_str",
+]
 
 # Bodies larger than this are not chain answers we understand; refuse rather than buffer.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class JsonHttpClient:
+    """A base URL, a per-request deadline and an httpx client that may be shared.
+
+    Pass ``client`` to share a connection pool (it is then yours to close);
+    otherwise one is created and closed by ``aclose()`` / ``async with``.
+    """
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 5.0, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-import httpx
-
 from .errors import FatalError, ProtocolError, TransientError
-from .httpjson import as_dict, as_int, as_str, get_json
+from .httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
 
 __all__ = ["GovParams", "Proposal", "RestClient", "RestError", "Tally", "UpgradePlan"]
 
@@ -78,31 +75,8 @@ class GovParams:
     threshold: str = ""
 
 
-class RestClient:
+class RestClient(JsonHttpClient):
     """GETs against one node's REST API, each under ``timeout`` seconds."""
-
-    def __init__(
-        self, base_url: str, *, timeout: float = 5.0, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> RestClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         response = await get_json(

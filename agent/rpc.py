@@ -12,13 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Protocol
 
-import httpx
-
 from .errors import FatalError, ProtocolError, TransientError
-from .httpjson import as_dict, as_int, as_str, get_json
+from .httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
 from .rest import GovParams, Proposal, RestClient, RestError, Tally, UpgradePlan
 
 __all__ = [
@@ -105,35 +102,12 @@ class CometRPC(Protocol):
     ) -> bytes | None: ...
 
 
-class HttpCometRPC:
+class HttpCometRPC(JsonHttpClient):
     """CometBFT RPC over HTTP GET (URI form); every call under ``timeout`` seconds.
 
     Pass ``client`` to share a connection pool (it is then yours to close); otherwise
     one is created and closed by ``aclose()`` / ``async with``.
     """
-
-    def __init__(
-        self, base_url: str, *, timeout: float = 5.0, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> HttpCometRPC:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _call(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         url = f"{self.base_url}/{method}"
