@@ -32,9 +32,11 @@ from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The tests directory is the import root of the e2e helpers, as under pytest.
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
-from tests.e2e.prodsim import prod_sim  # noqa: E402
+from e2e.prodsim import prod_sim  # noqa: E402
 
 
 def _ts(s: str) -> float:

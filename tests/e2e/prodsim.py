@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from integration.solo_chain import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 PROD_SIM = REPO / "prod-sim"
@@ -46,19 +47,6 @@ def missing_images() -> list[str]:
         i for i in IMAGES
         if subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode != 0
     ]  # fmt: skip
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @dataclass

@@ -51,7 +51,7 @@ def find_binary() -> Path | None:
     return None
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
     # Hold every socket open until all are chosen so the kernel cannot hand out one twice.
     socks = []
     try:
@@ -152,7 +152,7 @@ def start_solo_chain(binary: Path, timeout_commit: str = "300ms") -> Iterator[So
         )
         _run(binary, "genesis", "collect-gentxs", home=home)
 
-        rpc, p2p, grpc, api, proxy = _free_ports(5)
+        rpc, p2p, grpc, api, proxy = free_ports(5)
         config, app = home / "config" / "config.toml", home / "config" / "app.toml"
         _set_toml(config, "", "proxy_app", f'"tcp://127.0.0.1:{proxy}"')
         _set_toml(config, "rpc", "laddr", f'"tcp://127.0.0.1:{rpc}"')
