@@ -73,7 +73,11 @@ async def _supervise(job: Callable[[], Awaitable[int]]) -> int:
 
         async def run_job() -> None:
             with job_scope:
-                outcome.append(await job())
+                try:
+                    outcome.append(await job())
+                except ConfigError as exc:  # bad input found at start: nothing was launched
+                    print(f"rehearse: error: {exc}", file=sys.stderr)
+                    outcome.append(EXIT_USAGE)
             finished.set()
             tg.cancel_scope.cancel()
 

@@ -41,7 +41,7 @@ from .clock import Clock, SystemClock
 from .compose import Compose, detect_compose
 from .config import Config, read_password
 from .docker_events import DockerEventSource
-from .errors import AgentError, IllegalTransition
+from .errors import AgentError, ConfigError, IllegalTransition
 from .events import ContainerEvent, NewBlock, Observation, StreamStatus
 from .executor import Executor, TxLedger
 from .facts import (
@@ -432,6 +432,21 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
         env={"REHEARSE_TESTNET_DIR": str(cfg.testnet_dir)},
         timeout=cfg.timing.command_timeout,
     )
+    cli = ChainCLI(cfg, password)
+    if state is None:
+        # Bad input stops here, before anything is launched: the password must
+        # open every voter's keyring.
+        for v in cfg.voters:
+            try:
+                await cli.address(v)
+            except AgentError as exc:
+                raise ConfigError(
+                    "keyring.password_env"
+                    if not cfg.keyring.password_file
+                    else "keyring.password_file",
+                    cfg.keyring.password_file or cfg.keyring.password_env,
+                    f"does not open voter {v.name}'s keyring in {cfg.path(v.desk)}: {exc}",
+                ) from None
     view = ChainView([n.name for n in cfg.nodes])
     async with _clients(cfg) as (rpcs, rest):
         runner: Runner
@@ -447,7 +462,7 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
         executor = Executor(
             cfg,
             compose=compose,
-            cli=ChainCLI(cfg, password),
+            cli=cli,
             rpcs=dict(rpcs),
             rest=rest,
             view=view,

@@ -59,7 +59,20 @@ class CommandFailed(AgentError):
         self.argv = argv
         self.returncode = returncode
         self.output = output
-        super().__init__(f"{argv[0]} exited {returncode}: {output.strip()[-500:]}")
+        super().__init__(f"{argv[0]} exited {returncode}: {_summary(output)}")
+
+
+def _summary(output: str) -> str:
+    """The line that says what went wrong, not the usage text around it.
+
+    Cobra prints "Error: ..." before the usage, or a bare message after it; in
+    both cases one line carries the reason.
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("Error:"):
+            return line[:500]
+    return lines[-1][-500:] if lines else ""
 
 
 class ConfigError(AgentError):

@@ -48,3 +48,12 @@ def test_parse_leaderboard_accepts_store_and_cli_forms() -> None:
     assert parse_leaderboard(store) == parse_leaderboard(cli) == [("a", 3)]
     with pytest.raises(ProtocolError):
         parse_leaderboard({"nope": 1})
+
+
+def test_command_failed_names_the_cli_error_not_its_usage() -> None:
+    from agent.errors import CommandFailed
+
+    before = "Error: integrity check failed.\nUsage:\n  checkersd tx ...\n" + "x" * 900
+    assert "integrity check failed" in str(CommandFailed(["docker"], 1, before))
+    after = "Usage:\n  --home string   dir\n\nfailed: too many failed passphrase attempts\n"
+    assert str(CommandFailed(["docker"], 1, after)).endswith("too many failed passphrase attempts")
