@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 
 pwfile=prod-sim/.keyring-password
 if [ -z "${REHEARSE_KEYRING_PASSWORD:-}" ]; then
+  if [ ! -s "$pwfile" ] && [ -f prod-sim/node-carol/config/genesis.json ]; then
+    # A new random password cannot open keyrings made with another one.
+    echo "rehearse: a prod-sim testnet exists but not its password: set REHEARSE_KEYRING_PASSWORD" \
+         "to the one it was generated with, or regenerate it: make testnet FORCE=1" >&2
+    exit 2
+  fi
   if [ ! -s "$pwfile" ]; then
     (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$pwfile")
   fi
