@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import cast
 
-from .errors import ProtocolError
+from agent.errors import ProtocolError
 
 __all__ = [
     "PlayerInfo",

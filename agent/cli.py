@@ -18,10 +18,10 @@ from pathlib import Path
 import anyio
 import structlog
 
-from .config import Config, load_config, read_password
-from .errors import ConfigError
-from .logs import configure_logging
-from .machine import Phase
+from agent.config import Config, load_config, read_password
+from agent.core.machine import Phase
+from agent.errors import ConfigError
+from agent.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -103,7 +103,7 @@ async def _deadline(finished: anyio.Event) -> None:
 
 
 async def _run(cfg: Config, fresh: bool) -> int:
-    from .daemon import run_rehearsal
+    from agent.runtime.daemon import run_rehearsal
 
     async def job() -> int:
         final = await run_rehearsal(cfg, fresh=fresh)
@@ -113,7 +113,7 @@ async def _run(cfg: Config, fresh: bool) -> int:
 
 
 async def _watch(cfg: Config) -> int:
-    from .watch import run_watch
+    from agent.watchdog.service import run_watch
 
     async def job() -> int:
         await run_watch(cfg)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .watchdog.settings import WatchSettings, parse_watch_settings
+from agent.errors import ConfigError
+from agent.watchdog.settings import WatchSettings, parse_watch_settings
 
 __all__ = [
     "Config",

@@ -157,10 +157,10 @@ def watch_footprint(tmp: Path, minutes: float) -> dict[str, float]:
 
 def synthetic_reaction(blocks: int = 20000) -> tuple[float, float]:
     """Median and p99 of ChainView.observe + decide per NewBlock, in ms."""
-    from agent.chainview import ChainView
-    from agent.events import NewBlock
-    from agent.facts import Begin, HeightObserved, StackLaunched
-    from agent.machine import Params, decide, initial_state
+    from agent.core.chainview import ChainView
+    from agent.core.facts import Begin, HeightObserved, StackLaunched
+    from agent.core.machine import Params, decide, initial_state
+    from agent.core.observations import NewBlock
 
     nodes = ["val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"]
     view = ChainView(nodes)

@@ -42,7 +42,7 @@ in ``config-snippet.toml`` next to this file.
 
 from __future__ import annotations
 
-from .alerts import (
+from agent.watchdog.alerts import (
     AlertManager,
     AlertStore,
     AlertStoreCorrupt,
@@ -51,8 +51,8 @@ from .alerts import (
     Notification,
     Sink,
 )
-from .detectors import DETECTORS, Condition, Thresholds, UpgradeContext, Watchdog
-from .metrics import (
+from agent.watchdog.detectors import DETECTORS, Condition, Thresholds, UpgradeContext, Watchdog
+from agent.watchdog.metrics import (
     Heartbeat,
     HeartbeatStatus,
     MetricsServer,
@@ -60,15 +60,22 @@ from .metrics import (
     WatchMetrics,
     check_heartbeat,
 )
-from .observations import NodeInfo, WatchObservation
-from .settings import (
+from agent.watchdog.observations import NodeInfo, WatchObservation
+from agent.watchdog.settings import (
     MetricsSettings,
     SinkSettings,
     WatchSettings,
     WatchTuning,
     parse_watch_settings,
 )
-from .sinks import CommandSink, DiscordSink, SlackSink, WebhookSink, build_sinks, redact_url
+from agent.watchdog.sinks import (
+    CommandSink,
+    DiscordSink,
+    SlackSink,
+    WebhookSink,
+    build_sinks,
+    redact_url,
+)
 
 __all__ = [
     "DETECTORS",

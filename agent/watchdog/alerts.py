@@ -30,10 +30,10 @@ from typing import Any, Literal, Protocol
 import anyio
 import structlog
 
-from ..clock import Clock
-from ..errors import FatalError
-from ._files import read_json, write_json_atomic
-from .detectors import Condition
+from agent.adapters.clock import Clock
+from agent.adapters.files import read_json, write_json_atomic
+from agent.errors import FatalError
+from agent.watchdog.detectors import Condition
 
 __all__ = [
     "AlertManager",

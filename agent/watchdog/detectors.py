@@ -48,8 +48,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..events import ContainerEvent, NewBlock, StreamStatus
-from .observations import NodeInfo, WatchObservation
+from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
+from agent.watchdog.observations import NodeInfo, WatchObservation
 
 __all__ = [
     "DETECTORS",

@@ -19,11 +19,11 @@ import anyio
 import structlog
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
 
-from ..events import ContainerEvent, NewBlock, StreamStatus
-from ._files import read_json, write_json_atomic
-from .detectors import Watchdog
-from .observations import NodeInfo, WatchObservation
-from .settings import LOOPBACK_HOSTS
+from agent.adapters.files import read_json, write_json_atomic
+from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
+from agent.watchdog.detectors import Watchdog
+from agent.watchdog.observations import NodeInfo, WatchObservation
+from agent.watchdog.settings import LOOPBACK_HOSTS
 
 __all__ = [
     "Counter",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..events import ContainerEvent, NewBlock, StreamStatus
+from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 
 __all__ = ["NodeInfo", "WatchObservation"]
 

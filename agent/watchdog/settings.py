@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
-from .detectors import DETECTORS, Thresholds
+from agent.errors import ConfigError
+from agent.watchdog.detectors import DETECTORS, Thresholds
 
 __all__ = [
     "MetricsSettings",
@@ -257,7 +257,7 @@ def _parse_sink(data: dict[str, Any], where: str) -> SinkSettings:
 
 def _webhook_url(key: str, url: Any) -> str:
     # Imported here: sinks imports this module for SinkSettings.
-    from .sinks import redact_url
+    from agent.watchdog.sinks import redact_url
 
     if not isinstance(url, str) or not url:
         raise ConfigError(key, url, "required: the webhook's http(s) URL")

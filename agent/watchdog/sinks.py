@@ -18,10 +18,10 @@ import anyio
 import httpx
 import structlog
 
-from ..backoff import Backoff
-from ..clock import Clock, SystemClock
-from .alerts import Notification, Sink
-from .settings import SinkSettings
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import Clock, SystemClock
+from agent.watchdog.alerts import Notification, Sink
+from agent.watchdog.settings import SinkSettings
 
 __all__ = [
     "CommandSink",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from agent.backoff import Backoff
-from agent.clock import SystemClock
-from agent.events import NewBlock, Observation, StreamStatus
-from agent.rpc import HttpCometRPC, QueryFailed, RestClient
-from agent.ws import NewBlockSource
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import SystemClock
+from agent.adapters.rpc import HttpCometRPC, QueryFailed, RestClient
+from agent.adapters.ws import NewBlockSource
+from agent.core.observations import NewBlock, Observation, StreamStatus
 
 from .solo_chain import CHAIN_ID, DENOM, SoloChain
 

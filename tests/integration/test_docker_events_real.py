@@ -20,10 +20,10 @@ import aiodocker
 import anyio
 import pytest
 
-from agent.backoff import Backoff
-from agent.clock import SystemClock
-from agent.docker_events import DockerEventSource, find_docker_host
-from agent.events import ContainerEvent, Observation, StreamStatus
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import SystemClock
+from agent.adapters.docker_events import DockerEventSource, find_docker_host
+from agent.core.observations import ContainerEvent, Observation, StreamStatus
 
 from .conftest import require_binary
 

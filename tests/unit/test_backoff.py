@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from agent.backoff import Backoff
+from agent.adapters.backoff import Backoff
 
 
 def test_no_jitter_grows_geometrically_to_the_cap() -> None:

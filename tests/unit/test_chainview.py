@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from agent.chainview import ChainView
-from agent.events import NewBlock
+from agent.core.chainview import ChainView
+from agent.core.observations import NewBlock
 
 
 def block(node: str, h: int, t: str) -> NewBlock:

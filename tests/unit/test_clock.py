@@ -3,7 +3,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from agent.clock import FakeClock, SystemClock
+from agent.adapters.clock import FakeClock, SystemClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(5)]
 

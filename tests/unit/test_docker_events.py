@@ -11,10 +11,10 @@ import anyio
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from agent.backoff import Backoff
-from agent.clock import FakeClock
-from agent.docker_events import DockerEventSource, docker_since, parse_container_event
-from agent.events import ContainerEvent, Observation, StreamStatus
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import FakeClock
+from agent.adapters.docker_events import DockerEventSource, docker_since, parse_container_event
+from agent.core.observations import ContainerEvent, Observation, StreamStatus
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 
@@ -200,7 +200,7 @@ def test_parse_skips_non_container_and_unlabelled_events() -> None:
 
 
 def test_find_docker_host_prefers_docker_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.docker_events import find_docker_host
+    from agent.adapters.docker_events import find_docker_host
 
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
     assert find_docker_host() == "tcp://10.0.0.1:2375"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import codec
-from agent.actions import (
+from agent.core import codec
+from agent.core.actions import (
     ArmDeadline,
     CaptureBaseline,
     CastVote,
@@ -21,8 +21,7 @@ from agent.actions import (
     VerifyUpgrade,
     WriteReport,
 )
-from agent.errors import IllegalTransition
-from agent.facts import (
+from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
     Begin,
@@ -41,8 +40,9 @@ from agent.facts import (
     UpgradeVerified,
     VoteCast,
 )
-from agent.machine import PHASE_EDGES, TABLE, Params, Phase, State, decide, initial_state
-from agent.policy import UpgradeHeightPolicy
+from agent.core.machine import PHASE_EDGES, TABLE, Params, Phase, State, decide, initial_state
+from agent.core.policy import UpgradeHeightPolicy
+from agent.errors import IllegalTransition
 
 PASSED = "PROPOSAL_STATUS_PASSED"
 OK = (Check("leaderboard", True, "equal"),)

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from agent.adapters.rest import GovParams, RestClient, RestError, Tally, UpgradePlan
 from agent.errors import ConnectError, ProtocolError, TransientError
-from agent.rest import GovParams, RestClient, RestError, Tally, UpgradePlan
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 

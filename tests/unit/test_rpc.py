@@ -9,8 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
+from agent.adapters.rpc import (
+    AbciInfo,
+    BlockHeader,
+    HttpCometRPC,
+    NodeStatus,
+    QueryFailed,
+    RPCError,
+)
 from agent.errors import ConnectError, DeadlineExceeded, ProtocolError, TransientError
-from agent.rpc import AbciInfo, BlockHeader, HttpCometRPC, NodeStatus, QueryFailed, RPCError
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.clock import FakeClock
+from agent.adapters.clock import FakeClock
 from agent.config import parse_config
-from agent.events import NewBlock
-from agent.watch import WatchService
+from agent.core.observations import NewBlock
 from agent.watchdog import Condition, Notification
+from agent.watchdog.service import WatchService
 
 
 def service(tmp_path: Path) -> WatchService:

@@ -8,7 +8,7 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
-from agent.clock import FakeClock
+from agent.adapters.clock import FakeClock
 from agent.watchdog import (
     AlertManager,
     AlertStoreCorrupt,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.events import ContainerEvent, NewBlock, StreamStatus
+from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.watchdog import Condition, NodeInfo, Thresholds, UpgradeContext, Watchdog
 
 NODES = ["val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"]

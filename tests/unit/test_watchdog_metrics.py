@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 
-from agent.events import ContainerEvent, NewBlock, StreamStatus
+from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.watchdog import (
     Heartbeat,
     MetricsServer,

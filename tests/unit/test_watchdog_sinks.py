@@ -16,8 +16,8 @@ import pytest
 from anyio.abc import SocketStream
 from structlog.testing import capture_logs
 
-from agent.backoff import Backoff
-from agent.clock import FakeClock
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import FakeClock
 from agent.watchdog import (
     CommandSink,
     DiscordSink,

@@ -11,11 +11,11 @@ import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from websockets.asyncio.server import ServerConnection, serve
 
-from agent.backoff import Backoff
-from agent.clock import FakeClock
-from agent.events import NewBlock, Observation, StreamStatus
-from agent.rpc import AbciInfo, BlockHeader, NodeStatus
-from agent.ws import NewBlockSource
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import FakeClock
+from agent.adapters.rpc import AbciInfo, BlockHeader, NodeStatus
+from agent.adapters.ws import NewBlockSource
+from agent.core.observations import NewBlock, Observation, StreamStatus
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(15)]
 

@@ -15,9 +15,9 @@ from typing import Protocol
 
 import anyio
 
-from . import codec
-from .errors import FatalError
-from .machine import State
+from agent.core import codec
+from agent.core.machine import State
+from agent.errors import FatalError
 
 __all__ = ["Journal", "FileJournal", "MemoryJournal", "JournalCorrupt"]
 

@@ -33,18 +33,25 @@ import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from . import report as report_mod
-from .actions import Action, ArmDeadline, CastVote, LaunchStack, RestartOnV2, SubmitProposal
-from .chaincli import ChainCLI
-from .chainview import ChainView
-from .clock import Clock, SystemClock
-from .compose import Compose, detect_compose
-from .config import Config, read_password
-from .docker_events import DockerEventSource
-from .errors import AgentError, ConfigError, IllegalTransition
-from .events import ContainerEvent, NewBlock, Observation, StreamStatus
-from .executor import Executor, TxLedger
-from .facts import (
+from agent.adapters.chaincli import ChainCLI
+from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.compose import Compose, detect_compose
+from agent.adapters.docker_events import DockerEventSource
+from agent.adapters.journal import FileJournal, Journal
+from agent.adapters.rest import RestClient
+from agent.adapters.rpc import HttpCometRPC
+from agent.adapters.ws import NewBlockSource
+from agent.config import Config, read_password
+from agent.core.actions import (
+    Action,
+    ArmDeadline,
+    CastVote,
+    LaunchStack,
+    RestartOnV2,
+    SubmitProposal,
+)
+from agent.core.chainview import ChainView
+from agent.core.facts import (
     ActionFailed,
     Begin,
     ChainLive,
@@ -57,17 +64,17 @@ from .facts import (
     StackLaunched,
     StackRestarted,
 )
-from .journal import FileJournal, Journal
-from .machine import Params, Phase, State, decide, initial_state
-from .policy import UpgradeHeightPolicy
-from .rest import RestClient
-from .rpc import HttpCometRPC
-from .watch import WatchService, context_from_state
-from .ws import NewBlockSource
+from agent.core.machine import Params, Phase, State, decide, initial_state
+from agent.core.observations import ContainerEvent, NewBlock, Observation, StreamStatus
+from agent.core.policy import UpgradeHeightPolicy
+from agent.errors import AgentError, ConfigError, IllegalTransition
+from agent.runtime import report as report_mod
+from agent.runtime.executor import Executor, TxLedger
+from agent.watchdog.service import WatchService, context_from_state
 
 __all__ = ["Runner", "params_from_config", "run_rehearsal", "RunStats"]
 
-log = structlog.get_logger("agent.daemon")
+log = structlog.get_logger("agent.runtime.daemon")
 
 OBSERVATION_BUFFER = 1024
 FACT_BUFFER = 256

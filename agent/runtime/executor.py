@@ -23,8 +23,15 @@ from typing import Any, TypeVar
 import anyio
 import structlog
 
-from . import checkers
-from .actions import (
+from agent import checkers
+from agent.adapters.chaincli import ChainCLI
+from agent.adapters.clock import Clock
+from agent.adapters.compose import Compose
+from agent.adapters.process import run_command
+from agent.adapters.rest import RestClient
+from agent.adapters.rpc import CometRPC
+from agent.config import Config, VoterConfig
+from agent.core.actions import (
     Action,
     CaptureBaseline,
     CastVote,
@@ -35,13 +42,8 @@ from .actions import (
     VerifyUpgrade,
     WriteReport,
 )
-from .chaincli import ChainCLI
-from .chainview import ChainView, parse_rfc3339
-from .clock import Clock
-from .compose import Compose
-from .config import Config, VoterConfig
-from .errors import AgentError, ProtocolError, TransientError
-from .facts import (
+from agent.core.chainview import ChainView, parse_rfc3339
+from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
     Check,
@@ -54,15 +56,13 @@ from .facts import (
     UpgradeVerified,
     VoteCast,
 )
-from .machine import State
-from .policy import UpgradeHeightPolicy
-from .process import run_command
-from .rest import RestClient
-from .rpc import CometRPC
+from agent.core.machine import State
+from agent.core.policy import UpgradeHeightPolicy
+from agent.errors import AgentError, ProtocolError, TransientError
 
 __all__ = ["Executor", "TxLedger"]
 
-log = structlog.get_logger("agent.executor")
+log = structlog.get_logger("agent.runtime.executor")
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from .actions import (
+from agent.core.actions import (
     Action,
     ArmDeadline,
     CaptureBaseline,
@@ -35,8 +35,7 @@ from .actions import (
     VerifyUpgrade,
     WriteReport,
 )
-from .errors import IllegalTransition
-from .facts import (
+from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
     Begin,
@@ -56,7 +55,8 @@ from .facts import (
     UpgradeVerified,
     VoteCast,
 )
-from .policy import UpgradeHeightPolicy
+from agent.core.policy import UpgradeHeightPolicy
+from agent.errors import IllegalTransition
 
 __all__ = [
     "Phase",

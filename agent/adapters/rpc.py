@@ -14,9 +14,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import FatalError, ProtocolError, TransientError
-from .httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
-from .rest import GovParams, Proposal, RestClient, RestError, Tally, UpgradePlan
+from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
+from agent.adapters.rest import GovParams, Proposal, RestClient, RestError, Tally, UpgradePlan
+from agent.errors import FatalError, ProtocolError, TransientError
 
 __all__ = [
     "AbciInfo",

@@ -18,7 +18,7 @@ from typing import Any, Self
 import anyio
 import httpx
 
-from .errors import ConnectError, DeadlineExceeded, ProtocolError
+from agent.errors import ConnectError, DeadlineExceeded, ProtocolError
 
 __all__ = [
     "JsonHttpClient",

@@ -27,10 +27,10 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
-from .backoff import Backoff
-from .clock import Clock, SystemClock
-from .errors import StreamClosed
-from .events import ContainerEvent, Observation, StreamStatus
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import Clock, SystemClock
+from agent.core.observations import ContainerEvent, Observation, StreamStatus
+from agent.errors import StreamClosed
 
 __all__ = ["DockerEventSource", "docker_since", "find_docker_host", "parse_container_event"]
 

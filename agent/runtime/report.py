@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from .machine import State
+from agent.core.machine import State
 
 __all__ = ["build_report", "render_markdown", "write_report"]
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import structlog
 
-from .config import Config, VoterConfig
-from .errors import CommandFailed, ProtocolError
-from .process import CommandResult, run_command
+from agent.adapters.process import CommandResult, run_command
+from agent.config import Config, VoterConfig
+from agent.errors import CommandFailed, ProtocolError
 
 __all__ = ["ChainCLI", "TxResult"]
 
-log = structlog.get_logger("agent.chaincli")
+log = structlog.get_logger("agent.adapters.chaincli")
 
 HOME_IN_CONTAINER = "/root/.checkers"
 

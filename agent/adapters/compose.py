@@ -10,8 +10,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import CommandFailed
-from .process import CommandResult, run_command
+from agent.adapters.process import CommandResult, run_command
+from agent.errors import CommandFailed
 
 __all__ = ["Compose", "detect_compose"]
 

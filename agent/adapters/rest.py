@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FatalError, ProtocolError, TransientError
-from .httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
+from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
+from agent.errors import FatalError, ProtocolError, TransientError
 
 __all__ = ["GovParams", "Proposal", "RestClient", "RestError", "Tally", "UpgradePlan"]
 

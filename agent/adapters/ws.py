@@ -20,11 +20,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
 from websockets.uri import parse_uri
 
-from .backoff import Backoff
-from .clock import Clock, SystemClock
-from .errors import AgentError, ProtocolError, StreamClosed
-from .events import NewBlock, Observation, StreamStatus
-from .rpc import CometRPC
+from agent.adapters.backoff import Backoff
+from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.rpc import CometRPC
+from agent.core.observations import NewBlock, Observation, StreamStatus
+from agent.errors import AgentError, ProtocolError, StreamClosed
 
 __all__ = ["NewBlockSource", "NEW_BLOCK_QUERY"]
 

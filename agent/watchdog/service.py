@@ -18,15 +18,16 @@ import httpx
 import structlog
 from anyio.abc import TaskStatus
 
-from .clock import Clock, SystemClock
-from .config import Config
-from .docker_events import DockerEventSource
-from .errors import AgentError
-from .events import Observation
-from .machine import Phase, State
-from .rest import RestClient
-from .rpc import CometRPC, HttpCometRPC
-from .watchdog import (
+from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.docker_events import DockerEventSource
+from agent.adapters.rest import RestClient
+from agent.adapters.rpc import CometRPC, HttpCometRPC
+from agent.adapters.ws import NewBlockSource
+from agent.config import Config
+from agent.core.machine import Phase, State
+from agent.core.observations import Observation
+from agent.errors import AgentError
+from agent.watchdog import (
     AlertManager,
     Condition,
     FileAlertStore,
@@ -39,7 +40,6 @@ from .watchdog import (
     WatchMetrics,
     build_sinks,
 )
-from .ws import NewBlockSource
 
 __all__ = ["WatchService", "context_from_state", "run_watch"]
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import anyio
 import structlog
 
-from .errors import CommandFailed, DeadlineExceeded
+from agent.errors import CommandFailed, DeadlineExceeded
 
 __all__ = ["CommandResult", "run_command", "redact"]
 
-log = structlog.get_logger("agent.process")
+log = structlog.get_logger("agent.adapters.process")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import dataclasses
 import enum
 from typing import Any
 
-from . import actions, facts, machine, policy
+from agent.core import actions, facts, machine, policy
 
 __all__ = ["encode", "decode"]
 

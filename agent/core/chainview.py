@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .events import NewBlock
+from agent.core.observations import NewBlock
 
 __all__ = ["ChainView", "NodeView", "parse_rfc3339"]
 

@@ -1,0 +1,53 @@
+"""The layout is the architecture: the core stays pure, adapters stay below the runtime."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+AGENT = Path(__file__).resolve().parents[2] / "agent"
+IO_LIBRARIES = {"anyio", "httpx", "websockets", "aiodocker", "structlog", "asyncio", "socket"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
+
+
+CORE = sorted((AGENT / "core").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
+def test_core_imports_no_io_library(path: Path) -> None:
+    bad = {m for m in _imports(path) if m.split(".")[0] in IO_LIBRARIES}
+    assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
+def test_core_imports_only_core_and_errors(path: Path) -> None:
+    outside = {
+        m
+        for m in _imports(path)
+        if m.startswith("agent") and not (m.startswith("agent.core") or m == "agent.errors")
+    }
+    assert not outside, f"{path.name} reaches out of the core: {sorted(outside)}"
+
+
+def test_the_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import anyio\nfrom httpx import AsyncClient\n")
+    assert {"anyio", "httpx"} <= _imports(bad)
+
+
+def test_adapters_do_not_import_the_runtime() -> None:
+    for path in (AGENT / "adapters").glob("*.py"):
+        up = {m for m in _imports(path) if m.startswith(("agent.runtime", "agent.watchdog"))}
+        assert not up, f"{path.name} imports {sorted(up)}"
