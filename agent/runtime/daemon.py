@@ -38,6 +38,7 @@ from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.compose import Compose, detect_compose
 from agent.adapters.docker_events import DockerEventSource
 from agent.adapters.journal import FileJournal, Journal
+from agent.adapters.ledger import TxLedger
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import HttpCometRPC
 from agent.adapters.ws import NewBlockSource
@@ -69,7 +70,7 @@ from agent.core.observations import ContainerEvent, NewBlock, Observation, Strea
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import AgentError, ConfigError, IllegalTransition
 from agent.runtime import report as report_mod
-from agent.runtime.executor import Executor, TxLedger
+from agent.runtime.executor import Executor
 from agent.watchdog.service import WatchService, context_from_state
 
 __all__ = ["Runner", "params_from_config", "run_rehearsal", "RunStats"]
