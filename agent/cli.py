@@ -103,7 +103,7 @@ async def _deadline(finished: anyio.Event) -> None:
 
 
 async def _run(cfg: Config, fresh: bool) -> int:
-    from agent.runtime.daemon import run_rehearsal
+    from agent.runtime.wiring import run_rehearsal
 
     async def job() -> int:
         final = await run_rehearsal(cfg, fresh=fresh)
@@ -113,7 +113,7 @@ async def _run(cfg: Config, fresh: bool) -> int:
 
 
 async def _watch(cfg: Config) -> int:
-    from agent.watchdog.service import run_watch
+    from agent.runtime.wiring import run_watch
 
     async def job() -> int:
         await run_watch(cfg)

@@ -1,8 +1,14 @@
-"""What the agent knows of each node's chain: heights and block times.
+"""The one view of the chain: what the agent knows of each node.
 
-Fed with ``NewBlock`` observations; answers the questions the daemon derives
-facts from (is every node past height H? what is the block interval?). Pure
-and bounded: a fixed-size window of recent block times per node.
+Fed with ``NewBlock`` and ``NodeInfo`` observations, it answers every
+question the derivation and the detectors ask: each node's height, when its
+latest block arrived, the block interval, when a height was first reached,
+the binary each node runs. Pure and bounded: a fixed window of recent block
+header times per node.
+
+A height below a node's current one is dropped as a stale duplicate (the
+websocket and the RPC backfill overlap), except after ``reset()``, which the
+runtime calls when it relaunches a chain from genesis.
 """
 
 from __future__ import annotations
@@ -12,37 +18,43 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agent.core.observations import NewBlock
+from agent.core.observations import NewBlock, NodeInfo
 
 __all__ = ["ChainView", "NodeView", "parse_rfc3339"]
+
+WINDOW = 32  # recent header times kept per node
 
 
 def parse_rfc3339(rfc3339: str | None) -> float | None:
     """Epoch seconds of a UTC RFC 3339 time, or None when absent or malformed."""
     # CometBFT sends nanoseconds ("2026-11-29T15:24:40.123456789Z"); Python takes micro.
-    if not rfc3339:
+    if not rfc3339 or not isinstance(rfc3339, str):
         return None
     try:
         head, _, frac = rfc3339.rstrip("Z").partition(".")
         stamp = datetime.fromisoformat(head + "+00:00").timestamp()
-        return stamp + (float("0." + frac[:9]) if frac else 0.0)
-    except ValueError:
+        return stamp + (float("0." + frac[:9]) if frac and frac[:9].isdigit() else 0.0)
+    except (ValueError, OverflowError):
         return None
 
 
 @dataclass
 class NodeView:
     height: int = 0
-    last_block_at: float | None = None  # wall time we received the latest block
-    block_times: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=32))
+    last_block_at: float | None = None  # when we received its latest block
+    block_times: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    version: str | None = None  # the binary's version, from abci_info
+    app_version: int | None = None
 
 
 class ChainView:
-    def __init__(self, nodes: list[str]) -> None:
-        self.nodes = {n: NodeView() for n in nodes}
+    def __init__(self, nodes: list[str] | tuple[str, ...]) -> None:
+        self.nodes: dict[str, NodeView] = {n: NodeView() for n in nodes}
+
+    # --- input -----------------------------------------------------------------
 
     def observe(self, ev: NewBlock) -> bool:
-        """Record a block; return True when it raised the node's height."""
+        """Record a block; True when it raised the node's height (a new block)."""
         nv = self.nodes.get(ev.node)
         if nv is None or ev.height <= nv.height:
             return False
@@ -53,30 +65,39 @@ class ChainView:
             nv.block_times.append((ev.height, t))
         return True
 
+    def observe_info(self, info: NodeInfo) -> None:
+        nv = self.nodes.get(info.node)
+        if nv is not None:
+            nv.version = info.version
+            nv.app_version = info.app_version
+
     def reset(self) -> None:
+        """The chain starts again from genesis: forget heights, keep nothing."""
         for n in self.nodes:
             self.nodes[n] = NodeView()
+
+    # --- questions ---------------------------------------------------------------
 
     @property
     def max_height(self) -> int:
         return max((nv.height for nv in self.nodes.values()), default=0)
 
-    @property
-    def min_height(self) -> int:
-        return min((nv.height for nv in self.nodes.values()), default=0)
+    def heights(self) -> dict[str, int]:
+        return {n: nv.height for n, nv in self.nodes.items()}
+
+    def last_block_at(self) -> dict[str, float | None]:
+        return {n: nv.last_block_at for n, nv in self.nodes.items()}
 
     def all_above(self, threshold: int) -> bool:
         return all(nv.height > threshold for nv in self.nodes.values())
 
-    def behind(self, threshold: int) -> list[str]:
-        return [n for n, nv in self.nodes.items() if nv.height <= threshold]
-
     def block_interval(self, min_gaps: int = 3) -> float | None:
         """Median seconds per block from consecutive block header times.
 
-        Block 1 carries the genesis time, which may be long before the chain
-        started (a reset testnet keeps its genesis), so gaps from it are skipped.
-        None until ``min_gaps`` gaps were seen.
+        The chain's own clock, so backfilled blocks count and a slow websocket
+        does not distort it. Block 1 carries the genesis time, which may be long
+        before the chain started (a reset testnet keeps its genesis), so gaps
+        from it are skipped. None until ``min_gaps`` gaps were seen.
         """
         gaps: list[float] = []
         for nv in self.nodes.values():
@@ -85,3 +106,19 @@ class ChainView:
                 if h1 > 1 and h2 > h1 and t2 > t1:
                     gaps.append((t2 - t1) / (h2 - h1))
         return statistics.median(gaps) if len(gaps) >= min_gaps else None
+
+    def reached_at(self, height: int) -> float | None:
+        """Earliest header time of block ``height`` on any node (None: not seen).
+
+        Falls back to the receive time of the latest block of nodes at or past
+        ``height`` when the block itself scrolled out of the window.
+        """
+        headers = [t for nv in self.nodes.values() for h, t in nv.block_times if h == height]
+        if headers:
+            return min(headers)
+        times = [
+            nv.last_block_at
+            for nv in self.nodes.values()
+            if nv.height >= height and nv.last_block_at is not None
+        ]
+        return min(times) if times else None

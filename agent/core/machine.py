@@ -166,6 +166,22 @@ class State:
         return self.phase in TERMINAL
 
     @property
+    def stack_up(self) -> bool:
+        """The stack was launched (its sources can be started)."""
+        return "launch_stack" in self.issued and not any(
+            isinstance(a, LaunchStack) for a in self.pending
+        )
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more to do: terminal, and the report written (or given up on)."""
+        if not self.terminal:
+            return False
+        return self.report_path is not None or not any(
+            isinstance(a, WriteReport) for a in self.pending
+        )
+
+    @property
     def voted(self) -> frozenset[str]:
         return frozenset(v for v, _, _ in self.votes)
 

@@ -20,7 +20,9 @@ __all__ = [
     "NewBlock",
     "StreamStatus",
     "ContainerEvent",
+    "NodeInfo",
     "Observation",
+    "WatchObservation",
 ]
 
 
@@ -60,4 +62,19 @@ class ContainerEvent:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A node's versions, as its ``abci_info`` reports them (polled).
+
+    Tells which binary a node runs, so a node stuck at the upgrade height can be
+    reported as "still runs the genesis binary" rather than just "silent".
+    """
+
+    node: str
+    app_version: int  # the app's protocol version (changes with the upgrade)
+    version: str  # the binary's version string, e.g. "v1", "v2.0.1"
+    at: float  # wall time it was read
+
+
 Observation = NewBlock | StreamStatus | ContainerEvent
+WatchObservation = NewBlock | StreamStatus | ContainerEvent | NodeInfo

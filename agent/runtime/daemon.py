@@ -1,144 +1,138 @@
-"""The daemon: one task group owns every task.
+"""The daemon: one task group owns every task; it only moves data.
 
-Data flow::
+::
 
-    websocket NewBlock x N ─┐
-    Docker events ──────────┼─> observations (bounded stream) ─> observer
-                            │        (ChainView; derives facts: ChainLive,
-                            │         NodesReached, HeightObserved,
-                            │         ProposalStatusSeen on new blocks)
-    executors' results ─────┴────────────> facts (bounded stream) ─> machine loop
-    deadline timers ───────────────────────┘     decide(state, fact) -> actions
-                                                 journal.save(state)
-                                                 dispatch actions -> executors
+    sources (ws NewBlock x N, Docker events)
+        -> observations (bounded stream) -> observer:
+               view.observe(block)            (agent.core.chainview)
+               derivation.on_block(state, ..) (agent.core.derive) -> facts | reads
+        reads (gov params, proposal status) -> facts
+        executors' results, deadline timers -> facts (bounded stream)
+        -> machine loop: decide(state, fact)  (agent.core.machine) -> actions
+               journal.save(state); dispatch actions -> executors
 
-The machine loop is the only writer of the state. Everything else reads the
-latest snapshot. Nothing here sleeps on a loop: chain status is read when a
-new block arrives.
+Every decision is in ``agent.core``: this module never branches on a phase.
+The machine loop is the only writer of the state; everything else reads the
+latest snapshot.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import anyio
-import httpx
 import structlog
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from agent.adapters.chaincli import ChainCLI
-from agent.adapters.clock import Clock, SystemClock
-from agent.adapters.compose import Compose, detect_compose
-from agent.adapters.docker_events import DockerEventSource
-from agent.adapters.journal import FileJournal, Journal
-from agent.adapters.ledger import TxLedger
-from agent.adapters.rest import RestClient
-from agent.adapters.rpc import HttpCometRPC
-from agent.adapters.ws import NewBlockSource
-from agent.config import Config, read_password
-from agent.core.actions import (
-    Action,
-    ArmDeadline,
-    CastVote,
-    LaunchStack,
-    RestartOnV2,
-    SubmitProposal,
-)
+from agent.adapters.clock import Clock
+from agent.adapters.journal import Journal
+from agent.core.actions import Action, ArmDeadline
 from agent.core.chainview import ChainView
+from agent.core.derive import (
+    Derivation,
+    Read,
+    ReadGovParams,
+    ReadProposalStatus,
+    action_timeout,
+    ends_downtime,
+    planned_downtime,
+)
 from agent.core.facts import (
     ActionFailed,
     Begin,
-    ChainLive,
     DeadlinePassed,
     Fact,
-    HeightObserved,
-    NodesReached,
-    ProposalStatusSeen,
     Resumed,
     StackLaunched,
-    StackRestarted,
 )
-from agent.core.machine import Params, Phase, State, decide, initial_state
+from agent.core.machine import Params, State, decide, initial_state
 from agent.core.observations import ContainerEvent, NewBlock, Observation, StreamStatus
-from agent.core.policy import UpgradeHeightPolicy
-from agent.errors import AgentError, ConfigError, IllegalTransition
-from agent.runtime import report as report_mod
-from agent.runtime.executor import Executor
-from agent.watchdog.service import WatchService, context_from_state
+from agent.errors import AgentError, IllegalTransition
+from agent.runtime.blocks import BlockWaiter
 
-__all__ = ["Runner", "params_from_config", "run_rehearsal", "RunStats"]
+__all__ = ["ActionRunner", "ChainReads", "Runner", "Source", "SourceFactory", "WatchHooks"]
 
-log = structlog.get_logger("agent.runtime.daemon")
+log = structlog.get_logger("agent.daemon")
 
 OBSERVATION_BUFFER = 1024
 FACT_BUFFER = 256
+LATENCY_KEEP = 4096
 
 
-def params_from_config(cfg: Config) -> Params:
-    t = cfg.timing
-    return Params(
-        upgrade_name=cfg.chain.upgrade_name,
-        voters=tuple(v.name for v in cfg.voters),
-        height_policy=UpgradeHeightPolicy(t.height_margin_seconds, t.min_blocks_ahead),
-        launch_timeout=t.launch_timeout,
-        vote_timeout=t.vote_timeout,
-        pass_grace=t.pass_grace,
-        resume_budget=t.resume_budget,
-        verify_timeout=t.verify_timeout,
-        restart_timeout=t.restart_timeout,
-    )
+class ActionRunner(Protocol):
+    async def run(self, action: Action, state: State) -> Fact:
+        """Perform ``action``; return its fact; never raise but for cancellation."""
+        ...
 
 
-@dataclass
-class RunStats:
-    """Figures the benchmark reads back (bounded)."""
+class ChainReads(Protocol):
+    """The two chain reads the derivation asks for (REST, with failover)."""
 
-    reaction_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
-    observations: int = 0
-    facts: int = 0
+    async def voting_period(self) -> float: ...
+
+    async def proposal_status(self, proposal_id: int) -> str | None: ...
+
+
+class Source(Protocol):
+    async def run(self, *, task_status: TaskStatus[None] = ...) -> None: ...
+
+
+SourceFactory = Callable[[MemoryObjectSendStream[Observation]], Sequence[Source]]
+
+
+class WatchHooks(Protocol):
+    """What the daemon tells the watchdog (``agent.watchdog.service.WatchService``)."""
+
+    async def run(self, *, task_status: TaskStatus[None] = ...) -> None: ...
+
+    def observe(self, obs: Observation) -> None: ...
+
+    def state_changed(self, state: State) -> None: ...
+
+    def expect_downtime(self, seconds: float) -> None: ...
+
+    def downtime_over(self) -> None: ...
+
+    def sources_started(self) -> None: ...
 
 
 class Runner:
     def __init__(
         self,
-        cfg: Config,
+        params: Params,
         journal: Journal,
-        executor: Executor,
+        executor: ActionRunner,
+        reads: ChainReads,
         view: ChainView,
-        rest: RestClient,
         clock: Clock,
-        rpcs: dict[str, HttpCometRPC],
-        watch: WatchService | None = None,
+        sources: SourceFactory,
+        *,
+        watch: WatchHooks | None = None,
+        read_timeout: float = 10.0,
     ) -> None:
-        self.cfg = cfg
+        self.params = params
         self.journal = journal
         self.executor = executor
+        self.reads = reads
         self.view = view
-        self.rest = rest
         self.clock = clock
-        self.rpcs = rpcs
+        self.sources = sources
         self.watch = watch
-        self.state: State = initial_state("", params_from_config(cfg))
-        self.stats = RunStats()
+        self.read_timeout = read_timeout
+        self.state: State = initial_state("", params)
+        self.derivation = Derivation(view)
+        self.blocks = BlockWaiter(view)
+        self.reaction_latencies: list[float] = []  # seconds, NewBlock received -> dispatched
         obs_send, obs_recv = anyio.create_memory_object_stream[Observation](OBSERVATION_BUFFER)
         fact_send, fact_recv = anyio.create_memory_object_stream[Fact](FACT_BUFFER)
         self.obs_send: MemoryObjectSendStream[Observation] = obs_send
-        self.obs_recv: MemoryObjectReceiveStream[Observation] = obs_recv
-        self.fact_send: MemoryObjectSendStream[Fact] = fact_send
-        self.fact_recv: MemoryObjectReceiveStream[Fact] = fact_recv
-        self._deadlines: dict[str, anyio.CancelScope] = {}
-        self._new_height = anyio.Event()
+        self._obs_recv: MemoryObjectReceiveStream[Observation] = obs_recv
+        self._fact_send: MemoryObjectSendStream[Fact] = fact_send
+        self._fact_recv: MemoryObjectReceiveStream[Fact] = fact_recv
+        self._deadline: tuple[str, anyio.CancelScope] | None = None
         self._sources_started = False
-        self._derived: int | None = None  # the awaiting threshold already answered
-        self._status_polling = False
-        self._last_status: str | None = None
         self._triggers: dict[int, float] = {}  # id(fact) -> monotonic time of its NewBlock
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
@@ -146,6 +140,7 @@ class Runner:
     # --- the loops ---------------------------------------------------------------
 
     async def run(self, first: State | None, fresh_id: str | None) -> State:
+        """Run a new rehearsal (``first`` None) or resume ``first`` to its end."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
             if self.watch is not None:
@@ -153,30 +148,22 @@ class Runner:
             tg.start_soon(self._observer)
             if first is None:
                 assert fresh_id is not None
-                self.state = initial_state(fresh_id, params_from_config(self.cfg))
-                await self.fact_send.send(Begin(fresh_id, 0, self.clock.wall()))
+                self.state = initial_state(fresh_id, self.params)
+                await self._fact_send.send(Begin(fresh_id, 0, self.clock.wall()))
             else:
                 self.state = first
-                if "launch_stack" in self.state.issued and not self._launch_pending():
+                if self.state.stack_up:
                     await self._start_sources()
-                await self.fact_send.send(Resumed(self.view.max_height, self.clock.wall()))
+                await self._fact_send.send(Resumed(self.view.max_height, self.clock.wall()))
             tg.start_soon(self._machine_loop)
             await self._done.wait()
             tg.cancel_scope.cancel()
         return self.state
 
-    def _launch_pending(self) -> bool:
-        return any(isinstance(a, LaunchStack) for a in self.state.pending)
-
     async def _machine_loop(self) -> None:
-        async for fact in self.fact_recv:
-            self.stats.facts += 1
+        async for fact in self._fact_recv:
             await self._apply(fact)
-            if self.state.terminal and self.state.report_path is not None:
-                self._done.set()
-                return
-            if self.state.terminal and "write_report" not in {a.key for a in self.state.pending}:
-                # The report could not be written; the outcome stands.
+            if self.state.finished:
                 self._done.set()
                 return
 
@@ -193,7 +180,7 @@ class Runner:
             self.state = new
             await self.journal.save(new)
             if self.watch is not None:
-                self.watch.set_context(context_from_state(new))
+                self.watch.state_changed(new)
             for t in new.transitions[len(old.transitions) :]:
                 log.info(
                     "phase_changed",
@@ -205,66 +192,53 @@ class Runner:
         trigger = self._triggers.pop(id(fact), None)
         for a in actions:
             self._dispatch(a)
-            if trigger is not None and not isinstance(a, ArmDeadline):
-                latency = time.monotonic() - trigger
-                self.stats.reaction_latencies.append(latency)
+            if isinstance(a, ArmDeadline):
+                continue
+            if trigger is not None:
+                latency = self.clock.monotonic() - trigger
+                self.reaction_latencies.append(latency)
+                del self.reaction_latencies[:-LATENCY_KEEP]
                 log.info(
                     "action_dispatched",
                     action=a.key,
                     height=self.view.max_height,
                     reaction_ms=round(latency * 1000, 2),
                 )
-            elif not isinstance(a, ArmDeadline):
+            else:
                 log.info("action_dispatched", action=a.key, height=self.view.max_height)
-        if isinstance(fact, StackRestarted):
-            # Heights continue after the restart; "first block" is the first above it.
-            log.info("stack_restarted", last_height=fact.last_height)
+        if self.watch is not None and ends_downtime(fact):
+            self.watch.downtime_over()
         if isinstance(fact, StackLaunched):
-            self.view.reset()
-            self._derived = None
+            self.derivation.restart_chain()
             await self._start_sources()
 
     def _dispatch(self, action: Action) -> None:
         assert self._tg is not None
         if isinstance(action, ArmDeadline):
-            old = self._deadlines.pop(action.name, None)
-            if old is not None:
-                old.cancel()
-            for name, scope in list(self._deadlines.items()):
-                # One deadline at a time: arming a new phase's wait retires the old one.
-                scope.cancel()
-                del self._deadlines[name]
+            # One deadline at a time: arming a new wait retires the old one.
+            if self._deadline is not None:
+                self._deadline[1].cancel()
             scope = anyio.CancelScope()
-            self._deadlines[action.name] = scope
-            self._tg.start_soon(self._deadline, action, scope)
+            self._deadline = (action.name, scope)
+            self._tg.start_soon(self._run_deadline, action, scope)
             return
-        if self.watch is not None and isinstance(action, LaunchStack | RestartOnV2):
-            # Planned downtime: no stall alerts for nodes we are stopping on purpose.
-            self.watch.expect_downtime(self._action_timeout(action))
+        downtime = planned_downtime(action, self.params)
+        if self.watch is not None and downtime is not None:
+            self.watch.expect_downtime(downtime)
         self._tg.start_soon(self._execute, action, self.state)
 
-    async def _deadline(self, a: ArmDeadline, scope: anyio.CancelScope) -> None:
+    async def _run_deadline(self, a: ArmDeadline, scope: anyio.CancelScope) -> None:
         with scope:
             await self.clock.sleep(a.seconds)
             log.warning(
                 "deadline_passed", deadline=a.name, seconds=a.seconds, height=self.view.max_height
             )
-            await self.fact_send.send(
+            await self._fact_send.send(
                 DeadlinePassed(a.name, self.view.max_height, self.clock.wall(), a.detail)
             )
 
-    def _action_timeout(self, action: Action) -> float:
-        t = self.cfg.timing
-        if isinstance(action, LaunchStack):
-            return t.launch_timeout
-        if isinstance(action, SubmitProposal | CastVote):
-            return t.vote_timeout
-        if isinstance(action, RestartOnV2):
-            return t.restart_timeout
-        return t.verify_timeout
-
     async def _execute(self, action: Action, state: State) -> None:
-        timeout = self._action_timeout(action)
+        timeout = action_timeout(action, self.params)
         with anyio.move_on_after(timeout) as scope:
             fact = await self.executor.run(action, state)
         if scope.cancelled_caught:
@@ -274,7 +248,7 @@ class Runner:
                 self.view.max_height,
                 self.clock.wall(),
             )
-        await self.fact_send.send(fact)
+        await self._fact_send.send(fact)
 
     # --- observations -> facts -------------------------------------------------------
 
@@ -283,209 +257,72 @@ class Runner:
             return
         self._sources_started = True
         assert self._tg is not None
-        for node in self.cfg.nodes:
-            src = NewBlockSource(
-                node.name, node.ws, self.rpcs[node.name], self.obs_send.clone(), clock=self.clock
-            )
+        sources = self.sources(self.obs_send)
+        for src in sources:
             await self._tg.start(src.run)
-        docker = DockerEventSource(self.cfg.stack.project, self.obs_send.clone(), clock=self.clock)
-        await self._tg.start(docker.run)
         if self.watch is not None:
-            self.watch.dog.mark_started(self.clock.wall())
-        log.info("sources_started", nodes=len(self.cfg.nodes))
+            self.watch.sources_started()
+        log.info("sources_started", sources=len(sources))
 
     async def _observer(self) -> None:
-        async for obs in self.obs_recv:
-            self.stats.observations += 1
-            if self.watch is not None:
-                self.watch.observe(obs)
+        async for obs in self._obs_recv:
+            received = self.clock.monotonic()
             if isinstance(obs, NewBlock):
-                await self._on_block(obs, time.monotonic())
+                before = self.view.max_height
+                if self.view.observe(obs):
+                    if before == 0:
+                        log.info("first_block", node=obs.node, height=obs.height)
+                    if self.view.max_height > before:
+                        self.blocks.notify()
+                    for out in self.derivation.on_block(self.state, obs, before):
+                        await self._emit(out, received)
             elif isinstance(obs, StreamStatus):
                 log.info("stream_status", source=obs.source, up=obs.up, reason=obs.reason)
             elif isinstance(obs, ContainerEvent):
                 lvl = log.warning if obs.action in {"die", "oom", "kill"} else log.debug
-                lvl(
-                    "container_event",
-                    service=obs.service,
-                    action=obs.action,
-                    exit_code=obs.exit_code,
-                )
+                lvl("container_event", service=obs.service, action=obs.action, code=obs.exit_code)
+            if self.watch is not None:
+                self.watch.observe(obs)
 
-    async def _on_block(self, ev: NewBlock, received: float) -> None:
-        before = self.view.max_height
-        if not self.view.observe(ev):
-            return
-        self._new_height.set()
-        self._new_height = anyio.Event()
-        s = self.state
-        if before == 0:
-            log.info("first_block", node=ev.node, height=ev.height)
-        if self.view.max_height > before:
-            log.debug("height_advanced", node=ev.node, height=ev.height)
-            await self._send_derived(HeightObserved(self.view.max_height, ev.at), received)
-        if (
-            s.awaiting is not None
-            and s.awaiting != self._derived
-            and self.view.all_above(s.awaiting)
-        ):
-            if s.phase is Phase.LAUNCHED:
-                interval = self.view.block_interval()
-                if interval is not None:
-                    self._derived = s.awaiting
-                    assert self._tg is not None
-                    self._tg.start_soon(self._chain_live, interval, received)
-            else:
-                self._derived = s.awaiting
-                await self._send_derived(
-                    NodesReached(s.awaiting, self.view.max_height, ev.at), received
-                )
-        if (
-            s.phase in (Phase.PROPOSED, Phase.VOTED)
-            and s.proposal_id is not None
-            and ev.node == self.cfg.chain.tx_node
-            and not self._status_polling
-        ):
-            self._status_polling = True
+    async def _emit(self, out: Fact | Read, received: float) -> None:
+        if isinstance(out, ReadGovParams | ReadProposalStatus):
             assert self._tg is not None
-            self._tg.start_soon(self._poll_status, s.proposal_id, received)
+            self._tg.start_soon(self._read, out, received)
+            return
+        await self._send_derived(out, received)
 
     async def _send_derived(self, fact: Fact, received: float) -> None:
         self._triggers[id(fact)] = received
         if len(self._triggers) > 256:  # facts the machine never saw (shutdown) must not pile up
             self._triggers.pop(next(iter(self._triggers)))
-        await self.fact_send.send(fact)
+        await self._fact_send.send(fact)
 
-    async def _chain_live(self, interval: float, received: float) -> None:
+    async def _read(self, read: Read, received: float) -> None:
+        fact: Fact | None
         try:
-            with anyio.fail_after(self.cfg.timing.rpc_timeout * 3):
-                params = await self.rest.gov_params()
+            with anyio.fail_after(self.read_timeout):
+                if isinstance(read, ReadGovParams):
+                    period = await self.reads.voting_period()
+                    fact = self.derivation.gov_params_read(read, period, self.clock.wall())
+                    log.info(
+                        "chain_live",
+                        block_interval=round(read.block_interval, 3),
+                        voting_period=period,
+                        height=self.view.max_height,
+                    )
+                else:
+                    status = await self.reads.proposal_status(read.proposal_id)
+                    fact = self.derivation.status_read(read, status, self.clock.wall())
+                    if fact is not None:
+                        log.info(
+                            "proposal_status",
+                            proposal_id=read.proposal_id,
+                            status=status,
+                            height=self.view.max_height,
+                        )
         except (AgentError, TimeoutError) as exc:
-            log.warning("gov_params_unavailable", error=str(exc))
-            self._derived = None  # ask again on the next block
+            self.derivation.read_failed(read)
+            log.info("chain_read_failed", read=type(read).__name__, error=str(exc)[:200])
             return
-        fact = ChainLive(interval, params.voting_period, self.view.max_height, self.clock.wall())
-        log.info(
-            "chain_live",
-            block_interval=round(interval, 3),
-            voting_period=params.voting_period,
-            height=self.view.max_height,
-        )
-        await self._send_derived(fact, received)
-
-    async def _poll_status(self, proposal_id: int, received: float) -> None:
-        try:
-            with anyio.fail_after(self.cfg.timing.rpc_timeout * 2):
-                p = await self.rest.proposal(proposal_id)
-        except (AgentError, TimeoutError) as exc:
-            log.debug("proposal_status_unavailable", error=str(exc))
-            return
-        finally:
-            self._status_polling = False
-        if p is None or p.status == self._last_status:
-            return
-        self._last_status = p.status
-        log.info(
-            "proposal_status", proposal_id=proposal_id, status=p.status, height=self.view.max_height
-        )
-        await self._send_derived(
-            ProposalStatusSeen(proposal_id, p.status, self.view.max_height, self.clock.wall()),
-            received,
-        )
-
-    async def wait_blocks(self, n: int) -> None:
-        target = self.view.max_height + n
-        while self.view.max_height < target:
-            await self._new_height.wait()
-
-
-@asynccontextmanager
-async def _clients(cfg: Config) -> AsyncIterator[tuple[dict[str, HttpCometRPC], RestClient]]:
-    async with AsyncExitStack() as stack:
-        timeout = httpx.Timeout(cfg.timing.rpc_timeout)
-        rpcs: dict[str, HttpCometRPC] = {}
-        for n in cfg.nodes:
-            rpcs[n.name] = await stack.enter_async_context(
-                HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout)
-            )
-        rest = await stack.enter_async_context(
-            RestClient(cfg.rest_url, timeout=timeout.read or 5.0)
-        )
-        yield rpcs, rest
-
-
-async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None = None) -> State:
-    """Run (or resume) a rehearsal to its end; return the final state."""
-    clock = clock or SystemClock()
-    password = read_password(cfg)
-    journal = FileJournal(cfg.state_dir / "journal.json")
-    state = await journal.load()
-    if state is not None and (fresh or state.terminal):
-        archived = await anyio.to_thread.run_sync(journal.archive)
-        log.info("journal_archived", path=str(archived), previous=state.phase.value)
-        state = None
-    fresh_id = None
-    if state is None:
-        fresh_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        log.info("rehearsal_new", rehearsal_id=fresh_id)
-    else:
-        log.info("rehearsal_resumed", rehearsal_id=state.rehearsal_id, phase=state.phase.value)
-
-    cc = cfg.stack.compose_command
-    prefix = await detect_compose() if cc == "auto" else list(cc)
-    compose = Compose(
-        prefix,
-        cfg.stack.project,
-        cfg.compose_dir,
-        env={"REHEARSE_TESTNET_DIR": str(cfg.testnet_dir)},
-        timeout=cfg.timing.command_timeout,
-    )
-    cli = ChainCLI(cfg, password)
-    if state is None:
-        # Bad input stops here, before anything is launched: the password must
-        # open every voter's keyring.
-        for v in cfg.voters:
-            try:
-                await cli.address(v)
-            except AgentError as exc:
-                raise ConfigError(
-                    "keyring.password_env"
-                    if not cfg.keyring.password_file
-                    else "keyring.password_file",
-                    cfg.keyring.password_file or cfg.keyring.password_env,
-                    f"does not open voter {v.name}'s keyring in {cfg.path(v.desk)}: {exc}",
-                ) from None
-    view = ChainView([n.name for n in cfg.nodes])
-    async with _clients(cfg) as (rpcs, rest):
-        runner: Runner
-
-        async def write(s: State) -> Path:
-            return await report_mod.write_report(
-                s, cfg.path(cfg.agent.report_json), cfg.path(cfg.agent.report_md)
-            )
-
-        async def wait_blocks(n: int) -> None:
-            await runner.wait_blocks(n)
-
-        executor = Executor(
-            cfg,
-            compose=compose,
-            cli=cli,
-            rpcs=dict(rpcs),
-            rest=rest,
-            view=view,
-            ledger=TxLedger(cfg.state_dir / "txs.jsonl"),
-            clock=clock,
-            write_report=write,
-            wait_blocks=wait_blocks,
-        )
-        watch = WatchService(cfg, dict(rpcs), clock, phase=lambda: runner.state.phase.value)
-        runner = Runner(cfg, journal, executor, view, rest, clock, rpcs, watch)
-        final = await runner.run(state, fresh_id)
-    log.info(
-        "rehearsal_finished",
-        outcome=final.phase.value,
-        failure=final.failure,
-        report=final.report_path,
-    )
-    return final
+        if fact is not None:
+            await self._send_derived(fact, received)

@@ -9,7 +9,7 @@ Detectors and their thresholds (``Thresholds``):
 
 - ``stall``: a node produced no block for ``stall_after_s`` seconds, or, when that
   is unset, for ``max(stall_floor_s, stall_factor * block interval)`` where the
-  block interval is the median gap between received (not backfilled) blocks.
+  block interval is the shared ``ChainView``'s (median gap of header times).
 - ``lag``: a node is more than ``lag_blocks`` blocks behind the highest node.
 - ``container_died``: a container died without a preceding ``kill`` (a deliberate
   ``docker stop`` / ``compose down`` sends one); resolves when it starts again.
@@ -23,6 +23,10 @@ Detectors and their thresholds (``Thresholds``):
 - ``proposal_failed``: the proposal was rejected or failed.
 - ``stream_down``: a websocket (``ws:<node>``) or Docker events (``docker``)
   stream has been down for more than ``stream_down_s`` seconds.
+
+Planned downtime (the agent's own compose down/up) is per node: a node's
+stall, lag and websocket conditions are off from ``expect_downtime`` until its
+first block after ``downtime_over`` (or the window's cap), and no longer.
 
 The planned halt. Once a node reaches ``upgrade_height - 1`` it is expected to
 stop there until the new binary takes over, then to catch up: until the resume
@@ -42,14 +46,19 @@ does not change the keys of conditions already firing.
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
-from agent.watchdog.observations import NodeInfo, WatchObservation
+from agent.core.chainview import ChainView
+from agent.core.observations import (
+    ContainerEvent,
+    NewBlock,
+    NodeInfo,
+    StreamStatus,
+    WatchObservation,
+)
 
 __all__ = [
     "DETECTORS",
@@ -129,11 +138,12 @@ class UpgradeContext:
 
 
 @dataclass
-class _Node:
-    height: int = 0
-    last_block_at: float | None = None
-    version: str | None = None
-    app_version: int | None = None
+class _Quiet:
+    """A node's planned downtime: quiet until ``until``, or until its first
+    block after ``closing_after`` (set when the planned stop completed)."""
+
+    until: float
+    closing_after: float | None = None
 
 
 @dataclass
@@ -149,36 +159,38 @@ class _Container:
 class Watchdog:
     """Feed it with ``observe``/``set_context``; ask ``evaluate(now)``.
 
-    ``nodes`` are the watched node names (as in ``NewBlock.node``); ``services``
-    maps a Compose service to its node name when they differ (default: same).
-    ``started_at`` is the reference for nodes that never sent a block (default:
-    the first ``evaluate``).
+    ``nodes`` is the shared ``ChainView`` (the rehearsal's runtime updates it
+    once per block and the detectors read it) or the watched node names, in
+    which case the watchdog keeps a view of its own. ``services`` maps a Compose
+    service to its node name when they differ (default: same). ``started_at`` is
+    the reference for nodes that never sent a block (default: the first
+    ``evaluate``).
     """
 
     def __init__(
         self,
-        nodes: Iterable[str],
+        nodes: Iterable[str] | ChainView,
         thresholds: Thresholds | None = None,
         *,
         services: Mapping[str, str] | None = None,
         started_at: float | None = None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
-        self._nodes = {n: _Node() for n in nodes}
+        self.view = nodes if isinstance(nodes, ChainView) else ChainView(list(nodes))
         self._services = dict(services or {})
         self._started_at = started_at
-        self._gaps: deque[float] = deque(maxlen=64)
         self._containers: dict[str, _Container] = {}
         self._streams_down: dict[str, float] = {}  # source -> down since
         self._context: UpgradeContext | None = None
-        self._halt_began: float | None = None
-        self._quiet_until: float | None = None
+        self._quiet: dict[str, _Quiet] = {}
 
     # --- input ------------------------------------------------------------
 
     def observe(self, obs: WatchObservation) -> None:
         if isinstance(obs, NewBlock):
-            self._on_block(obs)
+            # Idempotent: when the runtime already recorded this block in the
+            # shared view, this changes nothing.
+            self.view.observe(obs)
         elif isinstance(obs, StreamStatus):
             if obs.up:
                 self._streams_down.pop(obs.source, None)
@@ -187,10 +199,7 @@ class Watchdog:
         elif isinstance(obs, ContainerEvent):
             self._on_container(obs)
         elif isinstance(obs, NodeInfo):
-            nv = self._nodes.get(obs.node)
-            if nv is not None:
-                nv.version = obs.version
-                nv.app_version = obs.app_version
+            self.view.observe_info(obs)
 
     def mark_started(self, at: float) -> None:
         """Reference time for nodes that never sent a block: when their sources
@@ -198,46 +207,32 @@ class Watchdog:
         self._started_at = at
 
     def set_context(self, ctx: UpgradeContext | None) -> None:
-        old = self._context
-        if old is None or ctx is None or old.upgrade_height != ctx.upgrade_height:
-            self._halt_began = None
-            if ctx is not None and ctx.upgrade_height is not None:
-                self._halt_began = self._first_reach(ctx.upgrade_height - 1)
         self._context = ctx
 
-    def expect_downtime(self, until: float) -> None:
-        """A planned stop (e.g. compose down/up): no stall, lag or stream
-        condition before ``until``. Afterwards the usual rules apply again."""
-        self._quiet_until = until
+    def expect_downtime(self, until: float, nodes: Iterable[str] | None = None) -> None:
+        """A planned stop (e.g. compose down/up) of ``nodes`` (default: all): no
+        stall, lag or stream condition for them before ``until``, or before
+        their first block after ``downtime_over`` was called, whichever is first."""
+        for n in self.view.nodes if nodes is None else nodes:
+            self._quiet[n] = _Quiet(until)
 
-    def _on_block(self, ev: NewBlock) -> None:
-        nv = self._nodes.get(ev.node)
-        if nv is None or ev.height <= nv.height:
-            return
-        if not ev.backfilled and nv.last_block_at is not None and nv.height > 1:
-            gap = (ev.at - nv.last_block_at) / (ev.height - nv.height)
-            if gap > 0:
-                self._gaps.append(gap)
-        nv.height = ev.height
-        nv.last_block_at = ev.at
-        ctx = self._context
-        if (
-            ctx is not None
-            and ctx.upgrade_height is not None
-            and ev.height >= ctx.upgrade_height - 1
-            and self._halt_began is None
-        ):
-            self._halt_began = ev.at
+    def downtime_over(self, at: float, nodes: Iterable[str] | None = None) -> None:
+        """The planned stop completed at ``at``: each node's quiet window now ends
+        with its next block."""
+        for n in self.view.nodes if nodes is None else nodes:
+            q = self._quiet.get(n)
+            if q is not None and q.closing_after is None:
+                q.closing_after = at
 
-    def _first_reach(self, height: int) -> float | None:
-        # Only the latest block time is kept per node; for a context set late,
-        # the earliest of those is the best estimate of when the halt began.
-        times = [
-            nv.last_block_at
-            for nv in self._nodes.values()
-            if nv.height >= height and nv.last_block_at is not None
-        ]
-        return min(times) if times else None
+    def quiet_nodes(self, now: float) -> set[str]:
+        """Nodes in planned downtime at ``now``; windows that ended are dropped."""
+        seen = self.view.last_block_at()
+        for n, q in list(self._quiet.items()):
+            last = seen.get(n)
+            resumed = q.closing_after is not None and last is not None and last > q.closing_after
+            if now >= q.until or resumed:
+                del self._quiet[n]
+        return set(self._quiet)
 
     def _on_container(self, ev: ContainerEvent) -> None:
         c = self._containers.setdefault(ev.service, _Container())
@@ -258,8 +253,15 @@ class Watchdog:
     # --- derived ------------------------------------------------------------
 
     def block_interval(self) -> float | None:
-        """Median seconds per block over recent live blocks (None: too few)."""
-        return statistics.median(self._gaps) if len(self._gaps) >= 3 else None
+        """Median seconds per block (the shared view's one formula)."""
+        return self.view.block_interval()
+
+    def halt_began(self) -> float | None:
+        """When the first node reached ``upgrade_height - 1`` (None: not yet)."""
+        ctx = self._context
+        if ctx is None or ctx.upgrade_height is None:
+            return None
+        return self.view.reached_at(ctx.upgrade_height - 1)
 
     def stall_threshold(self) -> float:
         t = self.thresholds
@@ -271,17 +273,18 @@ class Watchdog:
         return max(t.stall_floor_s, t.stall_factor * interval)
 
     def heights(self) -> dict[str, int]:
-        return {n: nv.height for n, nv in self._nodes.items()}
+        return self.view.heights()
 
     def last_block_at(self) -> dict[str, float | None]:
-        return {n: nv.last_block_at for n, nv in self._nodes.items()}
+        return self.view.last_block_at()
 
     def resume_deadline(self) -> float | None:
         """When the planned halt's budget runs out (None: no halt yet)."""
         ctx = self._context
-        if ctx is None or ctx.upgrade_height is None or self._halt_began is None:
+        began = self.halt_began()
+        if ctx is None or ctx.upgrade_height is None or began is None:
             return None
-        start = self._halt_began
+        start = began
         if ctx.predicted_upgrade_time is not None:
             start = max(start, ctx.predicted_upgrade_time)
         return start + self.thresholds.resume_budget_s
@@ -296,8 +299,8 @@ class Watchdog:
             return set()
         u = ctx.upgrade_height
         if now < deadline:
-            return {n for n, nv in self._nodes.items() if nv.height >= u - 1}
-        return {n for n, nv in self._nodes.items() if u - 1 <= nv.height < u}
+            return {n for n, nv in self.view.nodes.items() if nv.height >= u - 1}
+        return {n for n, nv in self.view.nodes.items() if u - 1 <= nv.height < u}
 
     # --- evaluation -----------------------------------------------------------
 
@@ -305,12 +308,11 @@ class Watchdog:
         if self._started_at is None:
             self._started_at = now
         halted = self._halted(now)
-        quiet = self._quiet_until is not None and now < self._quiet_until
+        excused = halted | self.quiet_nodes(now)
         out: list[Condition] = []
-        if not quiet:
-            out += self._stall(now, halted)
-            out += self._lag(halted)
-            out += self._streams(now, halted)
+        out += self._stall(now, excused)
+        out += self._lag(excused)
+        out += self._streams(now, excused)
         out += self._container_conditions(now)
         out += self._upgrade_halt(now, halted)
         out += self._proposal()
@@ -320,7 +322,7 @@ class Watchdog:
     def _stall(self, now: float, halted: set[str]) -> list[Condition]:
         limit = self.stall_threshold()
         out = []
-        for n, nv in self._nodes.items():
+        for n, nv in self.view.nodes.items():
             if n in halted:
                 continue
             since = nv.last_block_at if nv.last_block_at is not None else self._started_at
@@ -340,9 +342,9 @@ class Watchdog:
         return out
 
     def _lag(self, halted: set[str]) -> list[Condition]:
-        top = max((nv.height for nv in self._nodes.values()), default=0)
+        top = max((nv.height for nv in self.view.nodes.values()), default=0)
         out = []
-        for n, nv in self._nodes.items():
+        for n, nv in self.view.nodes.items():
             behind = top - nv.height
             if n not in halted and behind > self.thresholds.lag_blocks:
                 out.append(
@@ -427,12 +429,13 @@ class Watchdog:
         deadline = self.resume_deadline()
         if ctx is None or ctx.upgrade_height is None or deadline is None or now < deadline:
             return []
-        assert self._halt_began is not None
+        began = self.halt_began()
+        assert began is not None
         u = ctx.upgrade_height
-        waited = now - self._halt_began
+        waited = now - began
         out = []
         for n in sorted(halted):
-            nv = self._nodes[n]
+            nv = self.view.nodes[n]
             if nv.height >= u:
                 continue
             if ctx.expected_version and nv.version and nv.version != ctx.expected_version:

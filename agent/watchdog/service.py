@@ -8,8 +8,6 @@ comes from the chain's own upgrade plan). Observations are fed with
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
@@ -18,12 +16,11 @@ import httpx
 import structlog
 from anyio.abc import TaskStatus
 
-from agent.adapters.clock import Clock, SystemClock
-from agent.adapters.docker_events import DockerEventSource
+from agent.adapters.clock import Clock
 from agent.adapters.rest import RestClient
-from agent.adapters.rpc import CometRPC, HttpCometRPC
-from agent.adapters.ws import NewBlockSource
+from agent.adapters.rpc import CometRPC
 from agent.config import Config
+from agent.core.chainview import ChainView
 from agent.core.machine import Phase, State
 from agent.core.observations import Observation
 from agent.errors import AgentError
@@ -41,7 +38,7 @@ from agent.watchdog import (
     build_sinks,
 )
 
-__all__ = ["WatchService", "context_from_state", "run_watch"]
+__all__ = ["WatchService", "context_from_state"]
 
 log = structlog.get_logger("agent.watch")
 
@@ -70,6 +67,7 @@ class WatchService:
         rpcs: dict[str, CometRPC],
         clock: Clock,
         *,
+        view: ChainView | None = None,
         phase: Callable[[], str | None] = lambda: None,
         rest: RestClient | None = None,
     ) -> None:
@@ -80,7 +78,7 @@ class WatchService:
         self.phase = phase
         self.rest = rest
         self.dog = Watchdog(
-            [n.name for n in cfg.nodes],
+            view if view is not None else [n.name for n in cfg.nodes],
             self.settings.watch.thresholds,
             services={(n.service or n.name): n.name for n in cfg.nodes},
             started_at=clock.wall(),
@@ -100,8 +98,21 @@ class WatchService:
     def set_context(self, ctx: UpgradeContext | None) -> None:
         self.dog.set_context(ctx)
 
+    # --- the daemon's hooks (agent.runtime.daemon.WatchHooks) ---------------------
+
+    def state_changed(self, state: State) -> None:
+        self.dog.set_context(context_from_state(state))
+
     def expect_downtime(self, seconds: float) -> None:
+        """The agent stops the stack on purpose, for at most ``seconds``."""
         self.dog.expect_downtime(until=self.clock.wall() + seconds)
+
+    def downtime_over(self) -> None:
+        """The planned stop completed: each node's window ends with its next block."""
+        self.dog.downtime_over(self.clock.wall())
+
+    def sources_started(self) -> None:
+        self.dog.mark_started(self.clock.wall())
 
     # --- tasks ----------------------------------------------------------------
 
@@ -223,43 +234,3 @@ class WatchService:
         top = max(heights.values(), default=0)
         predicted = self.clock.wall() + max(0, plan.height - top) * interval
         self.dog.set_context(UpgradeContext(plan.name, plan.height, predicted, None, None, None))
-
-
-def _docker_reachable() -> bool:
-    host = os.environ.get("DOCKER_HOST", "")
-    return bool(host) or os.path.exists("/var/run/docker.sock")
-
-
-async def run_watch(cfg: Config, clock: Clock | None = None) -> None:
-    """``rehearse watch``: attach to the configured nodes and watch until cancelled."""
-    clock = clock or SystemClock()
-    async with AsyncExitStack() as stack:
-        rpcs: dict[str, CometRPC] = {}
-        for n in cfg.nodes:
-            rpcs[n.name] = await stack.enter_async_context(
-                HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout)
-            )
-        rest = None
-        if any(n.rest for n in cfg.nodes):
-            rest = await stack.enter_async_context(
-                RestClient(cfg.rest_url, timeout=cfg.timing.rpc_timeout)
-            )
-        watch = WatchService(cfg, rpcs, clock, rest=rest)
-        send, recv = anyio.create_memory_object_stream[Observation](1024)
-        async with anyio.create_task_group() as tg, recv:
-            await tg.start(watch.run)
-            for n in cfg.nodes:
-                src = NewBlockSource(n.name, n.ws, rpcs[n.name], send.clone(), clock=clock)
-                await tg.start(src.run)
-            if _docker_reachable():
-                docker = DockerEventSource(
-                    cfg.stack.project, send.clone(), clock=clock, since_nano=time.time_ns()
-                )
-                await tg.start(docker.run)
-            else:
-                log.info("docker_not_watched", reason="no Docker socket")
-            send.close()
-            watch.dog.mark_started(clock.wall())
-            log.info("watch_started", nodes=[n.name for n in cfg.nodes])
-            async for obs in recv:
-                watch.observe(obs)

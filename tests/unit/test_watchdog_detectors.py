@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
@@ -12,7 +14,9 @@ T0 = 1_700_000_000.0
 
 
 def block(node: str, height: int, at: float, backfilled: bool = False) -> NewBlock:
-    return NewBlock(node, height, "2026-01-01T00:00:00Z", at, backfilled)
+    # The header time equals the receive time: the chain's clock is the host's.
+    stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return NewBlock(node, height, stamp, at, backfilled)
 
 
 def container(service: str, action: str, at: float, exit_code: int | None = None) -> ContainerEvent:

@@ -49,10 +49,10 @@ def test_watch_metrics_from_observations() -> None:
     dog = Watchdog(["a", "b"])
     m = WatchMetrics()
     obs = [
-        NewBlock("a", 10, "", T0),
-        NewBlock("a", 11, "", T0 + 2),
-        NewBlock("a", 12, "", T0 + 4),
-        NewBlock("a", 13, "", T0 + 6),
+        NewBlock("a", 10, "2023-11-14T22:13:20Z", T0),
+        NewBlock("a", 11, "2023-11-14T22:13:22Z", T0 + 2),
+        NewBlock("a", 12, "2023-11-14T22:13:24Z", T0 + 4),
+        NewBlock("a", 13, "2023-11-14T22:13:26Z", T0 + 6),
         StreamStatus("ws:b", False, "closed", T0),
         StreamStatus("ws:b", True, "subscribed", T0 + 1),
         StreamStatus("ws:b", True, "subscribed", T0 + 2),  # not a reconnect: was up

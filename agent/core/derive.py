@@ -1,0 +1,170 @@
+"""Derivation: from observations to the facts the machine accepts. Pure.
+
+The runtime records each block in the shared ``ChainView`` and hands it here
+with the machine's current state; this module decides what the block means:
+
+- ``HeightObserved`` whenever the highest known height rises;
+- ``NodesReached(threshold)`` once every node is past ``state.awaiting``
+  (the machine sets ``awaiting``; this is the only place that answers it);
+- in ``launched``, once every node is past it and the block interval is
+  measured, a ``ReadGovParams`` request: the runtime reads the voting period
+  and hands the answer back, which becomes ``ChainLive``;
+- in ``proposed``/``voted``, a ``ReadProposalStatus`` request on every new
+  height (from any node: one node's outage must not blind the agent), at most
+  one in flight; a status is reported once per change.
+
+It also says which downtime is planned: the agent's own stack launch and
+restart stop every node on purpose, until that action completes and each node
+shows a block again, and never longer than the action's timeout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.core.actions import (
+    Action,
+    CastVote,
+    LaunchStack,
+    RestartOnV2,
+    SubmitProposal,
+)
+from agent.core.chainview import ChainView
+from agent.core.facts import (
+    ActionFailed,
+    ChainLive,
+    Fact,
+    HeightObserved,
+    NodesReached,
+    ProposalStatusSeen,
+    StackLaunched,
+    StackRestarted,
+)
+from agent.core.machine import Params, Phase, State
+from agent.core.observations import NewBlock
+
+__all__ = [
+    "Derivation",
+    "Output",
+    "Read",
+    "ReadGovParams",
+    "ReadProposalStatus",
+    "action_timeout",
+    "ends_downtime",
+    "planned_downtime",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadGovParams:
+    """Every node is live: read the chain's voting period (then ``ChainLive``)."""
+
+    threshold: int
+    block_interval: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProposalStatus:
+    proposal_id: int
+
+
+Read = ReadGovParams | ReadProposalStatus
+Output = Fact | Read
+
+_STACK_ACTIONS = ("launch_stack", "restart_on_v2")
+
+
+def action_timeout(action: Action, params: Params) -> float:
+    """How long an executor may take for ``action`` before it counts as failed."""
+    if isinstance(action, LaunchStack):
+        return params.launch_timeout
+    if isinstance(action, SubmitProposal | CastVote):
+        return params.vote_timeout
+    if isinstance(action, RestartOnV2):
+        return params.restart_timeout
+    return params.verify_timeout
+
+
+def planned_downtime(action: Action, params: Params) -> float | None:
+    """Seconds of planned downtime (every node) an action opens, or None."""
+    if isinstance(action, LaunchStack | RestartOnV2):
+        return action_timeout(action, params)
+    return None
+
+
+def ends_downtime(fact: Fact) -> bool:
+    """The planned stop is over (its action completed, or failed)."""
+    if isinstance(fact, StackLaunched | StackRestarted):
+        return True
+    return isinstance(fact, ActionFailed) and fact.action in _STACK_ACTIONS
+
+
+class Derivation:
+    """Turns blocks into facts and reads, given the machine's state.
+
+    Holds only what it must remember between blocks: which ``awaiting``
+    threshold it already answered, whether a read is in flight, and the last
+    proposal status it reported.
+    """
+
+    def __init__(self, view: ChainView) -> None:
+        self.view = view
+        self._answered: int | None = None
+        self._reading_params = False
+        self._reading_status = False
+        self._last_status: str | None = None
+
+    def restart_chain(self) -> None:
+        """The stack was relaunched from genesis: heights start again."""
+        self.view.reset()
+        self._answered = None
+
+    def on_block(self, state: State, ev: NewBlock, before: int) -> list[Output]:
+        """``ev`` raised its node's height; ``before`` is the max height before it."""
+        view = self.view
+        out: list[Output] = []
+        rose = view.max_height > before
+        if rose:
+            out.append(HeightObserved(view.max_height, ev.at))
+        aw = state.awaiting
+        if aw is not None and aw != self._answered and view.all_above(aw):
+            if state.phase is Phase.LAUNCHED:
+                interval = view.block_interval()
+                if interval is not None and not self._reading_params:
+                    self._answered = aw
+                    self._reading_params = True
+                    out.append(ReadGovParams(aw, interval))
+            else:
+                self._answered = aw
+                out.append(NodesReached(aw, view.max_height, ev.at))
+        if (
+            rose
+            and state.phase in (Phase.PROPOSED, Phase.VOTED)
+            and state.proposal_id is not None
+            and not self._reading_status
+        ):
+            self._reading_status = True
+            out.append(ReadProposalStatus(state.proposal_id))
+        return out
+
+    def gov_params_read(self, read: ReadGovParams, voting_period: float, at: float) -> ChainLive:
+        self._reading_params = False
+        return ChainLive(read.block_interval, voting_period, self.view.max_height, at)
+
+    def status_read(
+        self, read: ReadProposalStatus, status: str | None, at: float
+    ) -> ProposalStatusSeen | None:
+        """The status, once per change (None: unchanged or not found)."""
+        self._reading_status = False
+        if status is None or status == self._last_status:
+            return None
+        self._last_status = status
+        return ProposalStatusSeen(read.proposal_id, status, self.view.max_height, at)
+
+    def read_failed(self, read: Read) -> None:
+        """Ask again on the next block."""
+        if isinstance(read, ReadGovParams):
+            self._reading_params = False
+            self._answered = None
+        else:
+            self._reading_status = False

@@ -1,0 +1,79 @@
+"""Executors: perform one action, reconcile it with the chain, return a fact.
+
+One function per action type, split by job (``stack``, ``governance``,
+``verify``), looked up in ``HANDLERS``. Failures come back as ``ActionFailed``
+facts with the reason; an executor never raises into the task group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from agent.core.actions import (
+    Action,
+    CaptureBaseline,
+    CastVote,
+    LaunchStack,
+    RestartOnV2,
+    SubmitProposal,
+    VerifyRestart,
+    VerifyUpgrade,
+    WriteReport,
+)
+from agent.core.facts import ActionFailed, Fact, ReportWritten
+from agent.core.machine import State
+from agent.errors import AgentError, ProtocolError
+from agent.runtime.executors.context import ExecContext
+from agent.runtime.executors.governance import cast_vote, submit_proposal
+from agent.runtime.executors.stack import launch, restart
+from agent.runtime.executors.verify import capture_baseline, verify_restart, verify_upgrade
+
+__all__ = ["ExecContext", "Executor", "HANDLERS"]
+
+log = structlog.get_logger("agent.executor")
+
+Handler = Callable[[ExecContext, Any, State], Awaitable[Fact]]
+
+
+async def _write_report(ctx: ExecContext, _action: WriteReport, state: State) -> Fact:
+    path = await ctx.write_report(state)
+    return ReportWritten(str(path), **ctx.fact_kw())
+
+
+HANDLERS: dict[type, Handler] = {
+    LaunchStack: launch,
+    SubmitProposal: submit_proposal,
+    CastVote: cast_vote,
+    CaptureBaseline: capture_baseline,
+    VerifyUpgrade: verify_upgrade,
+    RestartOnV2: restart,
+    VerifyRestart: verify_restart,
+    WriteReport: _write_report,
+}
+
+
+class Executor:
+    def __init__(self, ctx: ExecContext, handlers: dict[type, Handler] | None = None) -> None:
+        self.ctx = ctx
+        self.handlers = HANDLERS if handlers is None else handlers
+
+    async def run(self, action: Action, state: State) -> Fact:
+        """Perform ``action``; never raises (except cancellation)."""
+        ctx = self.ctx
+        log.info("action_start", action=action.key, height=ctx.view.max_height)
+        try:
+            handler = self.handlers.get(type(action))
+            if handler is None:
+                raise ProtocolError(f"no executor for {action!r}")
+            fact = await handler(ctx, action, state)
+        except AgentError as exc:
+            log.warning("action_failed", action=action.key, error=str(exc))
+            return ActionFailed(action.key, str(exc), **ctx.fact_kw())
+        except Exception as exc:  # a bug must fail the rehearsal, not kill the daemon
+            log.exception("action_crashed", action=action.key)
+            return ActionFailed(action.key, f"internal error: {exc!r}", **ctx.fact_kw())
+        log.info("action_done", action=action.key, fact=type(fact).__name__)
+        return fact

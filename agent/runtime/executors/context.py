@@ -1,0 +1,71 @@
+"""What every executor shares: the adapters, the view, and two helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from agent.adapters.chaincli import ChainCLI
+from agent.adapters.clock import Clock
+from agent.adapters.compose import Compose
+from agent.adapters.ledger import TxLedger
+from agent.adapters.rest import RestClient
+from agent.adapters.rpc import CometRPC
+from agent.config import Config, VoterConfig
+from agent.core.chainview import ChainView
+from agent.core.machine import State
+from agent.errors import AgentError, ProtocolError
+
+__all__ = ["ExecContext"]
+
+log = structlog.get_logger("agent.executor")
+
+T = TypeVar("T")
+
+
+@dataclass
+class ExecContext:
+    cfg: Config
+    compose: Compose
+    cli: ChainCLI
+    rpcs: dict[str, CometRPC]
+    rest: RestClient
+    view: ChainView
+    ledger: TxLedger
+    clock: Clock
+    write_report: Callable[[State], Awaitable[Path]]
+    # Waits until `n` more blocks were seen (driven by NewBlock, not a sleep loop).
+    wait_blocks: Callable[[int], Awaitable[None]]
+
+    def fact_kw(self) -> dict[str, Any]:
+        return {"height": self.view.max_height, "at": self.clock.wall()}
+
+    @property
+    def tx_rpc(self) -> CometRPC:
+        return self.rpcs.get(self.cfg.chain.tx_node) or next(iter(self.rpcs.values()))
+
+    def voter(self, name: str) -> VoterConfig:
+        for v in self.cfg.voters:
+            if v.name == name:
+                return v
+        raise ProtocolError(f"unknown voter {name!r}")
+
+    async def on_next_blocks(self, what: str, fn: Callable[[], Awaitable[T]], blocks: int = 5) -> T:
+        """Call ``fn``; on an error, retry on each of the next ``blocks`` blocks.
+
+        A node that just restarted answers queries with "invalid height" until
+        its first new block is committed; this absorbs that without a sleep.
+        """
+        for attempt in range(blocks + 1):
+            try:
+                return await fn()
+            except AgentError as exc:
+                if attempt == blocks:
+                    raise
+                log.info("read_retry", what=what, error=str(exc)[:200], attempt=attempt + 1)
+                await self.wait_blocks(1)
+        raise AssertionError("unreachable")

@@ -1,0 +1,243 @@
+"""Wiring: build the real adapters for ``rehearse run`` and ``rehearse watch``.
+
+The one place that knows which adapter serves which interface; the daemon and
+the watch service get everything injected, so their tests use fakes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import structlog
+from anyio.streams.memory import MemoryObjectSendStream
+
+from agent.adapters.chaincli import ChainCLI
+from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.compose import Compose, detect_compose
+from agent.adapters.docker_events import DockerEventSource
+from agent.adapters.journal import FileJournal
+from agent.adapters.ledger import TxLedger
+from agent.adapters.rest import RestClient
+from agent.adapters.rpc import CometRPC, HttpCometRPC
+from agent.adapters.ws import NewBlockSource
+from agent.config import Config, read_password
+from agent.core.chainview import ChainView
+from agent.core.machine import Params, State
+from agent.core.observations import Observation
+from agent.core.policy import UpgradeHeightPolicy
+from agent.errors import AgentError, ConfigError
+from agent.runtime import report as report_mod
+from agent.runtime.daemon import Runner, Source
+from agent.runtime.executors import ExecContext, Executor
+from agent.watchdog.service import WatchService
+
+__all__ = [
+    "Clients",
+    "RestReads",
+    "clients",
+    "params_from_config",
+    "run_rehearsal",
+    "run_watch",
+    "sources",
+]
+
+log = structlog.get_logger("agent.wiring")
+
+
+def params_from_config(cfg: Config) -> Params:
+    t = cfg.timing
+    return Params(
+        upgrade_name=cfg.chain.upgrade_name,
+        voters=tuple(v.name for v in cfg.voters),
+        height_policy=UpgradeHeightPolicy(t.height_margin_seconds, t.min_blocks_ahead),
+        launch_timeout=t.launch_timeout,
+        vote_timeout=t.vote_timeout,
+        pass_grace=t.pass_grace,
+        resume_budget=t.resume_budget,
+        verify_timeout=t.verify_timeout,
+        restart_timeout=t.restart_timeout,
+    )
+
+
+class RestReads:
+    """The daemon's ``ChainReads`` over Cosmos REST."""
+
+    def __init__(self, rest: RestClient) -> None:
+        self.rest = rest
+
+    async def voting_period(self) -> float:
+        return (await self.rest.gov_params()).voting_period
+
+    async def proposal_status(self, proposal_id: int) -> str | None:
+        p = await self.rest.proposal(proposal_id)
+        return None if p is None else p.status
+
+
+@dataclass
+class Clients:
+    rpcs: dict[str, CometRPC]
+    rest: RestClient | None
+
+
+@asynccontextmanager
+async def clients(cfg: Config, *, need_rest: bool = False) -> AsyncIterator[Clients]:
+    """One RPC client per node and a REST client (when needed or a node serves REST)."""
+    async with AsyncExitStack() as stack:
+        rpcs: dict[str, CometRPC] = {}
+        for n in cfg.nodes:
+            rpcs[n.name] = await stack.enter_async_context(
+                HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout)
+            )
+        rest = None
+        if need_rest or any(n.rest for n in cfg.nodes):
+            rest = await stack.enter_async_context(
+                RestClient(cfg.rest_url, timeout=cfg.timing.rpc_timeout)
+            )
+        yield Clients(rpcs, rest)
+
+
+def docker_reachable() -> bool:
+    host = os.environ.get("DOCKER_HOST", "")
+    return bool(host) or os.path.exists("/var/run/docker.sock")
+
+
+def sources(
+    cfg: Config,
+    rpcs: dict[str, CometRPC],
+    send: MemoryObjectSendStream[Observation],
+    clock: Clock,
+    *,
+    docker: bool = True,
+    since_nano: int | None = None,
+) -> Sequence[Source]:
+    """A websocket NewBlock source per node, and Docker events of the project."""
+    out: list[Source] = [
+        NewBlockSource(n.name, n.ws, rpcs[n.name], send.clone(), clock=clock) for n in cfg.nodes
+    ]
+    if docker:
+        out.append(
+            DockerEventSource(cfg.stack.project, send.clone(), clock=clock, since_nano=since_nano)
+        )
+    return out
+
+
+async def _check_keyring(cfg: Config, cli: ChainCLI) -> None:
+    # Bad input stops here, before anything is launched: the password must
+    # open every voter's keyring.
+    for v in cfg.voters:
+        try:
+            await cli.address(v)
+        except AgentError as exc:
+            raise ConfigError(
+                "keyring.password_env"
+                if not cfg.keyring.password_file
+                else "keyring.password_file",
+                cfg.keyring.password_file or cfg.keyring.password_env,
+                f"does not open voter {v.name}'s keyring in {cfg.path(v.desk)}: {exc}",
+            ) from None
+
+
+async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None = None) -> State:
+    """Run (or resume) a rehearsal to its end; return the final state."""
+    clock = clock or SystemClock()
+    password = read_password(cfg)
+    journal = FileJournal(cfg.state_dir / "journal.json")
+    state = await journal.load()
+    if state is not None and (fresh or state.terminal):
+        archived = await anyio.to_thread.run_sync(journal.archive)
+        log.info("journal_archived", path=str(archived), previous=state.phase.value)
+        state = None
+    fresh_id = None
+    if state is None:
+        fresh_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        log.info("rehearsal_new", rehearsal_id=fresh_id)
+    else:
+        log.info("rehearsal_resumed", rehearsal_id=state.rehearsal_id, phase=state.phase.value)
+
+    cc = cfg.stack.compose_command
+    prefix = await detect_compose() if cc == "auto" else list(cc)
+    compose = Compose(
+        prefix,
+        cfg.stack.project,
+        cfg.compose_dir,
+        env={"REHEARSE_TESTNET_DIR": str(cfg.testnet_dir)},
+        timeout=cfg.timing.command_timeout,
+    )
+    cli = ChainCLI(cfg, password)
+    if state is None:
+        await _check_keyring(cfg, cli)
+    view = ChainView([n.name for n in cfg.nodes])
+    async with clients(cfg, need_rest=True) as c:
+        assert c.rest is not None
+        rest = c.rest
+        runner: Runner
+
+        async def write(s: State) -> Path:
+            return await report_mod.write_report(
+                s, cfg.path(cfg.agent.report_json), cfg.path(cfg.agent.report_md)
+            )
+
+        async def wait_blocks(n: int) -> None:
+            await runner.blocks.wait_blocks(n)
+
+        ctx = ExecContext(
+            cfg,
+            compose=compose,
+            cli=cli,
+            rpcs=dict(c.rpcs),
+            rest=rest,
+            view=view,
+            ledger=TxLedger(cfg.state_dir / "txs.jsonl"),
+            clock=clock,
+            write_report=write,
+            wait_blocks=wait_blocks,
+        )
+        watch = WatchService(cfg, dict(c.rpcs), clock, view=view)
+        runner = Runner(
+            params_from_config(cfg),
+            journal,
+            Executor(ctx),
+            RestReads(rest),
+            view,
+            clock,
+            lambda send: sources(cfg, c.rpcs, send, clock),
+            watch=watch,
+            read_timeout=cfg.timing.rpc_timeout * 2,
+        )
+        watch.phase = lambda: runner.state.phase.value
+        final = await runner.run(state, fresh_id)
+    log.info(
+        "rehearsal_finished",
+        outcome=final.phase.value,
+        failure=final.failure,
+        report=final.report_path,
+    )
+    return final
+
+
+async def run_watch(cfg: Config, clock: Clock | None = None) -> None:
+    """``rehearse watch``: attach to the configured nodes and watch until cancelled."""
+    clock = clock or SystemClock()
+    view = ChainView([n.name for n in cfg.nodes])
+    async with clients(cfg) as c:
+        watch = WatchService(cfg, c.rpcs, clock, view=view, rest=c.rest)
+        send, recv = anyio.create_memory_object_stream[Observation](1024)
+        async with anyio.create_task_group() as tg, recv:
+            await tg.start(watch.run)
+            docker = docker_reachable()
+            if not docker:
+                log.info("docker_not_watched", reason="no Docker socket")
+            for src in sources(cfg, c.rpcs, send, clock, docker=docker, since_nano=time.time_ns()):
+                await tg.start(src.run)
+            send.close()
+            watch.sources_started()
+            log.info("watch_started", nodes=[n.name for n in cfg.nodes])
+            async for obs in recv:
+                watch.observe(obs)
