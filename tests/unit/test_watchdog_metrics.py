@@ -94,9 +94,8 @@ def test_watch_metrics_from_observations_and_the_dog() -> None:
 def test_chain_gauges_are_empty_until_attached() -> None:
     m = WatchMetrics()
     assert m.registry.get_sample_value("rehearse_alerts_firing") is None
-    assert m.registry.get_sample_value("rehearse_build_info", {
-        "version": agent.__version__, "python": platform.python_version()
-    }) == 1  # fmt: skip
+    build = {"version": agent.__version__, "python": platform.python_version()}
+    assert m.registry.get_sample_value("rehearse_build_info", build) == 1
 
 
 def test_registries_are_private() -> None:
