@@ -9,15 +9,16 @@ How the daemon uses it (one task group, as everything else)::
     ws = parse_watch_settings(raw_toml, base_dir)          # ConfigError on bad keys
     dog = Watchdog([n.name for n in cfg.nodes], ws.watch.thresholds,
                    services={n.service: n.name for n in cfg.nodes})
-    metrics = WatchMetrics()
+    metrics = WatchMetrics()                                 # its own CollectorRegistry
     async with httpx.AsyncClient() as client:
         alerts = AlertManager(FileAlertStore(ws.watch.alert_state_file),
                               build_sinks(ws.sinks, client), clock, for_s=ws.watch.for_s)
         await alerts.load()                                  # firing set + outbox
         if ws.metrics.enabled:
-            server = MetricsServer(metrics.registry, ws.metrics.host, ws.metrics.port,
-                before_scrape=lambda: metrics.refresh(dog, clock.wall(), phase=...,
-                                                      alerts_firing=len(alerts.firing)))
+            # chain gauges are read from the dog at each scrape
+            metrics.attach(dog, clock.wall, phase=lambda: state.phase.value,
+                           alerts_firing=lambda: len(alerts.firing))
+            server = MetricsServer(metrics.registry, ws.metrics.host, ws.metrics.port)
             await tg.start(server.serve)
         heartbeat = Heartbeat(ws.watch.heartbeat_file)
 
@@ -31,7 +32,8 @@ How the daemon uses it (one task group, as everything else)::
         dog.expect_downtime(until=clock.wall() + restart_timeout)
     # every watch.evaluate_interval_s:
         now = clock.wall()
-        await alerts.update(dog.evaluate(now), now)
+        for n in await alerts.update(dog.evaluate(now), now):
+            metrics.observe(n)                               # rehearse_alerts_fired_total
     # every watch.heartbeat_interval_s:
         await heartbeat.beat(phase, len(alerts.firing))
 
@@ -56,7 +58,6 @@ from agent.watchdog.metrics import (
     Heartbeat,
     HeartbeatStatus,
     MetricsServer,
-    Registry,
     WatchMetrics,
     check_heartbeat,
 )
@@ -93,7 +94,6 @@ __all__ = [
     "MetricsSettings",
     "NodeInfo",
     "Notification",
-    "Registry",
     "Sink",
     "SinkSettings",
     "SlackSink",

@@ -1,198 +1,182 @@
-"""Metrics and heartbeat: a tiny Prometheus text-format registry, a loopback-only
-HTTP endpoint (``GET /metrics``, ``GET /healthz``), and a heartbeat file.
+"""Metrics and heartbeat: the rehearsal's Prometheus metrics (``prometheus_client``
+on a registry of our own), a small anyio endpoint serving them (``GET /metrics``,
+``GET /healthz``), and a heartbeat file.
 
-Stdlib + anyio only. The server speaks just enough HTTP/1.1 for a scraper: one
-request per connection, a deadline on reading it, ``Connection: close``.
+The server is ours rather than ``prometheus_client.start_http_server`` so that it
+lives in the caller's task group (cancelled with it, no stray thread) and binds
+only where the configuration says.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import structlog
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
+from prometheus_client import CollectorRegistry, Counter, Info, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from agent import __version__
 from agent.adapters.files import read_json, write_json_atomic
+from agent.core.machine import Phase
 from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
+from agent.watchdog.alerts import Notification
 from agent.watchdog.detectors import Watchdog
 from agent.watchdog.observations import NodeInfo, WatchObservation
 from agent.watchdog.settings import LOOPBACK_HOSTS
 
 __all__ = [
-    "Counter",
-    "Gauge",
     "Heartbeat",
     "HeartbeatStatus",
     "MetricsServer",
-    "Registry",
     "WatchMetrics",
     "check_heartbeat",
 ]
 
 log = structlog.get_logger("agent.watchdog.metrics")
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-LabelValues = tuple[str, ...]
 
+class _ChainCollector:
+    """The gauges describing the chain, computed from the watchdog at scrape time
+    so there is one copy of the truth (the dog's), never a stale mirror of it."""
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _format(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v)) if not float(v).is_integer() else str(int(v))
-
-
-class _Metric:
-    kind = "untyped"
-
-    def __init__(self, name: str, help: str, labelnames: Sequence[str] = ()) -> None:
-        self.name = name
-        self.help = help
-        self.labelnames = tuple(labelnames)
-        self._values: dict[LabelValues, float] = {}
-
-    def _key(self, labels: dict[str, str]) -> LabelValues:
-        if set(labels) != set(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {sorted(labels)}")
-        return tuple(str(labels[n]) for n in self.labelnames)
-
-    def get(self, **labels: str) -> float | None:
-        return self._values.get(self._key(labels))
-
-    def clear(self) -> None:
-        self._values.clear()
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-        for key, v in sorted(self._values.items()):
-            if self.labelnames:
-                inner = ",".join(
-                    f'{n}="{_escape(val)}"' for n, val in zip(self.labelnames, key, strict=True)
-                )
-                lines.append(f"{self.name}{{{inner}}} {_format(v)}")
-            else:
-                lines.append(f"{self.name} {_format(v)}")
-        return lines
-
-
-class Gauge(_Metric):
-    kind = "gauge"
-
-    def set(self, value: float, **labels: str) -> None:
-        self._values[self._key(labels)] = float(value)
-
-
-class Counter(_Metric):
-    kind = "counter"
-
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        if amount < 0:
-            raise ValueError("a counter only goes up")
-        k = self._key(labels)
-        self._values[k] = self._values.get(k, 0.0) + amount
-
-
-class Registry:
     def __init__(self) -> None:
-        self._metrics: dict[str, _Metric] = {}
+        self.dog: Watchdog | None = None
+        self.wall: Callable[[], float] = time.time
+        self.phase: Callable[[], str | None] = lambda: None
+        self.alerts_firing: Callable[[], int] = lambda: 0
 
-    def gauge(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Gauge:
-        g = Gauge(name, help, labelnames)
-        self._register(g)
-        return g
+    def describe(self) -> list[Metric]:
+        # Lets the registry check names at registration without reading the dog.
+        return self._families(samples=False)
 
-    def counter(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Counter:
-        c = Counter(name, help, labelnames)
-        self._register(c)
-        return c
+    def collect(self) -> list[Metric]:
+        # generate_latest runs in a worker thread (MetricsServer); the dog is
+        # mutated by the event loop, so read it there, between two of its steps.
+        # Called from any other thread (a test, sync code), that thread owns the dog.
+        if _in_worker_thread():
+            return anyio.from_thread.run_sync(self._families)
+        return self._families()
 
-    def _register(self, m: _Metric) -> None:
-        if m.name in self._metrics:
-            raise ValueError(f"metric {m.name} is already registered")
-        self._metrics[m.name] = m
+    def _families(self, samples: bool = True) -> list[Metric]:
+        def gauge(name: str, doc: str, *labels: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, doc, labels=labels)
 
-    def render(self) -> str:
-        lines: list[str] = []
-        for m in self._metrics.values():
-            lines += m.render()
-        return "\n".join(lines) + "\n"
+        height = gauge("rehearse_node_height", "Latest block height seen", "node")
+        age = gauge(
+            "rehearse_node_last_block_age_seconds", "Seconds since the node's last block", "node"
+        )
+        interval = gauge(
+            "rehearse_block_interval_seconds", "Median seconds per block (recent blocks)"
+        )
+        phase = gauge("rehearse_phase", "1 for the rehearsal's current phase", "phase")
+        firing = gauge("rehearse_alerts_firing", "Alerts firing now")
+        families: list[Metric] = [height, age, interval, phase, firing]
+        dog = self.dog
+        if dog is None or not samples:
+            return families
+        now = self.wall()
+        for node, h in dog.heights().items():
+            height.add_metric([node], h)
+        for node, at in dog.last_block_at().items():
+            # NaN, not 0: a node never seen is unknown, not fresh.
+            age.add_metric([node], math.nan if at is None else max(0.0, now - at))
+        median = dog.block_interval()
+        interval.add_metric([], math.nan if median is None else median)
+        current = self.phase()
+        for p in Phase:
+            phase.add_metric([p.value], 1.0 if p.value == current else 0.0)
+        firing.add_metric([], self.alerts_firing())
+        return families
+
+
+def _in_worker_thread() -> bool:
+    try:
+        # Also lets a cancelled scrape stop here rather than read the dog.
+        anyio.from_thread.check_cancelled()
+    except RuntimeError:  # documented: not a thread started by to_thread.run_sync
+        return False
+    return True
 
 
 class WatchMetrics:
-    """The rehearsal's metrics. ``observe`` every observation; ``refresh`` before
-    a scrape (or on each watch tick) from the watchdog's view."""
+    """The rehearsal's metrics on their own ``registry`` (never the global one, so
+    several services or tests never clash). ``observe`` every observation and
+    every notification; ``attach`` the watchdog for the chain gauges."""
 
-    PHASES = ("launched", "proposed", "voted", "passed", "upgraded", "restarted", "failed")
-
-    def __init__(self, registry: Registry | None = None) -> None:
-        self.registry = r = registry or Registry()
-        self.node_height = r.gauge("rehearse_node_height", "Latest block height seen", ["node"])
-        self.block_age = r.gauge(
-            "rehearse_node_last_block_age_seconds", "Seconds since the node's last block", ["node"]
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = r = registry or CollectorRegistry()
+        self.events = Counter(
+            "rehearse_events_received", "Observations received", ["source"], registry=r
         )
-        self.block_interval = r.gauge(
-            "rehearse_block_interval_seconds", "Median seconds per block (recent blocks)"
+        self.reconnects = Counter(
+            "rehearse_stream_reconnects", "Streams back up after being down", ["source"], registry=r
         )
-        self.phase = r.gauge("rehearse_phase", "1 for the rehearsal's current phase", ["phase"])
-        self.alerts_firing = r.gauge("rehearse_alerts_firing", "Alerts firing now")
-        self.events = r.counter(
-            "rehearse_events_received_total", "Observations received", ["source"]
+        self.alerts_fired = Counter(
+            "rehearse_alerts_fired", "Alerts that went firing", ["detector", "severity"], registry=r
         )
-        self.reconnects = r.counter(
-            "rehearse_stream_reconnects_total", "Streams back up after being down", ["source"]
+        ProcessCollector(registry=r)
+        # The package's own version: the code actually running, whatever
+        # distribution metadata happens to be installed.
+        Info("rehearse_build", "The agent's build", registry=r).info(
+            {"version": __version__, "python": platform.python_version()}
         )
+        self._chain = _ChainCollector()
+        r.register(self._chain)
         self._down: set[str] = set()
 
-    def observe(self, obs: WatchObservation) -> None:
+    def attach(
+        self,
+        dog: Watchdog,
+        wall: Callable[[], float],
+        *,
+        phase: Callable[[], str | None],
+        alerts_firing: Callable[[], int],
+    ) -> None:
+        """Where the chain gauges come from; read at each scrape."""
+        self._chain.dog, self._chain.wall = dog, wall
+        self._chain.phase, self._chain.alerts_firing = phase, alerts_firing
+
+    def observe(self, obs: WatchObservation | Notification) -> None:
         if isinstance(obs, NewBlock):
-            self.events.inc(source=f"ws:{obs.node}")
+            self.events.labels(f"ws:{obs.node}").inc()
         elif isinstance(obs, ContainerEvent):
-            self.events.inc(source="docker")
+            self.events.labels("docker").inc()
         elif isinstance(obs, NodeInfo):
-            self.events.inc(source=f"rpc:{obs.node}")
+            self.events.labels(f"rpc:{obs.node}").inc()
         elif isinstance(obs, StreamStatus):
             if not obs.up:
                 self._down.add(obs.source)
             elif obs.source in self._down:
                 self._down.discard(obs.source)
-                self.reconnects.inc(source=obs.source)
-
-    def refresh(
-        self, watchdog: Watchdog, now: float, *, phase: str | None, alerts_firing: int
-    ) -> None:
-        for node, h in watchdog.heights().items():
-            self.node_height.set(h, node=node)
-        for node, at in watchdog.last_block_at().items():
-            self.block_age.set(math.nan if at is None else max(0.0, now - at), node=node)
-        interval = watchdog.block_interval()
-        self.block_interval.set(math.nan if interval is None else interval)
-        for p in self.PHASES:
-            self.phase.set(1.0 if p == phase else 0.0, phase=p)
-        self.alerts_firing.set(alerts_firing)
+                self.reconnects.labels(obs.source).inc()
+        elif isinstance(obs, Notification) and obs.status == "firing":
+            self.alerts_fired.labels(obs.detector, obs.severity).inc()
 
 
 class MetricsServer:
     """Serves ``registry`` on ``host:port`` (loopback only; port 0: ephemeral).
 
-    ``before_scrape`` runs before each ``/metrics`` render (e.g. a
-    ``WatchMetrics.refresh``). Start with ``port = await tg.start(server.serve)``.
+    One request per connection, ``Connection: close``. Each connection is its own
+    task with a deadline on reading the request and on sending the answer, so a
+    client that stalls only holds its own socket. ``before_scrape`` runs in the
+    event loop before each ``/metrics``. Start with
+    ``port = await tg.start(server.serve)``.
     """
 
     def __init__(
         self,
-        registry: Registry,
+        registry: CollectorRegistry,
         host: str = "127.0.0.1",
         port: int = 9464,
         *,
@@ -202,10 +186,15 @@ class MetricsServer:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"metrics host must be the loopback, not {host!r}")
         self.registry = registry
+        # "localhost" may also resolve to ::1; bind the one address the docs name.
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
         self.before_scrape = before_scrape
         self.read_timeout_s = read_timeout_s
+        # Rendering reads /proc (process_*) so it runs in a thread; a private
+        # limiter keeps a burst of scrapes from taking every worker thread the
+        # heartbeat and the alert store write with.
+        self._render_limiter = anyio.CapacityLimiter(2)
 
     async def serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         listener = await anyio.create_tcp_listener(
@@ -222,43 +211,56 @@ class MetricsServer:
             try:
                 with anyio.fail_after(self.read_timeout_s):
                     head = await _read_head(stream)
-            except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, ValueError):
+            except (TimeoutError, anyio.BrokenResourceError):
+                return  # nobody left to answer, or not worth waiting for
+            if head == b"":
                 return
-            status, ctype, body = self._route(head)
+            status, ctype, body = await self._route(head)
             out = (
                 f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
             ).encode() + body
-            try:
-                await stream.send(out)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass
+            with anyio.move_on_after(self.read_timeout_s):
+                try:
+                    await stream.send(out)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass
 
-    def _route(self, head: bytes) -> tuple[str, str, bytes]:
-        request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = request_line.split(" ")
-        if len(parts) != 3:
+    async def _route(self, head: bytes | None) -> tuple[str, str, bytes]:
+        parts = [] if head is None else head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        if len(parts) != 3 or not parts[1].startswith("/") or not parts[2].startswith("HTTP/"):
             return "400 Bad Request", "text/plain", b"bad request\n"
         method, target, _ = parts
-        path = target.split("?", 1)[0]
         if method not in ("GET", "HEAD"):
             return "405 Method Not Allowed", "text/plain", b"method not allowed\n"
-        if path == "/metrics":
-            if self.before_scrape is not None:
-                self.before_scrape()
-            body = self.registry.render().encode()
-            return "200 OK", CONTENT_TYPE, b"" if method == "HEAD" else body
+        path = target.split("?", 1)[0]
         if path == "/healthz":
             return "200 OK", "text/plain", b"ok\n"
-        return "404 Not Found", "text/plain", b"not found\n"
+        if path != "/metrics":
+            return "404 Not Found", "text/plain", b"not found\n"
+        try:
+            if self.before_scrape is not None:
+                self.before_scrape()
+            body = await anyio.to_thread.run_sync(
+                generate_latest, self.registry, limiter=self._render_limiter
+            )
+        except Exception as exc:  # a collector's bug must not stop the watch
+            log.error("metrics_render_failed", error=repr(exc))
+            return "500 Internal Server Error", "text/plain", b"metrics unavailable\n"
+        return "200 OK", CONTENT_TYPE_LATEST, b"" if method == "HEAD" else body
 
 
-async def _read_head(stream: SocketStream, limit: int = 16384) -> bytes:
+async def _read_head(stream: SocketStream, limit: int = 16384) -> bytes | None:
+    """The request head; b"" for a client that left silently, None for one that
+    sent no complete head (or too much of one): those get a 400."""
     buf = b""
     while b"\r\n\r\n" not in buf:
-        buf += await stream.receive()
         if len(buf) > limit:
-            raise ValueError("request head too large")
+            return None
+        try:
+            buf += await stream.receive()
+        except anyio.EndOfStream:
+            return None if buf else b""
     return buf.split(b"\r\n\r\n", 1)[0]
 
 

@@ -84,6 +84,9 @@ class WatchService:
             started_at=clock.wall(),
         )
         self.metrics = WatchMetrics()
+        self.metrics.attach(
+            self.dog, clock.wall, phase=lambda: self.phase(), alerts_firing=self._alerts_firing
+        )
         self.alerts: AlertManager | None = None
         self._info_due = 0.0
         self._plan_due = 0.0
@@ -133,7 +136,6 @@ class WatchService:
                         self.metrics.registry,
                         s.metrics.host,
                         s.metrics.port,
-                        before_scrape=self._refresh_metrics,
                     )
                     port = await tg.start(server.serve)
                     log.info("metrics_listening", host=s.metrics.host, port=port)
@@ -147,9 +149,8 @@ class WatchService:
     def _beat_state(self) -> tuple[str | None, int]:
         return self.phase(), len(self.alerts.firing) if self.alerts else 0
 
-    def _refresh_metrics(self) -> None:
-        firing = len(self.alerts.firing) if self.alerts else 0
-        self.metrics.refresh(self.dog, self.clock.wall(), phase=self.phase(), alerts_firing=firing)
+    def _alerts_firing(self) -> int:
+        return len(self.alerts.firing) if self.alerts else 0
 
     async def _evaluate_loop(self) -> None:
         # Stall detection is about time passing without blocks, so this one loop
@@ -162,7 +163,8 @@ class WatchService:
             conditions = self.dog.evaluate(now)
             if restored:
                 conditions += self._hold_restored(restored, conditions, now - loaded_at)
-            await self.alerts.update(conditions, now)
+            for n in await self.alerts.update(conditions, now):
+                self.metrics.observe(n)
             await self.clock.sleep(self.settings.watch.evaluate_interval_s)
 
     def _settle_s(self) -> float:

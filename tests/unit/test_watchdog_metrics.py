@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import math
 import os
+import platform
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
+import agent
 from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.watchdog import (
     Heartbeat,
     MetricsServer,
     NodeInfo,
-    Registry,
+    Notification,
     Watchdog,
     WatchMetrics,
     check_heartbeat,
@@ -24,28 +30,21 @@ from agent.watchdog import (
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(15)]
 
 T0 = 1_700_000_000.0
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def test_text_format_with_labels_and_escaping() -> None:
-    r = Registry()
-    g = r.gauge("x_height", "Height", ["node"])
-    c = r.counter("x_total", "Things")
-    g.set(5, node='we"ird\\')
-    g.set(7, node="a")
-    c.inc()
-    c.inc(2)
-    assert r.render() == (
-        "# HELP x_height Height\n# TYPE x_height gauge\n"
-        'x_height{node="a"} 7\nx_height{node="we\\"ird\\\\"} 5\n'
-        "# HELP x_total Things\n# TYPE x_total counter\nx_total 3\n"
-    )
-    with pytest.raises(ValueError):
-        c.inc(-1)
-    with pytest.raises(ValueError):
-        g.set(1, wrong="label")
+def parse(text: str) -> tuple[dict[str, str], Samples]:
+    """(family name -> type, (sample name, sorted labels) -> value)."""
+    types: dict[str, str] = {}
+    samples: Samples = {}
+    for fam in text_string_to_metric_families(text):
+        types[fam.name] = fam.type
+        for s in fam.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return types, samples
 
 
-def test_watch_metrics_from_observations() -> None:
+def fed_dog() -> tuple[Watchdog, WatchMetrics]:
     dog = Watchdog(["a", "b"])
     m = WatchMetrics()
     obs = [
@@ -62,58 +61,150 @@ def test_watch_metrics_from_observations() -> None:
     for o in obs:
         dog.observe(o)
         m.observe(o)
-    m.refresh(dog, T0 + 10, phase="voted", alerts_firing=2)
-    assert m.node_height.get(node="a") == 13
-    assert m.block_age.get(node="a") == 4.0
-    assert math.isnan(m.block_age.get(node="b") or 0.0)
-    assert m.block_interval.get() == 2.0
-    assert m.phase.get(phase="voted") == 1 and m.phase.get(phase="passed") == 0
-    assert m.alerts_firing.get() == 2
-    assert m.events.get(source="ws:a") == 4
-    assert m.events.get(source="docker") == 1
-    assert m.events.get(source="rpc:a") == 1
-    assert m.reconnects.get(source="ws:b") == 1
+    m.observe(Notification("firing", "stall:b:-", "critical", "s", "m", "b", "stall", None, T0))
+    m.observe(
+        Notification("resolved", "stall:b:-", "critical", "s", "m", "b", "stall", None, T0, T0)
+    )
+    m.attach(dog, lambda: T0 + 10, phase=lambda: "voted", alerts_firing=lambda: 2)
+    return dog, m
+
+
+def test_watch_metrics_from_observations_and_the_dog() -> None:
+    dog, m = fed_dog()
+    get = m.registry.get_sample_value
+    assert get("rehearse_node_height", {"node": "a"}) == 13
+    assert get("rehearse_node_last_block_age_seconds", {"node": "a"}) == 4.0
+    assert math.isnan(get("rehearse_node_last_block_age_seconds", {"node": "b"}) or 0.0)
+    assert get("rehearse_block_interval_seconds") == 2.0 == dog.block_interval()
+    assert get("rehearse_phase", {"phase": "voted"}) == 1
+    assert get("rehearse_phase", {"phase": "passed"}) == 0
+    assert get("rehearse_alerts_firing") == 2
+    assert get("rehearse_events_received_total", {"source": "ws:a"}) == 4
+    assert get("rehearse_events_received_total", {"source": "docker"}) == 1
+    assert get("rehearse_events_received_total", {"source": "rpc:a"}) == 1
+    assert get("rehearse_stream_reconnects_total", {"source": "ws:b"}) == 1
+    labels = {"detector": "stall", "severity": "critical"}
+    assert get("rehearse_alerts_fired_total", labels) == 1  # the resolve is not counted
+    # No second copy: a new block is seen by the next scrape with no refresh call.
+    dog.observe(NewBlock("b", 20, "", T0 + 9))
+    assert get("rehearse_node_height", {"node": "b"}) == 20
+    assert get("rehearse_node_last_block_age_seconds", {"node": "b"}) == 1.0
+
+
+def test_chain_gauges_are_empty_until_attached() -> None:
+    m = WatchMetrics()
+    assert m.registry.get_sample_value("rehearse_alerts_firing") is None
+    build = {"version": agent.__version__, "python": platform.python_version()}
+    assert m.registry.get_sample_value("rehearse_build_info", build) == 1
+
+
+def test_registries_are_private() -> None:
+    # Two services in one process (or many tests) must not clash on names.
+    WatchMetrics()
+    WatchMetrics(CollectorRegistry())
+
+
+@asynccontextmanager
+async def serving(server: MetricsServer) -> AsyncIterator[int]:
+    async with anyio.create_task_group() as tg:
+        yield await tg.start(server.serve)
+        tg.cancel_scope.cancel()
+
+
+async def raw(port: int, request: bytes) -> bytes:
+    async with await anyio.connect_tcp("127.0.0.1", port) as s:
+        await s.send(request)
+        out = b""
+        try:
+            while True:
+                out += await s.receive()
+        except anyio.EndOfStream:
+            return out
 
 
 async def test_metrics_endpoint_over_http() -> None:
-    dog = Watchdog(["val-alice"])
-    dog.observe(NewBlock("val-alice", 42, "", T0))
-    m = WatchMetrics()
-    scrapes = 0
+    dog, m = fed_dog()
+    before = 0
 
-    def refresh() -> None:
-        nonlocal scrapes
-        scrapes += 1
-        m.refresh(dog, T0 + 3, phase="passed", alerts_firing=1)
+    def hook() -> None:
+        nonlocal before
+        before += 1
 
-    server = MetricsServer(m.registry, "127.0.0.1", 0, before_scrape=refresh)
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(server.serve)
+    server = MetricsServer(m.registry, "127.0.0.1", 0, before_scrape=hook)
+    async with (
+        serving(server) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
         assert port > 0
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            r = await client.get("/metrics")
+        r = await client.get("/metrics")
+        assert r.status_code == 200 and before == 1
+        assert r.headers["content-type"].startswith("text/plain; version=")
+        types, samples = parse(r.text)
+
+        for node, h in dog.heights().items():
+            assert samples[("rehearse_node_height", (("node", node),))] == h
+        ages = {n: samples[("rehearse_node_last_block_age_seconds", (("node", n),))] for n in "ab"}
+        assert ages["a"] == T0 + 10 - (dog.last_block_at()["a"] or 0) and math.isnan(ages["b"])
+        assert samples[("rehearse_block_interval_seconds", ())] == dog.block_interval()
+        assert samples[("rehearse_phase", (("phase", "voted"),))] == 1
+        assert samples[("rehearse_alerts_firing", ())] == 2
+        assert samples[("rehearse_events_received_total", (("source", "ws:a"),))] == 4
+        assert samples[("rehearse_stream_reconnects_total", (("source", "ws:b"),))] == 1
+        assert types["rehearse_events_received"] == "counter"
+        assert types["rehearse_stream_reconnects"] == "counter"
+        assert types["rehearse_alerts_fired"] == "counter"
+        assert types["rehearse_node_height"] == "gauge"
+        build = (("python", platform.python_version()), ("version", agent.__version__))
+        assert samples[("rehearse_build_info", build)] == 1
+        for name in ("process_cpu_seconds_total", "process_resident_memory_bytes"):
+            assert samples[(name, ())] > 0
+        assert samples[("process_open_fds", ())] >= 1
+
+        h = await client.get("/healthz")
+        assert (h.status_code, h.text) == (200, "ok\n")
+        assert (await client.get("/nope")).status_code == 404
+        assert (await client.post("/metrics")).status_code == 405
+
+
+async def test_bad_requests_get_400() -> None:
+    server = MetricsServer(WatchMetrics().registry, "127.0.0.1", 0)
+    async with serving(server) as port:
+        assert (await raw(port, b"GARBAGE\r\n\r\n")).startswith(b"HTTP/1.1 400 ")
+        assert (await raw(port, b"GET /metrics\r\n\r\n")).startswith(b"HTTP/1.1 400 ")
+        assert (await raw(port, b"GET metrics HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 400 ")
+        head_too_big = b"GET /metrics HTTP/1.1\r\nX: " + b"x" * 20000
+        assert (await raw(port, head_too_big)).startswith(b"HTTP/1.1 400 ")
+        ok = await raw(port, b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200 ")
+
+
+async def test_a_silent_client_neither_blocks_others_nor_stays_forever() -> None:
+    server = MetricsServer(WatchMetrics().registry, "127.0.0.1", 0, read_timeout_s=1.0)
+    async with serving(server) as port:
+        async with await anyio.connect_tcp("127.0.0.1", port) as silent:
+            with anyio.fail_after(0.5):  # well before the silent one's deadline
+                async with httpx.AsyncClient() as client:
+                    r = await client.get(f"http://127.0.0.1:{port}/metrics")
             assert r.status_code == 200
-            assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
-            assert 'rehearse_node_height{node="val-alice"} 42' in r.text
-            assert 'rehearse_node_last_block_age_seconds{node="val-alice"} 3' in r.text
-            assert 'rehearse_phase{phase="passed"} 1' in r.text
-            assert "rehearse_alerts_firing 1" in r.text
-            assert "# TYPE rehearse_events_received_total counter" in r.text
-            assert "# TYPE rehearse_stream_reconnects_total counter" in r.text
-            assert scrapes == 1
-            h = await client.get("/healthz")
-            assert (h.status_code, h.text) == (200, "ok\n")
-            assert (await client.get("/nope")).status_code == 404
-            assert (await client.post("/metrics")).status_code == 405
-        # a client that connects and says nothing does not hang the server
-        async with await anyio.connect_tcp("127.0.0.1", port):
-            pass
-        tg.cancel_scope.cancel()
+            with anyio.fail_after(3):  # dropped at its read deadline, no answer
+                with pytest.raises(anyio.EndOfStream):
+                    await silent.receive()
+
+
+async def test_server_stops_with_its_task_group() -> None:
+    server = MetricsServer(WatchMetrics().registry, "localhost", 0)
+    with anyio.fail_after(3):
+        async with anyio.create_task_group() as tg:
+            port = await tg.start(server.serve)
+            async with await anyio.connect_tcp("127.0.0.1", port):  # one mid-request
+                tg.cancel_scope.cancel()
+    with pytest.raises(OSError):
+        await anyio.connect_tcp("127.0.0.1", port)
 
 
 def test_metrics_server_refuses_other_hosts() -> None:
     with pytest.raises(ValueError):
-        MetricsServer(Registry(), "0.0.0.0", 0)
+        MetricsServer(CollectorRegistry(), "0.0.0.0", 0)
 
 
 async def test_heartbeat_written_and_checked(tmp_path: Path) -> None:
