@@ -16,7 +16,7 @@ from typing import Any
 from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
 from agent.errors import FatalError, ProtocolError, TransientError
 
-__all__ = ["GovParams", "Proposal", "RestClient", "RestError", "Tally", "UpgradePlan"]
+__all__ = ["GovParams", "Proposal", "RestClient", "RestError", "UpgradePlan"]
 
 # A server that keeps handing out next_key is broken; stop instead of looping forever.
 MAX_PAGES = 1000
@@ -40,14 +40,6 @@ class UpgradePlan:
     name: str
     height: int
     info: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    yes: int
-    abstain: int
-    no: int
-    no_with_veto: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +131,6 @@ class RestClient(JsonHttpClient):
         best = max(options, key=lambda o: float(as_dict(o, "vote option").get("weight", "0")))
         return as_str(as_dict(best, "vote option").get("option"), "vote option")
 
-    async def tally(self, proposal_id: int) -> Tally:
-        body = await self._get(f"/cosmos/gov/v1/proposals/{proposal_id}/tally")
-        return parse_tally(body.get("tally"))
-
     async def current_plan(self) -> UpgradePlan | None:
         body = await self._get("/cosmos/upgrade/v1beta1/current_plan")
         plan = body.get("plan")
@@ -222,16 +210,6 @@ def parse_plan(value: object) -> UpgradePlan:
         name=as_str(plan.get("name"), "plan name"),
         height=as_int(plan.get("height"), "plan height"),
         info=str(plan.get("info") or ""),
-    )
-
-
-def parse_tally(value: object) -> Tally:
-    t = as_dict(value, "tally")
-    return Tally(
-        yes=as_int(t.get("yes_count", 0), "tally yes_count"),
-        abstain=as_int(t.get("abstain_count", 0), "tally abstain_count"),
-        no=as_int(t.get("no_count", 0), "tally no_count"),
-        no_with_veto=as_int(t.get("no_with_veto_count", 0), "tally no_with_veto_count"),
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
-from agent.adapters.rest import GovParams, Proposal, RestClient, RestError, Tally, UpgradePlan
+from agent.adapters.rest import GovParams, Proposal, RestClient, RestError, UpgradePlan
 from agent.errors import FatalError, ProtocolError, TransientError
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "Proposal",
     "RestClient",
     "RestError",
-    "Tally",
     "UpgradePlan",
 ]
 
