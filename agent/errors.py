@@ -15,6 +15,7 @@ __all__ = [
     "DeadlineExceeded",
     "FatalError",
     "ProtocolError",
+    "CorruptState",
     "ConfigError",
     "IllegalTransition",
     "CommandFailed",
@@ -47,6 +48,17 @@ class FatalError(AgentError):
 
 class ProtocolError(FatalError):
     """The peer answered something we cannot interpret."""
+
+
+class CorruptState(FatalError):
+    """A persisted state file (journal, alert store) cannot be read back.
+
+    ``moved_to`` is where the unreadable file was moved aside, if it was.
+    """
+
+    def __init__(self, message: str, moved_to: str | None = None) -> None:
+        self.moved_to = moved_to
+        super().__init__(message)
 
 
 class CommandFailed(AgentError):

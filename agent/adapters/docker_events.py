@@ -29,8 +29,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from agent.adapters.backoff import Backoff
 from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.reconnect import Link, reconnect_forever
 from agent.core.observations import ContainerEvent, Observation, StreamStatus
-from agent.errors import StreamClosed
+from agent.errors import AgentError, StreamClosed
 
 __all__ = ["DockerEventSource", "docker_since", "find_docker_host", "parse_container_event"]
 
@@ -62,12 +63,17 @@ def docker_since(time_nano: int) -> str:
     return f"{seconds}.{nanos:09d}"
 
 
-def parse_container_event(raw: dict[str, Any], at: float) -> ContainerEvent | None:
-    """A ContainerEvent from a Docker event dict; None if it is not a Compose container's."""
-    if raw.get("Type", "container") != "container":
+def parse_container_event(raw: object, at: float) -> ContainerEvent | None:
+    """A ContainerEvent from a Docker event dict; None if it is not a Compose container's.
+
+    Never raises: anything malformed (wrong types, missing fields) is not an event.
+    """
+    if not isinstance(raw, dict) or raw.get("Type", "container") != "container":
         return None
     actor = raw.get("Actor") or {}
-    attributes = actor.get("Attributes") or {}
+    attributes = actor.get("Attributes") or {} if isinstance(actor, dict) else {}
+    if not isinstance(actor, dict) or not isinstance(attributes, dict):
+        return None
     service = attributes.get(SERVICE_LABEL)
     action = raw.get("Action")
     container_id = actor.get("ID")
@@ -76,21 +82,27 @@ def parse_container_event(raw: dict[str, Any], at: float) -> ContainerEvent | No
         return None
     if not (isinstance(container_id, str) and isinstance(time_nano, int)):
         return None
-    exit_code: int | None = None
-    if "exitCode" in attributes:
-        try:
-            exit_code = int(attributes["exitCode"])
-        except (TypeError, ValueError):
-            exit_code = None
+    if isinstance(time_nano, bool):
+        return None
     return ContainerEvent(
         service=service,
         # "exec_start: sh -c ..." and "health_status: healthy" carry detail after ':'.
         action=action.split(":", 1)[0].strip(),
         container_id=container_id,
-        exit_code=exit_code,
+        exit_code=_exit_code(attributes.get("exitCode")),
         time_nano=time_nano,
         at=at,
     )
+
+
+def _exit_code(value: object) -> int | None:
+    """Docker sends the exit code as a string label; None when absent or not a number."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):  # Overflow: a float Infinity
+        return None
 
 
 class DockerEventSource:
@@ -132,17 +144,15 @@ class DockerEventSource:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled (or until the consumer closes its receive stream)."""
-        started = False
-        try:
-            while True:
-                reason = await self._attempt(None if started else task_status)
-                started = True
-                await self._set_up(False, reason)
-                delay = self._backoff.next_delay()
-                log.info("docker_reconnect_wait", reason=reason, delay=delay)
-                await self._clock.sleep(delay)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            log.info("docker_consumer_gone")
+        await reconnect_forever(
+            self._attempt,
+            backoff=self._backoff,
+            sleep=self._clock.sleep,
+            status=self._set_up,
+            translate=self._why,
+            name="docker",
+            task_status=task_status,
+        )
 
     def subscribe_params(self) -> dict[str, str]:
         params = {"filters": json.dumps(self.filters)}
@@ -150,7 +160,8 @@ class DockerEventSource:
             params["since"] = docker_since(self.last_time_nano)
         return params
 
-    async def _attempt(self, task_status: TaskStatus[None] | None) -> str:
+    async def _attempt(self, link: Link) -> None:
+        """One client's life; ends by raising (see ``_why``)."""
         docker: Any = None
         try:
             if self._docker_factory is not None:
@@ -165,11 +176,8 @@ class DockerEventSource:
                 await docker.version()
             subscription = docker.events.subscribe(**self.subscribe_params())
             self.connects += 1
-            self._backoff.reset()
-            await self._set_up(True, "subscribed")
-            if task_status is not None:
-                task_status.started()
-                task_status = None
+            link.alive()  # the daemon answered: that is as live as a quiet project gets
+            await link.up("subscribed")
             while True:
                 # No deadline: a quiet project legitimately has no events for hours, and
                 # a dead daemon closes the socket, which ends the stream (None).
@@ -177,24 +185,24 @@ class DockerEventSource:
                 if raw is None:
                     raise StreamClosed("docker event stream ended")
                 await self._handle(raw)
-        except StreamClosed as exc:
-            return str(exc)
-        except TimeoutError:
-            return f"docker did not answer within {self.connect_deadline}s"
-        except (OSError, aiohttp.ClientError) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        except Exception as exc:
-            # aiodocker.DockerError and friends: aiodocker is untyped, so match by module.
-            if type(exc).__module__.startswith("aiodocker"):
-                return f"{type(exc).__name__}: {exc}"
-            raise
         finally:
-            if task_status is not None:
-                task_status.started()
             if docker is not None:
                 await _close_quietly(docker)
 
-    async def _handle(self, raw: dict[str, Any]) -> None:
+    def _why(self, exc: Exception) -> str | None:
+        """Why a connection ended, for the exceptions that mean "reconnect"."""
+        if isinstance(exc, StreamClosed):
+            return str(exc)
+        if isinstance(exc, TimeoutError):
+            return f"docker did not answer within {self.connect_deadline}s"
+        if isinstance(exc, OSError | aiohttp.ClientError | AgentError):
+            return f"{type(exc).__name__}: {exc}"
+        # aiodocker.DockerError and friends: aiodocker is untyped, so match by module.
+        if type(exc).__module__.startswith("aiodocker"):
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    async def _handle(self, raw: object) -> None:
         event = parse_container_event(raw, self._clock.wall())
         if event is None:
             return

@@ -1,6 +1,10 @@
-"""Atomic JSON files (the journal's pattern): write a temporary file in the same
-directory, fsync it, rename it over the target, fsync the directory. A kill -9
-at any moment leaves the old or the new content, never a torn file.
+"""Atomic files: the one implementation of "write a temporary file, fsync, rename".
+
+``write_atomic`` writes bytes or text to a uniquely named temporary file in the
+target's directory, fsyncs it, renames it over the target and fsyncs the directory.
+A kill -9 at any moment leaves the old or the new content, never a torn file; a
+failure (disk full, encoding) removes the temporary file and leaves the target as
+it was. Used by the journal, the alert store and the heartbeat.
 
 Blocking: call through ``anyio.to_thread.run_sync`` from async code.
 """
@@ -9,31 +13,63 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json_atomic", "read_json"]
+__all__ = ["write_atomic", "write_json_atomic", "read_json"]
 
 
-def write_json_atomic(path: Path, doc: Any) -> None:
+def write_atomic(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> None:
+    """Replace ``path`` with ``data`` atomically and durably (see the module doc)."""
+    payload = data.encode(encoding) if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, separators=(",", ":"), sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    # Unique per call (pid + random): two writers in one process never share a tmp.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL: never follow or reuse something already there; 0o666 minus the umask,
+    # the mode a plain open() would give.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
 
 
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """``doc`` as compact JSON with sorted keys, written with ``write_atomic``."""
+    # Encoded first: a document that cannot be encoded never touches the disk.
+    write_atomic(path, json.dumps(doc, separators=(",", ":"), sort_keys=True))
+
+
 def read_json(path: Path) -> Any:
-    """The parsed document, or None when the file does not exist."""
+    """The parsed document, or None when the file does not exist.
+
+    Raises ``ValueError`` for a file that is not JSON (including undecodable bytes
+    and nesting too deep to parse).
+    """
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError(f"{path}: JSON nested too deeply") from exc

@@ -28,6 +28,7 @@ __all__ = [
     "as_int",
     "as_dict",
     "as_str",
+    "clip",
 ]
 
 # Bodies larger than this are not chain answers we understand; refuse rather than buffer.
@@ -110,15 +111,24 @@ async def get_json(
     text = raw[:500].decode("utf-8", errors="replace")
     try:
         body = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         body = None
     return JsonResponse(response.status_code, body, text)
+
+
+def clip(value: object, limit: int = 200) -> str:
+    """A bounded repr for error messages: answers may be megabytes or deeply nested."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # nested too deeply; an int too long to print
+        text = f"<{type(value).__name__}>"
+    return text[:limit]
 
 
 def as_int(value: object, what: str) -> int:
     """CometBFT and the gRPC gateway send 64-bit integers as JSON strings."""
     if isinstance(value, bool):
-        raise ProtocolError(f"{what}: expected an integer, got {value!r}")
+        raise ProtocolError(f"{what}: expected an integer, got {clip(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, str):
@@ -126,7 +136,7 @@ def as_int(value: object, what: str) -> int:
             return int(value)
         except ValueError:
             pass
-    raise ProtocolError(f"{what}: expected an integer, got {value!r}")
+    raise ProtocolError(f"{what}: expected an integer, got {clip(value)}")
 
 
 def as_dict(value: object, what: str) -> dict[str, Any]:
@@ -137,5 +147,5 @@ def as_dict(value: object, what: str) -> dict[str, Any]:
 
 def as_str(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise ProtocolError(f"{what}: expected a string, got {value!r}")
+        raise ProtocolError(f"{what}: expected a string, got {clip(value)}")
     return value

@@ -1,30 +1,36 @@
 """The journal: the rehearsal state, persisted atomically.
 
 Written after every change of state (every transition and every issued or
-completed action). A write goes to a temporary file in the same directory,
-is fsynced, renamed over the journal and the directory is fsynced, so a
-kill -9 at any moment leaves either the old or the new state, never a torn one.
+completed action) with ``files.write_atomic``, so a kill -9 at any moment leaves
+either the old or the new state, never a torn one.
+
+A journal that cannot be read back (not JSON, wrong shape, unknown phase or type)
+is moved aside to ``<stem>.corrupt.<UTC timestamp>.json`` and ``load`` raises
+``JournalCorrupt`` (a ``CorruptState``) saying where it went: the next run then
+starts fresh instead of tripping over it again, and nothing is lost.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Protocol
 
 import anyio
 
+from agent.adapters.files import write_atomic
 from agent.core import codec
 from agent.core.machine import State
-from agent.errors import FatalError
+from agent.errors import CorruptState
 
-__all__ = ["Journal", "FileJournal", "MemoryJournal", "JournalCorrupt"]
+__all__ = ["Journal", "FileJournal", "JournalCorrupt"]
 
 FORMAT_VERSION = 1
 
 
-class JournalCorrupt(FatalError):
+class JournalCorrupt(CorruptState):
     pass
 
 
@@ -48,34 +54,33 @@ class FileJournal:
 
     def _load(self) -> State | None:
         try:
-            raw = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            doc = json.loads(raw)
-            if doc.get("version") != FORMAT_VERSION:
-                raise JournalCorrupt(f"{self.path}: unsupported version {doc.get('version')!r}")
-            state = codec.decode(doc["state"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise JournalCorrupt(f"{self.path}: {exc}") from exc
-        if not isinstance(state, State):
-            raise JournalCorrupt(f"{self.path}: does not hold a rehearsal state")
+            state = _decode(raw)
+        except _Unreadable as exc:
+            moved = self._move_aside()
+            raise JournalCorrupt(
+                f"journal {self.path} is unreadable ({exc}); moved it to {moved}, "
+                "so the next run starts a fresh rehearsal",
+                moved_to=str(moved),
+            ) from exc.__cause__
         return state
 
     def _save(self, state: State) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"version": FORMAT_VERSION, "state": codec.encode(state)}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(self.path, json.dumps(doc, separators=(",", ":")))
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        dest = self.path.with_name(f"{self.path.stem}.corrupt.{stamp}.json")
+        n = 1
+        while dest.exists():
+            dest = self.path.with_name(f"{self.path.stem}.corrupt.{stamp}.{n}.json")
+            n += 1
+        os.replace(self.path, dest)
+        return dest
 
     def archive(self) -> Path | None:
         """Move a finished journal aside so the next run starts fresh."""
@@ -88,18 +93,27 @@ class FileJournal:
         return dest
 
 
-class MemoryJournal:
-    """For tests: keeps the encoded form, so it exercises the codec too."""
+class _Unreadable(Exception):
+    """Internal: why a journal's bytes do not decode into a State."""
 
-    def __init__(self) -> None:
-        self.saved: list[str] = []
 
-    async def load(self) -> State | None:
-        if not self.saved:
-            return None
-        state = codec.decode(json.loads(self.saved[-1]))
-        assert isinstance(state, State)
-        return state
-
-    async def save(self, state: State) -> None:
-        self.saved.append(json.dumps(codec.encode(state)))
+def _decode(raw: bytes) -> State:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _Unreadable(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise _Unreadable(f"expected an object, got {type(doc).__name__}")
+    if doc.get("version") != FORMAT_VERSION:
+        raise _Unreadable(f"unsupported version {doc.get('version')!r}")
+    if "state" not in doc:
+        raise _Unreadable("no state")
+    try:
+        # An unknown phase or type is a ValueError; a field too many or missing a
+        # TypeError; the state's own checks may raise anything of the kind.
+        state = codec.decode(doc["state"])
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise _Unreadable(f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(state, State):
+        raise _Unreadable("does not hold a rehearsal state")
+    return state

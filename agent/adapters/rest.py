@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
+from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, clip, get_json
 from agent.errors import FatalError, ProtocolError, TransientError
 
-__all__ = ["GovParams", "Proposal", "RestClient", "RestError", "Tally", "UpgradePlan"]
+__all__ = ["GovParams", "Proposal", "RestClient", "RestError", "UpgradePlan"]
 
 # A server that keeps handing out next_key is broken; stop instead of looping forever.
 MAX_PAGES = 1000
@@ -40,14 +40,6 @@ class UpgradePlan:
     name: str
     height: int
     info: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    yes: int
-    abstain: int
-    no: int
-    no_with_veto: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +95,13 @@ class RestClient(JsonHttpClient):
         for _ in range(MAX_PAGES):
             params = {"pagination.key": key} if key else None
             body = await self._get("/cosmos/gov/v1/proposals", params)
-            out.extend(parse_proposal(p) for p in body.get("proposals") or [])
-            pagination = body.get("pagination") or {}
-            key = as_dict(pagination, "pagination").get("next_key") or None
+            proposals = body.get("proposals") or []
+            if not isinstance(proposals, list):
+                raise ProtocolError("proposals: not a list")
+            out.extend(parse_proposal(p) for p in proposals)
+            pagination = as_dict(body.get("pagination") or {}, "pagination")
+            next_key = pagination.get("next_key") or None
+            key = None if next_key is None else as_str(next_key, "pagination next_key")
             if key is None:
                 return out
             if key in seen:
@@ -134,14 +130,10 @@ class RestClient(JsonHttpClient):
         vote = as_dict(body.get("vote"), "vote")
         options = vote.get("options") or []
         if not isinstance(options, list) or not options:
-            raise ProtocolError(f"vote: no options in {vote!r}")
+            raise ProtocolError(f"vote: no options in {clip(vote)}")
         # A weighted vote: report the option with the most weight.
-        best = max(options, key=lambda o: float(as_dict(o, "vote option").get("weight", "0")))
+        best = max(options, key=_weight)
         return as_str(as_dict(best, "vote option").get("option"), "vote option")
-
-    async def tally(self, proposal_id: int) -> Tally:
-        body = await self._get(f"/cosmos/gov/v1/proposals/{proposal_id}/tally")
-        return parse_tally(body.get("tally"))
 
     async def current_plan(self) -> UpgradePlan | None:
         body = await self._get("/cosmos/upgrade/v1beta1/current_plan")
@@ -187,6 +179,18 @@ class RestClient(JsonHttpClient):
         )
 
 
+def _weight(option: object) -> float:
+    weight = as_dict(option, "vote option").get("weight", "0")
+    try:
+        return float(as_str(weight, "vote option weight"))
+    except ValueError as exc:
+        raise ProtocolError(f"vote option weight: not a decimal: {weight[:100]!r}") from exc
+
+
+def _optional_str(value: object, what: str) -> str | None:
+    return None if value is None else as_str(value, what)
+
+
 def _is_not_found(exc: RestError) -> bool:
     return exc.status == 404 or exc.grpc_code == 5 or "not found" in exc.message.lower()
 
@@ -200,7 +204,7 @@ def parse_duration(value: object, what: str) -> float:
     """A protobuf JSON Duration ("172800s", "0.5s") in seconds."""
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None:
-        raise ProtocolError(f"{what}: not a duration: {value!r}")
+        raise ProtocolError(f"{what}: not a duration: {clip(value)}")
     return float(match.group(1))
 
 
@@ -208,7 +212,7 @@ def parse_coins(value: object, what: str) -> dict[str, int]:
     if value is None:
         return {}
     if not isinstance(value, list):
-        raise ProtocolError(f"{what}: expected a list of coins, got {value!r}")
+        raise ProtocolError(f"{what}: expected a list of coins, got {clip(value)}")
     coins: dict[str, int] = {}
     for coin in value:
         c = as_dict(coin, what)
@@ -222,16 +226,6 @@ def parse_plan(value: object) -> UpgradePlan:
         name=as_str(plan.get("name"), "plan name"),
         height=as_int(plan.get("height"), "plan height"),
         info=str(plan.get("info") or ""),
-    )
-
-
-def parse_tally(value: object) -> Tally:
-    t = as_dict(value, "tally")
-    return Tally(
-        yes=as_int(t.get("yes_count", 0), "tally yes_count"),
-        abstain=as_int(t.get("abstain_count", 0), "tally abstain_count"),
-        no=as_int(t.get("no_count", 0), "tally no_count"),
-        no_with_veto=as_int(t.get("no_with_veto_count", 0), "tally no_with_veto_count"),
     )
 
 
@@ -251,9 +245,9 @@ def parse_proposal(value: object) -> Proposal:
         status=as_str(p.get("status"), "proposal status"),
         title=str(p.get("title") or ""),
         expedited=bool(p.get("expedited", False)),
-        submit_time=p.get("submit_time"),
-        voting_start_time=p.get("voting_start_time"),
-        voting_end_time=p.get("voting_end_time"),
+        submit_time=_optional_str(p.get("submit_time"), "proposal submit_time"),
+        voting_start_time=_optional_str(p.get("voting_start_time"), "proposal voting_start_time"),
+        voting_end_time=_optional_str(p.get("voting_end_time"), "proposal voting_end_time"),
         upgrade_plan=plan,
         messages=tuple(messages),
     )

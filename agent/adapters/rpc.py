@@ -14,8 +14,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, get_json
-from agent.adapters.rest import GovParams, Proposal, RestClient, RestError, Tally, UpgradePlan
+from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, clip, get_json
+from agent.adapters.rest import GovParams, Proposal, RestClient, RestError, UpgradePlan
 from agent.errors import FatalError, ProtocolError, TransientError
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "Proposal",
     "RestClient",
     "RestError",
-    "Tally",
     "UpgradePlan",
 ]
 
@@ -217,7 +216,7 @@ def parse_status(result: dict[str, Any]) -> NodeStatus:
         node = as_dict(result["node_info"], "status node_info")
         catching_up = sync["catching_up"]
         if not isinstance(catching_up, bool):
-            raise ProtocolError(f"status: catching_up is {catching_up!r}")
+            raise ProtocolError(f"status: catching_up is {clip(catching_up)}")
         return NodeStatus(
             latest_height=as_int(sync["latest_block_height"], "status latest_block_height"),
             latest_block_time=as_str(sync["latest_block_time"], "status latest_block_time"),

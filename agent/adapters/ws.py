@@ -22,6 +22,7 @@ from websockets.uri import parse_uri
 
 from agent.adapters.backoff import Backoff
 from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.reconnect import Link, reconnect_forever
 from agent.adapters.rpc import CometRPC
 from agent.core.observations import NewBlock, Observation, StreamStatus
 from agent.errors import AgentError, ProtocolError, StreamClosed
@@ -84,58 +85,51 @@ class NewBlockSource:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled (or until the consumer closes its receive stream)."""
-        started = False
-        try:
-            while True:
-                # Readiness means "tried once", not "connected": a node that is down at
-                # startup must not block the daemon from starting. _attempt signals it.
-                reason = await self._attempt(None if started else task_status)
-                started = True
-                await self._set_up(False, reason)
-                delay = self._backoff.next_delay()
-                log.info("ws_reconnect_wait", node=self.node, reason=reason, delay=delay)
-                await self._clock.sleep(delay)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            log.info("ws_consumer_gone", node=self.node)
+        await reconnect_forever(
+            self._attempt,
+            backoff=self._backoff,
+            sleep=self._clock.sleep,
+            status=self._set_up,
+            translate=self._why,
+            name="ws",
+            log_fields={"node": self.node},
+            task_status=task_status,
+        )
 
-    async def _attempt(self, task_status: TaskStatus[None] | None) -> str:
-        """One connection's life; returns why it ended."""
+    async def _attempt(self, link: Link) -> None:
+        """One connection's life; ends by raising (see ``_why``)."""
+        with anyio.fail_after(self.connect_deadline):
+            ws = await connect(
+                self.ws_url,
+                open_timeout=self.connect_deadline,
+                close_timeout=CLOSE_DEADLINE,
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_interval,
+                max_size=self.max_message_bytes,
+                max_queue=16,  # frames; beyond that TCP pushes back on the node
+                compression=None,
+                proxy=None,
+            )
         try:
-            with anyio.fail_after(self.connect_deadline):
-                ws = await connect(
-                    self.ws_url,
-                    open_timeout=self.connect_deadline,
-                    close_timeout=CLOSE_DEADLINE,
-                    ping_interval=self.ping_interval,
-                    ping_timeout=self.ping_interval,
-                    max_size=self.max_message_bytes,
-                    max_queue=16,  # frames; beyond that TCP pushes back on the node
-                    compression=None,
-                    proxy=None,
-                )
-            try:
-                sub_id = await self._subscribe(ws)
-                self.connects += 1
-                await self._set_up(True, "subscribed")
-                if task_status is not None:
-                    task_status.started()
-                    task_status = None
-                await self._backfill_to_tip()
-                await self._read(ws, sub_id)
-            finally:
-                await _close(ws)
-        except ConnectionClosed as exc:
-            return f"connection closed: {exc}"
-        except TimeoutError:
-            return f"no answer within {self.connect_deadline}s"
-        except (OSError, WebSocketException) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        except AgentError as exc:
-            return f"{type(exc).__name__}: {exc}"
+            sub_id = await self._subscribe(ws)
+            self.connects += 1
+            await link.up("subscribed")
+            await self._backfill_to_tip()
+            await self._read(ws, sub_id, link)
         finally:
-            if task_status is not None:
-                task_status.started()
-        return "stream ended"  # pragma: no cover - _read only returns by raising
+            await _close(ws)
+
+    def _why(self, exc: Exception) -> str | None:
+        """Why a connection ended, for the exceptions that mean "reconnect"."""
+        if isinstance(exc, ConnectionClosed):
+            return f"connection closed: {exc}"
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self.connect_deadline}s"
+        if isinstance(exc, OSError | WebSocketException | AgentError):
+            # ProtocolError included: a malformed frame drops the connection once;
+            # the backfill after reconnecting fetches whatever it carried.
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     async def _subscribe(self, ws: ClientConnection) -> int:
         sub_id = self._next_id
@@ -153,10 +147,10 @@ class NewBlockSource:
                 if message.get("id") != sub_id:
                     continue
                 if "error" in message:
-                    raise StreamClosed(f"subscribe refused: {message['error']}")
+                    raise StreamClosed(f"subscribe refused: {_clip(message['error'])}")
                 return sub_id
 
-    async def _read(self, ws: ClientConnection, sub_id: int) -> None:
+    async def _read(self, ws: ClientConnection, sub_id: int, link: Link) -> None:
         while True:
             with anyio.move_on_after(self.read_deadline) as scope:
                 raw = await ws.recv()
@@ -167,7 +161,7 @@ class NewBlockSource:
                 continue
             if "error" in message:
                 # e.g. the subscription was cancelled because we were too slow.
-                raise StreamClosed(f"server error: {message['error']}")
+                raise StreamClosed(f"server error: {_clip(message['error'])}")
             block = _new_block(message)
             if block is None:
                 continue
@@ -180,7 +174,7 @@ class NewBlockSource:
             await self._emit(height, block_time, backfilled=False)
             # Healthy only once a live block got through: a connection that subscribes
             # but then fails (e.g. a backfill RPC keeps failing) keeps backing off.
-            self._backoff.reset()
+            link.alive()
 
     async def _backfill_to_tip(self) -> None:
         if self.last_seen is None:
@@ -230,9 +224,10 @@ async def _close(ws: ClientConnection) -> None:
 
 
 def _decode(raw: str | bytes) -> dict[str, Any]:
+    """A JSON-RPC message; ``ProtocolError`` for anything else (never another error)."""
     try:
         message = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ProtocolError(f"websocket: not JSON: {str(raw)[:200]!r}") from exc
     if not isinstance(message, dict):
         raise ProtocolError(f"websocket: not a JSON-RPC message: {str(raw)[:200]!r}")
@@ -251,10 +246,21 @@ def _new_block(message: dict[str, Any]) -> tuple[int, str] | None:
         header = data["value"]["block"]["header"]
         height, block_time = header["height"], header["time"]
     except (KeyError, TypeError) as exc:
-        raise ProtocolError(f"NewBlock event without block.header: {exc!r}") from exc
+        raise ProtocolError(f"NewBlock event without block.header: {_clip(exc)}") from exc
     if not isinstance(block_time, str):
-        raise ProtocolError(f"NewBlock time is {block_time!r}")
+        raise ProtocolError(f"NewBlock time is {_clip(block_time)}")
+    if isinstance(height, bool):
+        raise ProtocolError(f"NewBlock height is {height!r}")
     try:
         return int(height), block_time
-    except (TypeError, ValueError) as exc:
-        raise ProtocolError(f"NewBlock height is {height!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # Overflow: Infinity
+        raise ProtocolError(f"NewBlock height is {_clip(height)}") from exc
+
+
+def _clip(value: object) -> str:
+    """A bounded repr for error messages (a frame may be megabytes)."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # nested too deeply; int too long to print
+        text = f"<{type(value).__name__}>"
+    return text[:500]

@@ -21,7 +21,6 @@ The log sink is always on; other sinks come from ``sinks.build_sinks``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -127,13 +126,13 @@ def _decode(doc: Any, where: str) -> StoredState:
             raise AlertStoreCorrupt(f"{where}: unsupported version {doc.get('version')!r}")
         firing = {k: Notification.from_json(v) for k, v in doc["firing"].items()}
         outbox = tuple(Notification.from_json(v) for v in doc["outbox"])
-    except (AttributeError, KeyError, TypeError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as exc:
         raise AlertStoreCorrupt(f"{where}: {exc!r}") from exc
     return StoredState(firing, outbox)
 
 
 class FileAlertStore:
-    """The firing set in a JSON file, written atomically (write, fsync, rename)."""
+    """The firing set in a JSON file, written with ``files.write_json_atomic``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -260,14 +259,6 @@ class AlertManager:
         await self._deliver(out)
         await self.store.save(StoredState(firing))
         return out
-
-    def next_due(self, now: float) -> float:
-        """Seconds until a pending (hysteresis) condition could fire; inf if none."""
-        due = math.inf
-        for key, first in self._pending.items():
-            detector = key.split(":", 1)[0]
-            due = min(due, first + self.for_s.get(detector, 0.0) - now)
-        return max(0.0, due)
 
     async def _deliver(self, notifications: Sequence[Notification]) -> None:
         with anyio.move_on_after(self.send_timeout_s) as scope:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.adapters.rest import GovParams, RestClient, RestError, Tally, UpgradePlan
+from agent.adapters.rest import GovParams, RestClient, RestError, UpgradePlan
 from agent.errors import ConnectError, ProtocolError, TransientError
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
@@ -143,16 +143,8 @@ async def test_vote_option_and_missing_vote() -> None:
         assert await rest.vote(2, voter) == "VOTE_OPTION_YES"
 
 
-async def test_tally_plan_applied_balance() -> None:
+async def test_plan_applied_balance() -> None:
     routes = {
-        "/cosmos/gov/v1/proposals/2/tally": {
-            "tally": {
-                "yes_count": "100000000",
-                "abstain_count": "0",
-                "no_count": "5",
-                "no_with_veto_count": "0",
-            }
-        },
         "/cosmos/upgrade/v1beta1/current_plan": {
             "plan": {"name": "v1tov2", "height": "120", "info": ""}
         },
@@ -163,7 +155,6 @@ async def test_tally_plan_applied_balance() -> None:
         },
     }
     async with rest_with(routes) as rest:
-        assert await rest.tally(2) == Tally(yes=100000000, abstain=0, no=5, no_with_veto=0)
         assert await rest.current_plan() == UpgradePlan("v1tov2", 120, "")
         assert await rest.applied_plan("v1tov2") == 120
         assert await rest.applied_plan("other") == 0
