@@ -20,7 +20,7 @@ import structlog
 
 from agent.config import Config, load_config, read_password
 from agent.core.machine import Phase
-from agent.errors import ConfigError
+from agent.errors import ConfigError, CorruptState
 from agent.logs import configure_logging
 
 __all__ = ["main"]
@@ -77,6 +77,12 @@ async def _supervise(job: Callable[[], Awaitable[int]]) -> int:
                     outcome.append(await job())
                 except ConfigError as exc:  # bad input found at start: nothing was launched
                     print(f"rehearse: error: {exc}", file=sys.stderr)
+                    outcome.append(EXIT_USAGE)
+                except CorruptState as exc:
+                    print(
+                        f"rehearse: error: {exc}; `rehearse run --fresh` starts a new rehearsal",
+                        file=sys.stderr,
+                    )
                     outcome.append(EXIT_USAGE)
             finished.set()
             tg.cancel_scope.cancel()

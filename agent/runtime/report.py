@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from agent.adapters.files import write_atomic
 from agent.core.machine import State
 
 __all__ = ["build_report", "render_markdown", "write_report"]
@@ -103,24 +103,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 async def write_report(
     state: State, json_path: Path, md_path: Path, extra: dict[str, Any] | None = None
 ) -> Path:
     report = build_report(state, extra)
 
     def write() -> None:
-        _atomic_write(json_path, json.dumps(report, indent=2) + "\n")
-        _atomic_write(md_path, render_markdown(report))
+        write_atomic(json_path, json.dumps(report, indent=2) + "\n")
+        write_atomic(md_path, render_markdown(report))
 
     await anyio.to_thread.run_sync(write)
     return json_path

@@ -32,7 +32,7 @@ from agent.core.chainview import ChainView
 from agent.core.machine import Params, State
 from agent.core.observations import Observation
 from agent.core.policy import UpgradeHeightPolicy
-from agent.errors import AgentError, ConfigError
+from agent.errors import AgentError, ConfigError, CorruptState
 from agent.runtime import report as report_mod
 from agent.runtime.daemon import Runner, Source
 from agent.runtime.executors import ExecContext, Executor
@@ -149,7 +149,13 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
     clock = clock or SystemClock()
     password = read_password(cfg)
     journal = FileJournal(cfg.state_dir / "journal.json")
-    state = await journal.load()
+    try:
+        state = await journal.load()
+    except CorruptState as exc:
+        if not fresh:
+            raise  # exit 2: the operator decides (the file is already moved aside)
+        log.warning("journal_corrupt_moved", moved_to=exc.moved_to, error=str(exc))
+        state = None
     if state is not None and (fresh or state.terminal):
         archived = await anyio.to_thread.run_sync(journal.archive)
         log.info("journal_archived", path=str(archived), previous=state.phase.value)
