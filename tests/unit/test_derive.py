@@ -1,0 +1,216 @@
+"""The derivation: which blocks mean which facts, by tables like the machine's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from agent.core.actions import (
+    CaptureBaseline,
+    CastVote,
+    LaunchStack,
+    RestartOnV2,
+    SubmitProposal,
+    VerifyUpgrade,
+)
+from agent.core.chainview import ChainView
+from agent.core.derive import (
+    Derivation,
+    ReadGovParams,
+    ReadProposalStatus,
+    action_timeout,
+    ends_downtime,
+    planned_downtime,
+)
+from agent.core.facts import (
+    ActionFailed,
+    ChainLive,
+    HeightObserved,
+    NodesReached,
+    ProposalStatusSeen,
+    StackLaunched,
+    StackRestarted,
+    VoteCast,
+)
+from agent.core.machine import Params, Phase, State, initial_state
+from agent.core.observations import NewBlock
+
+NODES = ("a", "b", "c")
+T0 = 1_700_000_000.0
+
+
+def block(node: str, height: int, at: float) -> NewBlock:
+    stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return NewBlock(node, height, stamp, at)
+
+
+def state(phase: Phase, awaiting: int | None = None, proposal_id: int | None = None) -> State:
+    s = initial_state("r", Params())
+    return replace(s, started=True, phase=phase, awaiting=awaiting, proposal_id=proposal_id)
+
+
+def feed(d: Derivation, s: State, blocks: list[NewBlock]) -> list[object]:
+    out: list[object] = []
+    for b in blocks:
+        before = d.view.max_height
+        if d.view.observe(b):
+            out += d.on_block(s, b, before)
+    return out
+
+
+def chain(nodes: tuple[str, ...], heights: range, start: float = T0) -> list[NewBlock]:
+    return [block(n, h, start + h) for h in heights for n in nodes]
+
+
+# --- height observed --------------------------------------------------------------
+
+
+def test_height_observed_only_when_the_highest_height_rises() -> None:
+    d = Derivation(ChainView(NODES))
+    out = feed(d, state(Phase.PROPOSED), [block("a", 5, T0), block("b", 4, T0), block("a", 6, T0)])
+    heights = [o.height for o in out if isinstance(o, HeightObserved)]
+    assert heights == [5, 6]
+
+
+# --- nodes reached ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phase", "blocks", "expected"),
+    [
+        # not every node past the threshold yet
+        (Phase.PASSED, chain(("a", "b"), range(9, 12)), []),
+        # every node past 10: answered once
+        (Phase.PASSED, chain(NODES, range(9, 12)), [NodesReached(10, 11, T0 + 11)]),
+        (Phase.UPGRADED, chain(NODES, range(9, 14)), [NodesReached(10, 11, T0 + 11)]),
+    ],
+)
+def test_nodes_reached_table(phase: Phase, blocks: list[NewBlock], expected: list[object]) -> None:
+    d = Derivation(ChainView(NODES))
+    out = feed(d, state(phase, awaiting=10), blocks)
+    assert [o for o in out if isinstance(o, NodesReached)] == expected
+
+
+def test_nodes_reached_answers_a_new_threshold_again() -> None:
+    d = Derivation(ChainView(NODES))
+    feed(d, state(Phase.PASSED, awaiting=10), chain(NODES, range(9, 12)))
+    out = feed(d, state(Phase.UPGRADED, awaiting=20), chain(NODES, range(12, 22)))
+    assert [o.threshold for o in out if isinstance(o, NodesReached)] == [20]
+
+
+# --- chain live -----------------------------------------------------------------------
+
+
+def test_launched_reads_gov_params_once_the_interval_is_measured() -> None:
+    d = Derivation(ChainView(NODES))
+    s = state(Phase.LAUNCHED, awaiting=2)
+    # Heights 2..3: past the threshold, but only one header gap per node after
+    # the genesis gap is skipped -> no interval yet for the first node alone.
+    out = feed(d, s, chain(NODES, range(1, 4)))
+    reads = [o for o in out if isinstance(o, ReadGovParams)]
+    assert reads == [ReadGovParams(2, 1.0)]
+    # In flight: further blocks do not ask again.
+    assert not [o for o in feed(d, s, chain(NODES, range(4, 6))) if isinstance(o, ReadGovParams)]
+    live = d.gov_params_read(reads[0], 20.0, T0 + 9)
+    assert live == ChainLive(1.0, 20.0, 5, T0 + 9)
+
+
+def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
+    d = Derivation(ChainView(NODES))
+    s = state(Phase.LAUNCHED, awaiting=2)
+    reads = [o for o in feed(d, s, chain(NODES, range(1, 4))) if isinstance(o, ReadGovParams)]
+    d.read_failed(reads[0])
+    again = [o for o in feed(d, s, chain(NODES, range(4, 5))) if isinstance(o, ReadGovParams)]
+    assert again == [ReadGovParams(2, 1.0)]
+
+
+def test_restart_chain_forgets_heights_and_answers() -> None:
+    d = Derivation(ChainView(NODES))
+    feed(d, state(Phase.PASSED, awaiting=10), chain(NODES, range(9, 12)))
+    d.restart_chain()
+    assert d.view.max_height == 0
+    # A relaunched chain starts at 1 again and is seen (not dropped as stale).
+    out = feed(d, state(Phase.LAUNCHED, awaiting=2), chain(NODES, range(1, 5)))
+    assert any(isinstance(o, ReadGovParams) for o in out)
+
+
+# --- proposal status ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phase", "proposal_id", "reads"),
+    [
+        (Phase.LAUNCHED, None, 0),
+        (Phase.PROPOSED, 1, 1),
+        (Phase.VOTED, 1, 1),
+        (Phase.PASSED, 1, 0),
+        (Phase.UPGRADED, 1, 0),
+    ],
+)
+def test_status_read_by_phase(phase: Phase, proposal_id: int | None, reads: int) -> None:
+    d = Derivation(ChainView(NODES))
+    out = feed(d, state(phase, proposal_id=proposal_id), [block("a", 5, T0)])
+    assert len([o for o in out if isinstance(o, ReadProposalStatus)]) == reads
+
+
+def test_status_is_read_from_any_node_one_at_a_time_and_reported_once_per_change() -> None:
+    d = Derivation(ChainView(NODES))
+    s = state(Phase.VOTED, proposal_id=7)
+    # node-carol ("c") is down: blocks from "a" alone still trigger the read.
+    (read,) = [o for o in feed(d, s, [block("a", 5, T0)]) if isinstance(o, ReadProposalStatus)]
+    assert not feed(d, s, [block("a", 6, T0 + 1)])[1:]  # in flight: no second read
+    seen = d.status_read(read, "PROPOSAL_STATUS_VOTING_PERIOD", T0 + 1)
+    assert seen == ProposalStatusSeen(7, "PROPOSAL_STATUS_VOTING_PERIOD", 6, T0 + 1)
+    (read,) = [o for o in feed(d, s, [block("b", 7, T0)]) if isinstance(o, ReadProposalStatus)]
+    assert d.status_read(read, "PROPOSAL_STATUS_VOTING_PERIOD", T0 + 2) is None  # unchanged
+    (read,) = [o for o in feed(d, s, [block("b", 8, T0)]) if isinstance(o, ReadProposalStatus)]
+    passed = d.status_read(read, "PROPOSAL_STATUS_PASSED", T0 + 3)
+    assert passed is not None and passed.status == "PROPOSAL_STATUS_PASSED"
+
+
+def test_a_failed_status_read_is_asked_again() -> None:
+    d = Derivation(ChainView(NODES))
+    s = state(Phase.VOTED, proposal_id=7)
+    (read,) = [o for o in feed(d, s, [block("a", 5, T0)]) if isinstance(o, ReadProposalStatus)]
+    d.read_failed(read)
+    assert [o for o in feed(d, s, [block("a", 6, T0)]) if isinstance(o, ReadProposalStatus)]
+
+
+# --- planned downtime and timeouts ----------------------------------------------------
+
+P = Params(launch_timeout=11.0, vote_timeout=22.0, restart_timeout=33.0, verify_timeout=44.0)
+
+
+@pytest.mark.parametrize(
+    ("action", "timeout", "downtime"),
+    [
+        (LaunchStack(reset=True), 11.0, 11.0),
+        (SubmitProposal("u", 10, 1.0, 20.0), 22.0, None),
+        (CastVote("alice", 1), 22.0, None),
+        (CaptureBaseline(), 44.0, None),
+        (VerifyUpgrade("u", 10), 44.0, None),
+        (RestartOnV2(), 33.0, 33.0),
+    ],
+)
+def test_timeouts_and_planned_downtime(
+    action: object, timeout: float, downtime: float | None
+) -> None:
+    assert action_timeout(action, P) == timeout  # type: ignore[arg-type]
+    assert planned_downtime(action, P) == downtime  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fact", "ends"),
+    [
+        (StackLaunched(1, T0), True),
+        (StackRestarted(30, height=30, at=T0), True),
+        (ActionFailed("launch_stack", "boom", 0, T0), True),
+        (ActionFailed("restart_on_v2", "boom", 0, T0), True),
+        (ActionFailed("cast_vote:alice", "boom", 0, T0), False),
+        (VoteCast("alice", 1, "TX"), False),
+    ],
+)
+def test_which_facts_end_planned_downtime(fact: object, ends: bool) -> None:
+    assert ends_downtime(fact) is ends  # type: ignore[arg-type]
