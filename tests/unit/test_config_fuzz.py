@@ -18,7 +18,7 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -303,10 +303,12 @@ def test_fuzzed_configs_fail_cleanly_or_are_sane(data: st.DataObject) -> None:
     try:
         cfg = parse_config(raw, BASE_DIR)
     except ConfigError as exc:
+        event("refused")
         text = str(exc)
         assert exc.key and exc.key in text
         for problem in getattr(exc, "errors", [exc]):
             assert problem.key and problem.key in text
         assert SECRET not in text
         return
+    event("accepted")
     _check_accepted(cfg)
