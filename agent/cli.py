@@ -132,15 +132,21 @@ async def _watch(cfg: Config) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    path = _config_path(args.config)
     try:
-        cfg = load_config(_config_path(args.config))
+        cfg = load_config(path)
         if args.command == "run":
             read_password(cfg)  # fail now, before anything is launched
     except ConfigError as exc:
-        print(f"rehearse: error: {exc}", file=sys.stderr)
+        where = f" ({path})" if path is not None else ""
+        print(f"rehearse: error{where}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "check-config":
-        print("configuration ok")
+        # Say what was checked: "ok" about a file that was never read misleads.
+        if path is None:
+            print("configuration ok: no config file (./config.toml does not exist), defaults")
+        else:
+            print(f"configuration ok: {path}")
         return EXIT_OK
     configure_logging(cfg.path(cfg.agent.log_file), cfg.agent.log_level)
     try:

@@ -7,6 +7,8 @@ which library raised. Model: httpcore ``_exceptions.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "AgentError",
     "TransientError",
@@ -88,13 +90,28 @@ def _summary(output: str) -> str:
 
 
 class ConfigError(AgentError):
-    """Bad configuration: names the key and the offending value (exit code 2)."""
+    """Bad configuration: names the key and the offending value (exit code 2).
 
-    def __init__(self, key: str, value: object, reason: str) -> None:
+    ``key``/``value``/``reason`` describe the first problem; ``errors`` holds
+    every problem found (itself first), so one run of ``check-config`` lists
+    them all instead of one per attempt.
+    """
+
+    def __init__(
+        self, key: str, value: object, reason: str, *, more: Sequence[ConfigError] = ()
+    ) -> None:
         self.key = key
         self.value = value
         self.reason = reason
-        super().__init__(f"config: {key} = {value!r}: {reason}")
+        self.errors: tuple[ConfigError, ...] = (self, *more)
+        lines = [f"config: {e.key} = {_short(e.value)}: {e.reason}" for e in self.errors]
+        super().__init__("\n  ".join(lines))
+
+
+def _short(value: object) -> str:
+    # A pasted blob must not bury the key it was pasted into.
+    r = repr(value)
+    return r if len(r) <= 120 else f"{r[:100]}... ({len(r)} chars)"
 
 
 class IllegalTransition(AgentError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -20,6 +19,7 @@ import structlog
 
 from agent.adapters.backoff import Backoff
 from agent.adapters.clock import Clock, SystemClock
+from agent.redact import redact_url
 from agent.watchdog.alerts import Notification, Sink
 from agent.watchdog.settings import SinkSettings
 
@@ -33,26 +33,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger("agent.watchdog.sinks")
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]`` plus ``/***`` when there was a path or a query.
-
-    User info (``user:pass@``) is dropped too. Anything unparsable becomes ``***``.
-    """
-    try:
-        u = urlsplit(url)
-        host = u.hostname
-        port = u.port
-    except ValueError:
-        return "***"
-    if not u.scheme or not host:
-        return "***"
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    rest = "/***" if (u.path not in ("", "/") or u.query or u.fragment) else ""
-    return f"{u.scheme}://{netloc}{rest}"
 
 
 def _text(n: Notification) -> str:

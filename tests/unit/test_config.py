@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import re
+import tomllib
 from pathlib import Path
+from typing import Any, get_args, get_origin
 
 import pytest
+from pydantic import BaseModel
 
 from agent.cli import main
-from agent.config import load_config, parse_config, read_password
+from agent.config import Config, load_config, parse_config, read_password
 from agent.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +109,138 @@ def test_cli_exits_2_on_malformed_toml(tmp_path: Path, capsys: pytest.CaptureFix
     cfg.write_text("[timing\n")
     assert main(["check-config", "--config", str(cfg)]) == 2
     assert "--config" in capsys.readouterr().err
+
+
+# --- config.toml is the documentation of the schema: they cannot drift -------
+
+_EXAMPLE = re.compile(r"^# ?((?:\w+ = .*)|(?:\[\[?[\w.]+\]\]?))$")
+
+
+def _documented() -> dict[str, Any]:
+    """config.toml with its commented-out examples (optional keys, sinks) enabled."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    lines = [m.group(1) if (m := _EXAMPLE.match(line)) else line for line in text.splitlines()]
+    return tomllib.loads("\n".join(lines))
+
+
+def _schema_keys(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
+    """Every documented key path of ``model`` -> its field info (tables descended)."""
+    out: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        key = prefix + (f.alias or name)
+        ann = f.annotation
+        inner = get_args(ann)[0] if get_origin(ann) is list else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.update(_schema_keys(ann, key + "."))
+        elif isinstance(inner, type) and issubclass(inner, BaseModel):
+            out.update(_schema_keys(inner, key + "[]."))
+        else:
+            out[key] = f
+    return out
+
+
+def _doc_keys(raw: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = prefix + key
+        if isinstance(value, dict) and not path.endswith("for_s"):
+            out.update(_doc_keys(value, path + "."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for item in value:
+                out.update(_doc_keys(item, path + "[]."))
+        else:
+            out[path] = value
+    return out
+
+
+def test_config_toml_documents_exactly_the_schema() -> None:
+    schema = set(_schema_keys(Config))
+    documented = set(_doc_keys(_documented()))
+    assert schema - documented == set(), "keys missing from config.toml"
+    assert documented - schema == set(), "keys in config.toml the schema does not know"
+
+
+def test_config_toml_shows_the_schema_defaults() -> None:
+    schema = _schema_keys(Config)
+    shown = _doc_keys(tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8")))
+    for key, value in shown.items():
+        f = schema[key]
+        if "[]" in key or f.is_required():
+            continue  # nodes and voters: compared as whole lists below
+        assert value == f.get_default(call_default_factory=True), key
+    assert load_config(ROOT / "config.toml") == parse_config({}, ROOT)
+
+
+# --- the rules the old hand-written validation missed --------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "value"),
+    [
+        ({"timing": {"vote_timeout": math.nan}}, "timing.vote_timeout", None),
+        ({"timing": {"vote_timeout": math.inf}}, "timing.vote_timeout", math.inf),
+        ({"timing": {"vote_timeout": 1e308}}, "timing.vote_timeout", 1e308),
+        ({"timing": {"vote_timeout": True}}, "timing.vote_timeout", True),
+        ({"chain": {"chain_id": ""}}, "chain.chain_id", ""),
+        ({"chain": {"cli_image_v1": "  "}}, "chain.cli_image_v1", "  "),
+        ({"chain": {"gas": "-5"}}, "chain.gas", "-5"),
+        ({"chain": {"tx_node": "node-caro"}}, "chain.tx_node", "node-caro"),
+        ({"stack": {"reset_command": ["python3", ""]}}, "stack.reset_command[1]", ""),
+        ({"nodes": [{"name": "node-carol", "rpc": "http://[::1"}]}, "nodes[0].rpc", None),
+        (
+            {"nodes": [{"name": "node-carol", "rpc": "http://h:1", "rest": "ws://h:2"}]},
+            "nodes[0].rest",
+            "ws://h:2",
+        ),
+        ({"nodes": [{"name": "node-carol", "rpc": "http://h:1"}]}, "nodes", ["node-carol"]),
+        (
+            {"voters": [{"name": "a", "key": "a", "desk": "d"}] * 2},
+            "voters[1].name",
+            "a",
+        ),
+        ({"agent": {"log_file": "./report.json"}}, "agent.log_file", "./report.json"),
+        (
+            {"watch": {"heartbeat_file": ".rehearse/alerts.json"}},
+            "watch.alert_state_file",
+            None,
+        ),
+        ({"agent": {"report_md": ".rehearse"}}, "agent.report_md", ".rehearse"),
+    ],
+)
+def test_new_rules_name_the_key(raw: dict[str, Any], key: str, value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, ROOT)
+    assert info.value.key == key
+    if value is not None:
+        assert info.value.value == value
+    assert key in str(info.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    raw = {"timing": {"vote_timeout": -1, "rpc_timeout": "5"}, "stack": {"projekt": "x"}}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, ROOT)
+    keys = [e.key for e in info.value.errors]
+    assert keys == ["stack.projekt", "timing.vote_timeout", "timing.rpc_timeout"]
+    assert all(k in str(info.value) for k in keys)
+
+
+def test_webhook_urls_are_redacted_in_errors() -> None:
+    raw = {"alerts": {"sinks": [{"type": "slack", "url": "ftp://hooks.example/T/SECRET"}]}}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, ROOT)
+    assert info.value.value == "ftp://hooks.example/***"
+    assert "SECRET" not in str(info.value)
+
+
+def test_check_config_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check-config"]) == 0
+    assert "no config file" in capsys.readouterr().out
+    assert main(["check-config", "--config", str(ROOT / "config.toml")]) == 0
+    assert str(ROOT / "config.toml") in capsys.readouterr().out
+    missing = tmp_path / "nope.toml"
+    assert main(["check-config", "--config", str(missing)]) == 2
+    assert "file not found" in capsys.readouterr().err

@@ -224,10 +224,10 @@ async def test_command_sink_failures_are_logged_not_raised() -> None:
 async def test_build_sinks(client: httpx.AsyncClient) -> None:
     sinks = build_sinks(
         [
-            SinkSettings("webhook", url="https://example.com/x"),
-            SinkSettings("slack", url="https://hooks.slack.com/x"),
-            SinkSettings("discord", url="https://discord.com/x"),
-            SinkSettings("command", argv=("notify-send",)),
+            SinkSettings(type="webhook", url="https://example.com/x"),
+            SinkSettings(type="slack", url="https://hooks.slack.com/x"),
+            SinkSettings(type="discord", url="https://discord.com/x"),
+            SinkSettings(type="command", argv=("notify-send",)),
         ],
         client,
     )

@@ -1,0 +1,61 @@
+"""Reading config.toml: the one place configuration is parsed.
+
+Every problem becomes a ``ConfigError`` naming the dotted key (with list
+indexes) and the value, which the CLI turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from agent.config.schema import Config
+from agent.errors import ConfigError
+from agent.validation import validate
+
+__all__ = ["load_config", "parse_config", "read_password"]
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a config file (None: the built-in defaults)."""
+    if path is None:
+        return parse_config({}, Path.cwd())
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("--config", str(path), "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--config", str(path), f"unreadable: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", str(path), f"not valid TOML: {exc}") from None
+    return parse_config(raw, path.resolve().parent)
+
+
+def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
+    """Validate a parsed TOML document; relative paths are relative to ``base_dir``."""
+    return validate(Config, raw, base_dir)
+
+
+def read_password(cfg: Config) -> str:
+    """The keyring password, from the configured file or environment variable."""
+    k = cfg.keyring
+    if k.password_file:
+        p = cfg.path(k.password_file)
+        try:
+            pw = p.read_text(encoding="utf-8").rstrip("\n")
+        except OSError as exc:
+            raise ConfigError(
+                "keyring.password_file", str(p), f"unreadable: {exc.strerror}"
+            ) from None
+        if not pw:
+            raise ConfigError("keyring.password_file", str(p), "is empty")
+        return pw
+    pw = os.environ.get(k.password_env, "")
+    if not pw:
+        raise ConfigError(
+            "keyring.password_env", k.password_env, "environment variable is unset or empty"
+        )
+    return pw

@@ -1,0 +1,313 @@
+"""The configuration schema: one pydantic model per config.toml section.
+
+The ``description`` of a field is its documentation; config.toml at the repo
+root documents the same keys with the same defaults (a test keeps them equal).
+Secrets are never stored here: only where to read them from.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, PlainValidator, PrivateAttr, model_validator
+from pydantic import ValidationInfo as Info
+
+from agent.errors import ConfigError
+from agent.validation import (
+    Argv,
+    Count,
+    HttpUrl,
+    MaybeHttpUrl,
+    OptionalText,
+    Problem,
+    Schema,
+    Seconds,
+    SecondsOrZero,
+    Text,
+    bad,
+    problems,
+)
+from agent.watchdog.settings import AlertSettings, MetricsSettings, WatchSettings, WatchTuning
+
+__all__ = [
+    "AgentConfig",
+    "ChainConfig",
+    "Config",
+    "KeyringConfig",
+    "NodeConfig",
+    "StackConfig",
+    "TimingConfig",
+    "VoterConfig",
+]
+
+
+def _project(name: str) -> str:
+    if not name or not all(c.isalnum() or c in "-_" for c in name) or not name.isascii():
+        raise bad("must be letters, digits, '-' or '_'")
+    if name != name.lower():
+        raise bad("Compose needs a lowercase name")
+    return name
+
+
+def _compose_command(value: Any) -> str | list[str]:
+    # "auto" or an argv prefix; a plain validator so a bad value is one error, not
+    # one per member of a str | list union.
+    if value == "auto":
+        return "auto"
+    if isinstance(value, list) and value and all(isinstance(a, str) and a.strip() for a in value):
+        return list(value)
+    raise bad('must be "auto" or a non-empty argv array of non-empty strings')
+
+
+def _coin(value: str) -> str:
+    digits = len(value) - len(value.lstrip("0123456789"))
+    if not (0 < digits < len(value) and value[digits:].isalnum() and value.isascii()):
+        raise bad("must be <amount><denom>, e.g. 10000000upawn")
+    return value
+
+
+def _gas(value: str) -> str:
+    if value != "auto" and not (value.isascii() and value.isdigit() and len(value) <= 15):
+        raise bad('must be "auto" or a non-negative integer (as a string)')
+    return value
+
+
+ChainId = Annotated[Text, Field(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")]
+Denom = Annotated[Text, Field(max_length=128, pattern=r"^[A-Za-z][A-Za-z0-9/:._-]*$")]
+
+
+class StackConfig(Schema):
+    project: Annotated[str, AfterValidator(_project)] = Field(
+        default="rehearse", description="Compose project name"
+    )
+    compose_dir: Text = "prod-sim"
+    base_file: Text = "docker-compose.yml"
+    cosmovisor_file: Text = "docker-compose-cosmovisor.yml"
+    v2_file: Text = "docker-compose-v2.yml"
+    compose_command: Annotated[str | list[str], PlainValidator(_compose_command)] = "auto"
+    reset_command: Argv = Field(default_factory=lambda: ["python3", "prod-sim/testnet.py", "reset"])
+    ports_check_command: Argv = Field(
+        default_factory=lambda: ["python3", "prod-sim/testnet.py", "ports-check"]
+    )
+    testnet_dir: OptionalText = Field(default="", description='"" means compose_dir')
+
+
+class ChainConfig(Schema):
+    chain_id: ChainId = "checkers-1"
+    denom: Denom = "upawn"
+    upgrade_name: Text = "v1tov2"
+    deposit: Annotated[Text, AfterValidator(_coin)] = "10000000upawn"
+    cli_image_v1: Text = "checkersd_i:v1"
+    cli_image_v2: Text = "checkersd_i:v2"
+    cli_network: Text = "net-public"
+    tx_node: Text = Field(default="node-carol", description="a node name; transactions go there")
+    daemon_home: Text = "/root/.checkers-upgrade"
+    node_home: Text = "/root/.checkers"
+    gas: Annotated[str, AfterValidator(_gas)] = "auto"
+    gas_adjustment: Annotated[float, Field(gt=0, le=100)] = 1.5
+
+
+class NodeConfig(Schema):
+    name: Text
+    rpc: HttpUrl
+    service: OptionalText = Field(default="", description='Compose service; "" means name')
+    rest: MaybeHttpUrl = Field(default="", description="Cosmos REST API; optional")
+
+    @property
+    def ws(self) -> str:
+        u = urlsplit(self.rpc)
+        scheme = "wss" if u.scheme == "https" else "ws"
+        return f"{scheme}://{u.netloc}{u.path.rstrip('/')}/websocket"
+
+
+class VoterConfig(Schema):
+    name: Text
+    key: Text
+    desk: Text
+
+
+class KeyringConfig(Schema):
+    backend: Literal["file", "test", "os"] = "file"
+    password_env: OptionalText = "REHEARSE_KEYRING_PASSWORD"
+    password_file: OptionalText = ""
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> KeyringConfig:
+        if not self.password_env and not self.password_file:
+            raise problems([(("password_env",), "", "set password_env or password_file")])
+        return self
+
+
+class TimingConfig(Schema):
+    height_margin_seconds: SecondsOrZero = 12.0
+    min_blocks_ahead: Count = 10
+    launch_timeout: Seconds = 180.0
+    vote_timeout: Seconds = 90.0
+    pass_grace: Seconds = 30.0
+    resume_budget: Seconds = 90.0
+    verify_timeout: Seconds = 120.0
+    restart_timeout: Seconds = 180.0
+    rpc_timeout: Seconds = 5.0
+    command_timeout: Seconds = 120.0
+
+
+class AgentConfig(Schema):
+    state_dir: Text = ".rehearse"
+    report_json: Text = "report.json"
+    report_md: Text = "report.md"
+    log_file: Text = ".rehearse/agent.log"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+def _default_nodes() -> list[NodeConfig]:
+    def node(name: str, port: int, rest: str = "") -> NodeConfig:
+        return NodeConfig(name=name, rpc=f"http://127.0.0.1:{port}", service=name, rest=rest)
+
+    return [
+        node("val-alice", 26601),
+        node("sentry-alice", 26602),
+        node("val-bob", 26603),
+        node("sentry-bob", 26604),
+        node("node-carol", 26657, "http://127.0.0.1:1317"),
+    ]
+
+
+def _default_voters() -> list[VoterConfig]:
+    return [
+        VoterConfig(name="alice", key="alice", desk="prod-sim/desk-alice"),
+        VoterConfig(name="bob", key="bob", desk="prod-sim/desk-bob"),
+    ]
+
+
+class Config(Schema):
+    """The whole file. ``base_dir`` (the file's directory) comes from the loader."""
+
+    stack: StackConfig = Field(default_factory=StackConfig)
+    chain: ChainConfig = Field(default_factory=ChainConfig)
+    nodes: Annotated[list[NodeConfig], Field(min_length=1, max_length=100)] = Field(
+        default_factory=_default_nodes
+    )
+    voters: Annotated[list[VoterConfig], Field(min_length=1, max_length=100)] = Field(
+        default_factory=_default_voters, description="the first voter also proposes"
+    )
+    keyring: KeyringConfig = Field(default_factory=KeyringConfig)
+    timing: TimingConfig = Field(default_factory=TimingConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    # [watch], [metrics], [alerts]: agent/watchdog/settings.py. Validated defaults
+    # so their relative paths resolve against base_dir; ``watch`` is the property.
+    watch_tuning: WatchTuning = Field(default_factory=dict, validate_default=True, alias="watch")
+    metrics: MetricsSettings = Field(default_factory=dict, validate_default=True)
+    alerts: AlertSettings = Field(default_factory=dict, validate_default=True)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="after")
+    def _cross_field(self, info: Info) -> Config:
+        base = (info.context or {}).get("base_dir")
+        if base is not None:
+            self._base_dir = Path(base)
+        found = [*_unique(self), *_references(self), *_distinct_files(self)]
+        if found:
+            raise problems(found)
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def watch(self) -> WatchSettings:
+        return WatchSettings.model_construct(
+            watch=self.watch_tuning, metrics=self.metrics, alerts=self.alerts
+        )
+
+    def path(self, p: str) -> Path:
+        """Resolve a configured path relative to the config file's directory."""
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else (self.base_dir / q)
+
+    @property
+    def compose_dir(self) -> Path:
+        return self.path(self.stack.compose_dir)
+
+    @property
+    def testnet_dir(self) -> Path:
+        return self.path(self.stack.testnet_dir) if self.stack.testnet_dir else self.compose_dir
+
+    @property
+    def rest_url(self) -> str:
+        for n in self.nodes:
+            if n.rest:
+                return n.rest
+        raise ConfigError("nodes[].rest", None, "no node has a REST endpoint")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.agent.state_dir)
+
+    def node(self, name: str) -> NodeConfig:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+
+# --- cross-field rules: each returns every violation, keyed from the root ----
+
+
+def _unique(cfg: Config) -> list[Problem]:
+    found: list[Problem] = []
+    seen: dict[tuple[str, str], str | int] = {}
+    for i, n in enumerate(cfg.nodes):
+        for what, value in (("name", n.name), ("service", n.service or n.name)):
+            if (what, value) in seen:
+                found.append((("nodes", i, what), value, f"duplicated node {what}"))
+            seen[(what, value)] = i
+    voters: set[str] = set()
+    for i, v in enumerate(cfg.voters):
+        if v.name in voters:
+            found.append((("voters", i, "name"), v.name, "duplicated voter name"))
+        voters.add(v.name)
+    return found
+
+
+def _references(cfg: Config) -> list[Problem]:
+    found: list[Problem] = []
+    names = [n.name for n in cfg.nodes]
+    if cfg.chain.tx_node not in names:
+        found.append(
+            (("chain", "tx_node"), cfg.chain.tx_node, f"names no node; one of {', '.join(names)}")
+        )
+    if not any(n.rest for n in cfg.nodes):
+        found.append((("nodes",), names, "no node has a rest URL (the REST API is needed)"))
+    return found
+
+
+def _distinct_files(cfg: Config) -> list[Problem]:
+    # Two writers on one file corrupt both (the journal is rewritten atomically,
+    # the log appended): every state/output file must be its own.
+    a, w = cfg.agent, cfg.watch_tuning
+    files: list[tuple[tuple[str | int, ...], str, Path]] = [
+        (("agent", "state_dir"), a.state_dir, cfg.state_dir / "journal.json"),
+        (("agent", "state_dir"), a.state_dir, cfg.state_dir / "txs.jsonl"),
+        (("agent", "report_json"), a.report_json, cfg.path(a.report_json)),
+        (("agent", "report_md"), a.report_md, cfg.path(a.report_md)),
+        (("agent", "log_file"), a.log_file, cfg.path(a.log_file)),
+        (("watch", "heartbeat_file"), str(w.heartbeat_file), cfg.path(str(w.heartbeat_file))),
+        (("watch", "alert_state_file"), str(w.alert_state_file), cfg.path(str(w.alert_state_file))),
+    ]
+    found: list[Problem] = []
+    state_dir = os.path.normpath(cfg.state_dir)
+    owner: dict[str, tuple[str | int, ...]] = {}
+    for key, shown, path in files:
+        norm = os.path.normpath(path)
+        if norm == state_dir:
+            found.append((key, shown, "is the state_dir directory"))
+        elif norm in owner and owner[norm] != key:
+            other = ".".join(str(k) for k in owner[norm])
+            found.append((key, shown, f"is the same file as {other} ({norm})"))
+        owner.setdefault(norm, key)
+    return found
