@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(path)
         if args.command == "run":
             read_password(cfg)  # fail now, before anything is launched
+            cfg.rest_url  # noqa: B018 (a rehearsal reads the chain over REST: one node must serve it)
     except ConfigError as exc:
         where = f" ({path})" if path is not None else ""
         print(f"rehearse: error{where}: {exc}", file=sys.stderr)

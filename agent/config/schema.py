@@ -281,8 +281,6 @@ def _references(cfg: Config) -> list[Problem]:
         found.append(
             (("chain", "tx_node"), cfg.chain.tx_node, f"names no node; one of {', '.join(names)}")
         )
-    if not any(n.rest for n in cfg.nodes):
-        found.append((("nodes",), names, "no node has a rest URL (the REST API is needed)"))
     return found
 
 

@@ -89,8 +89,10 @@ class WatchTuning(Schema):
     )
     resume_budget_s: Seconds = Field(default=_D.resume_budget_s, description="upgrade_halt budget")
     disabled: list[Detector] = Field(default_factory=list, description="detectors switched off")
+    # A node briefly behind (a slow block, a catch-up) is normal: lag waits 10 s.
     for_s: dict[Detector, SecondsOrZero] = Field(
-        default_factory=dict, description="hysteresis: seconds a condition holds before firing"
+        default_factory=lambda: {"lag": 10.0},
+        description="hysteresis: seconds a condition holds before firing",
     )
     evaluate_interval_s: Seconds = 2.0
     heartbeat_file: ResolvedPath = Field(default=".rehearse/heartbeat.json", validate_default=True)

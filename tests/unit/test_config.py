@@ -192,7 +192,6 @@ def test_config_toml_shows_the_schema_defaults() -> None:
             "nodes[0].rest",
             "ws://h:2",
         ),
-        ({"nodes": [{"name": "node-carol", "rpc": "http://h:1"}]}, "nodes", ["node-carol"]),
         (
             {"voters": [{"name": "a", "key": "a", "desk": "d"}] * 2},
             "voters[1].name",
@@ -244,3 +243,11 @@ def test_check_config_names_the_file(
     missing = tmp_path / "nope.toml"
     assert main(["check-config", "--config", str(missing)]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_watch_needs_no_rest_node_but_a_rehearsal_does(tmp_path: Path) -> None:
+    cfg = parse_config({"nodes": [{"name": "node-carol", "rpc": "http://h:1"}],
+                        "chain": {"tx_node": "node-carol"}}, tmp_path)  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        _ = cfg.rest_url
+    assert info.value.key == "nodes[].rest"

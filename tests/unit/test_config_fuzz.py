@@ -271,7 +271,6 @@ def _check_accepted(cfg: Config) -> None:
     assert len(set(services)) == len(services)
     assert len({v.name for v in cfg.voters}) == len(cfg.voters)
     assert cfg.chain.tx_node in names
-    assert cfg.rest_url
     files = [
         cfg.path(cfg.agent.report_json),
         cfg.path(cfg.agent.report_md),
