@@ -2,6 +2,12 @@
 
 ``wall()`` stamps events (``at``); ``monotonic()`` measures durations; ``sleep()`` is
 the only way the sources wait, so a ``FakeClock`` makes every backoff free.
+
+Every age and deadline in the agent is a difference of two ``wall()`` stamps
+taken by this process, so ``SystemClock.wall()`` is the monotonic clock anchored
+to the epoch once at start: a step of the system clock (NTP, an operator's
+``date -s``) cannot fire a stall on every node or stretch a deadline. It stays
+within the step of true time, which only matters for display.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock; sleeps through anyio so cancellation works."""
 
+    def __init__(self) -> None:
+        self._epoch_offset = time.time() - time.monotonic()
+
     def wall(self) -> float:
-        return time.time()
+        return self._epoch_offset + time.monotonic()
 
     def monotonic(self) -> float:
         return time.monotonic()

@@ -54,13 +54,8 @@ from agent.watchdog.alerts import (
     Sink,
 )
 from agent.watchdog.detectors import DETECTORS, Condition, Thresholds, UpgradeContext, Watchdog
-from agent.watchdog.metrics import (
-    Heartbeat,
-    HeartbeatStatus,
-    MetricsServer,
-    WatchMetrics,
-    check_heartbeat,
-)
+from agent.watchdog.heartbeat import Heartbeat, HeartbeatStatus, check_heartbeat
+from agent.watchdog.metrics import MetricsServer, WatchMetrics
 from agent.watchdog.observations import NodeInfo, WatchObservation
 from agent.watchdog.settings import (
     MetricsSettings,

@@ -10,13 +10,9 @@ only where the configuration says.
 from __future__ import annotations
 
 import math
-import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -27,7 +23,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from agent import __version__
-from agent.adapters.files import read_json, write_json_atomic
 from agent.core.machine import Phase
 from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.watchdog.alerts import Notification
@@ -35,13 +30,7 @@ from agent.watchdog.detectors import Watchdog
 from agent.watchdog.observations import NodeInfo, WatchObservation
 from agent.watchdog.settings import LOOPBACK_HOSTS
 
-__all__ = [
-    "Heartbeat",
-    "HeartbeatStatus",
-    "MetricsServer",
-    "WatchMetrics",
-    "check_heartbeat",
-]
+__all__ = ["MetricsServer", "WatchMetrics"]
 
 log = structlog.get_logger("agent.watchdog.metrics")
 
@@ -262,65 +251,3 @@ async def _read_head(stream: SocketStream, limit: int = 16384) -> bytes | None:
         except anyio.EndOfStream:
             return None if buf else b""
     return buf.split(b"\r\n\r\n", 1)[0]
-
-
-# --- heartbeat ----------------------------------------------------------------
-
-
-class Heartbeat:
-    """Writes ``{"pid", "at", "phase", "alerts_firing"}`` atomically to ``path``.
-
-    Call ``beat`` every ``heartbeat_interval_s`` (or run ``run``); a supervisor
-    checks freshness with ``check_heartbeat`` (file mtime and ``at``).
-    """
-
-    def __init__(self, path: Path, *, wall: Callable[[], float] = time.time) -> None:
-        self.path = path
-        self._wall = wall
-
-    async def beat(self, phase: str | None, alerts_firing: int) -> None:
-        doc = {
-            "pid": os.getpid(),
-            "at": self._wall(),
-            "phase": phase,
-            "alerts_firing": alerts_firing,
-        }
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(write_json_atomic, self.path, doc)
-
-    async def run(self, state: Callable[[], tuple[str | None, int]], interval_s: float) -> None:
-        """Beat forever: ``state()`` gives (phase, alerts firing) each time."""
-        while True:
-            phase, firing = state()
-            try:
-                await self.beat(phase, firing)
-            except OSError as exc:
-                log.error("heartbeat_write_failed", path=str(self.path), error=exc.strerror)
-            await anyio.sleep(interval_s)
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatStatus:
-    ok: bool
-    age_s: float | None
-    reason: str
-    doc: dict[str, Any] | None = None
-
-
-def check_heartbeat(path: Path, max_age_s: float, now: float | None = None) -> HeartbeatStatus:
-    """Is the daemon alive? Fresh when both the file's mtime and its ``at`` are
-    within ``max_age_s`` of ``now``. Blocking (a supervisor calls it directly)."""
-    now = time.time() if now is None else now
-    try:
-        mtime = path.stat().st_mtime
-        doc = read_json(path)
-    except FileNotFoundError:
-        return HeartbeatStatus(False, None, f"no heartbeat file at {path}")
-    except (OSError, ValueError) as exc:
-        return HeartbeatStatus(False, None, f"unreadable heartbeat {path}: {exc}")
-    if not isinstance(doc, dict) or not isinstance(doc.get("at"), int | float):
-        return HeartbeatStatus(False, None, f"malformed heartbeat {path}")
-    age = now - min(mtime, float(doc["at"]))
-    if age > max_age_s:
-        return HeartbeatStatus(False, age, f"stale: last beat {age:.0f} s ago", doc)
-    return HeartbeatStatus(True, age, "fresh", doc)

@@ -35,3 +35,16 @@ async def test_system_clock_is_roughly_now() -> None:
     before = clock.monotonic()
     await clock.sleep(0.01)
     assert clock.monotonic() > before
+
+
+def test_system_wall_clock_ignores_a_step_of_the_system_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    clock = SystemClock()
+    before = clock.wall()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600.0)  # someone ran `date -s`
+    assert clock.wall() - before < 1.0  # an age measured across the step stays an age
+    assert SystemClock().wall() - before > 3599.0  # a new process sees the new time

@@ -1,0 +1,93 @@
+"""The heartbeat file: proof of life for a supervisor (systemd, a cron check).
+
+``Heartbeat`` rewrites ``{"pid", "at", "phase", "alerts_firing"}`` atomically
+every few seconds; ``check_heartbeat`` is the supervisor's side.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import structlog
+
+from agent.adapters.files import read_json, write_json_atomic
+
+__all__ = ["Heartbeat", "HeartbeatStatus", "check_heartbeat"]
+
+log = structlog.get_logger("agent.watchdog.heartbeat")
+
+
+class Heartbeat:
+    """Writes ``{"pid", "at", "phase", "alerts_firing"}`` atomically to ``path``.
+
+    Call ``beat`` every ``heartbeat_interval_s`` (or run ``run``); a supervisor
+    checks freshness with ``check_heartbeat`` (file mtime and ``at``).
+    """
+
+    def __init__(self, path: Path, *, wall: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._wall = wall
+
+    async def beat(self, phase: str | None, alerts_firing: int) -> None:
+        doc = {
+            "pid": os.getpid(),
+            "at": self._wall(),
+            "phase": phase,
+            "alerts_firing": alerts_firing,
+        }
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(write_json_atomic, self.path, doc)
+
+    async def run(self, state: Callable[[], tuple[str | None, int]], interval_s: float) -> None:
+        """Beat forever: ``state()`` gives (phase, alerts firing) each time.
+
+        On cancellation (the rehearsal ended, a signal) one last beat records the
+        final phase, so a supervisor never reads a phase the agent has left.
+        """
+        try:
+            while True:
+                await self._beat_logged(state)
+                await anyio.sleep(interval_s)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+                await self._beat_logged(state)
+
+    async def _beat_logged(self, state: Callable[[], tuple[str | None, int]]) -> None:
+        phase, firing = state()
+        try:
+            await self.beat(phase, firing)
+        except OSError as exc:
+            log.error("heartbeat_write_failed", path=str(self.path), error=exc.strerror)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatStatus:
+    ok: bool
+    age_s: float | None
+    reason: str
+    doc: dict[str, Any] | None = None
+
+
+def check_heartbeat(path: Path, max_age_s: float, now: float | None = None) -> HeartbeatStatus:
+    """Is the daemon alive? Fresh when both the file's mtime and its ``at`` are
+    within ``max_age_s`` of ``now``. Blocking (a supervisor calls it directly)."""
+    now = time.time() if now is None else now
+    try:
+        mtime = path.stat().st_mtime
+        doc = read_json(path)
+    except FileNotFoundError:
+        return HeartbeatStatus(False, None, f"no heartbeat file at {path}")
+    except (OSError, ValueError) as exc:
+        return HeartbeatStatus(False, None, f"unreadable heartbeat {path}: {exc}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("at"), int | float):
+        return HeartbeatStatus(False, None, f"malformed heartbeat {path}")
+    age = now - min(mtime, float(doc["at"]))
+    if age > max_age_s:
+        return HeartbeatStatus(False, age, f"stale: last beat {age:.0f} s ago", doc)
+    return HeartbeatStatus(True, age, "fresh", doc)
