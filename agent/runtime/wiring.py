@@ -24,6 +24,8 @@ from agent.adapters.compose import Compose, detect_compose
 from agent.adapters.docker_events import DockerEventSource
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
+from agent.adapters.lock import state_lock
+from agent.adapters.process import run_command
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
 from agent.adapters.ws import NewBlockSource
@@ -128,6 +130,24 @@ def sources(
     return out
 
 
+async def _preflight(cfg: Config) -> None:
+    """The environment a rehearsal needs, checked before anything is launched:
+    each problem is an exit 2 naming its real cause."""
+    try:
+        await run_command(["docker", "version", "--format", "{{.Server.Version}}"], deadline=20)
+    except (AgentError, OSError) as exc:
+        raise ConfigError(
+            "DOCKER_HOST",
+            os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+            f"the Docker daemon is unreachable: {exc}",
+        ) from None
+    for key in ("cli_image_v1", "cli_image_v2"):
+        image = getattr(cfg.chain, key)
+        r = await run_command(["docker", "image", "inspect", image], deadline=20, check=False)
+        if r.returncode != 0:
+            raise ConfigError(f"chain.{key}", image, "no such image (build it: make prod-sim)")
+
+
 async def _check_keyring(cfg: Config, cli: ChainCLI) -> None:
     # Bad input stops here, before anything is launched: the password must
     # open every voter's keyring.
@@ -144,8 +164,24 @@ async def _check_keyring(cfg: Config, cli: ChainCLI) -> None:
             ) from None
 
 
+def _locks(cfg: Config, *, rehearsal: bool) -> list[tuple[Path, str]]:
+    w = cfg.watch.watch
+    out = [
+        (w.alert_state_file.parent, "watch.alert_state_file"),
+        (w.heartbeat_file.parent, "watch.heartbeat_file"),
+    ]
+    if rehearsal:
+        out.insert(0, (cfg.state_dir, "agent.state_dir"))
+    return out
+
+
 async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None = None) -> State:
     """Run (or resume) a rehearsal to its end; return the final state."""
+    async with state_lock(_locks(cfg, rehearsal=True)):
+        return await _run_rehearsal(cfg, fresh=fresh, clock=clock)
+
+
+async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> State:
     clock = clock or SystemClock()
     password = read_password(cfg)
     journal = FileJournal(cfg.state_dir / "journal.json")
@@ -167,6 +203,7 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
     else:
         log.info("rehearsal_resumed", rehearsal_id=state.rehearsal_id, phase=state.phase.value)
 
+    await _preflight(cfg)
     cc = cfg.stack.compose_command
     prefix = await detect_compose() if cc == "auto" else list(cc)
     compose = Compose(
@@ -230,6 +267,11 @@ async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None
 
 async def run_watch(cfg: Config, clock: Clock | None = None) -> None:
     """``rehearse watch``: attach to the configured nodes and watch until cancelled."""
+    async with state_lock(_locks(cfg, rehearsal=False)):
+        await _run_watch(cfg, clock)
+
+
+async def _run_watch(cfg: Config, clock: Clock | None) -> None:
     clock = clock or SystemClock()
     view = ChainView([n.name for n in cfg.nodes])
     async with clients(cfg) as c:
