@@ -7,8 +7,12 @@ the binary each node runs. Pure and bounded: a fixed window of recent block
 header times per node.
 
 A height below a node's current one is dropped as a stale duplicate (the
-websocket and the RPC backfill overlap), except after ``reset()``, which the
-runtime calls when it relaunches a chain from genesis.
+websocket and the RPC backfill overlap), unless it is a *rewind*: the block's
+header time is newer than the node's latest (the chain was reset under us), or
+the node's current height was a jump far ahead of every other node (one bogus
+height must not blind the view to every real block after it). A rewind is
+accepted and recorded in ``rewinds``. ``reset()`` forgets everything; the
+runtime calls it when it relaunches a chain from genesis.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from agent.core.observations import NewBlock, NodeInfo
 __all__ = ["ChainView", "NodeView", "parse_rfc3339"]
 
 WINDOW = 32  # recent header times kept per node
+FAR_AHEAD = 1000  # blocks ahead of every other node: a height not to be trusted
 
 
 def parse_rfc3339(rfc3339: str | None) -> float | None:
@@ -45,22 +50,38 @@ class NodeView:
     block_times: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=WINDOW))
     version: str | None = None  # the binary's version, from abci_info
     app_version: int | None = None
+    suspect: bool = False  # the current height jumped far ahead of every other node
+
+    @property
+    def latest_header_time(self) -> float | None:
+        return self.block_times[-1][1] if self.block_times else None
 
 
 class ChainView:
     def __init__(self, nodes: list[str] | tuple[str, ...]) -> None:
         self.nodes: dict[str, NodeView] = {n: NodeView() for n in nodes}
+        # (node, height before, height after) of recent rewinds, for logs and alerts.
+        self.rewinds: deque[tuple[str, int, int]] = deque(maxlen=16)
 
     # --- input -----------------------------------------------------------------
 
     def observe(self, ev: NewBlock) -> bool:
-        """Record a block; True when it raised the node's height (a new block)."""
+        """Record a block; True when it is news (a new height, or a rewind)."""
         nv = self.nodes.get(ev.node)
-        if nv is None or ev.height <= nv.height:
+        if nv is None or ev.height < 1:
             return False
+        t = parse_rfc3339(ev.block_time)
+        if ev.height <= nv.height:
+            latest = nv.latest_header_time
+            newer = t is not None and latest is not None and t > latest
+            if ev.height == nv.height or not (newer or nv.suspect):
+                return False
+            self.rewinds.append((ev.node, nv.height, ev.height))
+            nv.block_times.clear()
+        others = [o.height for n, o in self.nodes.items() if n != ev.node and o.height > 0]
+        nv.suspect = bool(others) and ev.height > max(others) + FAR_AHEAD
         nv.height = ev.height
         nv.last_block_at = ev.at
-        t = parse_rfc3339(ev.block_time)
         if t is not None:
             nv.block_times.append((ev.height, t))
         return True

@@ -30,3 +30,33 @@ def test_heights_only_go_up_and_all_above() -> None:
     assert not v.all_above(3)
     v.observe(block("b", 4, "x"))
     assert v.all_above(3)
+
+
+def stamp(second: int) -> str:
+    return f"2026-11-29T10:{second // 60:02d}:{second % 60:02d}.000Z"
+
+
+def test_a_stale_duplicate_is_dropped_but_a_chain_reset_is_recognised() -> None:
+    v = ChainView(["a"])
+    for h in range(10, 13):
+        assert v.observe(block("a", h, stamp(h)))
+    assert not v.observe(block("a", 11, stamp(11)))  # backfill overlap: old header time
+    assert not v.observe(block("a", 12, stamp(30)))  # same height again
+    # The chain was reset under us: height 2, but a newer header time.
+    assert v.observe(block("a", 2, stamp(40)))
+    assert v.heights() == {"a": 2} and list(v.rewinds) == [("a", 12, 2)]
+    assert v.observe(block("a", 3, stamp(41)))
+
+
+def test_one_bogus_huge_height_does_not_blind_the_view() -> None:
+    v = ChainView(["a", "b"])
+    for h in range(10, 13):
+        v.observe(block("a", h, stamp(h)))
+        v.observe(block("b", h, stamp(h)))
+    # A bogus height far ahead of every other node, with a plausible time.
+    assert v.observe(block("a", 10**9, stamp(13)))
+    # The next real block (older-looking height, not newer time) is still taken.
+    assert v.observe(block("a", 13, stamp(13)))
+    assert v.heights() == {"a": 13, "b": 12}
+    # A node legitimately ahead is not suspect: it keeps only real news.
+    assert not v.observe(block("a", 12, stamp(12)))
