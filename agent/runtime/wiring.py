@@ -22,6 +22,7 @@ from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.compose import Compose, detect_compose
 from agent.adapters.docker_events import DockerEventSource
+from agent.adapters.failover import RestPool
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
 from agent.adapters.lock import state_lock
@@ -69,9 +70,9 @@ def params_from_config(cfg: Config) -> Params:
 
 
 class RestReads:
-    """The daemon's ``ChainReads`` over Cosmos REST."""
+    """The daemon's ``ChainReads`` over Cosmos REST (any node that serves it)."""
 
-    def __init__(self, rest: RestClient) -> None:
+    def __init__(self, rest: RestPool) -> None:
         self.rest = rest
 
     async def voting_period(self) -> float:
@@ -85,7 +86,12 @@ class RestReads:
 @dataclass
 class Clients:
     rpcs: dict[str, CometRPC]
-    rest: RestClient | None
+    rests: dict[str, RestClient]
+
+    @property
+    def rest(self) -> RestPool | None:
+        """Every REST endpoint, the transaction node's first (None: no node serves REST)."""
+        return RestPool(list(self.rests.items())) if self.rests else None
 
 
 @asynccontextmanager
@@ -97,12 +103,16 @@ async def clients(cfg: Config, *, need_rest: bool = False) -> AsyncIterator[Clie
             rpcs[n.name] = await stack.enter_async_context(
                 HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout)
             )
-        rest = None
-        if need_rest or any(n.rest for n in cfg.nodes):
-            rest = await stack.enter_async_context(
-                RestClient(cfg.rest_url, timeout=cfg.timing.rpc_timeout)
-            )
-        yield Clients(rpcs, rest)
+        if need_rest:
+            cfg.rest_url  # noqa: B018 (raises the config error when no node serves REST)
+        rests: dict[str, RestClient] = {}
+        tx_first = sorted(cfg.nodes, key=lambda n: n.name != cfg.chain.tx_node)
+        for n in tx_first:
+            if n.rest:
+                rests[n.name] = await stack.enter_async_context(
+                    RestClient(n.rest, timeout=cfg.timing.rpc_timeout)
+                )
+        yield Clients(rpcs, rests)
 
 
 def docker_reachable() -> bool:

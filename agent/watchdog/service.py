@@ -17,7 +17,7 @@ import structlog
 from anyio.abc import TaskStatus
 
 from agent.adapters.clock import Clock
-from agent.adapters.rest import RestClient
+from agent.adapters.failover import RestPool
 from agent.adapters.rpc import CometRPC
 from agent.config import Config
 from agent.core.chainview import ChainView
@@ -69,7 +69,7 @@ class WatchService:
         *,
         view: ChainView | None = None,
         phase: Callable[[], str | None] = lambda: None,
-        rest: RestClient | None = None,
+        rest: RestPool | None = None,
     ) -> None:
         self.cfg = cfg
         self.settings = cfg.watch

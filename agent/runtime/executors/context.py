@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import structlog
 from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock
 from agent.adapters.compose import Compose
+from agent.adapters.failover import RestPool, RpcPool
 from agent.adapters.ledger import TxLedger
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC
@@ -33,7 +35,7 @@ class ExecContext:
     compose: Compose
     cli: ChainCLI
     rpcs: dict[str, CometRPC]
-    rest: RestClient
+    rest: RestPool | RestClient
     view: ChainView
     ledger: TxLedger
     clock: Clock
@@ -44,9 +46,13 @@ class ExecContext:
     def fact_kw(self) -> dict[str, Any]:
         return {"height": self.view.max_height, "at": self.clock.wall()}
 
-    @property
-    def tx_rpc(self) -> CometRPC:
-        return self.rpcs.get(self.cfg.chain.tx_node) or next(iter(self.rpcs.values()))
+    @cached_property
+    def tx_rpc(self) -> RpcPool:
+        """Transaction lookups and state queries: the tx node first, then any other
+        node when it cannot be reached (they all hold the same chain)."""
+        tx_node = self.cfg.chain.tx_node
+        order = sorted(self.rpcs.items(), key=lambda kv: kv[0] != tx_node)
+        return RpcPool(order)
 
     def voter(self, name: str) -> VoterConfig:
         for v in self.cfg.voters:
