@@ -73,6 +73,15 @@ class ChainCLI:
             check=check,
         )
 
+    @property
+    def addresses(self) -> dict[str, str]:
+        """Voter name -> address, as resolved so far (journaled for a fast resume)."""
+        return dict(self._addresses)
+
+    def remember(self, addresses: dict[str, str]) -> None:
+        """Addresses resolved by an earlier run of this rehearsal."""
+        self._addresses.update(addresses)
+
     async def address(self, voter: VoterConfig) -> str:
         if voter.name not in self._addresses:
             argv = self._docker(self.cfg.chain.cli_image_v1, self.cfg.path(voter.desk), False)

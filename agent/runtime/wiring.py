@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import structlog
@@ -23,6 +24,7 @@ from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.compose import Compose, detect_compose
 from agent.adapters.docker_events import DockerEventSource
 from agent.adapters.failover import RestPool
+from agent.adapters.files import read_json, write_json_atomic
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
 from agent.adapters.lock import state_lock
@@ -30,7 +32,7 @@ from agent.adapters.process import run_command
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
 from agent.adapters.ws import NewBlockSource
-from agent.config import Config, read_password
+from agent.config import Config, VoterConfig, read_password
 from agent.core.chainview import ChainView
 from agent.core.machine import Params, State
 from agent.core.observations import Observation
@@ -140,6 +142,26 @@ def sources(
     return out
 
 
+# What a fresh start resolves slowly (a Compose probe, a `keys show` container
+# per voter) and a resumed agent must not redo: it has seconds before the
+# voting period ends.
+RESOLVED_FILE = "resolved.json"
+
+
+async def _load_resolved(cfg: Config, rehearsal_id: str) -> dict[str, Any] | None:
+    try:
+        doc = await anyio.to_thread.run_sync(read_json, cfg.state_dir / RESOLVED_FILE)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("rehearsal_id") != rehearsal_id:
+        return None
+    return doc
+
+
+async def _save_resolved(cfg: Config, doc: dict[str, Any]) -> None:
+    await anyio.to_thread.run_sync(write_json_atomic, cfg.state_dir / RESOLVED_FILE, doc)
+
+
 async def _preflight(cfg: Config) -> None:
     """The environment a rehearsal needs, checked before anything is launched:
     each problem is an exit 2 naming its real cause."""
@@ -159,19 +181,27 @@ async def _preflight(cfg: Config) -> None:
 
 
 async def _check_keyring(cfg: Config, cli: ChainCLI) -> None:
-    # Bad input stops here, before anything is launched: the password must
-    # open every voter's keyring.
-    for v in cfg.voters:
+    """The password must open every voter's keyring: checked before anything is
+    launched, one CLI container per voter, all at once."""
+    failures: dict[str, AgentError] = {}
+
+    async def one(v: VoterConfig) -> None:
         try:
             await cli.address(v)
-        except AgentError as exc:
+        except AgentError as exc:  # collected: an ExceptionGroup must not reach the user
+            failures[v.name] = exc
+
+    async with anyio.create_task_group() as tg:
+        for v in cfg.voters:
+            tg.start_soon(one, v)
+    for v in cfg.voters:
+        if v.name in failures:
+            key = "keyring.password_file" if cfg.keyring.password_file else "keyring.password_env"
             raise ConfigError(
-                "keyring.password_env"
-                if not cfg.keyring.password_file
-                else "keyring.password_file",
+                key,
                 cfg.keyring.password_file or cfg.keyring.password_env,
-                f"does not open voter {v.name}'s keyring in {cfg.path(v.desk)}: {exc}",
-            ) from None
+                f"does not open voter {v.name}'s keyring in {cfg.path(v.desk)}: {failures[v.name]}",
+            )
 
 
 def _locks(cfg: Config, *, rehearsal: bool) -> list[tuple[Path, str]]:
@@ -213,9 +243,16 @@ async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> St
     else:
         log.info("rehearsal_resumed", rehearsal_id=state.rehearsal_id, phase=state.phase.value)
 
-    await _preflight(cfg)
+    resolved = None if state is None else await _load_resolved(cfg, state.rehearsal_id)
+    if resolved is None:
+        await _preflight(cfg)
     cc = cfg.stack.compose_command
-    prefix = await detect_compose() if cc == "auto" else list(cc)
+    if cc != "auto":
+        prefix = list(cc)
+    elif resolved is not None and resolved.get("compose"):
+        prefix = [str(a) for a in resolved["compose"]]
+    else:
+        prefix = await detect_compose()
     compose = Compose(
         prefix,
         cfg.stack.project,
@@ -224,8 +261,14 @@ async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> St
         timeout=cfg.timing.command_timeout,
     )
     cli = ChainCLI(cfg, password)
-    if state is None:
+    if resolved is not None:
+        cli.remember({str(k): str(v) for k, v in dict(resolved.get("addresses", {})).items()})
+    else:
         await _check_keyring(cfg, cli)
+        rid = fresh_id if state is None else state.rehearsal_id
+        await _save_resolved(
+            cfg, {"rehearsal_id": rid, "compose": prefix, "addresses": cli.addresses}
+        )
     view = ChainView([n.name for n in cfg.nodes])
     async with clients(cfg, need_rest=True) as c:
         assert c.rest is not None
