@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import structlog
 
 from agent.adapters.process import CommandResult, run_command
@@ -118,18 +119,23 @@ class ChainCLI:
         network: str | None,
         entrypoint: str | None = None,
     ) -> list[str]:
-        """``docker run`` up to the image; ``network`` None is Docker's default bridge,
-        ``"none"`` no network at all."""
+        """``docker run`` up to the image. ``desk`` must be absolute (``_desk``);
+        ``network`` None is Docker's default bridge, ``"none"`` no network at all."""
         # The label lets a clean-up find a CLI container whose client was killed
         # between create and start (it then never reaches --rm).
         argv = ["docker", "run", "--rm", "-i", "--label", f"rehearse.cli={self.cfg.stack.project}"]
         if network is not None:
             argv += ["--network", network]
         if desk is not None:
-            argv += ["-v", f"{desk.resolve()}:{HOME_IN_CONTAINER}"]
+            argv += ["-v", f"{desk}:{HOME_IN_CONTAINER}"]
         if entrypoint is not None:
             argv += ["--entrypoint", entrypoint]
         return argv + [image]
+
+    async def _desk(self, voter: VoterConfig) -> Path:
+        """The voter's desk as an absolute, symlink-free path (the file system is
+        asked off the event loop)."""
+        return await anyio.to_thread.run_sync(self.cfg.path(voter.desk).resolve)
 
     def _keyring(self) -> list[str]:
         return [
@@ -149,7 +155,7 @@ class ChainCLI:
 
     async def address(self, voter: VoterConfig) -> str:
         if voter.name not in self._addresses:
-            argv = self._docker(self.cfg.chain.cli_image_v1, self.cfg.path(voter.desk), None)
+            argv = self._docker(self.cfg.chain.cli_image_v1, await self._desk(voter), None)
             argv += ["keys", "show", voter.key, "--address", *self._keyring()]
             r = await self._run(argv, secret=True)
             addr = r.stdout.strip().splitlines()[-1].strip() if r.stdout.strip() else ""
@@ -180,7 +186,7 @@ class ChainCLI:
         ]
 
     async def _tx(self, voter: VoterConfig, args: list[str]) -> TxResult:
-        argv = self._docker(self.cfg.chain.cli_image_v1, self.cfg.path(voter.desk), self.network)
+        argv = self._docker(self.cfg.chain.cli_image_v1, await self._desk(voter), self.network)
         argv += ["tx", *args, *self._tx_flags(voter)]
         r = await self._run(argv, secret=True)
         doc = _last_json(r.stdout)
@@ -209,11 +215,13 @@ class ChainCLI:
         voter: VoterConfig,
         args: list[str],
         *,
+        desk: Path,
         address: str,
         account_number: int,
         sequence: int,
     ) -> list[str]:
-        """The ``docker run`` argv of ``sign``: no network, no secret (stdin carries it)."""
+        """The ``docker run`` argv of ``sign`` (``desk``: the voter's, absolute): no
+        network, no secret (stdin carries it)."""
         c = self.cfg.chain
         if c.gas == "auto":
             raise ConfigError(
@@ -224,7 +232,7 @@ class ChainCLI:
             )
         if account_number < 0 or sequence < 0:
             raise ValueError(f"account {account_number} / sequence {sequence} must be >= 0")
-        argv = self._docker(c.cli_image_v1, self.cfg.path(voter.desk), "none", entrypoint="sh")
+        argv = self._docker(c.cli_image_v1, desk, "none", entrypoint="sh")
         return argv + [
             "-c",
             SIGN_SCRIPT,
@@ -256,7 +264,12 @@ class ChainCLI:
         deterministic (RFC 6979), so equal inputs give equal bytes and an equal hash.
         """
         argv = self.sign_argv(
-            voter, args, address=address, account_number=account_number, sequence=sequence
+            voter,
+            args,
+            desk=await self._desk(voter),
+            address=address,
+            account_number=account_number,
+            sequence=sequence,
         )
         r = await self._run(argv, secret=True)
         tx_bytes = parse_encoded(r.stdout)
