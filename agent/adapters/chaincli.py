@@ -40,7 +40,7 @@ HOME_IN_CONTAINER = "/root/.checkers"
 # password once per process (a wrong one is asked again, up to three times, and then
 # reads EOF). `--chain-id ""` on the build step: the CLI refuses a chain id together
 # with --offline --generate-only, and a desk's client.toml usually sets one.
-SIGN_SCRIPT = """set -e
+SIGN_SCRIPT = r"""set -e
 from=$1 key=$2 acc=$3 seq=$4 chain=$5 gas=$6 home=$7 backend=$8
 shift 8
 checkersd tx "$@" --from "$from" --generate-only --offline \
