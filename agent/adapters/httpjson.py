@@ -1,4 +1,4 @@
-"""GET a JSON document over HTTP, with httpx errors translated into ``agent.errors``.
+"""GET (or POST) a JSON document over HTTP, with httpx errors translated into ``agent.errors``.
 
 Shared by the CometBFT RPC client and the Cosmos REST client; the callers decide what
 an error *status* means (CometBFT answers JSON-RPC errors with HTTP 500, the gRPC
@@ -24,6 +24,7 @@ __all__ = [
     "JsonHttpClient",
     "JsonResponse",
     "get_json",
+    "post_json",
     "translate_httpx_errors",
     "as_int",
     "as_dict",
@@ -74,17 +75,17 @@ class JsonResponse:
 
 
 @contextmanager
-def translate_httpx_errors(url: str) -> Iterator[None]:
+def translate_httpx_errors(url: str, method: str = "GET") -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise DeadlineExceeded(f"GET {url}: {type(exc).__name__}") from exc
+        raise DeadlineExceeded(f"{method} {url}: {type(exc).__name__}") from exc
     except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
         # Refused, reset, or cut mid-response: the node is (re)starting or gone.
-        raise ConnectError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+        raise ConnectError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
     except httpx.HTTPError as exc:
         # Bad URL, unsupported scheme, decoding: retrying gives the same answer.
-        raise ProtocolError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+        raise ProtocolError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 
 
 async def get_json(
@@ -95,18 +96,43 @@ async def get_json(
     deadline: float,
 ) -> JsonResponse:
     """One GET under a hard deadline (connect, send and the whole body)."""
+    return await _request_json(client, "GET", url, params=params, deadline=deadline)
+
+
+async def post_json(
+    client: httpx.AsyncClient, url: str, *, body: Any, deadline: float
+) -> JsonResponse:
+    """One POST of a JSON ``body`` under a hard deadline (connect, send and the whole answer).
+
+    A POST that runs past its deadline may still have reached the peer: callers of a
+    non-idempotent POST must be able to tell afterwards (a transaction's hash).
+    """
+    return await _request_json(client, "POST", url, json_body=body, deadline=deadline)
+
+
+async def _request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    deadline: float,
+) -> JsonResponse:
     try:
-        with anyio.fail_after(deadline), translate_httpx_errors(url):
-            async with client.stream("GET", url, params=params) as response:
+        with anyio.fail_after(deadline), translate_httpx_errors(url, method):
+            async with client.stream(method, url, params=params, json=json_body) as response:
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:
-                        raise ProtocolError(f"GET {url}: body larger than {MAX_BODY_BYTES} bytes")
+                        raise ProtocolError(
+                            f"{method} {url}: body larger than {MAX_BODY_BYTES} bytes"
+                        )
                     chunks.append(chunk)
     except TimeoutError as exc:
-        raise DeadlineExceeded(f"GET {url}: no complete answer within {deadline}s") from exc
+        raise DeadlineExceeded(f"{method} {url}: no complete answer within {deadline}s") from exc
     raw = b"".join(chunks)
     text = raw[:500].decode("utf-8", errors="replace")
     try:

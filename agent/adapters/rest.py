@@ -11,17 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, clip, get_json
 from agent.errors import FatalError, ProtocolError, TransientError
 
-__all__ = ["GovParams", "Proposal", "RestClient", "RestError", "UpgradePlan"]
+__all__ = ["AccountState", "GovParams", "Proposal", "RestClient", "RestError", "UpgradePlan"]
 
 # A server that keeps handing out next_key is broken; stop instead of looping forever.
 MAX_PAGES = 1000
 
 _DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)s$")
+# A bech32 account address: human-readable part, "1", data in the bech32 alphabet. The
+# gateway answers a malformed one with HTTP 500 (gRPC Unknown), which is no blip.
+_BECH32 = re.compile(r"^[a-z][a-z0-9]{0,82}1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{38,}$")
 
 
 class RestError(FatalError):
@@ -54,6 +57,13 @@ class Proposal:
     # The first MsgSoftwareUpgrade's plan, if the proposal carries one.
     upgrade_plan: UpgradePlan | None
     messages: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
+
+
+class AccountState(NamedTuple):
+    """What signing offline needs to know about the signer's account."""
+
+    account_number: int
+    sequence: int  # of the next transaction the account signs
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +164,24 @@ class RestClient(JsonHttpClient):
             return 0
         return as_int(as_dict(balance, "balance").get("amount", 0), "balance amount")
 
+    async def account(self, address: str) -> AccountState:
+        """The account's number and next sequence (``/cosmos/auth/v1beta1/accounts``).
+
+        An account exists once it received funds; a missing one is a ``ProtocolError``
+        (nothing it signs could pay or be accepted), as is a malformed address.
+        """
+        if not _BECH32.match(address):
+            raise ProtocolError(f"account: not a bech32 address: {clip(address)}")
+        try:
+            body = await self._get(f"/cosmos/auth/v1beta1/accounts/{address}")
+        except RestError as exc:
+            if _is_not_found(exc):
+                raise ProtocolError(
+                    f"account {address} does not exist on chain (never funded?)"
+                ) from exc
+            raise
+        return parse_account(body.get("account"))
+
     async def gov_params(self) -> GovParams:
         body = await self._get("/cosmos/gov/v1/params/voting")
         # v0.47+ fills ``params`` with everything; ``voting_params`` is the deprecated view.
@@ -218,6 +246,22 @@ def parse_coins(value: object, what: str) -> dict[str, int]:
         c = as_dict(coin, what)
         coins[as_str(c.get("denom"), f"{what} denom")] = as_int(c.get("amount"), f"{what} amount")
     return coins
+
+
+def parse_account(value: object) -> AccountState:
+    """A BaseAccount, or an account type wrapping one (module, vesting accounts)."""
+    account = as_dict(value, "account")
+    for _ in range(4):  # BaseAccount sits at most a few ``base_*`` levels down
+        if "account_number" in account:
+            return AccountState(
+                account_number=as_int(account.get("account_number"), "account_number"),
+                sequence=as_int(account.get("sequence", 0), "account sequence"),
+            )
+        inner = account.get("base_account") or account.get("base_vesting_account")
+        if inner is None:
+            break
+        account = as_dict(inner, "account")
+    raise ProtocolError(f"account: no account_number in {clip(value)}")
 
 
 def parse_plan(value: object) -> UpgradePlan:

@@ -1,7 +1,8 @@
-"""CometBFT JSON-RPC over HTTP GET (v0.38; same shape in v0.39).
+"""CometBFT JSON-RPC over HTTP (v0.38; same shape in v0.39).
 
-Only what the rehearsal reads: node status, ABCI info, block headers (one, or a range
-for backfill) and raw store queries. Answers become frozen dataclasses with integers
+Only what the rehearsal needs: node status, ABCI info, block headers (one, or a range
+for backfill), raw store queries (all GET, URI form) and ``broadcast_tx_sync`` of a
+transaction signed beforehand (POST, JSON-RPC body). Answers become frozen dataclasses with integers
 parsed (CometBFT sends int64 as JSON strings). Errors are translated where they enter:
 transport trouble is a ``TransientError``, a JSON-RPC error object is ``RPCError`` and a
 non-zero ABCI query code is ``QueryFailed`` (both fatal: asking again gives the same).
@@ -11,21 +12,34 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, clip, get_json
+from agent.adapters.httpjson import (
+    JsonHttpClient,
+    JsonResponse,
+    as_dict,
+    as_int,
+    as_str,
+    clip,
+    get_json,
+    post_json,
+)
 from agent.adapters.rest import GovParams, Proposal, RestClient, RestError, UpgradePlan
 from agent.errors import FatalError, ProtocolError, TransientError
 
 __all__ = [
     "AbciInfo",
     "BlockHeader",
+    "BroadcastResult",
     "CometRPC",
     "HttpCometRPC",
     "NodeStatus",
     "QueryFailed",
     "RPCError",
+    "tx_hash",
     # The Cosmos REST client lives in ``rest``; re-exported as the brief names it here.
     "GovParams",
     "Proposal",
@@ -36,6 +50,18 @@ __all__ = [
 
 # /blockchain returns at most this many headers per call (CometBFT's hard limit).
 BLOCKCHAIN_PAGE = 20
+
+# CometBFT's mempool refuses bytes it has already seen (pending, or committed while
+# still in its LRU cache) with this JSON-RPC error, before any CheckTx runs.
+TX_IN_CACHE = "tx already exists in cache"
+# Cosmos SDK codes (codespace "sdk") that mean "these bytes were seen before":
+# ErrTxInMempoolCache (an app-side mempool) and ErrWrongSequence (the signer's sequence
+# has moved past the one signed: ours committed, or another tx took the sequence).
+SDK_TX_IN_MEMPOOL = 19
+SDK_WRONG_SEQUENCE = 32
+_SEQUENCE_MISMATCH = re.compile(r"account sequence mismatch, expected (\d+), got (\d+)")
+# The mempool is full or the node is shedding load: the same bytes may be accepted later.
+_TRANSIENT_BROADCAST = ("mempool is full", "too many", "rate limit")
 
 
 class RPCError(FatalError):
@@ -58,6 +84,30 @@ class QueryFailed(FatalError):
         self.codespace = codespace
         self.log = log
         super().__init__(f"abci_query {path}: code {code} ({codespace}): {log}")
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastResult:
+    """The node's answer to ``broadcast_tx_sync``: CheckTx ran (``code``) or the bytes
+    were recognised as seen before (``duplicate``).
+
+    ``duplicate`` means "not refused: look the hash up". The node had the bytes in its
+    cache (``code`` 0: no CheckTx ran), or CheckTx answered that the signer's sequence
+    is already past the one signed (``code`` 32), which is what a re-broadcast of a
+    committed transaction gets once the cache has forgotten it. A sequence taken by
+    some *other* transaction looks the same; only the lookup can tell.
+    """
+
+    code: int
+    log: str
+    hash: str  # uppercase hex SHA-256 of the bytes, as /tx and tx_search take it
+    codespace: str = ""
+    duplicate: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        """CheckTx passed: the transaction is in the mempool (not yet in a block)."""
+        return self.code == 0 and not self.duplicate
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +148,8 @@ class CometRPC(Protocol):
 
     async def tx(self, tx_hash: str) -> dict[str, Any] | None: ...
 
+    async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult: ...
+
     async def abci_query(
         self, path: str, data: bytes, height: int | None = None
     ) -> bytes | None: ...
@@ -113,23 +165,15 @@ class HttpCometRPC(JsonHttpClient):
     async def _call(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         url = f"{self.base_url}/{method}"
         response = await get_json(self._client, url, params=params, deadline=self.timeout)
-        body = response.body
-        # CometBFT reports JSON-RPC errors with HTTP 500; the error object is the answer.
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            err = body["error"]
-            raise RPCError(
-                method,
-                as_int(err.get("code", 0), f"{method} error.code"),
-                str(err.get("message", "")),
-                str(err.get("data", "")),
-            )
-        if response.status_code >= 500:
-            raise TransientError(f"{method}: HTTP {response.status_code}: {response.text}")
-        if response.status_code != 200:
-            raise ProtocolError(f"{method}: HTTP {response.status_code}: {response.text}")
-        if not isinstance(body, dict) or "result" not in body:
-            raise ProtocolError(f"{method}: not a JSON-RPC answer: {response.text!r}")
-        return as_dict(body["result"], f"{method} result")
+        return _result(method, response)
+
+    async def _post(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A JSON-RPC 2.0 request in a POST body (for arguments too big for a URL)."""
+        request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        response = await post_json(
+            self._client, self.base_url + "/", body=request, deadline=self.timeout
+        )
+        return _result(method, response)
 
     async def status(self) -> NodeStatus:
         return parse_status(await self._call("status"))
@@ -188,6 +232,24 @@ class HttpCometRPC(JsonHttpClient):
                 return None
             raise
 
+    async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult:
+        """Hand signed bytes to the node's mempool and return CheckTx's answer.
+
+        Re-sending bytes the node has seen is not an error: the result says
+        ``duplicate`` (see ``BroadcastResult``). A full mempool is a ``TransientError``;
+        any other JSON-RPC error is an ``RPCError``. A ``DeadlineExceeded`` or
+        ``ConnectError`` leaves it open whether the node got the bytes: look the hash
+        (``tx_hash(tx_bytes)``) up, or send the same bytes again.
+        """
+        local = tx_hash(tx_bytes)
+        try:
+            result = await self._post(
+                "broadcast_tx_sync", {"tx": base64.b64encode(tx_bytes).decode("ascii")}
+            )
+        except RPCError as exc:
+            return broadcast_error(exc, local)
+        return parse_broadcast(result, local)
+
     async def abci_query(self, path: str, data: bytes, height: int | None = None) -> bytes | None:
         """Raw ABCI query; the value base64-decoded, or None when the key is absent."""
         # URI form: strings must be JSON-quoted, bytes given as 0x-hex.
@@ -208,6 +270,72 @@ class HttpCometRPC(JsonHttpClient):
             return base64.b64decode(as_str(value, "abci_query value"), validate=True)
         except binascii.Error as exc:
             raise ProtocolError(f"abci_query {path}: value is not base64: {exc}") from exc
+
+
+def _result(method: str, response: JsonResponse) -> dict[str, Any]:
+    body = response.body
+    # CometBFT reports JSON-RPC errors with HTTP 500 (GET) or 200 (POST); the error
+    # object is the answer either way.
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        raise RPCError(
+            method,
+            as_int(err.get("code", 0), f"{method} error.code"),
+            str(err.get("message", "")),
+            str(err.get("data", "")),
+        )
+    if response.status_code >= 500:
+        raise TransientError(f"{method}: HTTP {response.status_code}: {response.text}")
+    if response.status_code != 200:
+        raise ProtocolError(f"{method}: HTTP {response.status_code}: {response.text}")
+    if not isinstance(body, dict) or "result" not in body:
+        raise ProtocolError(f"{method}: not a JSON-RPC answer: {response.text!r}")
+    return as_dict(body["result"], f"{method} result")
+
+
+def tx_hash(tx_bytes: bytes) -> str:
+    """The hash CometBFT indexes a transaction under: SHA-256 of its bytes, uppercase hex."""
+    return hashlib.sha256(tx_bytes).hexdigest().upper()
+
+
+def parse_broadcast(result: dict[str, Any], local_hash: str) -> BroadcastResult:
+    """A ``broadcast_tx_sync`` result; its hash must be the one computed locally."""
+    code = as_int(result.get("code", 0), "broadcast_tx_sync code")
+    log = str(result.get("log") or "")
+    codespace = str(result.get("codespace") or "")
+    node_hash = as_str(result.get("hash", ""), "broadcast_tx_sync hash").upper()
+    if node_hash != local_hash:
+        raise ProtocolError(
+            f"broadcast_tx_sync: node hashed the tx as {clip(node_hash, 80)}, expected {local_hash}"
+        )
+    duplicate = _seen_before(code, codespace, log)
+    return BroadcastResult(code, log, local_hash, codespace, duplicate=duplicate)
+
+
+def _seen_before(code: int, codespace: str, log: str) -> bool:
+    if codespace != "sdk":
+        return False
+    if code == SDK_TX_IN_MEMPOOL:
+        return True
+    if code != SDK_WRONG_SEQUENCE:
+        return False
+    match = _SEQUENCE_MISMATCH.search(log)
+    if match is None:
+        return True  # a wording we do not know: let the hash lookup decide
+    expected, signed = int(match.group(1)), int(match.group(2))
+    # Signed *ahead* of the account (expected < signed): a plain refusal, nothing with
+    # these bytes can have been committed.
+    return expected > signed
+
+
+def broadcast_error(exc: RPCError, local_hash: str) -> BroadcastResult:
+    """A JSON-RPC error answering ``broadcast_tx_sync``: a duplicate, or raised."""
+    if TX_IN_CACHE in exc.data:
+        return BroadcastResult(0, exc.data, local_hash, duplicate=True)
+    text = f"{exc.message}: {exc.data}"
+    if any(marker in text.lower() for marker in _TRANSIENT_BROADCAST):
+        raise TransientError(f"broadcast_tx_sync: {text}") from exc
+    raise exc
 
 
 def parse_status(result: dict[str, Any]) -> NodeStatus:

@@ -106,7 +106,11 @@ class ChainConfig(Schema):
     tx_node: Text = Field(default="node-carol", description="a node name; transactions go there")
     daemon_home: Text = "/root/.checkers-upgrade"
     node_home: Text = "/root/.checkers"
-    gas: Annotated[str, AfterValidator(_gas)] = "auto"
+    gas: Annotated[str, AfterValidator(_gas)] = Field(
+        default="400000",
+        description="gas limit per transaction; fixed, since sign-first signs offline "
+        '("auto" simulates and suits only the broadcast-by-CLI path)',
+    )
     gas_adjustment: Annotated[float, Field(gt=0, le=100)] = 1.5
 
 

@@ -1,0 +1,224 @@
+"""Sign-first transactions end to end: ChainCLI.sign in a real `checkersd_i:v1` container
+with no network, broadcast over RPC to a real solo chain, re-broadcast recognised."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from agent.adapters.chaincli import ChainCLI, SignedTx, vote_args
+from agent.adapters.rest import RestClient
+from agent.adapters.rpc import HttpCometRPC
+from agent.config import Config, VoterConfig, parse_config
+from agent.errors import CommandFailed, ProtocolError
+
+from .solo_chain import CHAIN_ID, DENOM, SoloChain
+from .test_docker_events_real import docker_available
+
+pytestmark = [pytest.mark.anyio, pytest.mark.chain, pytest.mark.docker, pytest.mark.timeout(180)]
+
+IMAGE = "checkersd_i:v1"
+PASSWORD = "sign-first test password"
+FUNDS = 5_000_000_000
+
+
+@dataclass(frozen=True)
+class Desk:
+    cfg: Config
+    voter: VoterConfig
+    address: str
+    project: str
+
+
+def _host(chain: SoloChain, *args: str, stdin: str = "") -> str:
+    out = subprocess.run(
+        [str(chain.binary), *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"checkersd {' '.join(args[:3])}: {out.stderr[-1500:]}")
+    return out.stdout
+
+
+def _wait_account(api_url: str, address: str, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(
+                f"{api_url}/cosmos/auth/v1beta1/accounts/{address}", timeout=2
+            ) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"account {address} never appeared")
+
+
+@pytest.fixture(scope="module")
+def desk(solo_chain: SoloChain) -> Iterator[Desk]:
+    """A desk with a file-keyring key `alice`, funded by the solo chain's validator."""
+    docker_available()
+    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
+        pytest.skip(f"{IMAGE} is not built: run `make prod-sim`")
+    project = f"signtest-{uuid.uuid4().hex[:8]}"
+    root = Path(tempfile.mkdtemp(prefix="rehearse-sign-"))
+    try:
+        home = root / "desk-alice"
+        # A new file keyring asks for its password twice (enter, confirm).
+        out = _host(
+            solo_chain,
+            "keys",
+            "add",
+            "alice",
+            "--keyring-backend",
+            "file",
+            "--keyring-dir",
+            str(home / "keys"),
+            "--output",
+            "json",
+            stdin=f"{PASSWORD}\n{PASSWORD}\n",
+        )
+        address = json.loads(out)["address"]
+        # The validator's key is in the chain home's `test` keyring (solo_chain.py).
+        _host(
+            solo_chain,
+            "tx",
+            "bank",
+            "send",
+            "val",
+            address,
+            f"{FUNDS}{DENOM}",
+            "--keyring-backend",
+            "test",
+            "--home",
+            str(solo_chain.home),
+            "--chain-id",
+            CHAIN_ID,
+            "--node",
+            solo_chain.rpc_url.replace("http://", "tcp://"),
+            "--yes",
+            "--output",
+            "json",
+        )
+        _wait_account(solo_chain.api_url, address)
+        cfg = parse_config(
+            {
+                "stack": {"project": project},
+                "chain": {"chain_id": CHAIN_ID, "tx_node": "solo"},
+                "nodes": [{"name": "solo", "rpc": solo_chain.rpc_url, "rest": solo_chain.api_url}],
+                "voters": [{"name": "alice", "key": "alice", "desk": "desk-alice"}],
+            },
+            root,
+        )
+        yield Desk(cfg, cfg.voters[0], address, project)
+    finally:
+        # Every CLI container is --rm; a killed client can still leave one behind.
+        left = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=rehearse.cli={project}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _included(rpc: HttpCometRPC, tx_hash: str, deadline: float = 30.0) -> dict[str, Any]:
+    with anyio.fail_after(deadline):
+        while True:
+            found = await rpc.tx(tx_hash)
+            if found is not None:
+                return found
+            await anyio.sleep(0.3)
+
+
+async def _count_by_hash(rpc_url: str, tx_hash: str) -> int:
+    async with httpx.AsyncClient() as client:
+        r = await client.get(f"{rpc_url}/tx_search", params={"query": f"\"tx.hash='{tx_hash}'\""})
+    return int(r.json()["result"]["total_count"])
+
+
+async def _sign(cli: ChainCLI, desk: Desk, args: list[str], n: int, seq: int) -> SignedTx:
+    return await cli.sign(desk.voter, args, address=desk.address, account_number=n, sequence=seq)
+
+
+async def test_sign_broadcast_rebroadcast(solo_chain: SoloChain, desk: Desk) -> None:
+    cli = ChainCLI(desk.cfg, PASSWORD)
+    async with (
+        HttpCometRPC(solo_chain.rpc_url, timeout=5) as rpc,
+        RestClient(solo_chain.api_url, timeout=5) as rest,
+    ):
+        number, sequence = await rest.account(desk.address)
+        assert sequence == 0
+
+        send = ["bank", "send", desk.address, solo_chain.validator_address, f"1000{DENOM}"]
+        started = time.monotonic()
+        signed = await _sign(cli, desk, send, number, sequence)
+        took = time.monotonic() - started
+        print(f"\nsign (one docker run --network none): {took:.2f}s")
+        assert len(signed.tx_hash) == 64 and signed.tx_hash == signed.tx_hash.upper()
+        # Deterministic: the same inputs sign to the same bytes, so re-signing after a
+        # crash cannot make a second transaction either.
+        assert await _sign(cli, desk, send, number, sequence) == signed
+
+        first = await rpc.broadcast_tx_sync(signed.tx_bytes)
+        assert first.accepted, first
+        assert first.hash == signed.tx_hash
+
+        again = await rpc.broadcast_tx_sync(signed.tx_bytes)  # still pending, or just in
+        assert again.duplicate and again.hash == signed.tx_hash
+
+        found = await _included(rpc, signed.tx_hash)
+        assert found["tx_result"]["code"] == 0
+        assert found["hash"] == signed.tx_hash
+
+        late = await rpc.broadcast_tx_sync(signed.tx_bytes)  # committed
+        assert late.duplicate, late
+        await anyio.sleep(1.0)  # a block or three: nothing new may have been committed
+        assert await _count_by_hash(solo_chain.rpc_url, signed.tx_hash) == 1
+        assert await rest.account(desk.address) == (number, sequence + 1)
+
+        # The governance transactions sign offline the same way, and the fixed gas
+        # covers them: the upgrade proposal, then a vote on it.
+        height = (await rpc.status()).latest_height + 100_000
+        proposal = await _sign(
+            cli, desk, cli.proposal_args("v1tov2", height, "sign-first test"), number, sequence + 1
+        )
+        assert proposal.tx_hash != signed.tx_hash
+        assert (await rpc.broadcast_tx_sync(proposal.tx_bytes)).accepted
+        result = (await _included(rpc, proposal.tx_hash))["tx_result"]
+        assert result["code"] == 0, result["log"]
+        assert int(result["gas_used"]) < int(desk.cfg.chain.gas)
+        (submitted,) = await rest.proposals()
+        assert submitted.upgrade_plan is not None and submitted.upgrade_plan.height == height
+
+        vote = await _sign(cli, desk, vote_args(submitted.id), number, sequence + 2)
+        assert (await rpc.broadcast_tx_sync(vote.tx_bytes)).accepted
+        assert (await _included(rpc, vote.tx_hash))["tx_result"]["code"] == 0
+        assert await rest.vote(submitted.id, desk.address) == "VOTE_OPTION_YES"
+
+
+async def test_wrong_password_and_missing_account(solo_chain: SoloChain, desk: Desk) -> None:
+    cli = ChainCLI(desk.cfg, "wrong password")
+    with pytest.raises(CommandFailed) as info:
+        await _sign(cli, desk, vote_args(1), 0, 0)
+    assert "wrong password" not in str(info.value)
+    assert "passphrase" in info.value.output.lower() or "password" in info.value.output.lower()
+
+    async with RestClient(solo_chain.api_url, timeout=5) as rest:
+        with pytest.raises(ProtocolError, match="does not exist"):
+            await rest.account("cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a")
