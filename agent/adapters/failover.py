@@ -15,8 +15,8 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from agent.adapters.rest import GovParams, Proposal, RestClient, UpgradePlan
-from agent.adapters.rpc import AbciInfo, CometRPC
+from agent.adapters.rest import AccountState, GovParams, Proposal, RestClient, UpgradePlan
+from agent.adapters.rpc import AbciInfo, BroadcastResult, CometRPC
 from agent.errors import TransientError
 
 __all__ = ["Failover", "RestPool", "RpcPool"]
@@ -81,6 +81,9 @@ class RestPool(Failover[RestClient]):
     async def gov_params(self) -> GovParams:
         return await self.call("gov_params", lambda c: c.gov_params())
 
+    async def account(self, address: str) -> AccountState:
+        return await self.call("account", lambda c: c.account(address))
+
 
 class RpcPool(Failover[CometRPC]):
     async def tx(self, tx_hash: str) -> dict[str, Any] | None:
@@ -91,3 +94,7 @@ class RpcPool(Failover[CometRPC]):
 
     async def abci_query(self, path: str, data: bytes) -> bytes | None:
         return await self.call("abci_query", lambda c: c.abci_query(path, data))
+
+    async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult:
+        # Safe to send again to another node: the same signed bytes are accepted once.
+        return await self.call("broadcast_tx_sync", lambda c: c.broadcast_tx_sync(tx_bytes))

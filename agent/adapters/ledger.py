@@ -18,10 +18,12 @@ __all__ = ["TxLedger"]
 
 
 class TxLedger:
-    """Append-only record of broadcast transactions (JSON lines, fsynced).
+    """Append-only record of signed transactions (JSON lines, fsynced).
 
-    Written right after a broadcast returns its hash and before waiting for
-    inclusion, so a restart can find a transaction still in flight.
+    Written after a transaction is signed and *before* it is broadcast, with
+    its hash and bytes: a restart finds every transaction that may be on its
+    way, looks it up by hash, and re-sends the same bytes rather than signing
+    a second transaction (the chain accepts a given signed tx at most once).
     """
 
     def __init__(self, path: Path) -> None:
@@ -34,25 +36,39 @@ class TxLedger:
             fh.flush()
             os.fsync(fh.fileno())
 
-    async def record(self, rehearsal: str, kind: str, tx_hash: str) -> None:
+    async def record(self, rehearsal: str, kind: str, tx_hash: str, tx: str | None = None) -> None:
+        """``tx``: the signed bytes, base64, so a resumed agent can re-send them."""
         entry = {"rehearsal": rehearsal, "kind": kind, "tx_hash": tx_hash}
+        if tx is not None:
+            entry["tx"] = tx
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._append, entry)
 
     async def find(self, rehearsal: str, kind: str) -> list[str]:
-        def read() -> list[str]:
+        return [h for h, _ in await self.entries(rehearsal, kind)]
+
+    async def entries(self, rehearsal: str, kind: str) -> list[tuple[str, str | None]]:
+        """(tx hash, signed bytes in base64 or None) of each record, oldest first."""
+
+        def read() -> list[tuple[str, str | None]]:
             try:
                 lines = self.path.read_text(encoding="utf-8").splitlines()
             except FileNotFoundError:
                 return []
-            out = []
+            out: list[tuple[str, str | None]] = []
             for line in lines:
                 try:
                     e = json.loads(line)
                 except ValueError:
                     continue  # a torn last line after a crash
-                if e.get("rehearsal") == rehearsal and e.get("kind") == kind:
-                    out.append(str(e["tx_hash"]))
+                if (
+                    isinstance(e, dict)
+                    and e.get("rehearsal") == rehearsal
+                    and e.get("kind") == kind
+                    and isinstance(e.get("tx_hash"), str)
+                ):
+                    tx = e.get("tx")
+                    out.append((e["tx_hash"], tx if isinstance(tx, str) else None))
             return out
 
         return await anyio.to_thread.run_sync(read)

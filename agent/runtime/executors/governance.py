@@ -1,20 +1,28 @@
 """The proposal and the votes, each reconciled with the chain before it is sent.
 
-After a kill -9 the machine re-issues whatever had not completed, so:
+Sign first, then record, then broadcast: the chain CLI signs offline (a
+container with no network, so a container left behind by a killed agent cannot
+broadcast anything); the signed bytes and their hash go to the fsynced ledger;
+only then does the agent broadcast them itself over RPC, to any node that
+answers. After a kill -9 the machine re-issues whatever had not completed, so:
 
-- ``SubmitProposal`` first looks for a proposal for the same plan on chain,
-  then for a proposal transaction it broadcast earlier (the tx ledger), and
-  submits only when neither exists;
-- ``CastVote`` first asks the chain for the voter's vote, then the ledger.
+- ``SubmitProposal`` first looks for a proposal for the same plan on chain;
+- ``CastVote`` first asks the chain for the voter's vote;
+- both then look up each transaction in the ledger by its hash and, if it is
+  not in a block, re-send the *same* bytes (accepted at most once by the
+  chain), and sign a new transaction only when the ledger holds none.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 
 import structlog
 
+from agent.adapters.chaincli import vote_args
+from agent.config import VoterConfig
 from agent.core.actions import CastVote, SubmitProposal
 from agent.core.chainview import parse_rfc3339
 from agent.core.facts import Fact, ProposalSubmitted, VoteCast
@@ -43,12 +51,12 @@ async def _find_proposal(ctx: ExecContext, name: str) -> tuple[int, int, float |
 
 async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State) -> Fact:
     found = await _find_proposal(ctx, action.upgrade_name)
+    kind = "submit_proposal"
     if found is None:
-        # A broadcast from before a crash may still be on its way into a block.
-        for tx_hash in await ctx.ledger.find(state.rehearsal_id, "submit_proposal"):
-            if await tx_included(ctx, tx_hash, blocks=3) is not None:
-                found = await _find_proposal(ctx, action.upgrade_name)
-                break
+        # A transaction signed before a crash may still be on its way into a block.
+        sent = await _resend_recorded(ctx, state.rehearsal_id, kind)
+        if sent is not None:
+            found = await _find_proposal(ctx, action.upgrade_name)
     if found is not None:
         pid, height, end = found
         log.info("proposal_reused", proposal_id=pid, upgrade_height=height)
@@ -60,26 +68,21 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         action.upgrade_height,
         policy.height(ctx.view.max_height, action.block_interval, action.voting_period),
     )
-    tx = await ctx.cli.submit_upgrade(
-        ctx.cfg.voters[0],
+    proposer = ctx.cfg.voters[0]
+    args = ctx.cli.proposal_args(
         action.upgrade_name,
         height,
         f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
     )
-    await ctx.ledger.record(state.rehearsal_id, "submit_proposal", tx.tx_hash)
-    log.info("proposal_broadcast", tx_hash=tx.tx_hash, upgrade_height=height)
-    result = await tx_included(ctx, tx.tx_hash, blocks=10)
-    if result is None:
-        raise TransientError(f"proposal tx {tx.tx_hash} not included within 10 blocks")
-    code, events = result
+    tx_hash, (code, events) = await _sign_record_send(ctx, state.rehearsal_id, kind, proposer, args)
     if code != 0:
-        raise ProtocolError(f"proposal tx {tx.tx_hash} failed with code {code}")
+        raise ProtocolError(f"proposal tx {tx_hash} failed with code {code}")
     pid_attr = _event_attr(events, "submit_proposal", "proposal_id")
     if pid_attr is None:
-        raise ProtocolError(f"proposal tx {tx.tx_hash} has no proposal_id event")
+        raise ProtocolError(f"proposal tx {tx_hash} has no proposal_id event")
     proposal = await ctx.rest.proposal(int(pid_attr))
     end = parse_rfc3339(proposal.voting_end_time) if proposal else None
-    return ProposalSubmitted(int(pid_attr), tx.tx_hash, height, voting_end=end, **ctx.fact_kw())
+    return ProposalSubmitted(int(pid_attr), tx_hash, height, voting_end=end, **ctx.fact_kw())
 
 
 async def cast_vote(ctx: ExecContext, action: CastVote, state: State) -> Fact:
@@ -88,31 +91,74 @@ async def cast_vote(ctx: ExecContext, action: CastVote, state: State) -> Fact:
     kind = f"vote:{voter.name}:{action.proposal_id}"
     if await ctx.rest.vote(action.proposal_id, address) is not None:
         return VoteCast(voter.name, action.proposal_id, "", reused=True, **ctx.fact_kw())
-    for tx_hash in await ctx.ledger.find(state.rehearsal_id, kind):
-        r = await tx_included(ctx, tx_hash, blocks=3)
-        if r is not None and r[0] == 0:
-            return VoteCast(voter.name, action.proposal_id, tx_hash, reused=True, **ctx.fact_kw())
-    tx = await ctx.cli.vote(voter, action.proposal_id, "yes")
-    await ctx.ledger.record(state.rehearsal_id, kind, tx.tx_hash)
-    log.info("vote_broadcast", voter=voter.name, tx_hash=tx.tx_hash)
-    r = await tx_included(ctx, tx.tx_hash, blocks=10)
-    if r is None:
-        raise TransientError(f"vote tx {tx.tx_hash} not included within 10 blocks")
-    if r[0] != 0:
-        raise ProtocolError(f"vote tx {tx.tx_hash} failed with code {r[0]}")
-    return VoteCast(voter.name, action.proposal_id, tx.tx_hash, **ctx.fact_kw())
+    sent = await _resend_recorded(ctx, state.rehearsal_id, kind)
+    if sent is not None and sent[1][0] == 0:
+        return VoteCast(voter.name, action.proposal_id, sent[0], reused=True, **ctx.fact_kw())
+    args = vote_args(action.proposal_id, "yes")
+    tx_hash, (code, _) = await _sign_record_send(ctx, state.rehearsal_id, kind, voter, args)
+    if code != 0:
+        raise ProtocolError(f"vote tx {tx_hash} failed with code {code}")
+    return VoteCast(voter.name, action.proposal_id, tx_hash, **ctx.fact_kw())
 
 
-async def tx_included(
-    ctx: ExecContext, tx_hash: str, *, blocks: int
-) -> tuple[int, list[dict[str, Any]]] | None:
+Included = tuple[int, list[dict[str, Any]]]
+
+
+async def _resend_recorded(
+    ctx: ExecContext, rehearsal: str, kind: str
+) -> tuple[str, Included] | None:
+    """A recorded transaction of ``kind`` that is (or now gets) in a block, or None."""
+    for tx_hash, tx in await ctx.ledger.entries(rehearsal, kind):
+        found = await tx_included(ctx, tx_hash, blocks=0)
+        if found is None and tx is not None:
+            result = await ctx.tx_rpc.broadcast_tx_sync(base64.b64decode(tx))
+            log.info("tx_resent", kind=kind, tx_hash=tx_hash, duplicate=result.duplicate)
+            if result.accepted or result.duplicate:
+                found = await tx_included(ctx, tx_hash, blocks=10)
+        elif found is None:
+            # Recorded by an older agent without its bytes: it may still land.
+            found = await tx_included(ctx, tx_hash, blocks=3)
+        if found is not None:
+            return tx_hash, found
+    return None
+
+
+async def _sign_record_send(
+    ctx: ExecContext, rehearsal: str, kind: str, voter: VoterConfig, args: list[str]
+) -> tuple[str, Included]:
+    address = await ctx.cli.address(voter)
+    account = await ctx.rest.account(address)
+    signed = await ctx.cli.sign(
+        voter,
+        args,
+        address=address,
+        account_number=account.account_number,
+        sequence=account.sequence,
+    )
+    # Recorded before it leaves the agent: a kill from here on is reconciled by hash.
+    await ctx.ledger.record(rehearsal, kind, signed.tx_hash, tx=signed.base64)
+    result = await ctx.tx_rpc.broadcast_tx_sync(signed.tx_bytes)
+    log.info("tx_broadcast", kind=kind, tx_hash=signed.tx_hash, duplicate=result.duplicate)
+    if not (result.accepted or result.duplicate):
+        raise ProtocolError(
+            f"{kind} tx {signed.tx_hash} refused by CheckTx (code {result.code}): "
+            f"{result.log[:300]}"
+        )
+    found = await tx_included(ctx, signed.tx_hash, blocks=10)
+    if found is None:
+        raise TransientError(f"{kind} tx {signed.tx_hash} not included within 10 blocks")
+    return signed.tx_hash, found
+
+
+async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Included | None:
     """(code, events) once the tx is in a block; None if not within ``blocks``."""
-    for _ in range(blocks + 1):
+    for attempt in range(blocks + 1):
         result = await ctx.tx_rpc.tx(tx_hash)
         if result is not None:
             tx_result = result.get("tx_result", {})
             return int(tx_result.get("code", 0) or 0), list(tx_result.get("events", []))
-        await ctx.wait_blocks(1)
+        if attempt < blocks:
+            await ctx.wait_blocks(1)
     return None
 
 
