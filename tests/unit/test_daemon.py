@@ -198,6 +198,10 @@ def phase_is(r: Rig, phase: Phase) -> Callable[[], bool]:
     return lambda: r.runner.state.phase is phase
 
 
+def proposed(r: Rig) -> Callable[[], bool]:
+    return lambda: r.runner.state.proposal_id is not None
+
+
 def started(r: Rig, key: str) -> Callable[[], bool]:
     return lambda: key in r.executor.started
 
