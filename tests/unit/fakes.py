@@ -388,6 +388,7 @@ class World:
     clock: FakeClock
     ctx: ExecContext
     reports: list[State]
+    commands: CommandRecorder | None = None  # set when run_command is monkeypatched
 
 
 def make_world(base_dir: Path, *, ledger: Any = None, height: int = 10) -> World:
