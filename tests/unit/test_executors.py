@@ -237,6 +237,7 @@ async def test_kill_after_the_proposal_broadcast_then_resume_finds_it_on_chain(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="defect: a kill after the proposal broadcast and before ledger.record, resumed "
     "while the tx is still in the mempool, finds neither a proposal nor a ledger entry "
     "and broadcasts a second proposal",
@@ -289,6 +290,7 @@ async def test_kill_after_a_vote_broadcast_then_resume_finds_it_on_chain(world: 
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="defect: a kill after the vote broadcast and before ledger.record, resumed while "
     "the vote is still in the mempool, casts the vote a second time (a second tx and fee; "
     "the chain keeps the last one)",
