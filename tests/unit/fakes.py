@@ -1,0 +1,657 @@
+"""Fakes for the runtime's unit tests: one fake chain shared by RPC, REST, CLI and Compose.
+
+``FakeChain`` holds what a tiny Cosmos chain would: per-node heights (blocks advance
+only when the test calls ``advance``), a mempool whose transactions are included at
+the next block, proposals, votes, balances, the checkers store and the Cosmovisor
+links. ``FakeRPC``/``FakeRest``/``FakeCLI``/``FakeCompose`` are views onto it, so an
+executor that broadcasts through the CLI finds its transaction over RPC.
+
+For the daemon: ``ScriptedExecutor`` answers each action with its fact (and can be
+told to hang or fail), ``FakeReads`` answers the two chain reads, ``FakeSource``
+pushes the chain's ``NewBlock`` observations into the stream the Runner hands to the
+source factory, ``RecordingJournal`` keeps every saved state, and ``SteppedClock``
+is a ``FakeClock`` whose ``sleep`` waits until the test advances time (deadlines fire
+exactly when the test says so).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
+
+from agent import checkers
+from agent.adapters.chaincli import TxResult
+from agent.adapters.clock import FakeClock
+from agent.adapters.process import CommandResult
+from agent.adapters.rest import Proposal, UpgradePlan
+from agent.adapters.rpc import AbciInfo, BlockHeader
+from agent.config import Config, VoterConfig, parse_config
+from agent.core import codec
+from agent.core.actions import (
+    Action,
+    CaptureBaseline,
+    CastVote,
+    LaunchStack,
+    RestartOnV2,
+    SubmitProposal,
+    VerifyRestart,
+    VerifyUpgrade,
+    WriteReport,
+)
+from agent.core.chainview import ChainView
+from agent.core.facts import (
+    ActionFailed,
+    BaselineCaptured,
+    Check,
+    Fact,
+    ProposalSubmitted,
+    ReportWritten,
+    RestartVerified,
+    StackLaunched,
+    StackRestarted,
+    UpgradeVerified,
+    VoteCast,
+)
+from agent.core.machine import Phase, State
+from agent.core.observations import NewBlock, Observation
+from agent.errors import AgentError, TransientError
+from agent.runtime import report as report_mod
+from agent.runtime.executors.context import ExecContext
+
+GENESIS = 1_700_000_000.0
+VOTING = "PROPOSAL_STATUS_VOTING_PERIOD"
+PASSED = "PROPOSAL_STATUS_PASSED"
+OK = (Check("fake", True, "fine"),)
+
+
+class SimulatedCrash(BaseException):
+    """A kill -9 stand-in: a BaseException, so no ``except Exception`` swallows it."""
+
+
+def rfc3339(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make_config(base_dir: Path) -> Config:
+    """The documented defaults (five nodes, voters alice and bob), via the loader."""
+    return parse_config({}, base_dir)
+
+
+# --- the chain --------------------------------------------------------------------
+
+
+@dataclass
+class FakeProposal:
+    id: int
+    name: str
+    height: int
+    status: str = VOTING
+    voting_end: float = 0.0
+
+
+@dataclass
+class FakeChain:
+    nodes: list[str]
+    height: int = 0
+    interval: float = 1.0
+    heights: dict[str, int] = field(default_factory=dict)
+    frozen: set[str] = field(default_factory=set)  # nodes that produce no blocks
+    mempool: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    txs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    broadcasts: list[tuple[Any, ...]] = field(default_factory=list)
+    proposals: list[FakeProposal] = field(default_factory=list)
+    votes: dict[tuple[int, str], str] = field(default_factory=dict)
+    vote_txs: list[tuple[int, str]] = field(default_factory=list)
+    voting_period: float = 20.0
+    tx_code: int = 0
+    tx_events: bool = True
+    include: bool = True  # mempool transactions get into the next block
+    balances: dict[str, int] = field(default_factory=dict)
+    players: list[checkers.PlayerInfo] = field(default_factory=list)
+    leaderboard: list[tuple[str, int]] | None = None  # the stored one (None: absent)
+    cli_leaderboard: list[tuple[str, int]] | None = None  # what show-leaderboard says
+    applied: dict[str, int] = field(default_factory=dict)
+    app_version: dict[str, int] = field(default_factory=dict)
+    app_hash_override: dict[tuple[str, int], str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # container id -> current link
+    containers: dict[str, str] = field(default_factory=dict)  # service -> container id
+    query_errors: int = 0  # the next N abci queries fail (a node restarting)
+    views: list[ChainView] = field(default_factory=list)
+    streams: list[tuple[str, MemoryObjectSendStream[Observation]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for n in self.nodes:
+            self.heights.setdefault(n, self.height)
+            self.app_version.setdefault(n, 1)
+
+    # blocks
+    def block_time(self, h: int) -> str:
+        return rfc3339(GENESIS + h * self.interval)
+
+    def advance(self, n: int = 1) -> None:
+        """``n`` new blocks on every node that is not frozen; include the mempool."""
+        for _ in range(n):
+            self.height += 1
+            if self.include:
+                for tx_hash, what in self.mempool:
+                    self._include(tx_hash, what)
+                self.mempool.clear()
+            for node in self.nodes:
+                if node in self.frozen:
+                    continue
+                self.heights[node] = self.height
+                ev = NewBlock(
+                    node, self.height, self.block_time(self.height), GENESIS + self.height
+                )
+                for v in self.views:
+                    v.observe(ev)
+                for src_node, send in self.streams:
+                    if src_node == node:
+                        send.send_nowait(ev)
+
+    def app_hash(self, node: str, h: int) -> str:
+        return self.app_hash_override.get((node, h), f"APPHASH{h:08d}ABCDEF")
+
+    # transactions
+    def broadcast(self, *what: Any) -> str:
+        self.broadcasts.append(what)
+        tx_hash = f"{len(self.broadcasts):064X}"
+        self.mempool.append((tx_hash, what))
+        return tx_hash
+
+    def _include(self, tx_hash: str, what: tuple[Any, ...]) -> None:
+        events: list[dict[str, Any]] = []
+        if self.tx_code == 0:
+            if what[0] == "proposal":
+                _, name, height = what
+                pid = len(self.proposals) + 1
+                self.proposals.append(
+                    FakeProposal(pid, name, height, voting_end=GENESIS + 10_000.0)
+                )
+                if self.tx_events:
+                    attrs = [{"key": "proposal_id", "value": str(pid)}]
+                    events.append({"type": "submit_proposal", "attributes": attrs})
+            elif what[0] == "vote":
+                _, pid, addr, option = what
+                self.votes[(pid, addr)] = option
+                self.vote_txs.append((pid, addr))
+        self.txs[tx_hash] = {"tx_result": {"code": self.tx_code, "events": events}}
+
+    def proposals_for(self, name: str) -> list[FakeProposal]:
+        return [p for p in self.proposals if p.name == name]
+
+
+def encode_kv_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """kv.Pairs{repeated Pair{key=1, value=2}}, as /store/<name>/subspace answers."""
+
+    def ld(num: int, payload: bytes) -> bytes:
+        out = bytes([num << 3 | 2])
+        n = len(payload)
+        while True:
+            b = n & 0x7F
+            n >>= 7
+            out += bytes([b | (0x80 if n else 0)])
+            if not n:
+                return out + payload
+
+    return b"".join(ld(1, ld(1, k) + ld(2, v)) for k, v in pairs)
+
+
+def leaderboard_doc(rows: list[tuple[str, int]]) -> dict[str, Any]:
+    return {"winners": [{"playerAddress": a, "wonCount": str(w)} for a, w in rows]}
+
+
+class FakeRPC:
+    def __init__(self, chain: FakeChain, node: str) -> None:
+        self.chain = chain
+        self.node = node
+
+    async def tx(self, tx_hash: str) -> dict[str, Any] | None:
+        await anyio.lowlevel.checkpoint()
+        return self.chain.txs.get(tx_hash)
+
+    async def abci_info(self) -> AbciInfo:
+        c = self.chain
+        return AbciInfo(c.app_version[self.node], f"v{c.app_version[self.node]}", c.height)
+
+    async def block_header(self, height: int | None = None) -> BlockHeader:
+        h = self.chain.heights[self.node] if height is None else height
+        return BlockHeader(h, self.chain.block_time(h), self.chain.app_hash(self.node, h))
+
+    async def abci_query(self, path: str, data: bytes, height: int | None = None) -> bytes | None:
+        c = self.chain
+        if c.query_errors > 0:
+            c.query_errors -= 1
+            raise TransientError("invalid height: node restarting")
+        if path.endswith("/subspace"):
+            rows = [
+                (
+                    checkers.PLAYER_PREFIX + p.index.encode(),
+                    json.dumps(
+                        {
+                            "index": p.index,
+                            "wonCount": str(p.won),
+                            "lostCount": str(p.lost),
+                            "forfeitedCount": str(p.forfeited),
+                        }
+                    ).encode(),
+                )
+                for p in c.players
+            ]
+            return encode_kv_pairs(rows) or None
+        if c.leaderboard is None:
+            return None
+        return json.dumps(leaderboard_doc(c.leaderboard)).encode()
+
+
+class FakeRest:
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+
+    def _proposal(self, p: FakeProposal) -> Proposal:
+        return Proposal(
+            p.id,
+            p.status,
+            p.name,
+            False,
+            None,
+            None,
+            rfc3339(p.voting_end),
+            UpgradePlan(p.name, p.height),
+        )
+
+    async def proposals(self) -> list[Proposal]:
+        await anyio.lowlevel.checkpoint()
+        return [self._proposal(p) for p in self.chain.proposals]
+
+    async def proposal(self, proposal_id: int) -> Proposal | None:
+        for p in self.chain.proposals:
+            if p.id == proposal_id:
+                return self._proposal(p)
+        return None
+
+    async def vote(self, proposal_id: int, voter: str) -> str | None:
+        return self.chain.votes.get((proposal_id, voter))
+
+    async def applied_plan(self, name: str) -> int:
+        return self.chain.applied.get(name, 0)
+
+    async def balance(self, address: str, denom: str) -> int:
+        return self.chain.balances.get(address, 0)
+
+
+class FakeCLI:
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+        self.crash_after_broadcast = False
+        self.leaderboard_error: AgentError | None = None
+
+    async def address(self, voter: VoterConfig) -> str:
+        return f"cosmos1{voter.name}"
+
+    def _maybe_crash(self) -> None:
+        if self.crash_after_broadcast:
+            self.crash_after_broadcast = False
+            raise SimulatedCrash("killed after the broadcast returned")
+
+    async def submit_upgrade(
+        self, voter: VoterConfig, name: str, height: int, summary: str
+    ) -> TxResult:
+        await anyio.lowlevel.checkpoint()
+        tx_hash = self.chain.broadcast("proposal", name, height)
+        self._maybe_crash()
+        return TxResult(tx_hash, 0, "")
+
+    async def vote(self, voter: VoterConfig, proposal_id: int, option: str = "yes") -> TxResult:
+        await anyio.lowlevel.checkpoint()
+        addr = await self.address(voter)
+        tx_hash = self.chain.broadcast("vote", proposal_id, addr, f"VOTE_OPTION_{option.upper()}")
+        self._maybe_crash()
+        return TxResult(tx_hash, 0, "")
+
+    async def show_leaderboard(self) -> dict[str, Any]:
+        if self.leaderboard_error is not None:
+            raise self.leaderboard_error
+        rows = self.chain.cli_leaderboard
+        if rows is None:
+            rows = self.chain.leaderboard or []
+        return {"Leaderboard": leaderboard_doc(rows)}
+
+
+class FakeCompose:
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+        self.calls: list[tuple[str, list[str]]] = []
+
+    async def up(self, files: list[str]) -> CommandResult:
+        self.calls.append(("up", list(files)))
+        return CommandResult(("compose", "up"), 0, "", "")
+
+    async def down(self, files: list[str]) -> CommandResult:
+        self.calls.append(("down", list(files)))
+        return CommandResult(("compose", "down"), 0, "", "")
+
+    async def container_ids(self) -> dict[str, str]:
+        return dict(self.chain.containers)
+
+
+class FakeLedger:
+    """In-memory ``TxLedger``: record/find by (rehearsal, kind)."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, str]] = []
+
+    async def record(self, rehearsal: str, kind: str, tx_hash: str) -> None:
+        self.entries.append((rehearsal, kind, tx_hash))
+
+    async def find(self, rehearsal: str, kind: str) -> list[str]:
+        return [h for r, k, h in self.entries if r == rehearsal and k == kind]
+
+
+class CommandRecorder:
+    """Stands in for ``agent.adapters.process.run_command`` (monkeypatched)."""
+
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+        self.argvs: list[list[str]] = []
+
+    async def __call__(self, argv: Iterable[str], **_kw: Any) -> CommandResult:
+        args = [str(a) for a in argv]
+        self.argvs.append(args)
+        if args[:2] == ["docker", "exec"]:
+            link = self.chain.links.get(args[2], "")
+            return CommandResult(tuple(args), 0, link + "\n", "")
+        return CommandResult(tuple(args), 0, "", "")
+
+
+@dataclass
+class World:
+    """A fake chain with every adapter the executors use, and an ExecContext on it."""
+
+    cfg: Config
+    chain: FakeChain
+    view: ChainView
+    cli: FakeCLI
+    rest: FakeRest
+    compose: FakeCompose
+    rpcs: dict[str, FakeRPC]
+    ledger: Any
+    clock: FakeClock
+    ctx: ExecContext
+    reports: list[State]
+    commands: CommandRecorder | None = None  # set when run_command is monkeypatched
+
+
+def make_world(base_dir: Path, *, ledger: Any = None, height: int = 10) -> World:
+    cfg = make_config(base_dir)
+    names = [n.name for n in cfg.nodes]
+    chain = FakeChain(names, height=height)
+    view = ChainView(names)
+    chain.views.append(view)
+    for n in cfg.nodes:
+        view.observe(NewBlock(n.name, height, chain.block_time(height), GENESIS + height))
+        cid = f"cid-{n.service or n.name}"
+        chain.containers[n.service or n.name] = cid
+        chain.links[cid] = f"{cfg.chain.daemon_home}/cosmovisor/upgrades/{cfg.chain.upgrade_name}"
+    cli, rest, compose = FakeCLI(chain), FakeRest(chain), FakeCompose(chain)
+    rpcs = {n: FakeRPC(chain, n) for n in names}
+    clock = FakeClock(wall=GENESIS + 100)
+    reports: list[State] = []
+
+    async def write_report(state: State) -> Path:
+        reports.append(state)
+        return base_dir / "report.json"
+
+    async def wait_blocks(n: int) -> None:
+        await anyio.lowlevel.checkpoint()
+        chain.advance(n)
+
+    ledger = FakeLedger() if ledger is None else ledger
+    ctx = ExecContext(
+        cfg,
+        compose=compose,  # type: ignore[arg-type]
+        cli=cli,  # type: ignore[arg-type]
+        rpcs=rpcs,  # type: ignore[arg-type]
+        rest=rest,  # type: ignore[arg-type]
+        view=view,
+        ledger=ledger,
+        clock=clock,
+        write_report=write_report,
+        wait_blocks=wait_blocks,
+    )
+    return World(cfg, chain, view, cli, rest, compose, rpcs, ledger, clock, ctx, reports)
+
+
+# --- for the daemon ---------------------------------------------------------------
+
+
+class SteppedClock(FakeClock):
+    """``sleep`` returns only once the test ``advance``d time past its end."""
+
+    def __init__(self) -> None:
+        super().__init__(wall=GENESIS)
+        self._wake = anyio.Event()
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        self._wake.set()
+        self._wake = anyio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        until = self.monotonic() + max(0.0, seconds)
+        while self.monotonic() < until:
+            await self._wake.wait()
+
+
+class FakeSource:
+    """Subscribes to the chain's blocks of one node and forwards them to the Runner."""
+
+    def __init__(self, chain: FakeChain, node: str, send: MemoryObjectSendStream[Observation]):
+        self.chain = chain
+        self.node = node
+        self.send = send
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self.chain.streams.append((self.node, self.send))
+        task_status.started()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            self.chain.streams.remove((self.node, self.send))
+
+
+def source_factory(
+    chain: FakeChain,
+) -> Callable[[MemoryObjectSendStream[Observation]], list[FakeSource]]:
+    def make(send: MemoryObjectSendStream[Observation]) -> list[FakeSource]:
+        return [FakeSource(chain, n, send) for n in chain.nodes]
+
+    return make
+
+
+class FakeReads:
+    """Voting period and a proposal-status sequence that moves on only when ``gate()``."""
+
+    def __init__(
+        self,
+        statuses: list[str] | None = None,
+        *,
+        voting_period: float = 1.0,
+        gate: Callable[[], bool] | None = None,
+    ) -> None:
+        self.statuses = statuses or [VOTING, PASSED]
+        self.voting_period_s = voting_period
+        self.gate = gate
+        self.i = 0
+        self.calls: list[str] = []
+        self.fail_next = 0  # the next N reads raise an AgentError
+        self.hang = False
+
+    async def _enter(self, what: str) -> None:
+        self.calls.append(what)
+        await anyio.lowlevel.checkpoint()
+        if self.hang:
+            await anyio.sleep_forever()
+        if self.fail_next:
+            self.fail_next -= 1
+            raise TransientError(f"{what}: connection refused")
+
+    async def voting_period(self) -> float:
+        await self._enter("voting_period")
+        return self.voting_period_s
+
+    async def proposal_status(self, proposal_id: int) -> str | None:
+        await self._enter("proposal_status")
+        status = self.statuses[self.i]
+        if self.i < len(self.statuses) - 1 and (self.gate is None or self.gate()):
+            self.i += 1
+        return status
+
+
+class ScriptedExecutor:
+    """An ``ActionRunner`` answering each action with its fact.
+
+    ``hang``: keys that never finish; ``fail``: key -> reason (``ActionFailed``);
+    ``on_start``: key -> async hook run before answering (e.g. cancel the test).
+    """
+
+    def __init__(
+        self,
+        view: ChainView,
+        clock: FakeClock,
+        chain: FakeChain | None = None,
+        *,
+        report_dir: Path | None = None,
+        voting_period: float = 1.0,
+    ) -> None:
+        self.view = view
+        self.clock = clock
+        self.chain = chain
+        self.report_dir = report_dir
+        self.voting_period = voting_period
+        self.started: list[str] = []
+        self.completed: list[str] = []
+        self.hang: set[str] = set()
+        self.fail: dict[str, str] = {}
+        self.on_start: dict[str, Callable[[], Awaitable[None]]] = {}
+        self.running = anyio.Event()
+
+    def kw(self) -> dict[str, Any]:
+        return {"height": self.view.max_height, "at": self.clock.wall()}
+
+    async def run(self, action: Action, state: State) -> Fact:
+        key = action.key
+        self.started.append(key)
+        self.running.set()
+        hook = self.on_start.get(key)
+        if hook is not None:
+            await hook()
+        if key in self.hang:
+            await anyio.sleep_forever()
+        await anyio.lowlevel.checkpoint()
+        if key in self.fail:
+            fact: Fact = ActionFailed(key, self.fail[key], **self.kw())
+        else:
+            fact = await self._answer(action, state)
+        self.completed.append(key)
+        return fact
+
+    async def _answer(self, action: Action, state: State) -> Fact:
+        kw = self.kw()
+        if isinstance(action, LaunchStack):
+            return StackLaunched(**kw)
+        if isinstance(action, SubmitProposal):
+            end = self.clock.wall() + self.voting_period
+            return ProposalSubmitted(1, "TXP", action.upgrade_height, voting_end=end, **kw)
+        if isinstance(action, CastVote):
+            return VoteCast(action.voter, action.proposal_id, f"TX{action.voter}", **kw)
+        if isinstance(action, CaptureBaseline):
+            return BaselineCaptured((("p1", 1, 0, 0),), (("cosmos1alice", 5),), 1, **kw)
+        if isinstance(action, VerifyUpgrade):
+            return UpgradeVerified(OK, **kw)
+        if isinstance(action, RestartOnV2):
+            return StackRestarted(self.view.max_height, **kw)
+        if isinstance(action, VerifyRestart):
+            return RestartVerified(OK, **kw)
+        if isinstance(action, WriteReport):
+            if self.report_dir is None:
+                return ReportWritten("memory", **kw)
+            path = await report_mod.write_report(
+                state, self.report_dir / "report.json", self.report_dir / "report.md"
+            )
+            return ReportWritten(str(path), **kw)
+        raise AssertionError(f"unscripted action {action!r}")
+
+
+class RecordingJournal:
+    """A ``Journal`` in memory; keeps every saved state (through the codec)."""
+
+    def __init__(self, first: State | None = None) -> None:
+        self.saved: list[str] = []
+        self.before_save: Callable[[State], Awaitable[None]] | None = None
+        self.busy = 0
+        if first is not None:
+            self.saved.append(json.dumps(codec.encode(first)))
+
+    @property
+    def states(self) -> list[State]:
+        return [codec.decode(json.loads(s)) for s in self.saved]
+
+    @property
+    def phases(self) -> list[Phase]:
+        """Each phase the saved states went through, in order, without repeats."""
+        out: list[Phase] = []
+        for s in self.states:
+            if not out or out[-1] is not s.phase:
+                out.append(s.phase)
+        return out
+
+    async def load(self) -> State | None:
+        if not self.saved:
+            return None
+        state = codec.decode(json.loads(self.saved[-1]))
+        assert isinstance(state, State)
+        return state
+
+    async def save(self, state: State) -> None:
+        self.busy += 1
+        try:
+            if self.before_save is not None:
+                await self.before_save(state)
+            self.saved.append(json.dumps(codec.encode(state)))
+        finally:
+            self.busy -= 1
+
+
+async def settle(rounds: int = 50) -> None:
+    for _ in range(rounds):
+        await anyio.lowlevel.checkpoint()
+
+
+async def drive_blocks(
+    chain: FakeChain,
+    until: Callable[[], bool],
+    *,
+    journal: RecordingJournal | None = None,
+    max_blocks: int = 400,
+) -> None:
+    """Produce blocks one at a time, letting the daemon settle between them."""
+    for _ in range(max_blocks):
+        await settle()
+        while journal is not None and journal.busy:
+            await anyio.sleep(0.001)
+            await settle()
+        if until():
+            return
+        chain.advance()
+    raise AssertionError(f"condition not reached within {max_blocks} blocks")
