@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from agent.adapters import journal as journal_mod
-from agent.adapters.journal import FileJournal, JournalCorrupt, MemoryJournal
+from agent.adapters.journal import FileJournal, JournalCorrupt
 from agent.adapters.ledger import TxLedger
 from agent.core.facts import (
     BaselineCaptured,
@@ -174,14 +174,6 @@ async def test_archive_moves_the_journal_aside(tmp_path: Path) -> None:
     assert (first, second) == (tmp_path / "journal.1.json", tmp_path / "journal.2.json")
     assert await j.load() is None
     assert await FileJournal(second).load() == other_state()
-
-
-async def test_memory_journal_round_trips_through_the_codec() -> None:
-    j = MemoryJournal()
-    assert await j.load() is None
-    await j.save(rich_state())
-    await j.save(other_state())
-    assert await j.load() == other_state()
 
 
 async def test_a_state_with_checks_and_baseline_round_trips(tmp_path: Path) -> None:
