@@ -31,8 +31,15 @@ class TxLedger:
 
     def _append(self, entry: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
+        with open(self.path, "a+b") as fh:
+            # A kill mid-append leaves a torn last line; start on a line of our own
+            # so this record is not glued to it and lost.
+            fh.seek(0, os.SEEK_END)
+            torn = False
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                torn = fh.read(1) != b"\n"
+            fh.write((("\n" if torn else "") + json.dumps(entry) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
 

@@ -11,7 +11,8 @@ with the machine's current state; this module decides what the block means:
   and hands the answer back, which becomes ``ChainLive``;
 - in ``proposed``/``voted``, a ``ReadProposalStatus`` request on every new
   height (from any node: one node's outage must not blind the agent), at most
-  one in flight; a status is reported once per change.
+  one in flight; every status read is reported (the machine ignores what it
+  cannot use yet, so a PASSED read a moment early is seen again next block).
 
 It also says which downtime is planned: the agent's own stack launch and
 restart stop every node on purpose, until that action completes and each node
@@ -113,6 +114,7 @@ class Derivation:
         self._reading_params = False
         self._reading_status = False
         self._last_status: str | None = None
+        self.status_changed = False  # the last status read differs from the one before
 
     def restart_chain(self) -> None:
         """The stack was relaunched from genesis: heights start again."""
@@ -154,10 +156,11 @@ class Derivation:
     def status_read(
         self, read: ReadProposalStatus, status: str | None, at: float
     ) -> ProposalStatusSeen | None:
-        """The status, once per change (None: unchanged or not found)."""
+        """The status as a fact (None: the proposal was not found)."""
         self._reading_status = False
-        if status is None or status == self._last_status:
+        if status is None:
             return None
+        self.status_changed = status != self._last_status
         self._last_status = status
         return ProposalStatusSeen(read.proposal_id, status, self.view.max_height, at)
 

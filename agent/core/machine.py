@@ -232,7 +232,10 @@ def _advance(state: State, to: Phase, fact: Any, reason: str) -> State:
 
 def _fail(state: State, fact: Any, reason: str) -> Result:
     state = _advance(state, Phase.FAILED, fact, reason)
-    state = replace(state, failure=reason, deadline=None, awaiting=None)
+    # Nothing else is re-issued after a failure (a resumed agent must not cast a
+    # vote for a rehearsal that already failed); only the report remains.
+    pending = tuple(a for a in state.pending if isinstance(a, WriteReport))
+    state = replace(state, failure=reason, deadline=None, awaiting=None, pending=pending)
     return _issue(state, WriteReport())
 
 

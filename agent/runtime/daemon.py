@@ -158,6 +158,8 @@ class Runner:
             tg.start_soon(self._machine_loop)
             await self._done.wait()
             tg.cancel_scope.cancel()
+        for stream in (self.obs_send, self._obs_recv, self._fact_send, self._fact_recv):
+            stream.close()
         return self.state
 
     async def _machine_loop(self) -> None:
@@ -313,7 +315,7 @@ class Runner:
                 else:
                     status = await self.reads.proposal_status(read.proposal_id)
                     fact = self.derivation.status_read(read, status, self.clock.wall())
-                    if fact is not None:
+                    if fact is not None and self.derivation.status_changed:
                         log.info(
                             "proposal_status",
                             proposal_id=read.proposal_id,

@@ -59,8 +59,10 @@ def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str,
             "proposal_id": state.proposal_id,
             "proposal_tx": state.proposal_tx,
             "proposal_reused": state.proposal_reused,
-            "voting_end": _iso(state.voting_end or 0.0),
-            "measured_block_interval_s": state.block_interval,
+            "voting_end": _iso(state.voting_end) if state.voting_end is not None else None,
+            "measured_block_interval_s": (
+                round(state.block_interval, 3) if state.block_interval is not None else None
+            ),
             "voting_period_s": state.voting_period,
         },
         "votes": [{"voter": v, "tx_hash": h, "reused": r} for v, h, r in state.votes],
@@ -71,6 +73,10 @@ def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str,
     }
 
 
+def _num(v: float | None) -> str:
+    return "unknown" if v is None else f"{v:g}"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     up = report["upgrade"]
     lines = [
@@ -79,12 +85,20 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     if report.get("failure"):
         lines += [f"> Failed: {report['failure']}", ""]
+    if up["proposal_id"] is None:
+        lines.append(f"- Upgrade `{up['name']}`: no proposal was submitted")
+    else:
+        lines.append(
+            f"- Upgrade `{up['name']}` at height {up['height']}, proposal {up['proposal_id']}"
+            + (" (reused after a restart)" if up["proposal_reused"] else "")
+        )
+    if up["measured_block_interval_s"] is not None:
+        lines.append(
+            f"- Measured block interval {up['measured_block_interval_s']:.2f} s;"
+            f" voting period {_num(up['voting_period_s'])} s"
+        )
     lines += [
-        f"- Upgrade `{up['name']}` at height {up['height']}, proposal {up['proposal_id']}"
-        + (" (reused after a restart)" if up["proposal_reused"] else ""),
-        f"- Measured block interval {up['measured_block_interval_s']} s;"
-        f" voting period {up['voting_period_s']} s",
-        f"- Total {report['duration_s']} s",
+        f"- Total {report['duration_s']:.1f} s",
         "",
         "## Phases",
         "",
@@ -92,7 +106,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "|---|---:|---|---:|---|",
     ]
     for p in report["phases"]:
-        cells = [p["phase"], p["height"], p["at"], f"{p['since_previous_s']} s", p["reason"]]
+        cells = [p["phase"], p["height"], p["at"], f"{p['since_previous_s']:.1f} s", p["reason"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "## Votes", ""]
     lines += [f"- {v['voter']}: `{v['tx_hash'] or '(already on chain)'}`" for v in report["votes"]]

@@ -232,7 +232,9 @@ async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> St
             raise  # exit 2: the operator decides (the file is already moved aside)
         log.warning("journal_corrupt_moved", moved_to=exc.moved_to, error=str(exc))
         state = None
-    if state is not None and (fresh or state.terminal):
+    # A finished rehearsal whose report was never written (a crash in between)
+    # resumes to write it; any other finished one is archived.
+    if state is not None and (fresh or (state.terminal and state.report_path is not None)):
         archived = await anyio.to_thread.run_sync(journal.archive)
         log.info("journal_archived", path=str(archived), previous=state.phase.value)
         state = None
