@@ -23,6 +23,9 @@ __all__ = [
     "VerifyRestart",
     "ArmDeadline",
     "WriteReport",
+    "InjectFault",
+    "RemediateNodes",
+    "VerifyNoUpgrade",
 ]
 
 
@@ -60,6 +63,7 @@ class SubmitProposal:
 class CastVote:
     voter: str
     proposal_id: int
+    option: str = "yes"  # yes, no, abstain, no_with_veto
 
     @property
     def key(self) -> str:
@@ -127,6 +131,49 @@ class WriteReport:
         return "write_report"
 
 
+@dataclass(frozen=True, slots=True)
+class InjectFault:
+    """A fault a scenario rehearses on purpose (see ``agent.core.scenarios``).
+
+    ``kind``: ``pause`` (the node's container, for ``seconds``), ``disconnect``
+    (from its networks, for ``seconds``), ``stop`` (until the restart),
+    ``remove_upgrade_binary`` (Cosmovisor's new binary on that node), or
+    ``cut_streams`` (every websocket and the Docker events stream, once).
+    """
+
+    name: str
+    kind: str
+    node: str = ""
+    seconds: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"fault:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RemediateNodes:
+    """Nodes that did not resume after the upgrade: run them on the new binary."""
+
+    nodes: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return "remediate:" + ",".join(self.nodes)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyNoUpgrade:
+    """The proposal was rejected: check the chain went past the height on the old binary."""
+
+    upgrade_name: str
+    upgrade_height: int
+
+    @property
+    def key(self) -> str:
+        return "verify_no_upgrade"
+
+
 Action = (
     LaunchStack
     | SubmitProposal
@@ -137,4 +184,7 @@ Action = (
     | VerifyRestart
     | ArmDeadline
     | WriteReport
+    | InjectFault
+    | RemediateNodes
+    | VerifyNoUpgrade
 )

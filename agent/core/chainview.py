@@ -109,8 +109,14 @@ class ChainView:
     def last_block_at(self) -> dict[str, float | None]:
         return {n: nv.last_block_at for n, nv in self.nodes.items()}
 
-    def all_above(self, threshold: int) -> bool:
-        return all(nv.height > threshold for nv in self.nodes.values())
+    def all_above(self, threshold: int, exclude: frozenset[str] = frozenset()) -> bool:
+        return all(nv.height > threshold for n, nv in self.nodes.items() if n not in exclude)
+
+    def behind(self, threshold: int, exclude: frozenset[str] = frozenset()) -> tuple[str, ...]:
+        """Nodes not yet past ``threshold``, in configured order."""
+        return tuple(
+            n for n, nv in self.nodes.items() if nv.height <= threshold and n not in exclude
+        )
 
     def block_interval(self, min_gaps: int = 3) -> float | None:
         """Median seconds per block from consecutive block header times.

@@ -129,7 +129,7 @@ class Derivation:
         if rose:
             out.append(HeightObserved(view.max_height, ev.at))
         aw = state.awaiting
-        if aw is not None and aw != self._answered and view.all_above(aw):
+        if aw is not None and aw != self._answered and view.all_above(aw, state.absent):
             if state.phase is Phase.LAUNCHED:
                 interval = view.block_interval()
                 if interval is not None and not self._reading_params:
@@ -163,6 +163,12 @@ class Derivation:
         self.status_changed = status != self._last_status
         self._last_status = status
         return ProposalStatusSeen(read.proposal_id, status, self.view.max_height, at)
+
+    def behind(self, state: State) -> tuple[str, ...]:
+        """Who holds up the machine's current wait (for a deadline that ran out)."""
+        if state.awaiting is None:
+            return ()
+        return self.view.behind(state.awaiting, state.absent)
 
     def read_failed(self, read: Read) -> None:
         """Ask again on the next block."""

@@ -30,6 +30,9 @@ __all__ = [
     "ReportWritten",
     "ActionFailed",
     "DeadlinePassed",
+    "FaultInjected",
+    "NodesRemediated",
+    "NoUpgradeVerified",
 ]
 
 
@@ -164,6 +167,9 @@ class ReportWritten:
     path: str
     height: int = 0
     at: float = 0.0
+    # The scenario's expectation judged against what happened (None: not judged).
+    verdict_met: bool | None = None
+    verdict: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,12 +184,42 @@ class ActionFailed:
 
 @dataclass(frozen=True, slots=True)
 class DeadlinePassed:
-    """A deadline armed by the machine ran out."""
+    """A deadline armed by the machine ran out.
+
+    ``behind``: the nodes not yet past the height the machine was awaiting (the
+    derivation fills it), so a stalled upgrade names who stalled it.
+    """
 
     name: str
     height: int = 0
     at: float = 0.0
     detail: str = field(default="")
+    behind: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FaultInjected:
+    """A scenario's fault was applied (``absent``: a node now gone until the restart)."""
+
+    name: str
+    detail: str
+    absent: tuple[str, ...] = ()
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodesRemediated:
+    nodes: tuple[str, ...]
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NoUpgradeVerified:
+    checks: tuple[Check, ...]
+    height: int = 0
+    at: float = 0.0
 
 
 Fact = (
@@ -203,4 +239,7 @@ Fact = (
     | ReportWritten
     | ActionFailed
     | DeadlinePassed
+    | FaultInjected
+    | NodesRemediated
+    | NoUpgradeVerified
 )

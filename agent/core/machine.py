@@ -28,9 +28,12 @@ from agent.core.actions import (
     ArmDeadline,
     CaptureBaseline,
     CastVote,
+    InjectFault,
     LaunchStack,
+    RemediateNodes,
     RestartOnV2,
     SubmitProposal,
+    VerifyNoUpgrade,
     VerifyRestart,
     VerifyUpgrade,
     WriteReport,
@@ -43,8 +46,11 @@ from agent.core.facts import (
     Check,
     DeadlinePassed,
     Fact,
+    FaultInjected,
     HeightObserved,
     NodesReached,
+    NodesRemediated,
+    NoUpgradeVerified,
     ProposalStatusSeen,
     ProposalSubmitted,
     ReportWritten,
@@ -61,6 +67,7 @@ from agent.errors import IllegalTransition
 __all__ = [
     "Phase",
     "Params",
+    "FaultPlan",
     "Transition",
     "Deadline",
     "State",
@@ -99,8 +106,17 @@ _LOST = frozenset({"PROPOSAL_STATUS_REJECTED", "PROPOSAL_STATUS_FAILED"})
 
 
 @dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """Inject ``fault`` when ``trigger`` happens: a phase's value (the phase was
+    entered) or ``"stack_launched"`` (the stack is up, before the chain is live)."""
+
+    trigger: str
+    fault: InjectFault
+
+
+@dataclass(frozen=True, slots=True)
 class Params:
-    """What the machine needs from the configuration."""
+    """What the machine needs from the configuration (and the scenario)."""
 
     upgrade_name: str = "v1tov2"
     voters: tuple[str, ...] = ("alice", "bob")
@@ -111,6 +127,17 @@ class Params:
     resume_budget: float = 90.0  # after the predicted upgrade time, until v2 blocks
     verify_timeout: float = 120.0  # for each verification
     restart_timeout: float = 180.0  # down + up on v2 until blocks resume
+    # The scenario (agent.core.scenarios): what it injects and what it changes.
+    scenario: str = "happy"
+    vote_options: tuple[tuple[str, str], ...] = ()  # voter -> option; default yes
+    faults: tuple[FaultPlan, ...] = ()
+    expect_rejection: bool = False  # a rejected proposal is followed to its end
+    remediate: bool = False  # nodes that did not resume are run on v2 by the agent
+    remediation_delay: float = 15.0  # after the resume budget, so the alert comes first
+    launch_overlays: tuple[str, ...] = ()  # extra Compose files for the launch
+
+    def vote_option(self, voter: str) -> str:
+        return dict(self.vote_options).get(voter, "yes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +187,14 @@ class State:
     transitions: tuple[Transition, ...] = ()
     failure: str | None = None
     report_path: str | None = None
+    # Scenarios: faults applied, nodes gone until the restart, nodes the agent
+    # swapped to v2 itself, the status of a rejected proposal, the verdict.
+    faults_done: tuple[tuple[str, str], ...] = ()
+    absent: frozenset[str] = frozenset()
+    remediated: tuple[str, ...] = ()
+    rejected: str | None = None
+    verdict_met: bool | None = None
+    verdict: str = ""
 
     @property
     def terminal(self) -> bool:
@@ -324,7 +359,9 @@ def _proposal_submitted(state: State, fact: ProposalSubmitted) -> Result:
     )
     how = "found on chain" if fact.reused else "submitted"
     state = _advance(state, Phase.PROPOSED, fact, f"proposal {fact.proposal_id} {how}")
-    votes = [CastVote(v, fact.proposal_id) for v in p.voters if v not in state.voted]
+    votes = [
+        CastVote(v, fact.proposal_id, p.vote_option(v)) for v in p.voters if v not in state.voted
+    ]
     return _issue(
         state,
         *votes,
@@ -343,7 +380,9 @@ def _vote_cast(state: State, fact: VoteCast) -> Result:
         votes=state.votes + ((fact.voter, fact.tx_hash, fact.reused),),
     )
     if state.phase is Phase.PROPOSED and state.voted >= set(state.params.voters):
-        state = _advance(state, Phase.VOTED, fact, "every voter voted yes")
+        options = {p for _, p in state.params.vote_options} | {"yes"}
+        how = "yes" if options == {"yes"} else "as the scenario says"
+        state = _advance(state, Phase.VOTED, fact, f"every voter voted {how}")
         wait = max(0.0, (state.voting_end or fact.at) - fact.at) + state.params.pass_grace
         return _issue(state, ArmDeadline("pass", wait, "proposal status PASSED"))
     return state, ()
@@ -357,6 +396,22 @@ def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
     if fact.proposal_id != state.proposal_id:
         return state, ()  # someone else's proposal
     if fact.status in _LOST:
+        if state.rejected is not None:
+            return state, ()
+        if state.params.expect_rejection and state.upgrade_height is not None:
+            # Follow it to the end: the chain must run past the height on v1.
+            p = state.params
+            interval = state.block_interval or 1.0
+            until = max(0, state.upgrade_height + 1 - fact.height) * interval
+            state = replace(state, rejected=fact.status, awaiting=state.upgrade_height)
+            return _issue(
+                state,
+                ArmDeadline(
+                    "past_height",
+                    until + p.resume_budget,
+                    f"every node past height {state.upgrade_height} on the old binary",
+                ),
+            )
         return _fail(state, fact, f"proposal {fact.proposal_id} ended {fact.status}")
     if fact.status != "PROPOSAL_STATUS_PASSED" or state.phase is not Phase.VOTED:
         return state, ()
@@ -368,11 +423,12 @@ def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
     until_height = max(0, upgrade_height - fact.height) * interval
     # Block upgrade_height is the first one the new binary commits.
     state = replace(state, awaiting=upgrade_height - 1)
+    delay = p.remediation_delay if p.remediate else 0.0
     return _issue(
         state,
         ArmDeadline(
             "upgrade",
-            until_height + p.resume_budget,
+            until_height + p.resume_budget + delay,
             f"every node past upgrade height {state.upgrade_height} on v2",
         ),
     )
@@ -380,6 +436,8 @@ def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
 
 def _height_observed(state: State, fact: HeightObserved) -> Result:
     h = state.upgrade_height
+    if state.rejected is not None:
+        return state, ()  # running past the height is what a rejection should do
     if h is not None and state.phase in (Phase.PROPOSED, Phase.VOTED) and fact.height >= h:
         return _fail(
             state, fact, f"upgrade height {h} reached at {fact.height} before the proposal passed"
@@ -392,6 +450,12 @@ def _nodes_reached(state: State, fact: NodesReached) -> Result:
         return state, ()  # stale
     p = state.params
     state = replace(state, awaiting=None)
+    if state.rejected is not None and state.upgrade_height is not None:
+        return _issue(
+            state,
+            VerifyNoUpgrade(p.upgrade_name, state.upgrade_height),
+            ArmDeadline("verify_no_upgrade", p.verify_timeout, "checks that nothing upgraded"),
+        )
     if state.phase is Phase.PASSED:
         assert state.upgrade_height is not None
         return _issue(
@@ -431,6 +495,7 @@ def _stack_restarted(state: State, fact: StackRestarted) -> Result:
             restart_balances=fact.balances,
             restart_leaderboard=fact.leaderboard,
             awaiting=fact.last_height,
+            absent=frozenset(),  # the restart brings every node back
         ),
         (),
     )
@@ -447,7 +512,33 @@ def _restart_verified(state: State, fact: RestartVerified) -> Result:
 
 
 def _report_written(state: State, fact: ReportWritten) -> Result:
-    return replace(_complete(state, "write_report"), report_path=fact.path), ()
+    state = _complete(state, "write_report")
+    return replace(
+        state, report_path=fact.path, verdict_met=fact.verdict_met, verdict=fact.verdict
+    ), ()
+
+
+def _fault_injected(state: State, fact: FaultInjected) -> Result:
+    state = _complete(state, f"fault:{fact.name}")
+    if any(name == fact.name for name, _ in state.faults_done):
+        return state, ()
+    return replace(
+        state,
+        faults_done=state.faults_done + ((fact.name, fact.detail),),
+        absent=state.absent | frozenset(fact.absent),
+    ), ()
+
+
+def _nodes_remediated(state: State, fact: NodesRemediated) -> Result:
+    state = _complete(state, RemediateNodes(fact.nodes).key)
+    return replace(state, remediated=tuple(sorted(set(state.remediated) | set(fact.nodes)))), ()
+
+
+def _no_upgrade_verified(state: State, fact: NoUpgradeVerified) -> Result:
+    state = replace(_complete(state, "verify_no_upgrade"), upgrade_checks=fact.checks)
+    failed = [c.name for c in fact.checks if not c.passed]
+    verdict = "and nothing upgraded" if not failed else "but checks failed: " + ", ".join(failed)
+    return _fail(state, fact, f"proposal {state.proposal_id} ended {state.rejected} {verdict}")
 
 
 def _action_failed(state: State, fact: ActionFailed) -> Result:
@@ -461,7 +552,20 @@ def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:
     if state.terminal or state.deadline is None or state.deadline.name != fact.name:
         return state, ()  # superseded by a later deadline
     d = state.deadline
-    return _fail(state, fact, f"stalled: no {d.detail or d.name} within {d.seconds:.0f}s")
+    p = state.params
+    behind = tuple(n for n in fact.behind if n not in state.absent)
+    if d.name == "upgrade" and p.remediate and behind and not state.remediated:
+        return _issue(
+            state,
+            RemediateNodes(behind),
+            ArmDeadline(
+                "remediate",
+                p.resume_budget,
+                f"{', '.join(behind)} past upgrade height {state.upgrade_height} on v2",
+            ),
+        )
+    who = f" (behind: {', '.join(behind)})" if behind else ""
+    return _fail(state, fact, f"stalled: no {d.detail or d.name} within {d.seconds:.0f}s{who}")
 
 
 # --- the table ------------------------------------------------------------
@@ -471,6 +575,7 @@ _ANY_PHASE: dict[type, Handler] = {
     ActionFailed: _action_failed,
     DeadlinePassed: _deadline_passed,
     HeightObserved: _height_observed,
+    FaultInjected: _fault_injected,
 }
 
 _LIVE: dict[type, Handler] = {**_ANY_PHASE, NodesReached: _nodes_reached}
@@ -490,6 +595,7 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         VoteCast: _vote_cast,
         BaselineCaptured: _baseline,
         ProposalStatusSeen: _status_seen,
+        NoUpgradeVerified: _no_upgrade_verified,
     },
     Phase.VOTED: {
         **_LIVE,
@@ -498,6 +604,7 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         VoteCast: _vote_cast,
         BaselineCaptured: _baseline,
         ProposalStatusSeen: _status_seen,
+        NoUpgradeVerified: _no_upgrade_verified,
     },
     Phase.PASSED: {
         **_LIVE,
@@ -506,6 +613,7 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         BaselineCaptured: _baseline,
         ProposalStatusSeen: _status_seen,
         UpgradeVerified: _upgrade_verified,
+        NodesRemediated: _nodes_remediated,
     },
     Phase.UPGRADED: {
         **_LIVE,
@@ -532,6 +640,8 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         ChainLive: _ignore,
         UpgradeVerified: _ignore,
         RestartVerified: _ignore,
+        NodesRemediated: _ignore,
+        NoUpgradeVerified: _ignore,
         ReportWritten: _report_written,
     },
 }
@@ -546,4 +656,19 @@ def decide(state: State, fact: Fact) -> Result:
         raise IllegalTransition(
             f"{type(fact).__name__} is not accepted in phase {state.phase.value}"
         )
-    return handler(state, fact)
+    new, actions = handler(state, fact)
+    return _scenario_faults(state, new, actions, fact)
+
+
+def _scenario_faults(old: State, new: State, actions: tuple[Action, ...], fact: Fact) -> Result:
+    """Inject the scenario's faults whose trigger this step reached (once each)."""
+    if not new.params.faults or new.terminal:
+        return new, actions
+    triggers = {t.to_phase.value for t in new.transitions[len(old.transitions) :]}
+    if isinstance(fact, StackLaunched):
+        triggers.add("stack_launched")
+    due = [plan.fault for plan in new.params.faults if plan.trigger in triggers]
+    if not due:
+        return new, actions
+    new, more = _issue(new, *due)
+    return new, actions + more

@@ -235,8 +235,9 @@ class Runner:
             log.warning(
                 "deadline_passed", deadline=a.name, seconds=a.seconds, height=self.view.max_height
             )
+            behind = self.derivation.behind(self.state)
             await self._fact_send.send(
-                DeadlinePassed(a.name, self.view.max_height, self.clock.wall(), a.detail)
+                DeadlinePassed(a.name, self.view.max_height, self.clock.wall(), a.detail, behind)
             )
 
     async def _execute(self, action: Action, state: State) -> None:

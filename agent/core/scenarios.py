@@ -1,0 +1,265 @@
+"""Scenarios: failures rehearsed on purpose, each with the outcome it must have.
+
+A scenario changes what the machine does (faults injected at a phase, vote
+options, following a rejection, remediating nodes that did not resume) and
+says what must happen (``Expectation``). ``judge`` compares the end of a
+rehearsal with it; the report carries the verdict and the exit code follows
+it. Nodes are named through ``Roles``, which the configuration fills: the
+scenarios know parts (a validator, the transaction node), not a chain.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from agent.core.actions import InjectFault
+from agent.core.machine import FaultPlan, Params, Phase, State
+
+__all__ = [
+    "AlertRecord",
+    "Expectation",
+    "Roles",
+    "SCENARIO_NAMES",
+    "Scenario",
+    "apply",
+    "build",
+    "judge",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """Which configured node plays which part."""
+
+    validators: tuple[str, ...]
+    tx_node: str
+    voters: tuple[str, ...]
+    no_cosmovisor_node: str = ""
+    no_cosmovisor_overlay: str = ""  # Compose file: that node on the old binary, no Cosmovisor
+    pause_s: float = 35.0
+    disconnect_s: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One notification of the run: ``fired`` or ``resolved``."""
+
+    detector: str
+    node: str | None
+    event: str
+    at: float
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    outcome: Phase
+    failure_contains: tuple[str, ...] = ()  # each must appear in the failure reason
+    # (detector, node or "") that must have fired; "" matches any node.
+    alerts: tuple[tuple[str, str], ...] = ()
+    resolved: bool = False  # every alert that fired also resolved
+    no_other_alerts: bool = False  # nothing fired but the expected ones
+    checks_pass: bool = True  # every check that ran passed
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    summary: str
+    injected: str
+    expected: str  # the expectation, for people
+    expectation: Expectation
+    faults: tuple[FaultPlan, ...] = ()
+    vote_options: tuple[tuple[str, str], ...] = ()
+    expect_rejection: bool = False
+    remediate: bool = False
+    launch_overlays: tuple[str, ...] = ()
+    supervised: bool = False  # the agent itself is killed and restarted by a supervisor
+
+
+SCENARIO_NAMES: tuple[str, ...] = (
+    "happy",
+    "carol-without-cosmovisor",
+    "rejected",
+    "validator-missing-binary",
+    "validator-paused",
+    "tx-node-loss",
+    "agent-crash",
+    "stream-cuts",
+)
+
+
+def build(name: str, roles: Roles) -> Scenario:
+    """The scenario ``name`` for these roles (``KeyError``: no such scenario)."""
+    v0 = roles.validators[0] if roles.validators else ""
+    v_last = roles.validators[-1] if roles.validators else ""
+    tx = roles.tx_node
+    restarted = Expectation(Phase.RESTARTED)
+    if name == "happy":
+        return Scenario(
+            name,
+            "the upgrade as planned",
+            "nothing",
+            "every phase to restarted; no alert fires",
+            replace(restarted, no_other_alerts=True),
+        )
+    if name == "carol-without-cosmovisor":
+        node = roles.no_cosmovisor_node
+        return Scenario(
+            name,
+            f"{node} runs the old binary without Cosmovisor (the tutorial's own example)",
+            f"{node} launched from {roles.no_cosmovisor_overlay} (plain v1, no Cosmovisor)",
+            f"{node} halts at the upgrade height without swapping; an upgrade_halt alert "
+            f"names its binary; the agent swaps {node} to v2, it catches up, and the "
+            "rehearsal reaches restarted",
+            replace(restarted, alerts=(("upgrade_halt", node),)),
+            remediate=True,
+            launch_overlays=(roles.no_cosmovisor_overlay,),
+        )
+    if name == "rejected":
+        options = [(roles.voters[0], "abstain")] + [(v, "no") for v in roles.voters[1:]]
+        return Scenario(
+            name,
+            "the proposal is voted down",
+            ", ".join(f"{v} votes {o}" for v, o in options),
+            "the proposal ends REJECTED; the chain runs past the planned height on the old "
+            "binary and nothing upgrades (the rehearsal ends failed, as expected)",
+            Expectation(Phase.FAILED, failure_contains=("REJECTED", "nothing upgraded")),
+            vote_options=tuple(options),
+            expect_rejection=True,
+        )
+    if name == "validator-missing-binary":
+        return Scenario(
+            name,
+            f"{v_last}'s Cosmovisor has no new binary",
+            f"the upgrade binary removed from {v_last}'s Cosmovisor after launch",
+            f"at the upgrade height Cosmovisor on {v_last} exits; without its voting power "
+            f"the chain halts; a container_died alert names {v_last} and the rehearsal "
+            "fails naming the nodes that never resumed",
+            Expectation(
+                Phase.FAILED,
+                failure_contains=(v_last,),
+                alerts=(("container_died", v_last),),
+            ),
+            faults=(
+                FaultPlan(
+                    "stack_launched",
+                    InjectFault(f"remove_upgrade_binary:{v_last}", "remove_upgrade_binary", v_last),
+                ),
+            ),
+        )
+    if name == "validator-paused":
+        return Scenario(
+            name,
+            f"{v0} freezes during the vote",
+            f"{v0}'s container paused for {roles.pause_s:.0f} s when the proposal is submitted",
+            "the chain stalls; a stall alert fires once and resolves once per node; the "
+            "rehearsal reaches restarted",
+            replace(restarted, alerts=(("stall", ""),), resolved=True),
+            faults=(FaultPlan("proposed", InjectFault(f"pause:{v0}", "pause", v0, roles.pause_s)),),
+        )
+    if name == "tx-node-loss":
+        return Scenario(
+            name,
+            f"{tx}, the node that takes transactions and serves REST, goes away",
+            f"{tx} cut from its networks for {roles.disconnect_s:.0f} s when the proposal is "
+            "submitted, then stopped when it passes (until the restart)",
+            "the agent fails over to the other nodes' RPC and REST and reaches restarted",
+            restarted,
+            faults=(
+                FaultPlan(
+                    "proposed",
+                    InjectFault(f"disconnect:{tx}", "disconnect", tx, roles.disconnect_s),
+                ),
+                FaultPlan("passed", InjectFault(f"stop:{tx}", "stop", tx)),
+            ),
+        )
+    if name == "agent-crash":
+        return Scenario(
+            name,
+            "the agent is killed with SIGKILL at random moments and restarted",
+            "SIGKILL of the agent at random moments, one inside a broadcast",
+            "the rehearsal reaches restarted with exactly one proposal and one vote per voter",
+            restarted,
+            supervised=True,
+        )
+    if name == "stream-cuts":
+        cuts = tuple(
+            FaultPlan(phase, InjectFault(f"cut_streams:{phase}", "cut_streams"))
+            for phase in ("proposed", "passed", "upgraded")
+        )
+        return Scenario(
+            name,
+            "every event stream is cut and restored mid-rehearsal",
+            "every websocket and the Docker events stream closed by the agent's own proxy "
+            "when the proposal is submitted, when it passes and after the upgrade",
+            "the streams reconnect; no phase is missed, no alert fires; restarted",
+            replace(restarted, no_other_alerts=True),
+            faults=cuts,
+        )
+    raise KeyError(name)
+
+
+def apply(scenario: Scenario, params: Params) -> Params:
+    """The machine's parameters for ``scenario``."""
+    return replace(
+        params,
+        scenario=scenario.name,
+        vote_options=scenario.vote_options,
+        faults=scenario.faults,
+        expect_rejection=scenario.expect_rejection,
+        remediate=scenario.remediate,
+        launch_overlays=scenario.launch_overlays,
+    )
+
+
+def judge(
+    expectation: Expectation, state: State, alerts: Iterable[AlertRecord]
+) -> tuple[bool, list[str]]:
+    """Did the rehearsal end as expected? (met, one line per finding)."""
+    lines: list[str] = []
+    ok = True
+    if state.phase is not expectation.outcome:
+        ok = False
+        lines.append(f"outcome {state.phase.value}, expected {expectation.outcome.value}")
+    else:
+        lines.append(f"outcome {state.phase.value}, as expected")
+    failure = state.failure or ""
+    for word in expectation.failure_contains:
+        if word not in failure:
+            ok = False
+            lines.append(f"the failure reason does not mention {word!r}")
+    records = list(alerts)
+    fired = [(a.detector, a.node or "") for a in records if a.event == "fired"]
+    resolved = {(a.detector, a.node or "") for a in records if a.event == "resolved"}
+    for detector, node in expectation.alerts:
+        hits = [f for f in fired if f[0] == detector and (not node or f[1] == node)]
+        if hits:
+            lines.append(
+                f"{detector} alert fired for {', '.join(sorted({h[1] or '-' for h in hits}))}"
+            )
+        else:
+            ok = False
+            lines.append(f"expected a {detector} alert{' for ' + node if node else ''}; none fired")
+    if expectation.resolved:
+        open_ = sorted({f for f in fired if f not in resolved})
+        if open_:
+            ok = False
+            lines.append("alerts still firing: " + ", ".join(f"{d}:{n or '-'}" for d, n in open_))
+    if expectation.no_other_alerts:
+        wanted = set(expectation.alerts)
+        others = sorted(
+            {f for f in fired if not any(f[0] == d and (not n or f[1] == n) for d, n in wanted)}
+        )
+        if others:
+            ok = False
+            lines.append("unexpected alerts: " + ", ".join(f"{d}:{n or '-'}" for d, n in others))
+    if expectation.checks_pass:
+        bad = [c.name for c in state.upgrade_checks + state.restart_checks if not c.passed]
+        if bad:
+            ok = False
+            lines.append("checks failed: " + ", ".join(bad))
+    return ok, lines
