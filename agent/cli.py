@@ -1,14 +1,16 @@
 """`rehearse`: the command line.
 
-Exit codes: 0 the rehearsal reached ``restarted``; 1 it ended ``failed`` (the
-report says why); 2 bad input (configuration, arguments, missing password),
-with nothing started; 130 interrupted (the journal holds the state: run again
-to resume).
+Exit codes: 0 the rehearsal ended as its scenario expects (``happy``:
+``restarted``); 1 it did not (the report says why); 2 bad input or
+environment (configuration, arguments, missing password, Docker), with
+nothing started; 130 interrupted (the journal holds the state: run again to
+resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -38,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fresh", action="store_true", help="discard an unfinished rehearsal and start anew"
     )
+    run.add_argument(
+        "--scenario",
+        default=None,
+        help="the failure to rehearse (`rehearse scenarios` lists them; default: happy)",
+    )
+    # The agent-crash supervisor's own children run the rehearsal directly.
+    run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+    scen = sub.add_parser("scenarios", help="list the failure scenarios and what each expects")
+    scen.add_argument("--config", type=Path, default=None)
     watch = sub.add_parser(
         "watch", help="watch a running chain (launches nothing) until SIGINT/SIGTERM"
     )
@@ -108,14 +119,50 @@ async def _deadline(finished: anyio.Event) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
-async def _run(cfg: Config, fresh: bool) -> int:
+async def _run(cfg: Config, fresh: bool, scenario: str | None) -> int:
     from agent.runtime.wiring import run_rehearsal
 
     async def job() -> int:
-        final = await run_rehearsal(cfg, fresh=fresh)
+        final = await run_rehearsal(cfg, fresh=fresh, scenario=scenario)
+        if final.verdict_met is not None:
+            return EXIT_OK if final.verdict_met else EXIT_FAILED
         return EXIT_OK if final.phase is Phase.RESTARTED else EXIT_FAILED
 
     return await _supervise(job)
+
+
+def _scenarios(cfg: Config) -> int:
+    from agent.core.scenarios import SCENARIO_NAMES
+    from agent.runtime.wiring import scenario_for
+
+    for name in SCENARIO_NAMES:
+        sc = scenario_for(cfg, name)
+        print(f"{name}\n  {sc.summary}\n  injected: {sc.injected}\n  expected: {sc.expected}\n")
+    return EXIT_OK
+
+
+def _agent_crash(cfg: Config, path: Path | None, fresh: bool) -> int:
+    from agent.runtime.supervisor import supervise_agent_crash
+
+    code, findings = supervise_agent_crash(cfg, path, fresh)
+    for line in findings:
+        print(f"rehearse: agent-crash: {line}", file=sys.stderr)
+    _append_to_report(cfg, "Supervisor (agent-crash)", findings)
+    return code
+
+
+def _append_to_report(cfg: Config, title: str, lines: list[str]) -> None:
+    md = cfg.path(cfg.agent.report_md)
+    js = cfg.path(cfg.agent.report_json)
+    try:
+        doc = json.loads(js.read_text(encoding="utf-8"))
+        doc["supervisor"] = lines
+        js.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        with open(md, "a", encoding="utf-8") as fh:
+            fh.write(f"\n## {title}\n\n" + "".join(f"- {x}\n" for x in lines))
+    except (OSError, ValueError) as exc:
+        print(f"rehearse: could not add the supervisor's findings to the report: {exc}",
+              file=sys.stderr)  # fmt: skip
 
 
 async def _watch(cfg: Config) -> int:
@@ -142,6 +189,20 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({path})" if path is not None else ""
         print(f"rehearse: error{where}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "scenarios":
+        try:
+            return _scenarios(cfg)
+        except ConfigError as exc:
+            print(f"rehearse: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.command == "run" and args.scenario is not None:
+        from agent.runtime.wiring import scenario_for
+
+        try:
+            scenario_for(cfg, args.scenario)
+        except ConfigError as exc:
+            print(f"rehearse: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.command == "check-config":
         # Say what was checked: "ok" about a file that was never read misleads.
         if path is None:
@@ -153,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "watch":
             return anyio.run(_watch, cfg)
-        return anyio.run(_run, cfg, args.fresh)
+        if args.scenario == "agent-crash" and not args.supervised:
+            return _agent_crash(cfg, path, args.fresh)
+        return anyio.run(_run, cfg, args.fresh, args.scenario)
     except ConfigError as exc:
         print(f"rehearse: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

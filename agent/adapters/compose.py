@@ -54,10 +54,12 @@ class Compose:
             argv += ["--file", str(self.directory / f)]
         return argv + list(args)
 
-    async def up(self, files: Sequence[str]) -> CommandResult:
-        return await run_command(
-            self._argv(files, "up", "--detach", "--no-build"), deadline=self.timeout, env=self.env
-        )
+    async def up(self, files: Sequence[str], services: Sequence[str] = ()) -> CommandResult:
+        """Up the project, or only ``services`` (recreated alone: ``--no-deps``)."""
+        args = ["up", "--detach", "--no-build"]
+        if services:
+            args += ["--no-deps", *services]
+        return await run_command(self._argv(files, *args), deadline=self.timeout, env=self.env)
 
     async def down(self, files: Sequence[str]) -> CommandResult:
         # --volumes: the project's anonymous volumes only; node homes are bind mounts.

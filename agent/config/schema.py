@@ -166,6 +166,24 @@ class AgentConfig(Schema):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class ScenarioConfig(Schema):
+    """Which nodes play which part in ``rehearse run --scenario`` (see ``rehearse scenarios``)."""
+
+    validators: list[Text] = Field(
+        default_factory=lambda: ["val-alice", "val-bob"],
+        description="validator nodes: the first is paused, the last loses its upgrade binary",
+    )
+    no_cosmovisor_node: Text = Field(
+        default="node-carol", description="the node carol-without-cosmovisor runs on plain v1"
+    )
+    no_cosmovisor_overlay: Text = Field(
+        default="docker-compose-carol-plain.yml",
+        description="Compose file (in compose_dir) that runs that node without Cosmovisor",
+    )
+    pause_s: Seconds = Field(default=35.0, description="validator-paused: how long")
+    disconnect_s: Seconds = Field(default=20.0, description="tx-node-loss: network cut length")
+
+
 def _default_nodes() -> list[NodeConfig]:
     def node(name: str, port: int, rest: str = "") -> NodeConfig:
         return NodeConfig(name=name, rpc=f"http://127.0.0.1:{port}", service=name, rest=rest)
@@ -200,6 +218,7 @@ class Config(Schema):
     keyring: KeyringConfig = Field(default_factory=KeyringConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig)
     # [watch], [metrics], [alerts]: agent/watchdog/settings.py. Validated defaults
     # so their relative paths resolve against base_dir; ``watch`` is the property.
     watch_tuning: WatchTuning = Field(default_factory=dict, validate_default=True, alias="watch")

@@ -15,6 +15,11 @@ from agent.core.machine import State
 __all__ = ["build_report", "render_markdown", "write_report"]
 
 
+def iso(t: float) -> str:
+    """UTC ISO time of epoch seconds, for people."""
+    return _iso(t)
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds") if t else ""
 
@@ -47,6 +52,8 @@ def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str,
         )
         for c in group
     ]
+    extra = dict(extra or {})
+    scenario_text = extra.pop("scenario_text", {})
     start = state.transitions[0].at if state.transitions else 0.0
     end = state.transitions[-1].at if state.transitions else 0.0
     return {
@@ -69,7 +76,15 @@ def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str,
         "phases": phases,
         "duration_s": round(end - start, 3),
         "checks": checks,
-        **(extra or {}),
+        "scenario": {
+            "name": state.params.scenario,
+            "verdict_met": state.verdict_met,
+            "verdict": state.verdict,
+            "faults": [{"fault": f, "detail": d} for f, d in state.faults_done],
+            "remediated": list(state.remediated),
+            **scenario_text,
+        },
+        **extra,
     }
 
 
@@ -110,6 +125,31 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "## Votes", ""]
     lines += [f"- {v['voter']}: `{v['tx_hash'] or '(already on chain)'}`" for v in report["votes"]]
+    sc = report.get("scenario") or {}
+    if sc.get("name"):
+        met = sc.get("verdict_met")
+        lines += ["", f"## Scenario `{sc['name']}`", ""]
+        if sc.get("summary"):
+            lines.append(f"- What: {sc['summary']}")
+        if sc.get("injected"):
+            lines.append(f"- Injected: {sc['injected']}")
+        if sc.get("expected"):
+            lines.append(f"- Expected: {sc['expected']}")
+        for f in sc.get("faults", []):
+            lines.append(f"- Fault `{f['fault']}`: {f['detail']}")
+        if sc.get("remediated"):
+            lines.append(f"- Remediated by the agent: {', '.join(sc['remediated'])}")
+        if met is not None:
+            lines.append(f"- Verdict: **{'as expected' if met else 'NOT as expected'}**: "
+                         f"{sc.get('verdict', '')}")  # fmt: skip
+    alerts = report.get("alerts") or []
+    lines += ["", "## Alerts during the run", ""]
+    if not alerts:
+        lines.append("None fired.")
+    for a in alerts:
+        lines.append(
+            f"- {a['at']} {a['event']} `{a['detector']}` {a['node'] or ''}: {a['message']}"
+        )
     lines += ["", "## Checks", "", "| stage | check | result | evidence |", "|---|---|---|---|"]
     for c in report["checks"]:
         ev = str(c["evidence"]).replace("|", "\\|")

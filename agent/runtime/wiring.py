@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import structlog
@@ -22,7 +23,8 @@ from anyio.streams.memory import MemoryObjectSendStream
 from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.compose import Compose, detect_compose
-from agent.adapters.docker_events import DockerEventSource
+from agent.adapters.cutproxy import CutProxy
+from agent.adapters.docker_events import DockerEventSource, find_docker_host
 from agent.adapters.failover import RestPool
 from agent.adapters.files import read_json, write_json_atomic
 from agent.adapters.journal import FileJournal
@@ -37,6 +39,7 @@ from agent.core.chainview import ChainView
 from agent.core.machine import Params, State
 from agent.core.observations import Observation
 from agent.core.policy import UpgradeHeightPolicy
+from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, Scenario, apply, build, judge
 from agent.errors import AgentError, ConfigError, CorruptState
 from agent.runtime import report as report_mod
 from agent.runtime.daemon import Runner, Source
@@ -130,16 +133,89 @@ def sources(
     *,
     docker: bool = True,
     since_nano: int | None = None,
+    ws_urls: dict[str, str] | None = None,
+    docker_url: str | None = None,
 ) -> Sequence[Source]:
-    """A websocket NewBlock source per node, and Docker events of the project."""
+    """A websocket NewBlock source per node, and Docker events of the project.
+
+    ``ws_urls``/``docker_url`` route a stream elsewhere (the stream-cuts proxy)."""
+    urls = ws_urls or {}
     out: list[Source] = [
-        NewBlockSource(n.name, n.ws, rpcs[n.name], send.clone(), clock=clock) for n in cfg.nodes
+        NewBlockSource(n.name, urls.get(n.name, n.ws), rpcs[n.name], send.clone(), clock=clock)
+        for n in cfg.nodes
     ]
     if docker:
         out.append(
-            DockerEventSource(cfg.stack.project, send.clone(), clock=clock, since_nano=since_nano)
+            DockerEventSource(
+                cfg.stack.project,
+                send.clone(),
+                clock=clock,
+                since_nano=since_nano,
+                docker_url=docker_url,
+            )
         )
     return out
+
+
+def scenario_for(cfg: Config, name: str) -> Scenario:
+    """The named scenario with the config's roles; every bad name is exit 2."""
+    if name not in SCENARIO_NAMES:
+        raise ConfigError(
+            "--scenario", name, f"no such scenario; one of {', '.join(SCENARIO_NAMES)}"
+        )
+    sc = cfg.scenarios
+    names = {n.name for n in cfg.nodes}
+    for i, v in enumerate(sc.validators):
+        if v not in names:
+            raise ConfigError(f"scenarios.validators[{i}]", v, "names no configured node")
+    if name == "carol-without-cosmovisor":
+        if sc.no_cosmovisor_node not in names:
+            raise ConfigError(
+                "scenarios.no_cosmovisor_node", sc.no_cosmovisor_node, "names no configured node"
+            )
+        if not (cfg.compose_dir / sc.no_cosmovisor_overlay).is_file():
+            raise ConfigError(
+                "scenarios.no_cosmovisor_overlay",
+                sc.no_cosmovisor_overlay,
+                f"no such file in {cfg.compose_dir}",
+            )
+    roles = Roles(
+        validators=tuple(sc.validators),
+        tx_node=cfg.chain.tx_node,
+        voters=tuple(v.name for v in cfg.voters),
+        no_cosmovisor_node=sc.no_cosmovisor_node,
+        no_cosmovisor_overlay=sc.no_cosmovisor_overlay,
+        pause_s=sc.pause_s,
+        disconnect_s=sc.disconnect_s,
+    )
+    return build(name, roles)
+
+
+def _cuts_streams(scenario: Scenario) -> bool:
+    return any(plan.fault.kind == "cut_streams" for plan in scenario.faults)
+
+
+async def _stream_proxies(
+    cfg: Config, tg: anyio.abc.TaskGroup
+) -> tuple[dict[str, str], str | None, list[CutProxy]]:
+    """Start a cut proxy per websocket and one for the Docker socket."""
+    proxies: list[CutProxy] = []
+    ws_urls: dict[str, str] = {}
+    for n in cfg.nodes:
+        u = urlsplit(n.rpc)
+        proxy = CutProxy(f"ws:{n.name}", ("tcp", u.hostname or "127.0.0.1", u.port or 80))
+        await tg.start(proxy.run)
+        proxies.append(proxy)
+        ws_urls[n.name] = f"ws://{proxy.address}/websocket"
+    docker_url = None
+    host = await anyio.to_thread.run_sync(find_docker_host)
+    if host and host.startswith("unix://"):
+        sock = cfg.state_dir / "docker-proxy.sock"
+        proxy = CutProxy("docker", ("unix", host.removeprefix("unix://"), 0), listen_unix=sock)
+        await tg.start(proxy.run)
+        proxies.append(proxy)
+        docker_url = proxy.address
+    return ws_urls, docker_url, proxies
 
 
 # What a fresh start resolves slowly (a Compose probe, a `keys show` container
@@ -215,13 +291,34 @@ def _locks(cfg: Config, *, rehearsal: bool) -> list[tuple[Path, str]]:
     return out
 
 
-async def run_rehearsal(cfg: Config, *, fresh: bool = False, clock: Clock | None = None) -> State:
-    """Run (or resume) a rehearsal to its end; return the final state."""
-    async with state_lock(_locks(cfg, rehearsal=True)):
-        return await _run_rehearsal(cfg, fresh=fresh, clock=clock)
+async def run_rehearsal(
+    cfg: Config,
+    *,
+    fresh: bool = False,
+    clock: Clock | None = None,
+    scenario: str | None = None,
+) -> State:
+    """Run (or resume) a rehearsal to its end; return the final state.
+
+    ``scenario``: the failure to rehearse (None: resume whatever the journal
+    holds, or ``happy`` for a new rehearsal).
+    """
+    if scenario is not None:
+        scenario_for(cfg, scenario)  # a bad name or role is exit 2 before anything
+    async with state_lock(_locks(cfg, rehearsal=True)), anyio.create_task_group() as tg:
+        final = await _run_rehearsal(cfg, fresh=fresh, clock=clock, scenario=scenario, tg=tg)
+        tg.cancel_scope.cancel()  # the stream proxies, if any
+    return final
 
 
-async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> State:
+async def _run_rehearsal(
+    cfg: Config,
+    *,
+    fresh: bool,
+    clock: Clock | None,
+    scenario: str | None,
+    tg: anyio.abc.TaskGroup,
+) -> State:
     clock = clock or SystemClock()
     password = read_password(cfg)
     journal = FileJournal(cfg.state_dir / "journal.json")
@@ -238,12 +335,25 @@ async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> St
         archived = await anyio.to_thread.run_sync(journal.archive)
         log.info("journal_archived", path=str(archived), previous=state.phase.value)
         state = None
+    if state is not None and scenario is not None and state.params.scenario != scenario:
+        raise ConfigError(
+            "--scenario",
+            scenario,
+            f"the unfinished rehearsal {state.rehearsal_id} is scenario "
+            f"{state.params.scenario!r}: resume it without --scenario, or start anew with --fresh",
+        )
+    sc = scenario_for(cfg, state.params.scenario if state is not None else scenario or "happy")
     fresh_id = None
     if state is None:
         fresh_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        log.info("rehearsal_new", rehearsal_id=fresh_id)
+        log.info("rehearsal_new", rehearsal_id=fresh_id, scenario=sc.name)
     else:
-        log.info("rehearsal_resumed", rehearsal_id=state.rehearsal_id, phase=state.phase.value)
+        log.info(
+            "rehearsal_resumed",
+            rehearsal_id=state.rehearsal_id,
+            phase=state.phase.value,
+            scenario=sc.name,
+        )
 
     resolved = None if state is None else await _load_resolved(cfg, state.rehearsal_id)
     if resolved is None:
@@ -277,10 +387,43 @@ async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> St
         rest = c.rest
         runner: Runner
 
+        async def alerts_of(s: State) -> list[AlertRecord]:
+            return await watch.alert_history(s.transitions[0].at if s.transitions else 0.0)
+
         async def write(s: State) -> Path:
+            records = await alerts_of(s)
+            extra = {
+                "scenario_text": {
+                    "summary": sc.summary,
+                    "injected": sc.injected,
+                    "expected": sc.expected,
+                },
+                "alerts": [
+                    {
+                        "at": report_mod.iso(a.at),
+                        "event": a.event,
+                        "detector": a.detector,
+                        "node": a.node,
+                        "message": a.message,
+                    }
+                    for a in records
+                ],
+            }
             return await report_mod.write_report(
-                s, cfg.path(cfg.agent.report_json), cfg.path(cfg.agent.report_md)
+                s, cfg.path(cfg.agent.report_json), cfg.path(cfg.agent.report_md), extra
             )
+
+        async def judge_it(s: State) -> tuple[bool, list[str]]:
+            return judge(sc.expectation, s, await alerts_of(s))
+
+        ws_urls: dict[str, str] | None = None
+        docker_url: str | None = None
+        cut = None
+        if _cuts_streams(sc):
+            ws_urls, docker_url, proxies = await _stream_proxies(cfg, tg)
+
+            async def cut() -> int:
+                return sum(p.cut() for p in proxies)
 
         async def wait_blocks(n: int) -> None:
             await runner.blocks.wait_blocks(n)
@@ -296,16 +439,18 @@ async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> St
             clock=clock,
             write_report=write,
             wait_blocks=wait_blocks,
+            cut_streams=cut,
+            judge=judge_it,
         )
         watch = WatchService(cfg, dict(c.rpcs), clock, view=view)
         runner = Runner(
-            params_from_config(cfg),
+            apply(sc, params_from_config(cfg)),
             journal,
             Executor(ctx),
             RestReads(rest),
             view,
             clock,
-            lambda send: sources(cfg, c.rpcs, send, clock),
+            lambda send: sources(cfg, c.rpcs, send, clock, ws_urls=ws_urls, docker_url=docker_url),
             watch=watch,
             read_timeout=cfg.timing.rpc_timeout * 2,
         )
@@ -316,6 +461,8 @@ async def _run_rehearsal(cfg: Config, *, fresh: bool, clock: Clock | None) -> St
         outcome=final.phase.value,
         failure=final.failure,
         report=final.report_path,
+        scenario=final.params.scenario,
+        as_expected=final.verdict_met,
     )
     return final
 

@@ -8,8 +8,10 @@ comes from the chain's own upgrade plan). Observations are fed with
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import anyio
 import httpx
@@ -23,6 +25,7 @@ from agent.config import Config
 from agent.core.chainview import ChainView
 from agent.core.machine import Phase, State
 from agent.core.observations import Observation
+from agent.core.scenarios import AlertRecord
 from agent.errors import AgentError
 from agent.watchdog import (
     AlertManager,
@@ -163,9 +166,69 @@ class WatchService:
             conditions = self.dog.evaluate(now)
             if restored:
                 conditions += self._hold_restored(restored, conditions, now - loaded_at)
-            for n in await self.alerts.update(conditions, now):
+            sent = await self.alerts.update(conditions, now)
+            for n in sent:
                 self.metrics.observe(n)
+            if sent:
+                await self._record_history(sent, now)
             await self.clock.sleep(self.settings.watch.evaluate_interval_s)
+
+    @property
+    def history_file(self) -> Path:
+        """Every notification of every run, one JSON line each (for the report)."""
+        f = self.settings.watch.alert_state_file
+        return f.with_name(f.stem + "-history.jsonl")
+
+    async def _record_history(self, sent: list[Notification], now: float) -> None:
+        lines = [
+            json.dumps(
+                {
+                    "detector": n.detector,
+                    "node": n.node,
+                    "event": "fired" if n.status == "firing" else "resolved",
+                    "at": now,
+                    "message": n.message,
+                }
+            )
+            for n in sent
+        ]
+
+        def append() -> None:
+            self.history_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.history_file, "a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+
+        try:
+            await anyio.to_thread.run_sync(append)
+        except OSError as exc:
+            log.warning("alert_history_unwritable", path=str(self.history_file), error=str(exc))
+
+    async def alert_history(self, since: float) -> list[AlertRecord]:
+        """Notifications sent at or after ``since`` (a restart of the agent included)."""
+
+        def read() -> list[AlertRecord]:
+            try:
+                text = self.history_file.read_text(encoding="utf-8")
+            except OSError:
+                return []
+            out = []
+            for line in text.splitlines():
+                try:
+                    d = json.loads(line)
+                    rec = AlertRecord(
+                        str(d["detector"]),
+                        None if d.get("node") is None else str(d["node"]),
+                        str(d["event"]),
+                        float(d["at"]),
+                        str(d.get("message", "")),
+                    )
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn line after a kill
+                if rec.at >= since:
+                    out.append(rec)
+            return out
+
+        return await anyio.to_thread.run_sync(read)
 
     def _settle_s(self) -> float:
         t = self.settings.watch.thresholds

@@ -8,6 +8,7 @@ facts with the reason; an executor never raises into the task group.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -16,9 +17,12 @@ from agent.core.actions import (
     Action,
     CaptureBaseline,
     CastVote,
+    InjectFault,
     LaunchStack,
+    RemediateNodes,
     RestartOnV2,
     SubmitProposal,
+    VerifyNoUpgrade,
     VerifyRestart,
     VerifyUpgrade,
     WriteReport,
@@ -27,9 +31,15 @@ from agent.core.facts import ActionFailed, Fact, ReportWritten
 from agent.core.machine import State
 from agent.errors import AgentError, ProtocolError
 from agent.runtime.executors.context import ExecContext
+from agent.runtime.executors.faults import inject_fault, remediate
 from agent.runtime.executors.governance import cast_vote, submit_proposal
 from agent.runtime.executors.stack import launch, restart
-from agent.runtime.executors.verify import capture_baseline, verify_restart, verify_upgrade
+from agent.runtime.executors.verify import (
+    capture_baseline,
+    verify_no_upgrade,
+    verify_restart,
+    verify_upgrade,
+)
 
 __all__ = ["ExecContext", "Executor", "HANDLERS"]
 
@@ -39,8 +49,14 @@ Handler = Callable[[ExecContext, Any, State], Awaitable[Fact]]
 
 
 async def _write_report(ctx: ExecContext, _action: WriteReport, state: State) -> Fact:
+    met: bool | None = None
+    verdict = ""
+    if ctx.judge is not None:
+        met, findings = await ctx.judge(state)
+        verdict = "; ".join(findings)
+        state = replace(state, verdict_met=met, verdict=verdict)
     path = await ctx.write_report(state)
-    return ReportWritten(str(path), **ctx.fact_kw())
+    return ReportWritten(str(path), verdict_met=met, verdict=verdict, **ctx.fact_kw())
 
 
 HANDLERS: dict[type, Handler] = {
@@ -52,6 +68,9 @@ HANDLERS: dict[type, Handler] = {
     RestartOnV2: restart,
     VerifyRestart: verify_restart,
     WriteReport: _write_report,
+    InjectFault: inject_fault,
+    RemediateNodes: remediate,
+    VerifyNoUpgrade: verify_no_upgrade,
 }
 
 

@@ -42,6 +42,10 @@ class ExecContext:
     write_report: Callable[[State], Awaitable[Path]]
     # Waits until `n` more blocks were seen (driven by NewBlock, not a sleep loop).
     wait_blocks: Callable[[int], Awaitable[None]]
+    # Closes every event stream connection (scenario stream-cuts); None: no proxy.
+    cut_streams: Callable[[], Awaitable[int]] | None = None
+    # The scenario's verdict on a finished state: (met, findings); None: not judged.
+    judge: Callable[[State], Awaitable[tuple[bool, list[str]]]] | None = None
 
     def fact_kw(self) -> dict[str, Any]:
         return {"height": self.view.max_height, "at": self.clock.wall()}

@@ -12,9 +12,10 @@ from agent.runtime.executors.state_reads import balances, stored_leaderboard
 __all__ = ["launch", "restart"]
 
 
-async def launch(ctx: ExecContext, action: LaunchStack, _state: State) -> Fact:
+async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
     s = ctx.cfg.stack
-    await ctx.compose.down([s.base_file, s.cosmovisor_file])
+    files = [s.base_file, s.cosmovisor_file, *state.params.launch_overlays]
+    await ctx.compose.down(files)
     env = {"REHEARSE_TESTNET_DIR": str(ctx.cfg.testnet_dir)}
     if action.reset:
         await run_command(
@@ -24,16 +25,16 @@ async def launch(ctx: ExecContext, action: LaunchStack, _state: State) -> Fact:
             cwd=ctx.cfg.base_dir,
         )
     await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
-    await ctx.compose.up([s.base_file, s.cosmovisor_file])
+    await ctx.compose.up(files)
     return StackLaunched(**ctx.fact_kw())
 
 
-async def restart(ctx: ExecContext, _action: RestartOnV2, _state: State) -> Fact:
+async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
     s = ctx.cfg.stack
     last = ctx.view.max_height
     kept = await balances(ctx)
     board = await stored_leaderboard(ctx)
-    await ctx.compose.down([s.base_file, s.cosmovisor_file])
+    await ctx.compose.down([s.base_file, s.cosmovisor_file, *state.params.launch_overlays])
     await ctx.compose.up([s.base_file, s.v2_file])
     return StackRestarted(
         last_height=last, balances=kept, leaderboard=tuple(board), **ctx.fact_kw()

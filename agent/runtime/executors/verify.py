@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from agent import checkers
 from agent.adapters.process import run_command
-from agent.core.actions import CaptureBaseline, VerifyRestart, VerifyUpgrade
-from agent.core.facts import BaselineCaptured, Check, Fact, RestartVerified, UpgradeVerified
+from agent.core.actions import CaptureBaseline, VerifyNoUpgrade, VerifyRestart, VerifyUpgrade
+from agent.core.facts import (
+    BaselineCaptured,
+    Check,
+    Fact,
+    NoUpgradeVerified,
+    RestartVerified,
+    UpgradeVerified,
+)
 from agent.core.machine import State
 from agent.errors import AgentError, TransientError
 from agent.runtime.executors.context import ExecContext
@@ -44,19 +51,24 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
     want = f"upgrades/{name.lower()}"
     links = {}
     ids = await ctx.compose.container_ids()
-    for n in ctx.cfg.nodes:
+    present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
+    for n in present:
+        if n.name in state.remediated:
+            continue  # swapped to v2 by the agent, not by Cosmovisor: checked below
         try:
             links[n.name] = await _current_link(ctx, n.service or n.name, ids)
         except AgentError as exc:
             links[n.name] = f"error: {exc}"
     bad = [f"{k} -> {v}" for k, v in links.items() if not v.rstrip("/").endswith(want)]
-    checks.append(Check("cosmovisor_current", not bad, "; ".join(bad) or f"all -> {want}"))
+    note = f"; remediated by the agent: {', '.join(state.remediated)}" if state.remediated else ""
+    checks.append(Check("cosmovisor_current", not bad, ("; ".join(bad) or f"all -> {want}") + note))
 
     applied = await ctx.rest.applied_plan(name)
     checks.append(Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}"))
 
     before = state.baseline.app_version if state.baseline else None
-    versions = {n: (await r.abci_info()) for n, r in ctx.rpcs.items()}
+    rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
+    versions = {n: (await r.abci_info()) for n, r in rpcs.items()}
     changed = all(before is not None and v.app_version != before for v in versions.values())
     checks.append(
         Check(
@@ -82,9 +94,9 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
 
     # State after executing block h (the migration) is in block h+1's app hash.
     target = h + 1
-    while not ctx.view.all_above(target - 1):
+    while not ctx.view.all_above(target - 1, state.absent):
         await ctx.wait_blocks(1)
-    hashes = {n: (await r.block_header(target)).app_hash for n, r in ctx.rpcs.items()}
+    hashes = {n: (await r.block_header(target)).app_hash for n, r in rpcs.items()}
     checks.append(
         Check(
             "app_hash_agree",
@@ -122,3 +134,32 @@ async def verify_restart(ctx: ExecContext, action: VerifyRestart, state: State) 
         )
     )
     return RestartVerified(tuple(checks), **ctx.fact_kw())
+
+
+async def verify_no_upgrade(ctx: ExecContext, action: VerifyNoUpgrade, state: State) -> Fact:
+    """The proposal was rejected: the chain went past the height on the old binary."""
+    checks: list[Check] = []
+    h = action.upgrade_height
+    applied = await ctx.rest.applied_plan(action.upgrade_name)
+    checks.append(Check("no_plan_applied", applied == 0, f"applied_plan height {applied}"))
+    heights = ctx.view.heights()
+    past = all(v > h for n, v in heights.items() if n not in state.absent)
+    checks.append(
+        Check(
+            "ran_past_height",
+            past,
+            f"planned {h}; now " + ", ".join(f"{n}={v}" for n, v in heights.items()),
+        )
+    )
+    before = state.baseline.app_version if state.baseline else None
+    versions = {n: (await r.abci_info()) for n, r in ctx.rpcs.items() if n not in state.absent}
+    same = before is not None and all(v.app_version == before for v in versions.values())
+    checks.append(
+        Check(
+            "app_version_unchanged",
+            same,
+            f"before {before}; now "
+            + ", ".join(f"{n}={v.app_version} ({v.version})" for n, v in versions.items()),
+        )
+    )
+    return NoUpgradeVerified(tuple(checks), **ctx.fact_kw())

@@ -1,0 +1,107 @@
+"""Scenario faults and remediation: real faults on the real stack.
+
+Each fault undoes itself (a paused container is unpaused, a cut network
+reconnected) in a shielded cleanup, so a cancelled or timed-out fault never
+leaves the stack broken; ``stop`` lasts until the restart on v2 by design.
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import structlog
+
+from agent.adapters.process import run_command
+from agent.core.actions import InjectFault, RemediateNodes
+from agent.core.facts import Fact, FaultInjected, NodesRemediated
+from agent.core.machine import State
+from agent.errors import ProtocolError, TransientError
+from agent.runtime.executors.context import ExecContext
+
+__all__ = ["inject_fault", "remediate"]
+
+log = structlog.get_logger("agent.faults")
+
+DOCKER_DEADLINE = 30.0
+
+
+def _service(ctx: ExecContext, node: str) -> str:
+    for n in ctx.cfg.nodes:
+        if n.name == node:
+            return n.service or n.name
+    raise ProtocolError(f"fault names no configured node: {node!r}")
+
+
+async def _container(ctx: ExecContext, node: str) -> str:
+    service = _service(ctx, node)
+    cid = (await ctx.compose.container_ids()).get(service)
+    if cid is None:
+        raise TransientError(f"no running container for {service}")
+    return cid
+
+
+async def _docker(*args: str) -> str:
+    return (await run_command(["docker", *args], deadline=DOCKER_DEADLINE)).stdout
+
+
+async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> Fact:
+    kind, node = action.kind, action.node
+    log.warning("fault_injecting", fault=action.name, kind=kind, node=node, seconds=action.seconds)
+    absent: tuple[str, ...] = ()
+    if kind == "pause":
+        cid = await _container(ctx, node)
+        await _docker("pause", cid)
+        try:
+            await ctx.clock.sleep(action.seconds)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DOCKER_DEADLINE):
+                await _docker("unpause", cid)
+        detail = f"{node} paused for {action.seconds:.0f} s"
+    elif kind == "disconnect":
+        cid = await _container(ctx, node)
+        nets = json.loads(
+            await _docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", cid) or "{}"
+        )
+        names = sorted(nets) if isinstance(nets, dict) else []
+        for net in names:
+            await _docker("network", "disconnect", net, cid)
+        try:
+            await ctx.clock.sleep(action.seconds)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DOCKER_DEADLINE):
+                for net in names:
+                    await _docker("network", "connect", net, cid)
+        detail = f"{node} cut from {', '.join(names)} for {action.seconds:.0f} s"
+    elif kind == "stop":
+        cid = await _container(ctx, node)
+        await _docker("stop", "--time", "5", cid)
+        absent = (node,)
+        detail = f"{node} stopped until the restart"
+    elif kind == "remove_upgrade_binary":
+        cid = await _container(ctx, node)
+        name = state.params.upgrade_name
+        home = ctx.cfg.chain.daemon_home
+        dirs = sorted(
+            {f"{home}/cosmovisor/upgrades/{name}", f"{home}/cosmovisor/upgrades/{name.lower()}"}
+        )
+        await _docker("exec", cid, "rm", "-rf", *dirs)
+        detail = f"{node}: removed {', '.join(dirs)}"
+    elif kind == "cut_streams":
+        if ctx.cut_streams is None:
+            raise ProtocolError("this run has no stream proxy to cut")
+        count = await ctx.cut_streams()
+        detail = f"{count} stream connections closed"
+    else:
+        raise ProtocolError(f"unknown fault kind {kind!r}")
+    log.warning("fault_injected", fault=action.name, detail=detail)
+    return FaultInjected(action.name, detail, absent, **ctx.fact_kw())
+
+
+async def remediate(ctx: ExecContext, action: RemediateNodes, _state: State) -> Fact:
+    """Recreate the nodes that did not resume on the new binary (v2 Compose file)."""
+    s = ctx.cfg.stack
+    services = [_service(ctx, n) for n in action.nodes]
+    log.warning("remediating", nodes=list(action.nodes))
+    await ctx.compose.up([s.base_file, s.v2_file], services=services)
+    return NodesRemediated(action.nodes, **ctx.fact_kw())
