@@ -60,8 +60,10 @@ RPC_PORT = 26657
 HOST_PORTS = [
     ("val-alice", "rpc", "REHEARSE_VAL_ALICE_RPC_PORT", 26601),
     ("sentry-alice", "rpc", "REHEARSE_SENTRY_ALICE_RPC_PORT", 26602),
+    ("sentry-alice", "rest", "REHEARSE_SENTRY_ALICE_REST_PORT", 1318),
     ("val-bob", "rpc", "REHEARSE_VAL_BOB_RPC_PORT", 26603),
     ("sentry-bob", "rpc", "REHEARSE_SENTRY_BOB_RPC_PORT", 26604),
+    ("sentry-bob", "rest", "REHEARSE_SENTRY_BOB_REST_PORT", 1319),
     ("node-carol", "rpc", "REHEARSE_CAROL_RPC_PORT", 26657),
     ("node-carol", "rest", "REHEARSE_CAROL_REST_PORT", 1317),
 ]

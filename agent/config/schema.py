@@ -190,9 +190,9 @@ def _default_nodes() -> list[NodeConfig]:
 
     return [
         node("val-alice", 26601),
-        node("sentry-alice", 26602),
+        node("sentry-alice", 26602, "http://127.0.0.1:1318"),
         node("val-bob", 26603),
-        node("sentry-bob", 26604),
+        node("sentry-bob", 26604, "http://127.0.0.1:1319"),
         node("node-carol", 26657, "http://127.0.0.1:1317"),
     ]
 

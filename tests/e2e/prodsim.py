@@ -31,6 +31,10 @@ PORT_ENV = {
     "node-carol": "REHEARSE_CAROL_RPC_PORT",
 }
 REST_ENV = "REHEARSE_CAROL_REST_PORT"
+SENTRY_REST_ENV = {
+    "sentry-alice": "REHEARSE_SENTRY_ALICE_REST_PORT",
+    "sentry-bob": "REHEARSE_SENTRY_BOB_REST_PORT",
+}
 IMAGES = ("checkersd_i:v1", "checkersd_i:v2", "cosmovisor_i:v1tov2")
 
 
@@ -57,6 +61,7 @@ class ProdSim:
     rest_port: int
     password: str
     env: dict[str, str] = field(default_factory=dict)
+    sentry_rest: dict[str, int] = field(default_factory=dict)
 
     @property
     def testnet(self) -> Path:
@@ -128,6 +133,8 @@ class ProdSim:
             lines += ["[[nodes]]", f'name = "{n}"', f'service = "{n}"', f'rpc = "{self.rpc(n)}"']
             if n == "node-carol":
                 lines.append(f'rest = "{self.rest}"')
+            if n in self.sentry_rest:
+                lines.append(f'rest = "http://127.0.0.1:{self.sentry_rest[n]}"')
         for v in ("alice", "bob"):
             lines += ["[[voters]]", f'name = "{v}"', f'key = "{v}"',
                       f'desk = "{self.testnet / ("desk-" + v)}"']  # fmt: skip
@@ -154,13 +161,15 @@ class ProdSim:
 def prod_sim(tmp: Path, name: str, voting_period: str = "20s") -> Iterator[ProdSim]:
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
     project = f"{prefix}-{name}-{secrets.token_hex(3)}".lower()
-    ports = free_ports(6)
+    ports = free_ports(8)
     sim = ProdSim(tmp, project, dict(zip(NODES, ports[:5], strict=True)), ports[5],
                   password="pw-" + secrets.token_hex(8))  # fmt: skip
+    sim.sentry_rest = {"sentry-alice": ports[6], "sentry-bob": ports[7]}
     sim.env = {
         "REHEARSE_TESTNET_DIR": str(sim.testnet),
         "REHEARSE_KEYRING_PASSWORD": sim.password,
         REST_ENV: str(sim.rest_port),
+        **{SENTRY_REST_ENV[n]: str(p) for n, p in sim.sentry_rest.items()},
         **{PORT_ENV[n]: str(p) for n, p in sim.ports.items()},
     }
     subprocess.run(

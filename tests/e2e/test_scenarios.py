@@ -1,0 +1,137 @@
+"""Failure scenarios end to end: each rehearsed for real on the five-node prod-sim.
+
+`rehearse run --scenario NAME` exits 0 only when the rehearsal ended the way its
+scenario expects (the report's verdict); these tests also check the chain and
+the alerts independently of the agent's own judgement.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .prodsim import ProdSim
+from .receiver import webhook_receiver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.scenario, pytest.mark.timeout(900)]
+
+
+def run_scenario(
+    sim: ProdSim, config: Path, name: str, timeout: float = 600
+) -> tuple[int, dict[str, Any], str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(config), "--scenario", name],
+        env=sim.run_env(), cwd=sim.root, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    report = json.loads((sim.root / "report.json").read_text())
+    return proc.returncode, report, proc.stderr
+
+
+def alerts(report: dict[str, Any], event: str = "fired") -> list[tuple[str, str | None]]:
+    return [(a["detector"], a["node"]) for a in report["alerts"] if a["event"] == event]
+
+
+def webhook_config(url: str) -> str:
+    return (
+        f'[watch]\nevaluate_interval_s = 1.0\n[[alerts.sinks]]\ntype = "webhook"\nurl = "{url}"\n'
+    )
+
+
+def test_validator_paused_stalls_the_chain_alerts_once_and_completes(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    with webhook_receiver() as rec:
+        config = sim.write_config(tmp_path / "config.toml", extra=webhook_config(rec.url))
+        code, report, err = run_scenario(sim, config, "validator-paused")
+        got = list(rec.received)
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "restarted"
+    fired = alerts(report)
+    assert any(d == "stall" for d, _ in fired), fired
+    # Each alert fired once and resolved once, also at the real webhook.
+    assert sorted(fired) == sorted(alerts(report, "resolved")), report["alerts"]
+    statuses = [(n["detector"], n["node"], n["status"]) for n in got]
+    assert len(statuses) == len(set(statuses)), statuses
+    assert report["scenario"]["verdict_met"] is True
+    assert report["scenario"]["faults"][0]["fault"] == "pause:val-alice"
+
+
+def test_rejected_proposal_runs_past_the_height_on_v1(sim: ProdSim, tmp_path: Path) -> None:
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "rejected")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "failed" and "REJECTED" in report["failure"]
+    names = {c["name"]: c["result"] for c in report["checks"]}
+    assert names == {
+        "no_plan_applied": "pass",
+        "ran_past_height": "pass",
+        "app_version_unchanged": "pass",
+    }
+    # Independently: the plan was never applied and the chain is past the height.
+    applied = sim.get(sim.rest + "/cosmos/upgrade/v1beta1/applied_plan/v1tov2")
+    assert int(applied.get("height", 0)) == 0
+    assert sim.height("node-carol") > report["upgrade"]["height"]
+
+
+def test_validator_missing_binary_halts_the_chain_and_names_the_validator(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    config = sim.write_config(
+        tmp_path / "config.toml", resume_budget=30.0, extra="[watch]\nevaluate_interval_s = 1.0\n"
+    )
+    code, report, err = run_scenario(sim, config, "validator-missing-binary")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "failed" and "val-bob" in report["failure"]
+    assert ("container_died", "val-bob") in alerts(report)
+
+
+def test_carol_without_cosmovisor_is_alerted_remediated_and_catches_up(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    config = sim.write_config(
+        tmp_path / "config.toml", resume_budget=30.0, extra="[watch]\nevaluate_interval_s = 1.0\n"
+    )
+    code, report, err = run_scenario(sim, config, "carol-without-cosmovisor")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "restarted"
+    fired = [a for a in report["alerts"] if a["event"] == "fired"]
+    halt = [a for a in fired if a["detector"] == "upgrade_halt" and a["node"] == "node-carol"]
+    assert halt and "genesis binary (version v1)" in halt[0]["message"], fired
+    assert report["scenario"]["remediated"] == ["node-carol"]
+    assert sim.height("node-carol") > report["upgrade"]["height"]
+
+
+def test_tx_node_loss_fails_over_and_completes(sim: ProdSim, tmp_path: Path) -> None:
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "tx-node-loss")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "restarted"
+    faults = [f["fault"] for f in report["scenario"]["faults"]]
+    assert faults == ["disconnect:node-carol", "stop:node-carol"]
+
+
+def test_stream_cuts_miss_no_phase_and_raise_no_alert(sim: ProdSim, tmp_path: Path) -> None:
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "stream-cuts")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "restarted" and report["alerts"] == []
+    cuts = [f["detail"] for f in report["scenario"]["faults"]]
+    # Every cut closed real connections: five websockets and the Docker stream.
+    assert len(cuts) == 3 and all(int(c.split()[0]) >= 6 for c in cuts), cuts
+
+
+def test_agent_crash_at_random_moments_gives_one_proposal_and_one_vote_each(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "agent-crash", timeout=900)
+    assert code == 0, (report.get("failure"), report.get("supervisor"), err[-3000:])
+    assert report["outcome"] == "restarted"
+    kills = [x for x in report["supervisor"] if x.startswith("SIGKILL")]
+    assert len(kills) == 3, report["supervisor"]
+    assert "1 proposal transaction(s)" in report["supervisor"][-1]

@@ -1,0 +1,258 @@
+"""Scenarios in the pure core: what each changes in the machine, and the judge."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from agent.core import codec
+from agent.core.actions import ArmDeadline, CastVote, InjectFault, RemediateNodes, VerifyNoUpgrade
+from agent.core.facts import (
+    BaselineCaptured,
+    Begin,
+    ChainLive,
+    Check,
+    DeadlinePassed,
+    FaultInjected,
+    HeightObserved,
+    NodesReached,
+    NodesRemediated,
+    NoUpgradeVerified,
+    ProposalStatusSeen,
+    ProposalSubmitted,
+    StackLaunched,
+    StackRestarted,
+    UpgradeVerified,
+    VoteCast,
+)
+from agent.core.machine import Params, Phase, State, decide, initial_state
+from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, apply, build, judge
+
+ROLES = Roles(
+    validators=("val-alice", "val-bob"),
+    tx_node="node-carol",
+    voters=("alice", "bob"),
+    no_cosmovisor_node="node-carol",
+    no_cosmovisor_overlay="carol.yml",
+)
+REJECTED = "PROPOSAL_STATUS_REJECTED"
+PASSED = "PROPOSAL_STATUS_PASSED"
+
+
+def params(name: str) -> Params:
+    return apply(build(name, ROLES), Params())
+
+
+def run(facts: list[Any], p: Params) -> tuple[State, list[Any]]:
+    state = initial_state("r", p)
+    out: list[Any] = []
+    for f in facts:
+        state, actions = decide(state, f)
+        out.extend(actions)
+    return state, out
+
+
+def until_proposed(votes: tuple[tuple[str, str], ...] = ()) -> list[Any]:
+    return [
+        Begin("r", 0, 0.0),
+        StackLaunched(0, 1.0),
+        ChainLive(block_interval=1.0, voting_period=20.0, height=3, at=5.0),
+        ProposalSubmitted(1, "TXP", 31, height=4, at=6.0),
+    ]
+
+
+def test_every_scenario_builds_and_round_trips_through_the_journal_codec() -> None:
+    for name in SCENARIO_NAMES:
+        p = params(name)
+        assert p.scenario == name
+        state = initial_state("r", p)
+        assert codec.decode(codec.encode(state)) == state
+
+
+def test_unknown_scenario_is_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        build("no-such", ROLES)
+
+
+def test_faults_fire_once_at_their_trigger() -> None:
+    state, actions = run(until_proposed(), params("validator-paused"))
+    faults = [a for a in actions if isinstance(a, InjectFault)]
+    assert faults == [InjectFault("pause:val-alice", "pause", "val-alice", 35.0)]
+    # A replayed fact does not inject it again; completion records it.
+    state, again = decide(state, ProposalSubmitted(1, "TXP", 31, height=4, at=6.0))
+    assert not [a for a in again if isinstance(a, InjectFault)]
+    state, _ = decide(state, FaultInjected("pause:val-alice", "paused 35 s", height=9, at=50.0))
+    assert state.faults_done == (("pause:val-alice", "paused 35 s"),)
+    assert not any(isinstance(a, InjectFault) for a in state.pending)
+
+
+def test_stack_launched_trigger() -> None:
+    _, actions = run(until_proposed()[:2], params("validator-missing-binary"))
+    assert [a.kind for a in actions if isinstance(a, InjectFault)] == ["remove_upgrade_binary"]
+
+
+def test_rejected_votes_as_told_then_follows_the_chain_past_the_height() -> None:
+    p = params("rejected")
+    state, actions = run(until_proposed(), p)
+    votes = {a.voter: a.option for a in actions if isinstance(a, CastVote)}
+    assert votes == {"alice": "abstain", "bob": "no"}
+    facts = [
+        VoteCast("alice", 1, "TXA", height=5, at=7.0),
+        BaselineCaptured((), (), 1, height=5, at=7.5),
+        VoteCast("bob", 1, "TXB", height=6, at=8.0),
+        ProposalStatusSeen(1, REJECTED, height=26, at=27.0),
+        HeightObserved(31, at=33.0),  # past the height: not a failure here
+    ]
+    for f in facts:
+        state, actions = decide(state, f)
+    assert state.phase is Phase.VOTED and state.rejected == REJECTED
+    assert state.awaiting == 31
+    state, actions = decide(state, NodesReached(31, height=32, at=34.0))
+    assert any(isinstance(a, VerifyNoUpgrade) for a in actions)
+    ok = (Check("no_plan_applied", True, "0"),)
+    state, _ = decide(state, NoUpgradeVerified(ok, height=33, at=36.0))
+    assert state.phase is Phase.FAILED
+    assert "REJECTED" in (state.failure or "") and "nothing upgraded" in (state.failure or "")
+
+
+def test_a_rejection_without_the_scenario_fails_at_once() -> None:
+    state, _ = run(until_proposed(), Params())
+    state, _ = decide(state, ProposalStatusSeen(1, REJECTED, height=26, at=27.0))
+    assert state.phase is Phase.FAILED and state.rejected is None
+
+
+def passed(p: Params) -> State:
+    state, _ = run(until_proposed(), p)
+    for f in [
+        VoteCast("alice", 1, "TXA", height=5, at=7.0),
+        VoteCast("bob", 1, "TXB", height=6, at=8.0),
+        ProposalStatusSeen(1, PASSED, height=26, at=27.0),
+    ]:
+        state, _ = decide(state, f)
+    assert state.phase is Phase.PASSED
+    return state
+
+
+def test_remediation_after_the_upgrade_deadline_names_the_nodes_behind() -> None:
+    p = params("carol-without-cosmovisor")
+    state = passed(p)
+    # The upgrade deadline leaves room for the watchdog's alert first.
+    assert state.deadline is not None and state.deadline.seconds == pytest.approx(
+        5 + p.resume_budget + p.remediation_delay
+    )
+    state, actions = decide(
+        state, DeadlinePassed("upgrade", height=40, at=200.0, behind=("node-carol",))
+    )
+    assert RemediateNodes(("node-carol",)) in actions
+    assert state.phase is Phase.PASSED
+    state, _ = decide(state, NodesRemediated(("node-carol",), height=41, at=210.0))
+    assert state.remediated == ("node-carol",)
+    # A second expiry is a failure that names who is still behind.
+    state, _ = decide(
+        state, DeadlinePassed("remediate", height=60, at=400.0, behind=("node-carol",))
+    )
+    assert state.phase is Phase.FAILED and "behind: node-carol" in (state.failure or "")
+
+
+def test_without_remediation_the_deadline_fails_naming_the_nodes() -> None:
+    state = passed(Params())
+    state, _ = decide(state, DeadlinePassed("upgrade", height=30, at=200.0, behind=("val-bob",)))
+    assert state.phase is Phase.FAILED and "val-bob" in (state.failure or "")
+
+
+def test_absent_nodes_are_excused_until_the_restart() -> None:
+    p = params("tx-node-loss")
+    state = passed(p)
+    state, _ = decide(state, FaultInjected("stop:node-carol", "stopped", ("node-carol",)))
+    assert state.absent == frozenset({"node-carol"})
+    state, _ = decide(state, NodesReached(30, height=31, at=40.0))
+    state, _ = decide(state, UpgradeVerified((Check("c", True, ""),), height=33, at=42.0))
+    state, _ = decide(state, StackRestarted(34, height=34, at=45.0))
+    assert state.absent == frozenset()
+
+
+def test_a_failure_drops_pending_actions_but_the_report() -> None:
+    state, _ = run(until_proposed(), Params())
+    assert any(isinstance(a, CastVote) for a in state.pending)
+    state, _ = decide(state, DeadlinePassed("vote", height=9, at=99.0))
+    assert [a.key for a in state.pending] == ["write_report"]
+
+
+# --- the judge ---------------------------------------------------------------------
+
+
+def ended(phase: Phase, failure: str | None = None, checks: tuple[Check, ...] = ()) -> State:
+    return replace(
+        initial_state("r", Params()), phase=phase, failure=failure, upgrade_checks=checks
+    )
+
+
+def rec(detector: str, node: str | None, event: str = "fired") -> AlertRecord:
+    return AlertRecord(detector, node, event, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "records", "met"),
+    [
+        ("happy", ended(Phase.RESTARTED), [], True),
+        ("happy", ended(Phase.RESTARTED), [rec("stall", "val-bob")], False),
+        ("happy", ended(Phase.FAILED, "boom"), [], False),
+        (
+            "validator-paused",
+            ended(Phase.RESTARTED),
+            [rec("stall", "a"), rec("stall", "a", "resolved")],
+            True,
+        ),
+        ("validator-paused", ended(Phase.RESTARTED), [rec("stall", "a")], False),  # unresolved
+        ("validator-paused", ended(Phase.RESTARTED), [], False),  # no stall at all
+        (
+            "rejected",
+            ended(Phase.FAILED, "proposal 1 ended PROPOSAL_STATUS_REJECTED and nothing upgraded"),
+            [],
+            True,
+        ),
+        ("rejected", ended(Phase.FAILED, "stalled: no votes"), [], False),
+        (
+            "rejected",
+            ended(
+                Phase.FAILED,
+                "proposal 1 ended PROPOSAL_STATUS_REJECTED and nothing upgraded",
+                (Check("no_plan_applied", False, "applied at 31"),),
+            ),
+            [],
+            False,
+        ),
+        (
+            "validator-missing-binary",
+            ended(Phase.FAILED, "stalled: ... (behind: val-alice, val-bob)"),
+            [rec("container_died", "val-bob"), rec("upgrade_halt", "val-alice")],
+            True,
+        ),
+        (
+            "validator-missing-binary",
+            ended(Phase.FAILED, "stalled: ... (behind: val-alice, val-bob)"),
+            [rec("container_died", "val-alice")],
+            False,
+        ),
+        (
+            "carol-without-cosmovisor",
+            ended(Phase.RESTARTED),
+            [rec("upgrade_halt", "node-carol")],
+            True,
+        ),
+        ("carol-without-cosmovisor", ended(Phase.RESTARTED), [], False),
+        ("stream-cuts", ended(Phase.RESTARTED), [rec("stream_down", "val-bob")], False),
+    ],
+)
+def test_judge(name: str, state: State, records: list[AlertRecord], met: bool) -> None:
+    ok, lines = judge(build(name, ROLES).expectation, state, records)
+    assert ok is met, lines
+    assert lines and lines[0].startswith("outcome")
+
+
+def test_arm_deadline_is_not_pending() -> None:
+    state, actions = run(until_proposed(), params("happy"))
+    assert all(not isinstance(a, ArmDeadline) for a in state.pending)
+    assert any(isinstance(a, ArmDeadline) for a in actions)
