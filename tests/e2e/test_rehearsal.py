@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,16 +90,40 @@ def tx_search(sim: ProdSim, query: str) -> dict[str, Any]:
     return result
 
 
-def no_secret_leaked(sim: ProdSim) -> None:
-    for f in [sim.root / "state" / "agent.log", sim.root / "report.json", sim.root / "report.md"]:
-        assert sim.password not in f.read_text(), f"keyring password found in {f}"
+def no_secret_leaked(sim: ProdSim, *secrets_: str) -> None:
+    files = [sim.root / "report.json", sim.root / "report.md"]
+    files += [f for f in (sim.root / "state").rglob("*") if f.is_file() and f.suffix != ".sock"]
+    for secret in (sim.password, *secrets_):
+        for f in files:
+            assert secret.encode() not in f.read_bytes(), f"a secret found in {f}"
+
+
+def spy_on_children(tmp_path: Path) -> tuple[Path, Path]:
+    """A PATH directory whose docker and docker-compose record their argv and
+    environment, then run the real tool: what the agent hands its children."""
+    spy = tmp_path / "spy-bin"
+    spy.mkdir()
+    log = tmp_path / "children.log"
+    for tool in ("docker", "docker-compose"):
+        real = shutil.which(tool)
+        if real is None:
+            continue
+        script = spy / tool
+        script.write_text(
+            f'#!/bin/sh\n{{ echo "argv: $*"; env; echo ---; }} >> "{log}"\nexec "{real}" "$@"\n'
+        )
+        script.chmod(0o755)
+    return spy, log
 
 
 def test_rehearse_run_goes_to_restarted(sim: ProdSim, tmp_path: Path) -> None:
+    token = "hooktoken-" + os.urandom(6).hex()
+    spy, children = spy_on_children(tmp_path)
+    sim.env["PATH"] = f"{spy}:{os.environ['PATH']}"
     with webhook_receiver() as rec:
         config = sim.write_config(
             tmp_path / "config.toml",
-            extra=f'[[alerts.sinks]]\ntype = "webhook"\nurl = "{rec.url}"\n',
+            extra=f'[[alerts.sinks]]\ntype = "webhook"\nurl = "{rec.url}/{token}"\n',
         )
         proc = agent(sim, config)
         try:
@@ -140,7 +165,12 @@ def test_rehearse_run_goes_to_restarted(sim: ProdSim, tmp_path: Path) -> None:
     assert got == expected_leaderboard_from_genesis(sim)
     for n in NODES:
         assert sim.height(n) > upgrade_height
-    no_secret_leaked(sim)
+    no_secret_leaked(sim, token)
+    # What the agent handed its children: Compose, docker and the CLI containers.
+    handed = children.read_text()
+    assert "argv: " in handed and "docker" in handed
+    assert sim.password not in handed, "the keyring password reached a child's argv or env"
+    assert token not in handed, "the webhook token reached a child"
 
 
 def test_kill9_after_propose_and_after_vote_then_resume(sim: ProdSim, tmp_path: Path) -> None:

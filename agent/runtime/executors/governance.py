@@ -94,7 +94,7 @@ async def cast_vote(ctx: ExecContext, action: CastVote, state: State) -> Fact:
     sent = await _resend_recorded(ctx, state.rehearsal_id, kind)
     if sent is not None and sent[1][0] == 0:
         return VoteCast(voter.name, action.proposal_id, sent[0], reused=True, **ctx.fact_kw())
-    args = vote_args(action.proposal_id, "yes")
+    args = vote_args(action.proposal_id, action.option)
     tx_hash, (code, _) = await _sign_record_send(ctx, state.rehearsal_id, kind, voter, args)
     if code != 0:
         raise ProtocolError(f"vote tx {tx_hash} failed with code {code}")
