@@ -26,6 +26,7 @@ import structlog
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from agent.adapters.blocklog import BlockLog
 from agent.adapters.clock import Clock
 from agent.adapters.journal import Journal
 from agent.core.actions import Action, ArmDeadline
@@ -111,6 +112,7 @@ class Runner:
         *,
         watch: WatchHooks | None = None,
         read_timeout: float = 10.0,
+        block_log: BlockLog | None = None,
     ) -> None:
         self.params = params
         self.journal = journal
@@ -121,6 +123,7 @@ class Runner:
         self.sources = sources
         self.watch = watch
         self.read_timeout = read_timeout
+        self.block_log = block_log
         self.state: State = initial_state("", params)
         self.derivation = Derivation(view)
         self.blocks = BlockWaiter(view)
@@ -146,6 +149,9 @@ class Runner:
             if self.watch is not None:
                 await tg.start(self.watch.run)
             tg.start_soon(self._observer)
+            if self.block_log is not None:
+                self.block_log.open(first.rehearsal_id if first is not None else fresh_id or "")
+                await tg.start(self.block_log.run)
             if first is None:
                 assert fresh_id is not None
                 self.state = initial_state(fresh_id, self.params)
@@ -273,6 +279,8 @@ class Runner:
             if isinstance(obs, NewBlock):
                 before = self.view.max_height
                 if self.view.observe(obs):
+                    if self.block_log is not None:
+                        self.block_log.record(obs)
                     if before == 0:
                         log.info("first_block", node=obs.node, height=obs.height)
                     if self.view.max_height > before:

@@ -20,6 +20,7 @@ import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 
+from agent.adapters.blocklog import BlockLog
 from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.compose import Compose, detect_compose
@@ -453,6 +454,7 @@ async def _run_rehearsal(
             lambda send: sources(cfg, c.rpcs, send, clock, ws_urls=ws_urls, docker_url=docker_url),
             watch=watch,
             read_timeout=cfg.timing.rpc_timeout * 2,
+            block_log=BlockLog(cfg.state_dir),
         )
         watch.phase = lambda: runner.state.phase.value
         final = await runner.run(state, fresh_id)
