@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, PlainValidator, PrivateAttr, model_validator
 from pydantic import ValidationInfo as Info
 
+from agent.core.checks import parse_json_path
 from agent.errors import ConfigError
 from agent.validation import (
     Argv,
@@ -184,6 +185,85 @@ class ScenarioConfig(Schema):
     disconnect_s: Seconds = Field(default=20.0, description="tx-node-loss: network cut length")
 
 
+BUILTIN_CHECKS = (
+    "cosmovisor_current",
+    "applied_plan_height",
+    "app_version_changed",
+    "app_hash_agree",
+    "blocks_resumed",
+    "balances_kept",
+)
+
+
+class ReadConfig(Schema):
+    """A named chain read (one JSON document) the declared checks use."""
+
+    name: Text
+    kind: Literal["rest", "rpc", "abci", "cli"] = Field(
+        description="rest: GET path; rpc: CometBFT method path; abci: raw store query "
+        "(path + data); cli: chain CLI query (args, binary v1 or v2)"
+    )
+    path: OptionalText = ""
+    data: OptionalText = Field(default="", description="abci: the store key or prefix, as text")
+    args: list[Text] = Field(default_factory=list, description="cli: the query's arguments")
+    binary: Literal["v1", "v2"] = "v2"
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReadConfig:
+        if self.kind in ("rest", "rpc", "abci") and not self.path:
+            raise problems([(("path",), self.path, f"a {self.kind} read needs a path")])
+        if self.kind == "rest" and not self.path.startswith("/"):
+            raise problems([(("path",), self.path, "must start with /")])
+        if self.kind == "cli" and not self.args:
+            raise problems([(("args",), self.args, "a cli read needs args")])
+        return self
+
+
+class CheckConfig(Schema):
+    """A declared check: a read's JSON path against an expectation, or a program."""
+
+    name: Text
+    stage: Literal["upgraded", "restarted"]
+    read: OptionalText = ""
+    json_path: Text = "$"
+    expect: Literal[
+        "exists", "equals", "equals_baseline", "equals_upgraded", "changed", "within"
+    ] = "exists"
+    value: Any = None
+    min: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    max: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    program: list[Text] = Field(
+        default_factory=list,
+        description="argv of a program given {stage, baseline, current} JSON on stdin; "
+        'it prints {"pass": bool, "evidence": "..."}',
+    )
+    reads: list[Text] = Field(default_factory=list, description="program: the reads it gets")
+
+    @model_validator(mode="after")
+    def _complete(self) -> CheckConfig:
+        try:
+            parse_json_path(self.json_path)
+        except ValueError as exc:
+            raise problems([(("json_path",), self.json_path, f"does not parse: {exc}")]) from None
+        if self.program and not self.reads:
+            raise problems([(("reads",), self.reads, "a program check names its reads")])
+        if not self.program and not self.read:
+            raise problems([(("read",), self.read, "name a read (or give a program)")])
+        if self.expect == "within" and self.min is None and self.max is None:
+            raise problems([(("min",), None, "within needs min and/or max")])
+        if self.expect == "equals" and self.value is None:
+            raise problems([(("value",), None, "equals needs a value")])
+        if self.expect == "equals_upgraded" and self.stage != "restarted":
+            raise problems([(("expect",), self.expect, "only at stage restarted")])
+        return self
+
+
+class VerifyConfig(Schema):
+    disable: list[Literal[BUILTIN_CHECKS]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="built-in checks switched off"
+    )
+
+
 def _default_nodes() -> list[NodeConfig]:
     def node(name: str, port: int, rest: str = "") -> NodeConfig:
         return NodeConfig(name=name, rpc=f"http://127.0.0.1:{port}", service=name, rest=rest)
@@ -219,6 +299,9 @@ class Config(Schema):
     timing: TimingConfig = Field(default_factory=TimingConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig)
+    reads: list[ReadConfig] = Field(default_factory=list, max_length=100)
+    checks: list[CheckConfig] = Field(default_factory=list, max_length=100)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
     # [watch], [metrics], [alerts]: agent/watchdog/settings.py. Validated defaults
     # so their relative paths resolve against base_dir; ``watch`` is the property.
     watch_tuning: WatchTuning = Field(default_factory=dict, validate_default=True, alias="watch")
@@ -294,12 +377,34 @@ def _unique(cfg: Config) -> list[Problem]:
         if v.name in voters:
             found.append((("voters", i, "name"), v.name, "duplicated voter name"))
         voters.add(v.name)
+    groups: tuple[tuple[str, list[str]], ...] = (
+        ("reads", [r.name for r in cfg.reads]),
+        ("checks", [c.name for c in cfg.checks]),
+    )
+    for section, item_names in groups:
+        names: set[str] = set()
+        for i, name in enumerate(item_names):
+            if name in names:
+                found.append(((section, i, "name"), name, f"duplicated {section[:-1]} name"))
+            names.add(name)
+    taken = set(BUILTIN_CHECKS)
+    for i, c in enumerate(cfg.checks):
+        if c.name in taken:
+            found.append((("checks", i, "name"), c.name, "is a built-in check's name"))
     return found
 
 
 def _references(cfg: Config) -> list[Problem]:
     found: list[Problem] = []
     names = [n.name for n in cfg.nodes]
+    read_names = {r.name for r in cfg.reads}
+    for i, c in enumerate(cfg.checks):
+        for j, r in enumerate(c.reads if c.program else [c.read]):
+            if r not in read_names:
+                key: tuple[str | int, ...] = (
+                    ("checks", i, "reads", j) if c.program else ("checks", i, "read")
+                )
+                found.append((key, r, "names no [[reads]] entry"))
     if cfg.chain.tx_node not in names:
         found.append(
             (("chain", "tx_node"), cfg.chain.tx_node, f"names no node; one of {', '.join(names)}")

@@ -118,6 +118,25 @@ class ChainView:
             n for n, nv in self.nodes.items() if nv.height <= threshold and n not in exclude
         )
 
+    def _gaps(self) -> list[float]:
+        gaps: list[float] = []
+        for nv in self.nodes.values():
+            times = list(nv.block_times)
+            for (h1, t1), (h2, t2) in zip(times, times[1:], strict=False):
+                if h1 > 1 and h2 > h1 and t2 > t1:
+                    gaps.append((t2 - t1) / (h2 - h1))
+        return gaps
+
+    def fastest_interval(self, min_gaps: int = 3) -> float | None:
+        """The shortest recent block interval: a lower bound for the block time.
+
+        The upgrade height is planned with it, so an early slow block (nodes still
+        connecting after a launch) cannot put the height before the voting end:
+        a later height costs a few seconds, an early one the whole rehearsal.
+        """
+        gaps = self._gaps()
+        return min(gaps) if len(gaps) >= min_gaps else None
+
     def block_interval(self, min_gaps: int = 3) -> float | None:
         """Median seconds per block from consecutive block header times.
 
@@ -126,12 +145,7 @@ class ChainView:
         before the chain started (a reset testnet keeps its genesis), so gaps
         from it are skipped. None until ``min_gaps`` gaps were seen.
         """
-        gaps: list[float] = []
-        for nv in self.nodes.values():
-            times = list(nv.block_times)
-            for (h1, t1), (h2, t2) in zip(times, times[1:], strict=False):
-                if h1 > 1 and h2 > h1 and t2 > t1:
-                    gaps.append((t2 - t1) / (h2 - h1))
+        gaps = self._gaps()
         return statistics.median(gaps) if len(gaps) >= min_gaps else None
 
     def reached_at(self, height: int) -> float | None:

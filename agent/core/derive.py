@@ -62,6 +62,7 @@ class ReadGovParams:
 
     threshold: int
     block_interval: float
+    fastest_interval: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ class Derivation:
                 if interval is not None and not self._reading_params:
                     self._answered = aw
                     self._reading_params = True
-                    out.append(ReadGovParams(aw, interval))
+                    out.append(ReadGovParams(aw, interval, view.fastest_interval()))
             else:
                 self._answered = aw
                 out.append(NodesReached(aw, view.max_height, ev.at))
@@ -151,7 +152,13 @@ class Derivation:
 
     def gov_params_read(self, read: ReadGovParams, voting_period: float, at: float) -> ChainLive:
         self._reading_params = False
-        return ChainLive(read.block_interval, voting_period, self.view.max_height, at)
+        return ChainLive(
+            read.block_interval,
+            voting_period,
+            self.view.max_height,
+            at,
+            fastest_interval=read.fastest_interval,
+        )
 
     def status_read(
         self, read: ReadProposalStatus, status: str | None, at: float

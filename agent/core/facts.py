@@ -78,6 +78,8 @@ class ChainLive:
     voting_period: float  # seconds, read from the chain's gov params
     height: int = 0
     at: float = 0.0
+    # The shortest recent interval, to plan the upgrade height conservatively.
+    fastest_interval: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -319,7 +319,8 @@ def _chain_live(state: State, fact: ChainLive) -> Result:
     if "launch_stack" in {a.key for a in state.pending}:
         raise IllegalTransition("chain live reported before the stack launch completed")
     p = state.params
-    height = p.height_policy.height(fact.height, fact.block_interval, fact.voting_period)
+    plan_interval = min(fact.block_interval, fact.fastest_interval or fact.block_interval)
+    height = p.height_policy.height(fact.height, plan_interval, fact.voting_period)
     state = replace(
         state,
         awaiting=None,
@@ -328,7 +329,7 @@ def _chain_live(state: State, fact: ChainLive) -> Result:
     )
     return _issue(
         state,
-        SubmitProposal(p.upgrade_name, height, fact.block_interval, fact.voting_period),
+        SubmitProposal(p.upgrade_name, height, plan_interval, fact.voting_period),
         ArmDeadline("propose", p.vote_timeout, "software-upgrade proposal submitted"),
     )
 

@@ -60,3 +60,17 @@ def test_one_bogus_huge_height_does_not_blind_the_view() -> None:
     assert v.heights() == {"a": 13, "b": 12}
     # A node legitimately ahead is not suspect: it keeps only real news.
     assert not v.observe(block("a", 12, stamp(12)))
+
+
+def test_the_fastest_interval_is_a_lower_bound_for_planning() -> None:
+    v = ChainView(["a"])
+    # A slow first gap after the launch (5 s), then 2 s blocks.
+    for h, t in [(2, 0), (3, 5), (4, 7), (5, 9)]:
+        v.observe(block("a", h, stamp(t)))
+    assert v.block_interval() == 2.0
+    assert v.fastest_interval() == 2.0
+    v2 = ChainView(["a"])
+    for h, t in [(2, 0), (3, 5), (4, 10), (5, 12)]:
+        v2.observe(block("a", h, stamp(t)))
+    assert v2.block_interval() == 5.0  # the median is fooled by the slow start
+    assert v2.fastest_interval() == 2.0

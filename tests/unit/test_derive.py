@@ -110,11 +110,11 @@ def test_launched_reads_gov_params_once_the_interval_is_measured() -> None:
     # the genesis gap is skipped -> no interval yet for the first node alone.
     out = feed(d, s, chain(NODES, range(1, 4)))
     reads = [o for o in out if isinstance(o, ReadGovParams)]
-    assert reads == [ReadGovParams(2, 1.0)]
+    assert reads == [ReadGovParams(2, 1.0, 1.0)]
     # In flight: further blocks do not ask again.
     assert not [o for o in feed(d, s, chain(NODES, range(4, 6))) if isinstance(o, ReadGovParams)]
     live = d.gov_params_read(reads[0], 20.0, T0 + 9)
-    assert live == ChainLive(1.0, 20.0, 5, T0 + 9)
+    assert live == ChainLive(1.0, 20.0, 5, T0 + 9, fastest_interval=1.0)
 
 
 def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
@@ -123,7 +123,7 @@ def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
     reads = [o for o in feed(d, s, chain(NODES, range(1, 4))) if isinstance(o, ReadGovParams)]
     d.read_failed(reads[0])
     again = [o for o in feed(d, s, chain(NODES, range(4, 5))) if isinstance(o, ReadGovParams)]
-    assert again == [ReadGovParams(2, 1.0)]
+    assert again == [ReadGovParams(2, 1.0, 1.0)]
 
 
 def test_restart_chain_forgets_heights_and_answers() -> None:

@@ -353,3 +353,16 @@ def test_action_types_are_frozen() -> None:
     assert (
         VerifyUpgrade("v", 1).key == "verify_upgrade" and VerifyRestart(1).key == "verify_restart"
     )
+
+
+def test_the_upgrade_height_is_planned_with_the_fastest_interval() -> None:
+    state, _ = decide(initial_state("r", Params()), Begin("r", 0, 0.0))
+    state, _ = decide(state, StackLaunched(0, 1.0))
+    slow = ChainLive(block_interval=2.4, voting_period=20.0, height=3, at=5.0)
+    fast = replace(slow, fastest_interval=1.8)
+    _, a_slow = decide(state, slow)
+    _, a_fast = decide(state, fast)
+    h_slow = next(a.upgrade_height for a in a_slow if isinstance(a, SubmitProposal))
+    h_fast = next(a.upgrade_height for a in a_fast if isinstance(a, SubmitProposal))
+    # (20 + 12) / 2.4 -> 14 blocks, but the chain can do 1.8 s blocks: 18 blocks.
+    assert (h_slow, h_fast) == (3 + 14, 3 + 18)

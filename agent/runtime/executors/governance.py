@@ -64,9 +64,11 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
 
     t = ctx.cfg.timing
     policy = UpgradeHeightPolicy(t.height_margin_seconds, t.min_blocks_ahead)
+    # Replanned from the height now, with the fastest interval seen so far.
+    interval = min(action.block_interval, ctx.view.fastest_interval() or action.block_interval)
     height = max(
         action.upgrade_height,
-        policy.height(ctx.view.max_height, action.block_interval, action.voting_period),
+        policy.height(ctx.view.max_height, interval, action.voting_period),
     )
     proposer = ctx.cfg.voters[0]
     args = ctx.cli.proposal_args(
