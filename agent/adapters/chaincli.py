@@ -162,6 +162,15 @@ class ChainCLI:
         """Addresses resolved by an earlier run of this rehearsal."""
         self._addresses.update(addresses)
 
+    async def query(self, args: list[str], *, v2: bool) -> dict[str, Any]:
+        """`<binary> query <args> --node <tx node> --output json`, in a container on the
+        stack's network, with the v1 or v2 CLI image (a profile's declared read)."""
+        image = self.cfg.chain.cli_image_v2 if v2 else self.cfg.chain.cli_image_v1
+        argv = self._docker(image, None, self.network)
+        argv += ["query", *args, "--node", self.node_url, "--output", "json"]
+        r = await self._run(argv, secret=False)
+        return _last_json(r.stdout)
+
     async def address(self, voter: VoterConfig) -> str:
         if voter.name not in self._addresses:
             argv = self._docker(self.cfg.chain.cli_image_v1, await self._desk(voter), None)

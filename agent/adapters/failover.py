@@ -81,6 +81,9 @@ class RestPool(Failover[RestClient]):
     async def gov_params(self) -> GovParams:
         return await self.call("gov_params", lambda c: c.gov_params())
 
+    async def get_path(self, path: str) -> dict[str, Any]:
+        return await self.call("get_path", lambda c: c.get_path(path))
+
     async def account(self, address: str) -> AccountState:
         return await self.call("account", lambda c: c.account(address))
 
@@ -88,6 +91,9 @@ class RestPool(Failover[RestClient]):
 class RpcPool(Failover[CometRPC]):
     async def tx(self, tx_hash: str) -> dict[str, Any] | None:
         return await self.call("tx", lambda c: c.tx(tx_hash))
+
+    async def get(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        return await self.call("get", lambda c: c.get(method, params))
 
     async def abci_info(self) -> AbciInfo:
         return await self.call("abci_info", lambda c: c.abci_info())

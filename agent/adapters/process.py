@@ -89,6 +89,7 @@ async def run_command(
     *,
     deadline: float,
     stdin_secret: str | None = None,
+    stdin_data: str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     check: bool = True,
@@ -101,7 +102,10 @@ async def run_command(
     """
     args = [str(a) for a in argv]
     secrets = [stdin_secret] if stdin_secret else []
-    data = (stdin_secret + "\n").encode() if stdin_secret else b""
+    if stdin_secret:
+        data = (stdin_secret + "\n").encode()
+    else:
+        data = stdin_data.encode() if stdin_data else b""
     log.debug("command_start", argv=args)
     try:
         proc = await anyio.open_process(

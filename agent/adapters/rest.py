@@ -80,6 +80,10 @@ class GovParams:
 class RestClient(JsonHttpClient):
     """GETs against one node's REST API, each under ``timeout`` seconds."""
 
+    async def get_path(self, path: str) -> dict[str, Any]:
+        """Any GET path's JSON object (a profile's declared read)."""
+        return await self._get(path)
+
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         response = await get_json(
             self._client, self.base_url + path, params=params, deadline=self.timeout

@@ -148,6 +148,8 @@ class CometRPC(Protocol):
 
     async def tx(self, tx_hash: str) -> dict[str, Any] | None: ...
 
+    async def get(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]: ...
+
     async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult: ...
 
     async def abci_query(
@@ -161,6 +163,10 @@ class HttpCometRPC(JsonHttpClient):
     Pass ``client`` to share a connection pool (it is then yours to close); otherwise
     one is created and closed by ``aclose()`` / ``async with``.
     """
+
+    async def get(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """Any RPC method's ``result`` (a profile's declared read)."""
+        return await self._call(method, params)
 
     async def _call(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         url = f"{self.base_url}/{method}"

@@ -237,7 +237,13 @@ class CheckConfig(Schema):
         description="argv of a program given {stage, baseline, current} JSON on stdin; "
         'it prints {"pass": bool, "evidence": "..."}',
     )
-    reads: list[Text] = Field(default_factory=list, description="program: the reads it gets")
+    reads: list[Text] = Field(default_factory=list, description="program: reads at its stage")
+    baseline_reads: list[Text] = Field(
+        default_factory=list, description="program: reads taken before the upgrade"
+    )
+    upgraded_reads: list[Text] = Field(
+        default_factory=list, description='program at "restarted": reads after the upgrade'
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> CheckConfig:
@@ -399,11 +405,18 @@ def _references(cfg: Config) -> list[Problem]:
     names = [n.name for n in cfg.nodes]
     read_names = {r.name for r in cfg.reads}
     for i, c in enumerate(cfg.checks):
-        for j, r in enumerate(c.reads if c.program else [c.read]):
+        named: list[tuple[tuple[str | int, ...], str]] = []
+        if c.program:
+            for field, rs in (
+                ("reads", c.reads),
+                ("baseline_reads", c.baseline_reads),
+                ("upgraded_reads", c.upgraded_reads),
+            ):
+                named += [(("checks", i, field, j), r) for j, r in enumerate(rs)]
+        else:
+            named.append((("checks", i, "read"), c.read))
+        for key, r in named:
             if r not in read_names:
-                key: tuple[str | int, ...] = (
-                    ("checks", i, "reads", j) if c.program else ("checks", i, "read")
-                )
                 found.append((key, r, "names no [[reads]] entry"))
     if cfg.chain.tx_node not in names:
         found.append(

@@ -114,7 +114,9 @@ class CheckSpec:
     min: float | None = None
     max: float | None = None
     program: tuple[str, ...] = ()
-    reads: tuple[str, ...] = ()  # for a program: the reads it is given
+    reads: tuple[str, ...] = ()  # a program's reads at its stage
+    baseline_reads: tuple[str, ...] = ()  # a program's reads before the upgrade
+    upgraded_reads: tuple[str, ...] = ()  # at "restarted": its reads after the upgrade
 
     @property
     def uses(self) -> tuple[str, ...]:
@@ -131,10 +133,14 @@ def reads_needed(checks: tuple[CheckSpec, ...], stage: str) -> tuple[str, ...]:
     for c in checks:
         if c.stage == stage:
             add(*c.uses)
-        if stage == "baseline" and (c.program or c.expect in ("equals_baseline", "changed")):
-            add(*c.uses)
-        if stage == "upgraded" and c.stage == "restarted" and c.expect == "equals_upgraded":
-            add(*c.uses)
+        if stage == "baseline":
+            add(*c.baseline_reads)
+            if not c.program and c.expect in ("equals_baseline", "changed"):
+                add(c.read)
+        if stage == "upgraded" and c.stage == "restarted":
+            add(*c.upgraded_reads)
+            if not c.program and c.expect == "equals_upgraded":
+                add(c.read)
     return tuple(names)
 
 

@@ -107,7 +107,7 @@ class VoteCast:
 class BaselineCaptured:
     """State read before the upgrade, to compare against after it."""
 
-    players: tuple[tuple[str, int, int, int], ...]  # index, won, lost, forfeited
+    reads: tuple[tuple[str, str], ...]  # the profile's declared reads: name, JSON text
     balances: tuple[tuple[str, int], ...]  # address, amount of the bond denom
     app_version: int
     height: int = 0
@@ -144,6 +144,7 @@ class UpgradeVerified:
     checks: tuple[Check, ...]
     height: int = 0
     at: float = 0.0
+    reads: tuple[tuple[str, str], ...] = ()  # declared reads after the upgrade
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,6 @@ class StackRestarted:
 
     last_height: int  # highest height seen before the stop
     balances: tuple[tuple[str, int], ...] = ()  # sampled just before the stop
-    leaderboard: tuple[tuple[str, int], ...] = ()  # read just before the stop
     height: int = 0
     at: float = 0.0
 

@@ -182,7 +182,7 @@ class State:
     upgrade_checks: tuple[Check, ...] = ()
     restart_last_height: int | None = None
     restart_balances: tuple[tuple[str, int], ...] = ()
-    restart_leaderboard: tuple[tuple[str, int], ...] = ()
+    upgrade_reads: tuple[tuple[str, str], ...] = ()  # declared reads after the upgrade
     restart_checks: tuple[Check, ...] = ()
     transitions: tuple[Transition, ...] = ()
     failure: str | None = None
@@ -474,7 +474,9 @@ def _nodes_reached(state: State, fact: NodesReached) -> Result:
 
 
 def _upgrade_verified(state: State, fact: UpgradeVerified) -> Result:
-    state = replace(_complete(state, "verify_upgrade"), upgrade_checks=fact.checks)
+    state = replace(
+        _complete(state, "verify_upgrade"), upgrade_checks=fact.checks, upgrade_reads=fact.reads
+    )
     failed = [c.name for c in fact.checks if not c.passed]
     if failed or not fact.checks:
         return _fail(state, fact, "upgrade checks failed: " + ", ".join(failed or ["none ran"]))
@@ -494,7 +496,6 @@ def _stack_restarted(state: State, fact: StackRestarted) -> Result:
             state,
             restart_last_height=fact.last_height,
             restart_balances=fact.balances,
-            restart_leaderboard=fact.leaderboard,
             awaiting=fact.last_height,
             absent=frozenset(),  # the restart brings every node back
         ),

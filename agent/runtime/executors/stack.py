@@ -7,7 +7,7 @@ from agent.core.actions import LaunchStack, RestartOnV2
 from agent.core.facts import Fact, StackLaunched, StackRestarted
 from agent.core.machine import State
 from agent.runtime.executors.context import ExecContext
-from agent.runtime.executors.state_reads import balances, stored_leaderboard
+from agent.runtime.executors.state_reads import balances
 
 __all__ = ["launch", "restart"]
 
@@ -33,9 +33,6 @@ async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
     s = ctx.cfg.stack
     last = ctx.view.max_height
     kept = await balances(ctx)
-    board = await stored_leaderboard(ctx)
     await ctx.compose.down([s.base_file, s.cosmovisor_file, *state.params.launch_overlays])
     await ctx.compose.up([s.base_file, s.v2_file])
-    return StackRestarted(
-        last_height=last, balances=kept, leaderboard=tuple(board), **ctx.fact_kw()
-    )
+    return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())

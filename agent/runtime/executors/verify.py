@@ -1,11 +1,15 @@
 """The baseline before the upgrade and the checks after it and after the restart.
 
-Each check carries its evidence, so a failed rehearsal says what was seen.
+Built-in checks (any chain): Cosmovisor's ``current`` on every node, the applied
+plan's height, the app version changed, app hashes agree after the migration,
+blocks resumed after the restart, the voters' balances kept. Each can be
+switched off (``[verify] disable``). Then the profile's declared checks
+(``[[reads]]``/``[[checks]]``). Each check carries its evidence, so a failed
+rehearsal says what was seen.
 """
 
 from __future__ import annotations
 
-from agent import checkers
 from agent.adapters.process import run_command
 from agent.core.actions import CaptureBaseline, VerifyNoUpgrade, VerifyRestart, VerifyUpgrade
 from agent.core.facts import (
@@ -19,16 +23,21 @@ from agent.core.facts import (
 from agent.core.machine import State
 from agent.errors import AgentError, TransientError
 from agent.runtime.executors.context import ExecContext
-from agent.runtime.executors.state_reads import balances, players, stored_leaderboard
+from agent.runtime.executors.declared import judge_stage, take_reads
+from agent.runtime.executors.state_reads import balances
 
 __all__ = ["capture_baseline", "verify_restart", "verify_upgrade"]
 
 
+def _on(ctx: ExecContext, name: str) -> bool:
+    return name not in ctx.cfg.verify.disable
+
+
 async def capture_baseline(ctx: ExecContext, _action: CaptureBaseline, _state: State) -> Fact:
-    infos = await players(ctx)
+    reads = await take_reads(ctx, "baseline")
     info = await ctx.tx_rpc.abci_info()
     return BaselineCaptured(
-        players=tuple((p.index, p.won, p.lost, p.forfeited) for p in infos),
+        reads=reads,
         balances=await balances(ctx),
         app_version=info.app_version,
         **ctx.fact_kw(),
@@ -47,92 +56,93 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
 async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) -> Fact:
     checks: list[Check] = []
     name, h = action.upgrade_name, action.upgrade_height
-
-    want = f"upgrades/{name.lower()}"
-    links = {}
-    ids = await ctx.compose.container_ids()
     present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
-    for n in present:
-        if n.name in state.remediated:
-            continue  # swapped to v2 by the agent, not by Cosmovisor: checked below
-        try:
-            links[n.name] = await _current_link(ctx, n.service or n.name, ids)
-        except AgentError as exc:
-            links[n.name] = f"error: {exc}"
-    bad = [f"{k} -> {v}" for k, v in links.items() if not v.rstrip("/").endswith(want)]
-    note = f"; remediated by the agent: {', '.join(state.remediated)}" if state.remediated else ""
-    checks.append(Check("cosmovisor_current", not bad, ("; ".join(bad) or f"all -> {want}") + note))
-
-    applied = await ctx.rest.applied_plan(name)
-    checks.append(Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}"))
-
-    before = state.baseline.app_version if state.baseline else None
     rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
-    versions = {n: (await r.abci_info()) for n, r in rpcs.items()}
-    changed = all(before is not None and v.app_version != before for v in versions.values())
-    checks.append(
-        Check(
-            "app_version_changed",
-            changed,
-            f"before {before}; after "
-            + ", ".join(f"{n}={v.app_version} ({v.version})" for n, v in versions.items()),
-        )
-    )
 
-    expected = checkers.expected_leaderboard(
-        [checkers.PlayerInfo(*p) for p in (state.baseline.players if state.baseline else ())]
-    )
-    try:
-        cli_board = checkers.parse_leaderboard(await ctx.cli.show_leaderboard())
+    if _on(ctx, "cosmovisor_current"):
+        want = f"upgrades/{name.lower()}"
+        links = {}
+        ids = await ctx.compose.container_ids()
+        for n in present:
+            if n.name in state.remediated:
+                continue  # swapped to v2 by the agent, not by Cosmovisor
+            try:
+                links[n.name] = await _current_link(ctx, n.service or n.name, ids)
+            except AgentError as exc:
+                links[n.name] = f"error: {exc}"
+        bad = [f"{k} -> {v}" for k, v in links.items() if not v.rstrip("/").endswith(want)]
+        note = (
+            f"; remediated by the agent: {', '.join(state.remediated)}" if state.remediated else ""
+        )
         checks.append(
-            Check("leaderboard_cli", cli_board == expected, f"got {cli_board}, expected {expected}")
+            Check("cosmovisor_current", not bad, ("; ".join(bad) or f"all -> {want}") + note)
         )
-    except AgentError as exc:
-        checks.append(Check("leaderboard_cli", False, f"show-leaderboard failed: {exc}"))
-    if state.baseline is None:
-        checks.append(Check("baseline", False, "player infos were never read before the upgrade"))
 
-    # State after executing block h (the migration) is in block h+1's app hash.
-    target = h + 1
-    while not ctx.view.all_above(target - 1, state.absent):
-        await ctx.wait_blocks(1)
-    hashes = {n: (await r.block_header(target)).app_hash for n, r in rpcs.items()}
-    checks.append(
-        Check(
-            "app_hash_agree",
-            len(set(hashes.values())) == 1,
-            f"at {target}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()),
+    if _on(ctx, "applied_plan_height"):
+        applied = await ctx.rest.applied_plan(name)
+        checks.append(
+            Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}")
         )
-    )
-    return UpgradeVerified(tuple(checks), **ctx.fact_kw())
+
+    if _on(ctx, "app_version_changed"):
+        before = state.baseline.app_version if state.baseline else None
+        versions = {n: (await r.abci_info()) for n, r in rpcs.items()}
+        changed = all(before is not None and v.app_version != before for v in versions.values())
+        checks.append(
+            Check(
+                "app_version_changed",
+                changed,
+                f"before {before}; after "
+                + ", ".join(f"{n}={v.app_version} ({v.version})" for n, v in versions.items()),
+            )
+        )
+
+    if state.baseline is None:
+        checks.append(Check("baseline", False, "the baseline was never read before the upgrade"))
+    reads = await take_reads(ctx, "upgraded")
+    baseline_reads = state.baseline.reads if state.baseline else ()
+    checks += await judge_stage(ctx, "upgraded", reads, baseline_reads)
+
+    if _on(ctx, "app_hash_agree"):
+        # State after executing block h (the migration) is in block h+1's app hash.
+        target = h + 1
+        while not ctx.view.all_above(target - 1, state.absent):
+            await ctx.wait_blocks(1)
+        hashes = {n: (await r.block_header(target)).app_hash for n, r in rpcs.items()}
+        checks.append(
+            Check(
+                "app_hash_agree",
+                len(set(hashes.values())) == 1,
+                f"at {target}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()),
+            )
+        )
+    return UpgradeVerified(tuple(checks), reads=reads, **ctx.fact_kw())
 
 
 async def verify_restart(ctx: ExecContext, action: VerifyRestart, state: State) -> Fact:
     checks: list[Check] = []
-    heights = ctx.view.heights()
-    checks.append(
-        Check(
-            "blocks_resumed",
-            all(h > action.last_height for h in heights.values()),
-            f"last before restart {action.last_height}; now "
-            + ", ".join(f"{n}={h}" for n, h in heights.items()),
+    if _on(ctx, "blocks_resumed"):
+        heights = ctx.view.heights()
+        checks.append(
+            Check(
+                "blocks_resumed",
+                all(h > action.last_height for h in heights.values()),
+                f"last before restart {action.last_height}; now "
+                + ", ".join(f"{n}={h}" for n, h in heights.items()),
+            )
         )
-    )
-    board = await stored_leaderboard(ctx)
-    kept = board == list(state.restart_leaderboard) and bool(
-        state.restart_leaderboard or board == []
-    )
-    checks.append(
-        Check("leaderboard_kept", kept, f"before {list(state.restart_leaderboard)}, after {board}")
-    )
-    now = await balances(ctx)
-    checks.append(
-        Check(
-            "balances_kept",
-            now == state.restart_balances,
-            f"before {list(state.restart_balances)}, after {list(now)}",
+    reads = await take_reads(ctx, "restarted")
+    baseline_reads = state.baseline.reads if state.baseline else ()
+    checks += await judge_stage(ctx, "restarted", reads, baseline_reads, state.upgrade_reads)
+    if _on(ctx, "balances_kept"):
+        now = await balances(ctx)
+        checks.append(
+            Check(
+                "balances_kept",
+                now == state.restart_balances,
+                f"before {list(state.restart_balances)}, after {list(now)}",
+            )
         )
-    )
     return RestartVerified(tuple(checks), **ctx.fact_kw())
 
 

@@ -1,17 +1,35 @@
-"""What the agent knows of the checkers module's state, independently of Go.
+#!/usr/bin/env python3
+"""The checkers profile's leaderboard check: a check program for `rehearse`.
+
+The agent knows no chain; this program knows checkers. It is declared in the
+bundled profile (config.toml, `[[checks]]` with `program = [...]`) and gets, on
+stdin, the declared reads as JSON: the raw store of player infos before the
+upgrade (`players`, base64 of a /store/checkers/subspace answer), the v2 CLI's
+`show-leaderboard` after it (`leaderboard_cli`), and the stored leaderboard
+(`leaderboard_store`). It prints one JSON line: {"pass": bool, "evidence": "..."}.
+
+Stages:
+- upgraded: the leaderboard the migration computed (as the v2 CLI shows it)
+  equals the one computed here from the baseline's player infos;
+- restarted: the stored leaderboard is unchanged by the restart.
 
 The leaderboard rule is re-implemented here from its documentation (not
-shared with the chain's code), so that a verification compares two
-independent computations: the chain's migration and this one.
+shared with the chain's code), so the check compares two independent
+computations: the chain's migration and this one. Standard library only.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
 from dataclasses import dataclass
 from typing import cast
 
-from agent.errors import ProtocolError
+
+class ProtocolError(Exception):
+    """The chain's answer is not what the checkers module writes."""
+
 
 __all__ = [
     "PlayerInfo",
@@ -132,3 +150,50 @@ def parse_leaderboard(raw: bytes | dict[str, object]) -> list[tuple[str, int]]:
             raise ProtocolError(f"bad leaderboard row {w!r}")
         out.append((str(w["playerAddress"]), int(w["wonCount"])))
     return out
+
+
+def _reads(doc: dict[str, object], stage: str) -> dict[str, object]:
+    reads = doc.get(stage)
+    return reads if isinstance(reads, dict) else {}
+
+
+def judge(doc: dict[str, object]) -> tuple[bool, str]:
+    stage = doc.get("stage")
+    if stage == "upgraded":
+        raw = _reads(doc, "baseline").get("players")
+        value = raw.get("value") if isinstance(raw, dict) else None
+        pairs = decode_kv_pairs(base64.b64decode(value)) if isinstance(value, str) else []
+        expected = expected_leaderboard(parse_players(pairs))
+        shown = _reads(doc, "current").get("leaderboard_cli")
+        if not isinstance(shown, dict):
+            return False, "show-leaderboard gave no JSON"
+        got = parse_leaderboard(shown)
+        return (
+            got == expected,
+            f"show-leaderboard {got}; computed from {len(pairs)} players {expected}",
+        )
+    if stage == "restarted":
+        before = _stored(_reads(doc, "upgraded").get("leaderboard_store"))
+        after = _stored(_reads(doc, "current").get("leaderboard_store"))
+        return before == after and before is not None, f"before the restart {before}, after {after}"
+    return False, f"no rule for stage {stage!r}"
+
+
+def _stored(read: object) -> list[tuple[str, int]] | None:
+    value = read.get("value") if isinstance(read, dict) else None
+    if not isinstance(value, str):
+        return None
+    return parse_leaderboard(base64.b64decode(value))
+
+
+def main() -> int:
+    try:
+        ok, evidence = judge(json.load(sys.stdin))
+    except (ProtocolError, ValueError, KeyError, TypeError) as exc:
+        ok, evidence = False, f"cannot judge: {exc}"
+    print(json.dumps({"pass": ok, "evidence": evidence}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

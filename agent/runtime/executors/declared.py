@@ -1,0 +1,144 @@
+"""A profile's declared reads and checks, taken and judged at each stage.
+
+Reads are taken concurrently (each its own query with a deadline); a read
+that fails is recorded as an error document, so the check that needs it fails
+with the reason as evidence instead of failing the whole stage. The judging is
+pure (``agent.core.checks``); program checks run the profile's program with
+the baseline and current reads as JSON on stdin.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import anyio
+import structlog
+
+from agent.adapters.process import run_command
+from agent.config import Config
+from agent.core.checks import (
+    CheckSpec,
+    ReadSpec,
+    evaluate,
+    parse_program_verdict,
+    reads_needed,
+)
+from agent.core.facts import Check
+from agent.errors import AgentError
+from agent.runtime.executors.context import ExecContext
+
+__all__ = ["check_specs", "judge_stage", "read_specs", "take_reads"]
+
+log = structlog.get_logger("agent.checks")
+
+READ_DEADLINE_S = 60.0
+PROGRAM_DEADLINE_S = 60.0
+
+
+def read_specs(cfg: Config) -> dict[str, ReadSpec]:
+    return {
+        r.name: ReadSpec(r.name, r.kind, r.path, r.data, tuple(r.args), r.binary) for r in cfg.reads
+    }
+
+
+def check_specs(cfg: Config) -> tuple[CheckSpec, ...]:
+    return tuple(
+        CheckSpec(
+            c.name,
+            c.stage,
+            c.read,
+            c.json_path,
+            c.expect,
+            c.value,
+            c.min,
+            c.max,
+            tuple(c.program),
+            tuple(c.reads),
+            tuple(c.baseline_reads),
+            tuple(c.upgraded_reads),
+        )
+        for c in cfg.checks
+    )
+
+
+async def _read(ctx: ExecContext, spec: ReadSpec) -> Any:
+    if spec.kind == "rest":
+        return await ctx.rest.get_path(spec.path)
+    if spec.kind == "rpc":
+        method, _, query = spec.path.lstrip("/").partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        return await ctx.tx_rpc.get(method, params or None)
+    if spec.kind == "abci":
+        raw = await ctx.tx_rpc.abci_query(spec.path, spec.data.encode())
+        return {"value": None if raw is None else base64.b64encode(raw).decode()}
+    return await ctx.cli.query(list(spec.args), v2=spec.binary == "v2")
+
+
+async def take_reads(ctx: ExecContext, stage: str) -> tuple[tuple[str, str], ...]:
+    """Every read some check needs at ``stage``: (name, JSON text), in config order."""
+    specs = read_specs(ctx.cfg)
+    names = reads_needed(check_specs(ctx.cfg), stage)
+    out: dict[str, str] = {}
+
+    async def one(name: str) -> None:
+        try:
+            with anyio.fail_after(READ_DEADLINE_S):
+                doc = await ctx.on_next_blocks(f"read {name}", lambda: _read(ctx, specs[name]))
+            out[name] = json.dumps(doc, sort_keys=True)
+        except (AgentError, TimeoutError) as exc:
+            log.warning("declared_read_failed", read=name, stage=stage, error=str(exc)[:300])
+            out[name] = json.dumps({"__error__": str(exc)[:500] or "timed out"})
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            tg.start_soon(one, name)
+    return tuple((n, out[n]) for n in names)
+
+
+def _docs(reads: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {name: json.loads(text) for name, text in reads}
+
+
+async def judge_stage(
+    ctx: ExecContext,
+    stage: str,
+    current: tuple[tuple[str, str], ...],
+    baseline: tuple[tuple[str, str], ...],
+    upgraded: tuple[tuple[str, str], ...] = (),
+) -> list[Check]:
+    now, before, after = _docs(current), _docs(baseline), _docs(upgraded)
+    checks: list[Check] = []
+    for spec in check_specs(ctx.cfg):
+        if spec.stage != stage:
+            continue
+        failed_reads = [
+            n for n in spec.uses if isinstance(now.get(n), dict) and "__error__" in now[n]
+        ]
+        if failed_reads:
+            why = "; ".join(f"{n}: {now[n]['__error__']}" for n in failed_reads)
+            checks.append(Check(spec.name, False, f"read failed: {why}"))
+            continue
+        if not spec.program:
+            checks.append(evaluate(spec, now, before, after))
+            continue
+        payload = {
+            "check": spec.name,
+            "stage": stage,
+            "baseline": {n: before.get(n) for n in spec.baseline_reads},
+            "upgraded": {n: after.get(n) for n in spec.upgraded_reads},
+            "current": {n: now.get(n) for n in spec.reads},
+        }
+        try:
+            r = await run_command(
+                list(spec.program),
+                deadline=PROGRAM_DEADLINE_S,
+                stdin_data=json.dumps(payload),
+                check=False,
+                cwd=ctx.cfg.base_dir,
+            )
+            checks.append(parse_program_verdict(spec.name, r.returncode, r.stdout, r.stderr))
+        except (AgentError, OSError) as exc:
+            checks.append(Check(spec.name, False, f"the check program did not run: {exc}"))
+    return checks
