@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the failure to rehearse (`rehearse scenarios` lists them; default: happy)",
     )
+    run.add_argument(
+        "--attach",
+        action="store_true",
+        help="drive the upgrade on a network that is already running (no launch, no reset)",
+    )
     # The agent-crash supervisor's own children run the rehearsal directly.
     run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     scen = sub.add_parser("scenarios", help="list the failure scenarios and what each expects")
@@ -119,11 +124,11 @@ async def _deadline(finished: anyio.Event) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
-async def _run(cfg: Config, fresh: bool, scenario: str | None) -> int:
+async def _run(cfg: Config, fresh: bool, scenario: str | None, attach: bool = False) -> int:
     from agent.runtime.wiring import run_rehearsal
 
     async def job() -> int:
-        final = await run_rehearsal(cfg, fresh=fresh, scenario=scenario)
+        final = await run_rehearsal(cfg, fresh=fresh, scenario=scenario, attach=attach)
         if final.verdict_met is not None:
             return EXIT_OK if final.verdict_met else EXIT_FAILED
         return EXIT_OK if final.phase is Phase.RESTARTED else EXIT_FAILED
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             return anyio.run(_watch, cfg)
         if args.scenario == "agent-crash" and not args.supervised:
             return _agent_crash(cfg, path, args.fresh)
-        return anyio.run(_run, cfg, args.fresh, args.scenario)
+        return anyio.run(_run, cfg, args.fresh, args.scenario, args.attach)
     except ConfigError as exc:
         print(f"rehearse: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -94,6 +94,11 @@ class StackConfig(Schema):
         default_factory=lambda: ["python3", "prod-sim/testnet.py", "ports-check"]
     )
     testnet_dir: OptionalText = Field(default="", description='"" means compose_dir')
+    restart_command: list[Text] = Field(
+        default_factory=list,
+        description="rehearse run --attach: how to restart the nodes on v2 (argv); "
+        "empty: nothing (Cosmovisor already runs v2)",
+    )
 
 
 class ChainConfig(Schema):

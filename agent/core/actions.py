@@ -31,9 +31,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class LaunchStack:
-    """Compose down, reset the testnet to v1 genesis, Compose up with Cosmovisor."""
+    """Compose down, reset the testnet to v1 genesis, Compose up with Cosmovisor.
+
+    ``attach``: the network is already running (the team's own nodes): launch
+    nothing, reset nothing; the rehearsal starts from the chain as it is.
+    """
 
     reset: bool = True
+    attach: bool = False
 
     @property
     def key(self) -> str:
@@ -91,7 +96,8 @@ class VerifyUpgrade:
 
 @dataclass(frozen=True, slots=True)
 class RestartOnV2:
-    """Compose down, then up with the v2 Compose file (state kept)."""
+    """Compose down, then up with the v2 Compose file (state kept); when attached,
+    the configured restart command, or nothing (Cosmovisor restarted the nodes)."""
 
     @property
     def key(self) -> str:

@@ -135,6 +135,7 @@ class Params:
     remediate: bool = False  # nodes that did not resume are run on v2 by the agent
     remediation_delay: float = 15.0  # after the resume budget, so the alert comes first
     launch_overlays: tuple[str, ...] = ()  # extra Compose files for the launch
+    attach: bool = False  # drive an upgrade on a network that is already running
 
     def vote_option(self, voter: str) -> str:
         return dict(self.vote_options).get(voter, "yes")
@@ -289,7 +290,7 @@ def _begin(state: State, fact: Begin) -> Result:
     p = state.params
     return _issue(
         state,
-        LaunchStack(reset=True),
+        LaunchStack(reset=not p.attach, attach=p.attach),
         ArmDeadline("launch", p.launch_timeout, "every node producing blocks after launch"),
     )
 

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -298,6 +298,7 @@ async def run_rehearsal(
     fresh: bool = False,
     clock: Clock | None = None,
     scenario: str | None = None,
+    attach: bool = False,
 ) -> State:
     """Run (or resume) a rehearsal to its end; return the final state.
 
@@ -307,7 +308,9 @@ async def run_rehearsal(
     if scenario is not None:
         scenario_for(cfg, scenario)  # a bad name or role is exit 2 before anything
     async with state_lock(_locks(cfg, rehearsal=True)), anyio.create_task_group() as tg:
-        final = await _run_rehearsal(cfg, fresh=fresh, clock=clock, scenario=scenario, tg=tg)
+        final = await _run_rehearsal(
+            cfg, fresh=fresh, clock=clock, scenario=scenario, tg=tg, attach=attach
+        )
         tg.cancel_scope.cancel()  # the stream proxies, if any
     return final
 
@@ -319,6 +322,7 @@ async def _run_rehearsal(
     clock: Clock | None,
     scenario: str | None,
     tg: anyio.abc.TaskGroup,
+    attach: bool = False,
 ) -> State:
     clock = clock or SystemClock()
     password = read_password(cfg)
@@ -343,7 +347,19 @@ async def _run_rehearsal(
             f"the unfinished rehearsal {state.rehearsal_id} is scenario "
             f"{state.params.scenario!r}: resume it without --scenario, or start anew with --fresh",
         )
+    if state is not None and state.params.attach != attach:
+        mode = "attached to a running network" if state.params.attach else "on the prod-sim"
+        raise ConfigError(
+            "--attach",
+            attach,
+            f"the unfinished rehearsal {state.rehearsal_id} runs {mode}: resume it the same "
+            "way, or start anew with --fresh",
+        )
     sc = scenario_for(cfg, state.params.scenario if state is not None else scenario or "happy")
+    if attach and (sc.faults or sc.launch_overlays or sc.supervised):
+        raise ConfigError(
+            "--scenario", sc.name, "injects faults into the prod-sim; not with --attach"
+        )
     fresh_id = None
     if state is None:
         fresh_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -445,7 +461,7 @@ async def _run_rehearsal(
         )
         watch = WatchService(cfg, dict(c.rpcs), clock, view=view)
         runner = Runner(
-            apply(sc, params_from_config(cfg)),
+            replace(apply(sc, params_from_config(cfg)), attach=attach),
             journal,
             Executor(ctx),
             RestReads(rest),

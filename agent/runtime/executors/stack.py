@@ -13,6 +13,8 @@ __all__ = ["launch", "restart"]
 
 
 async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
+    if action.attach:
+        return StackLaunched(**ctx.fact_kw())  # the network runs already: touch nothing
     s = ctx.cfg.stack
     files = [s.base_file, s.cosmovisor_file, *state.params.launch_overlays]
     await ctx.compose.down(files)
@@ -33,6 +35,13 @@ async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
     s = ctx.cfg.stack
     last = ctx.view.max_height
     kept = await balances(ctx)
+    if state.params.attach:
+        # Cosmovisor swapped the binaries in place; a team may restart its way.
+        if s.restart_command:
+            await run_command(
+                s.restart_command, deadline=ctx.cfg.timing.restart_timeout, cwd=ctx.cfg.base_dir
+            )
+        return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())
     await ctx.compose.down([s.base_file, s.cosmovisor_file, *state.params.launch_overlays])
     await ctx.compose.up([s.base_file, s.v2_file])
     return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())

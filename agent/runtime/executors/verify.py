@@ -59,7 +59,8 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
     present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
     rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
 
-    if _on(ctx, "cosmovisor_current"):
+    # Attached to a network we did not launch: its containers are not ours to inspect.
+    if _on(ctx, "cosmovisor_current") and not state.params.attach:
         want = f"upgrades/{name.lower()}"
         links = {}
         ids = await ctx.compose.container_ids()
