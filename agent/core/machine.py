@@ -423,8 +423,10 @@ def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
     state = _advance(state, Phase.PASSED, fact, f"proposal {fact.proposal_id} passed")
     interval = state.block_interval or 1.0
     until_height = max(0, upgrade_height - fact.height) * interval
-    # Block upgrade_height is the first one the new binary commits.
-    state = replace(state, awaiting=upgrade_height - 1)
+    # Block upgrade_height is the first one the new binary commits, but a node
+    # that halted there may already hold it in its block store (stored, then
+    # executed): only a block *after* it proves the node runs the new binary.
+    state = replace(state, awaiting=upgrade_height)
     delay = p.remediation_delay if p.remediate else 0.0
     return _issue(
         state,

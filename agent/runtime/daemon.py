@@ -144,6 +144,14 @@ class Runner:
 
     async def run(self, first: State | None, fresh_id: str | None) -> State:
         """Run a new rehearsal (``first`` None) or resume ``first`` to its end."""
+        try:
+            return await self._run(first, fresh_id)
+        finally:
+            # Also when cancelled (a signal): no stream is left open.
+            for stream in (self.obs_send, self._obs_recv, self._fact_send, self._fact_recv):
+                stream.close()
+
+    async def _run(self, first: State | None, fresh_id: str | None) -> State:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             if self.watch is not None:
@@ -164,8 +172,6 @@ class Runner:
             tg.start_soon(self._machine_loop)
             await self._done.wait()
             tg.cancel_scope.cancel()
-        for stream in (self.obs_send, self._obs_recv, self._fact_send, self._fact_recv):
-            stream.close()
         return self.state
 
     async def _machine_loop(self) -> None:

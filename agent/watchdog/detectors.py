@@ -300,7 +300,9 @@ class Watchdog:
         u = ctx.upgrade_height
         if now < deadline:
             return {n for n, nv in self.view.nodes.items() if nv.height >= u - 1}
-        return {n for n, nv in self.view.nodes.items() if u - 1 <= nv.height < u}
+        # A node at U itself may only hold block U in its store without having
+        # executed it (the old binary halts while applying it): not resumed yet.
+        return {n for n, nv in self.view.nodes.items() if u - 1 <= nv.height <= u}
 
     # --- evaluation -----------------------------------------------------------
 
@@ -436,14 +438,14 @@ class Watchdog:
         out = []
         for n in sorted(halted):
             nv = self.view.nodes[n]
-            if nv.height >= u:
+            if nv.height > u:
                 continue
             if ctx.expected_version and nv.version and nv.version != ctx.expected_version:
                 why = f"{n} still runs the genesis binary (version {nv.version})"
             elif nv.version:
-                why = f"{n} runs version {nv.version} but has not produced block {u}"
+                why = f"{n} runs version {nv.version} but has not produced a block after {u}"
             else:
-                why = f"{n} has not produced block {u}"
+                why = f"{n} has not produced a block after {u}"
             if f"ws:{n}" in self._streams_down:
                 why += "; its websocket is down"
             out.append(

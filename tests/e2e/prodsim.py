@@ -138,7 +138,7 @@ class ProdSim:
         for v in ("alice", "bob"):
             lines += ["[[voters]]", f'name = "{v}"', f'key = "{v}"',
                       f'desk = "{self.testnet / ("desk-" + v)}"']  # fmt: skip
-        path.write_text("\n".join(lines) + "\n" + extra)
+        path.write_text("\n".join(lines) + "\n" + profile_checks() + extra)
         return path
 
     def down(self) -> None:
@@ -155,6 +155,14 @@ class ProdSim:
         ).stdout.split()  # fmt: skip
         if left:
             subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
+
+
+def profile_checks() -> str:
+    """The bundled profile's [verify], [[reads]] and [[checks]], as in config.toml
+    (the check program's path made absolute)."""
+    text = (REPO / "config.toml").read_text()
+    start, end = text.index("[verify]"), text.index("[scenarios]")
+    return text[start:end].replace('"prod-sim/checks/', f'"{PROD_SIM}/checks/') + "\n"
 
 
 @contextmanager

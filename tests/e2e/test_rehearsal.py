@@ -63,7 +63,7 @@ def check_report(sim: ProdSim) -> dict[str, Any]:
     assert heights == sorted(heights)
     names = {c["name"] for c in report["checks"]}
     assert {
-        "cosmovisor_current", "applied_plan_height", "app_version_changed", "leaderboard_cli",
+        "cosmovisor_current", "applied_plan_height", "app_version_changed", "leaderboard_migrated",
         "app_hash_agree", "blocks_resumed", "leaderboard_kept", "balances_kept",
     } <= names  # fmt: skip
     assert all(c["result"] == "pass" for c in report["checks"]), report["checks"]

@@ -316,7 +316,7 @@ def test_halt_message_without_versions_names_the_missing_block() -> None:
     dog.observe(block("a", U + 1, last + BUDGET + 4))
     conds = dog.evaluate(last + BUDGET + 5)
     assert keys(conds) == ["upgrade_halt:b:v1tov2"]
-    assert conds[0].message.endswith(f"b has not produced block {U}")
+    assert conds[0].message.endswith(f"b has not produced a block after {U}")
 
 
 def test_resume_budget_counts_from_the_predicted_time_when_later() -> None:
