@@ -575,8 +575,7 @@ _FAIL = [DeadlinePassed("pass", 9, 1_700_000_010.0, "status")]
         (14, None, Phase.RESTARTED, set()),
         (7, _FAIL, Phase.FAILED, {"write_report"}),
         (7, _FAIL + [ReportWritten("r.json")], Phase.FAILED, set()),
-        # Failing does not retire what was pending: a resume still runs it (see the report).
-        (5, _FAIL_VOTING, Phase.FAILED, {"cast_vote:bob", "capture_baseline", "write_report"}),
+        # A failure with a vote pending: test_defects_fixed.py (e).
     ],
     ids=[
         "launched-launch-pending",
@@ -594,7 +593,6 @@ _FAIL = [DeadlinePassed("pass", 9, 1_700_000_010.0, "status")]
         "restarted-done",
         "failed-report-pending",
         "failed-done",
-        "failed-with-a-vote-pending",
     ],
 )
 async def test_resume_from_a_file_journal_reissues_exactly_the_pending_actions(
@@ -621,24 +619,3 @@ async def test_resume_from_a_file_journal_reissues_exactly_the_pending_actions(
         assert ran == [] and final == state
     # Only new deadlines and the re-armed current one were set.
     assert all(not isinstance(a, ArmDeadline) for a in final.pending)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect (agent/core/derive.py): a status is reported once per change, even when "
-    "the machine ignored it; PASSED read while the last vote's fact is still on its way "
-    "(phase proposed) is never reported again, so the run fails at the upgrade height",
-)
-async def test_passed_seen_before_the_last_vote_fact_is_not_lost(tmp_path: Path) -> None:
-    r = rig(tmp_path)
-    r.reads.statuses = [PASSED]
-    r.reads.gate = None
-
-    async def late_vote() -> None:
-        while "proposal_status" not in r.reads.calls:
-            await anyio.lowlevel.checkpoint()
-
-    r.executor.on_start["cast_vote:bob"] = late_vote
-    final = await play(r)
-    assert final.phase is Phase.RESTARTED, final.failure

@@ -137,16 +137,7 @@ async def test_report_of_a_failure_before_any_proposal(tmp_path: Path) -> None:
     assert "> Failed: stalled: no every node producing blocks after launch within 180s" in md
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect: render_markdown prints 'at height None, proposal None' and "
-    "'block interval None s; voting period None s' when the rehearsal failed before "
-    "a proposal",
-)
-def test_markdown_of_a_failure_before_any_proposal_prints_no_none() -> None:
-    md = render_markdown(build_report(failed_before_any_proposal()))
-    assert "None" not in md
+# The markdown of that failure: test_defects_fixed.py (b).
 
 
 def test_a_state_without_transitions_still_renders() -> None:
