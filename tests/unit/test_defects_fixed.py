@@ -26,7 +26,7 @@ import anyio
 import pytest
 from fakes import PASSED, VOTING, FakeChain, drive_blocks
 from test_daemon import _FAIL_VOTING, NODES, _state_after, play, rig
-from test_report import failed_before_any_proposal
+from test_report import failed_before_any_proposal, no_python_none
 
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
@@ -61,7 +61,9 @@ async def test_ledger_record_after_a_torn_line_is_found(tmp_path: Path) -> None:
 def test_markdown_of_a_failure_before_any_proposal_prints_no_none() -> None:
     md = render_markdown(build_report(failed_before_any_proposal()))
     assert "Failed: stalled" in md  # it is the report of that failure
-    assert "None" not in md
+    assert no_python_none(md)
+    for rendered_none in ("height None", "proposal None", "None s"):
+        assert rendered_none not in md
 
 
 # --- c. derivation ----------------------------------------------------------------------

@@ -28,9 +28,12 @@ from agent.adapters.ledger import TxLedger
 from agent.core.actions import (
     CaptureBaseline,
     CastVote,
+    InjectFault,
     LaunchStack,
+    RemediateNodes,
     RestartOnV2,
     SubmitProposal,
+    VerifyNoUpgrade,
     VerifyRestart,
     VerifyUpgrade,
     WriteReport,
@@ -230,6 +233,20 @@ async def test_vote_signs_broadcasts_and_waits_for_inclusion(world: World) -> No
         ("vote", 1, "cosmos1bob", "VOTE_OPTION_YES"),
     )
     assert world.ledger.records == [("r1", "vote:bob:1", fact.tx_hash, signed.signed.base64)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="defect (agent/runtime/executors/governance.py): cast_vote signs "
+    'vote_args(pid, "yes") and ignores CastVote.option, so a scenario voting no or '
+    "abstain votes yes",
+)
+@pytest.mark.parametrize("option", ["no", "abstain", "no_with_veto"])
+async def test_vote_casts_the_actions_option(world: World, option: str) -> None:
+    fact = await cast_vote(world.ctx, CastVote("bob", 1, option), state())
+    assert isinstance(fact, VoteCast) and not fact.reused
+    assert world.chain.votes == {(1, "cosmos1bob"): f"VOTE_OPTION_{option.upper()}"}
 
 
 async def test_vote_skips_a_vote_already_on_chain(world: World) -> None:
@@ -679,6 +696,9 @@ async def test_every_action_type_has_a_handler(world: World) -> None:
         RestartOnV2,
         VerifyRestart,
         WriteReport,
+        InjectFault,
+        RemediateNodes,
+        VerifyNoUpgrade,
     }
 
 
