@@ -235,13 +235,6 @@ async def test_vote_signs_broadcasts_and_waits_for_inclusion(world: World) -> No
     assert world.ledger.records == [("r1", "vote:bob:1", fact.tx_hash, signed.signed.base64)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect (agent/runtime/executors/governance.py): cast_vote signs "
-    'vote_args(pid, "yes") and ignores CastVote.option, so a scenario voting no or '
-    "abstain votes yes",
-)
 @pytest.mark.parametrize("option", ["no", "abstain", "no_with_veto"])
 async def test_vote_casts_the_actions_option(world: World, option: str) -> None:
     fact = await cast_vote(world.ctx, CastVote("bob", 1, option), state())
