@@ -1,10 +1,23 @@
 """Fakes for the runtime's unit tests: one fake chain shared by RPC, REST, CLI and Compose.
 
 ``FakeChain`` holds what a tiny Cosmos chain would: per-node heights (blocks advance
-only when the test calls ``advance``), a mempool whose transactions are included at
-the next block, proposals, votes, balances, the checkers store and the Cosmovisor
-links. ``FakeRPC``/``FakeRest``/``FakeCLI``/``FakeCompose`` are views onto it, so an
-executor that broadcasts through the CLI finds its transaction over RPC.
+only when the test calls ``advance``), accounts with sequences, a mempool whose
+transactions are included at the next block, proposals, votes, balances, the checkers
+store and the Cosmovisor links. ``FakeRPC``/``FakeRest``/``FakeCLI``/``FakeCompose``
+are views onto it, so a transaction signed by the fake CLI and broadcast over one fake
+RPC is found over any other.
+
+Transactions are modelled as the chain treats signed bytes: the fake CLI signs
+deterministically (the bytes are JSON of the ``tx`` arguments, the signer, its account
+number and sequence), so signing the same thing at the same sequence gives the same
+bytes and hash. The chain accepts given bytes at most once: bytes already in the
+mempool are a duplicate (the node's cache, code 0), bytes at a sequence the account
+has moved past are refused with code 32 (a duplicate to the agent: "look it up"), and
+every answer goes through the real ``parse_broadcast``/``broadcast_error``.
+
+``FakeChain.kill_at`` arms one-shot hooks at named points (``signed``, ``recorded``,
+``broadcast``, ``tx_lookup``, ``block``) so a test can kill (raise) or cancel the
+executor exactly there.
 
 For the daemon: ``ScriptedExecutor`` answers each action with its fact (and can be
 told to hang or fail), ``FakeReads`` answers the two chain reads, ``FakeSource``
@@ -29,11 +42,20 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from agent import checkers
-from agent.adapters.chaincli import TxResult
+from agent.adapters.chaincli import SignedTx, proposal_args
 from agent.adapters.clock import FakeClock
 from agent.adapters.process import CommandResult
-from agent.adapters.rest import Proposal, UpgradePlan
-from agent.adapters.rpc import AbciInfo, BlockHeader
+from agent.adapters.rest import AccountState, Proposal, UpgradePlan
+from agent.adapters.rpc import (
+    TX_IN_CACHE,
+    AbciInfo,
+    BlockHeader,
+    BroadcastResult,
+    RPCError,
+    broadcast_error,
+    parse_broadcast,
+    tx_hash,
+)
 from agent.config import Config, VoterConfig, parse_config
 from agent.core import codec
 from agent.core.actions import (
@@ -63,7 +85,7 @@ from agent.core.facts import (
 )
 from agent.core.machine import Phase, State
 from agent.core.observations import NewBlock, Observation
-from agent.errors import AgentError, TransientError
+from agent.errors import AgentError, ConnectError, DeadlineExceeded, TransientError
 from agent.runtime import report as report_mod
 from agent.runtime.executors.context import ExecContext
 
@@ -71,6 +93,7 @@ GENESIS = 1_700_000_000.0
 VOTING = "PROPOSAL_STATUS_VOTING_PERIOD"
 PASSED = "PROPOSAL_STATUS_PASSED"
 OK = (Check("fake", True, "fine"),)
+DEPOSIT = "10000000upawn"
 
 
 class SimulatedCrash(BaseException):
@@ -98,6 +121,34 @@ class FakeProposal:
     voting_end: float = 0.0
 
 
+@dataclass(frozen=True)
+class FakeTx:
+    """Signed bytes as the fake chain reads them (see the module doc)."""
+
+    raw: bytes
+    hash: str
+    sender: str
+    sequence: int
+    what: tuple[Any, ...]  # ("proposal", name, height) | ("vote", pid, address, option)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> FakeTx:
+        doc = json.loads(raw)
+        args, sender = doc["args"], doc["from"]
+        what: tuple[Any, ...]
+        if args[:2] == ["upgrade", "software-upgrade"]:
+            what = ("proposal", args[2], int(args[args.index("--upgrade-height") + 1]))
+        elif args[:2] == ["gov", "vote"]:
+            what = ("vote", int(args[2]), sender, f"VOTE_OPTION_{args[3].upper()}")
+        else:
+            raise AssertionError(f"the fake chain knows no tx {args!r}")
+        return cls(raw, tx_hash(raw), sender, int(doc["sequence"]), what)
+
+    @property
+    def signed(self) -> SignedTx:
+        return SignedTx(self.raw, self.hash)
+
+
 @dataclass
 class FakeChain:
     nodes: list[str]
@@ -105,9 +156,17 @@ class FakeChain:
     interval: float = 1.0
     heights: dict[str, int] = field(default_factory=dict)
     frozen: set[str] = field(default_factory=set)  # nodes that produce no blocks
-    mempool: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    txs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    broadcasts: list[tuple[Any, ...]] = field(default_factory=list)
+    mempool: list[FakeTx] = field(default_factory=list)
+    txs: dict[str, dict[str, Any]] = field(default_factory=dict)  # committed: hash -> /tx
+    committed: list[FakeTx] = field(default_factory=list)
+    signed: list[FakeTx] = field(default_factory=list)  # every signature the CLI made
+    broadcasts: list[BroadcastResult] = field(default_factory=list)  # every answer
+    sequences: dict[str, int] = field(default_factory=dict)  # address -> committed seq
+    account_numbers: dict[str, int] = field(default_factory=dict)
+    check_code: int = 0  # CheckTx refuses new transactions with this code
+    down: set[str] = field(default_factory=set)  # nodes whose RPC refuses connections
+    lost_answers: int = 0  # the next N broadcasts reach the mempool; the answer times out
+    kill_at: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     proposals: list[FakeProposal] = field(default_factory=list)
     votes: dict[tuple[int, str], str] = field(default_factory=dict)
     vote_txs: list[tuple[int, str]] = field(default_factory=list)
@@ -142,8 +201,8 @@ class FakeChain:
         for _ in range(n):
             self.height += 1
             if self.include:
-                for tx_hash, what in self.mempool:
-                    self._include(tx_hash, what)
+                for tx in self.mempool:
+                    self._include(tx)
                 self.mempool.clear()
             for node in self.nodes:
                 if node in self.frozen:
@@ -162,14 +221,56 @@ class FakeChain:
         return self.app_hash_override.get((node, h), f"APPHASH{h:08d}ABCDEF")
 
     # transactions
-    def broadcast(self, *what: Any) -> str:
-        self.broadcasts.append(what)
-        tx_hash = f"{len(self.broadcasts):064X}"
-        self.mempool.append((tx_hash, what))
-        return tx_hash
+    async def hit(self, point: str) -> None:
+        """Run the hook armed at ``point`` (once), e.g. a simulated kill."""
+        hook = self.kill_at.pop(point, None)
+        if hook is not None:
+            await hook()
 
-    def _include(self, tx_hash: str, what: tuple[Any, ...]) -> None:
+    def account(self, address: str) -> AccountState:
+        number = self.account_numbers.setdefault(address, len(self.account_numbers))
+        return AccountState(number, self.sequences.get(address, 0))
+
+    def sign(self, address: str, args: list[str], account_number: int, sequence: int) -> FakeTx:
+        """Deterministic "signature": equal inputs give equal bytes (as RFC 6979 does)."""
+        doc = {"args": args, "from": address, "account": account_number, "sequence": sequence}
+        tx = FakeTx.decode(json.dumps(doc, sort_keys=True).encode())
+        self.signed.append(tx)
+        return tx
+
+    def broadcast_tx(self, tx_bytes: bytes) -> BroadcastResult:
+        """CheckTx as a node runs it, answered through the real result mapping."""
+        tx = FakeTx.decode(tx_bytes)
+        if any(m.hash == tx.hash for m in self.mempool):
+            err = RPCError("broadcast_tx_sync", -32603, "Internal error", TX_IN_CACHE)
+            result = broadcast_error(err, tx.hash)
+        else:
+            # The check state's sequence: committed ones plus what waits in the mempool.
+            expected = self.sequences.get(tx.sender, 0) + sum(
+                1 for m in self.mempool if m.sender == tx.sender
+            )
+            doc: dict[str, Any] = {"code": 0, "data": "", "log": "", "codespace": ""}
+            if tx.sequence != expected:
+                doc.update(
+                    code=32,
+                    codespace="sdk",
+                    log=f"account sequence mismatch, expected {expected}, "
+                    f"got {tx.sequence}: incorrect account sequence",
+                )
+            elif self.check_code:
+                doc.update(code=self.check_code, codespace="sdk", log="insufficient fees")
+            else:
+                self.mempool.append(tx)
+            result = parse_broadcast({**doc, "hash": tx.hash}, tx.hash)
+        self.broadcasts.append(result)
+        return result
+
+    def _include(self, tx: FakeTx) -> None:
+        # The ante handler bumps the sequence even when the message then fails.
+        self.sequences[tx.sender] = self.sequences.get(tx.sender, 0) + 1
+        self.committed.append(tx)
         events: list[dict[str, Any]] = []
+        what = tx.what
         if self.tx_code == 0:
             if what[0] == "proposal":
                 _, name, height = what
@@ -184,7 +285,10 @@ class FakeChain:
                 _, pid, addr, option = what
                 self.votes[(pid, addr)] = option
                 self.vote_txs.append((pid, addr))
-        self.txs[tx_hash] = {"tx_result": {"code": self.tx_code, "events": events}}
+        self.txs[tx.hash] = {"tx_result": {"code": self.tx_code, "events": events}}
+
+    def committed_of(self, kind: str) -> list[FakeTx]:
+        return [t for t in self.committed if t.what[0] == kind]
 
     def proposals_for(self, name: str) -> list[FakeProposal]:
         return [p for p in self.proposals if p.name == name]
@@ -215,11 +319,28 @@ class FakeRPC:
         self.chain = chain
         self.node = node
 
+    def _reach(self) -> None:
+        if self.node in self.chain.down:
+            raise ConnectError(f"{self.node}:26657: connection refused")
+
+    async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult:
+        await anyio.lowlevel.checkpoint()
+        self._reach()
+        result = self.chain.broadcast_tx(tx_bytes)
+        await self.chain.hit("broadcast")  # the node has it; the answer is on its way
+        if self.chain.lost_answers > 0:
+            self.chain.lost_answers -= 1
+            raise DeadlineExceeded(f"POST {self.node}:26657: read timed out")
+        return result
+
     async def tx(self, tx_hash: str) -> dict[str, Any] | None:
         await anyio.lowlevel.checkpoint()
+        self._reach()
+        await self.chain.hit("tx_lookup")
         return self.chain.txs.get(tx_hash)
 
     async def abci_info(self) -> AbciInfo:
+        self._reach()
         c = self.chain
         return AbciInfo(c.app_version[self.node], f"v{c.app_version[self.node]}", c.height)
 
@@ -228,6 +349,7 @@ class FakeRPC:
         return BlockHeader(h, self.chain.block_time(h), self.chain.app_hash(self.node, h))
 
     async def abci_query(self, path: str, data: bytes, height: int | None = None) -> bytes | None:
+        self._reach()
         c = self.chain
         if c.query_errors > 0:
             c.query_errors -= 1
@@ -288,35 +410,36 @@ class FakeRest:
     async def balance(self, address: str, denom: str) -> int:
         return self.chain.balances.get(address, 0)
 
+    async def account(self, address: str) -> AccountState:
+        await anyio.lowlevel.checkpoint()
+        return self.chain.account(address)
+
 
 class FakeCLI:
     def __init__(self, chain: FakeChain) -> None:
         self.chain = chain
-        self.crash_after_broadcast = False
         self.leaderboard_error: AgentError | None = None
 
     async def address(self, voter: VoterConfig) -> str:
         return f"cosmos1{voter.name}"
 
-    def _maybe_crash(self) -> None:
-        if self.crash_after_broadcast:
-            self.crash_after_broadcast = False
-            raise SimulatedCrash("killed after the broadcast returned")
+    def proposal_args(self, name: str, height: int, summary: str) -> list[str]:
+        return proposal_args(name, height, summary, DEPOSIT)
 
-    async def submit_upgrade(
-        self, voter: VoterConfig, name: str, height: int, summary: str
-    ) -> TxResult:
+    async def sign(
+        self,
+        voter: VoterConfig,
+        args: list[str],
+        *,
+        address: str,
+        account_number: int,
+        sequence: int,
+    ) -> SignedTx:
         await anyio.lowlevel.checkpoint()
-        tx_hash = self.chain.broadcast("proposal", name, height)
-        self._maybe_crash()
-        return TxResult(tx_hash, 0, "")
-
-    async def vote(self, voter: VoterConfig, proposal_id: int, option: str = "yes") -> TxResult:
-        await anyio.lowlevel.checkpoint()
-        addr = await self.address(voter)
-        tx_hash = self.chain.broadcast("vote", proposal_id, addr, f"VOTE_OPTION_{option.upper()}")
-        self._maybe_crash()
-        return TxResult(tx_hash, 0, "")
+        assert address == await self.address(voter), "signed as someone else"
+        tx = self.chain.sign(address, list(args), account_number, sequence)
+        await self.chain.hit("signed")  # the container printed the bytes
+        return tx.signed
 
     async def show_leaderboard(self) -> dict[str, Any]:
         if self.leaderboard_error is not None:
@@ -345,16 +468,31 @@ class FakeCompose:
 
 
 class FakeLedger:
-    """In-memory ``TxLedger``: record/find by (rehearsal, kind)."""
+    """In-memory ``TxLedger``: record, find and entries by (rehearsal, kind)."""
 
     def __init__(self) -> None:
-        self.entries: list[tuple[str, str, str]] = []
+        self.records: list[tuple[str, str, str, str | None]] = []
 
-    async def record(self, rehearsal: str, kind: str, tx_hash: str) -> None:
-        self.entries.append((rehearsal, kind, tx_hash))
+    async def record(self, rehearsal: str, kind: str, tx_hash: str, tx: str | None = None) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.records.append((rehearsal, kind, tx_hash, tx))
 
     async def find(self, rehearsal: str, kind: str) -> list[str]:
-        return [h for r, k, h in self.entries if r == rehearsal and k == kind]
+        return [h for h, _ in await self.entries(rehearsal, kind)]
+
+    async def entries(self, rehearsal: str, kind: str) -> list[tuple[str, str | None]]:
+        return [(h, t) for r, k, h, t in self.records if r == rehearsal and k == kind]
+
+
+def hook_ledger(ledger: Any, chain: FakeChain) -> None:
+    """Make ``ledger.record`` run the chain's ``recorded`` hook once it has written."""
+    real = ledger.record
+
+    async def record(*a: Any, **kw: Any) -> None:
+        await real(*a, **kw)
+        await chain.hit("recorded")
+
+    ledger.record = record
 
 
 class CommandRecorder:
@@ -414,8 +552,10 @@ def make_world(base_dir: Path, *, ledger: Any = None, height: int = 10) -> World
     async def wait_blocks(n: int) -> None:
         await anyio.lowlevel.checkpoint()
         chain.advance(n)
+        await chain.hit("block")
 
     ledger = FakeLedger() if ledger is None else ledger
+    hook_ledger(ledger, chain)
     ctx = ExecContext(
         cfg,
         compose=compose,  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ Blocks come from a ``FakeChain`` only when the test advances it; deadlines run o
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -177,20 +179,22 @@ async def play(
     async def to_the_end() -> None:
         await drive_blocks(r.chain, lambda: done.is_set(), journal=r.journal)
 
-    try:
-        with anyio.fail_after(limit):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(main)
-                await (body or to_the_end)()
-                await done.wait()
-    finally:
-        close_streams(r.runner)
+    # run() closes its streams when it returns (test_defects_fixed.py, d).
+    with anyio.fail_after(limit):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(main)
+            await (body or to_the_end)()
+            await done.wait()
     return r.final[0]
 
 
+def streams(runner: Runner) -> list[Any]:
+    return [runner.obs_send, runner._obs_recv, runner._fact_send, runner._fact_recv]
+
+
 def close_streams(runner: Runner) -> None:
-    """The Runner creates its streams in __init__ and never closes them (see the report)."""
-    for s in (runner.obs_send, runner._obs_recv, runner._fact_send, runner._fact_recv):
+    """A *cancelled* run() leaves its streams open (see the xfail test below)."""
+    for s in streams(runner):
         s.close()
 
 
@@ -342,7 +346,11 @@ async def test_launch_deadline_when_no_block_ever_comes(tmp_path: Path) -> None:
     final = await _fails_on_deadline(
         r, lambda: "launch_stack" in r.executor.completed, blocks=False
     )
-    assert final.failure == "stalled: no every node producing blocks after launch within 30s"
+    # No node ever produced a block: the deadline names every one of them.
+    assert final.failure == (
+        "stalled: no every node producing blocks after launch within 30s"
+        " (behind: val-a, val-b, full-c)"
+    )
     assert r.journal.phases == [Phase.LAUNCHED, Phase.FAILED]
     assert r.executor.started == ["launch_stack", "write_report"]
 
@@ -399,7 +407,9 @@ def assert_consistent(state: State) -> None:
     assert state.phase is phases[-1]
 
 
-async def _cancelled_run(r: Rig, arm: Callable[[anyio.CancelScope], None]) -> None:
+async def _cancelled_run(
+    r: Rig, arm: Callable[[anyio.CancelScope], None], *, close: bool = True
+) -> None:
     """Run until ``arm``'s hook cancels the run (as a SIGTERM/kill would stop it)."""
     scope = anyio.CancelScope()
     arm(scope)
@@ -415,7 +425,8 @@ async def _cancelled_run(r: Rig, arm: Callable[[anyio.CancelScope], None]) -> No
                 tg.start_soon(main)
                 await drive_blocks(r.chain, lambda: scope.cancel_called, journal=r.journal)
     finally:
-        close_streams(r.runner)
+        if close:
+            close_streams(r.runner)
 
 
 async def _resume_and_check(tmp_path: Path, r1: Rig) -> tuple[State, Rig]:
@@ -490,6 +501,39 @@ async def test_cancel_while_an_executor_runs_then_resume_reissues_it(
     saved, r2 = await _resume_and_check(tmp_path, r1)
     assert key in {a.key for a in saved.pending}
     assert r2.executor.started.count(key) == 1
+
+
+async def _streams_of_a_cancelled_run(tmp_path: Path) -> list[Any]:
+    r = rig(tmp_path)
+
+    def arm(scope: anyio.CancelScope) -> None:
+        async def hook() -> None:
+            scope.cancel()
+            await anyio.sleep_forever()
+
+        r.executor.on_start["submit_proposal"] = hook
+
+    await _cancelled_run(r, arm, close=False)
+    assert "submit_proposal" in r.executor.started
+    return streams(r.runner)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="defect (agent/runtime/daemon.py): Runner.run closes its memory streams only "
+    "when it returns; a cancelled run (SIGTERM, a parent task group cancelled) leaves "
+    "them open, so they warn (ResourceWarning) when collected; a try/finally would do",
+)
+async def test_a_cancelled_run_closes_its_streams_too(tmp_path: Path) -> None:
+    left = await _streams_of_a_cancelled_run(tmp_path)
+    assert len(left) == 4
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del left
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
 
 
 async def test_cancel_during_a_file_journal_save_keeps_the_state_being_saved(
@@ -575,8 +619,7 @@ _FAIL = [DeadlinePassed("pass", 9, 1_700_000_010.0, "status")]
         (14, None, Phase.RESTARTED, set()),
         (7, _FAIL, Phase.FAILED, {"write_report"}),
         (7, _FAIL + [ReportWritten("r.json")], Phase.FAILED, set()),
-        # Failing does not retire what was pending: a resume still runs it (see the report).
-        (5, _FAIL_VOTING, Phase.FAILED, {"cast_vote:bob", "capture_baseline", "write_report"}),
+        # A failure with a vote pending: test_defects_fixed.py (e).
     ],
     ids=[
         "launched-launch-pending",
@@ -594,7 +637,6 @@ _FAIL = [DeadlinePassed("pass", 9, 1_700_000_010.0, "status")]
         "restarted-done",
         "failed-report-pending",
         "failed-done",
-        "failed-with-a-vote-pending",
     ],
 )
 async def test_resume_from_a_file_journal_reissues_exactly_the_pending_actions(
@@ -621,24 +663,3 @@ async def test_resume_from_a_file_journal_reissues_exactly_the_pending_actions(
         assert ran == [] and final == state
     # Only new deadlines and the re-armed current one were set.
     assert all(not isinstance(a, ArmDeadline) for a in final.pending)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect (agent/core/derive.py): a status is reported once per change, even when "
-    "the machine ignored it; PASSED read while the last vote's fact is still on its way "
-    "(phase proposed) is never reported again, so the run fails at the upgrade height",
-)
-async def test_passed_seen_before_the_last_vote_fact_is_not_lost(tmp_path: Path) -> None:
-    r = rig(tmp_path)
-    r.reads.statuses = [PASSED]
-    r.reads.gate = None
-
-    async def late_vote() -> None:
-        while "proposal_status" not in r.reads.calls:
-            await anyio.lowlevel.checkpoint()
-
-    r.executor.on_start["cast_vote:bob"] = late_vote
-    final = await play(r)
-    assert final.phase is Phase.RESTARTED, final.failure
