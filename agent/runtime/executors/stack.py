@@ -17,7 +17,8 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
         return StackLaunched(**ctx.fact_kw())  # the network runs already: touch nothing
     s = ctx.cfg.stack
     files = [s.base_file, s.cosmovisor_file, *state.params.launch_overlays]
-    await ctx.compose.down(files)
+    if await ctx.compose.has_containers():  # a fresh machine has nothing to take down
+        await ctx.compose.down(files)
     env = {"REHEARSE_TESTNET_DIR": str(ctx.cfg.testnet_dir)}
     if action.reset:
         await run_command(
@@ -42,6 +43,8 @@ async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
                 s.restart_command, deadline=ctx.cfg.timing.restart_timeout, cwd=ctx.cfg.base_dir
             )
         return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())
-    await ctx.compose.down([s.base_file, s.cosmovisor_file, *state.params.launch_overlays])
-    await ctx.compose.up([s.base_file, s.v2_file])
+    # One `up` with the v2 file recreates every node on the v2 image (stop,
+    # remove, start, all at once): the same safe stop as down + up, without
+    # tearing the networks down and building them again.
+    await ctx.compose.up([s.base_file, s.v2_file], remove_orphans=True)
     return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())
