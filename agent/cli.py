@@ -329,9 +329,12 @@ def _closing_summary(
     if command == "run" and state is None and code in (EXIT_INTERRUPTED, EXIT_FAILED):
         state, _ = read_journal(cfg.state_dir / "journal.json")
     alerts: list[dict[str, Any]] = []
+    heights = None
     if display is not None and display.session.watch is not None:
         mgr = display.session.watch.alerts
         alerts = [n.to_json() for n in mgr.firing.values()] if mgr is not None else []
+        if command == "watch":
+            heights = display.session.watch.dog.view.heights()
     report_path = cfg.path(cfg.agent.report_json)
     summary = build_summary(
         command=command,
@@ -342,6 +345,7 @@ def _closing_summary(
         report_path=str(report_path),
         alerts=alerts,
         log_file=str(outcome.log_file) if outcome.log_file else None,
+        heights=heights,
     )
     print("\n" + "\n".join(summary_lines(summary)), flush=True)
 

@@ -42,6 +42,12 @@ class ConsoleOut:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.target: Callable[[str], None] = self.write
+        self.log_file: TextIO | None = None  # the JSON file, open for the process
+
+    def close(self) -> None:
+        """Close the JSON log file (tests; a process just exits)."""
+        if self.log_file is not None:
+            self.log_file.close()
 
     def write(self, line: str) -> None:
         self.stream.write(line + "\n")
@@ -102,6 +108,7 @@ def configure_logging(
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         fh = open(log_file, "a", encoding="utf-8")  # noqa: SIM115 - lives for the process
+        out.log_file = fh
     min_level = logging.DEBUG if fh is not None else (logging.INFO if quiet else lvl)
     tee: Any = _Tee(fh, out, lvl, quiet)
     structlog.configure(

@@ -91,7 +91,8 @@ def _upgrade(snap: Snapshot) -> list[Text]:
         lines.append(t)
     t = Text("upgrade    ")
     if snap.upgrade_height is None:
-        t.append(f"{snap.upgrade_name or '-'}: no height yet", style="dim")
+        none = "none scheduled on chain" if snap.mode == "watch" else "no height yet"
+        t.append(f"{snap.upgrade_name + ': ' if snap.upgrade_name else ''}{none}", style="dim")
     else:
         t.append(f"{snap.upgrade_name or '?'} at height {snap.upgrade_height}")
         if snap.blocks_to_upgrade:

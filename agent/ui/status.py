@@ -28,8 +28,6 @@ def collect_status(cfg: Config, now: float | None = None) -> tuple[Summary, int]
     if beat.ok and beat.doc is not None and pid_alive(beat.doc.get("pid")):
         what = "rehearsal" if beat.doc.get("phase") else "watcher"
         running = f"{what} running (pid {beat.doc.get('pid')}, last beat {beat.age_s:.0f}s ago)"
-    elif beat.doc is not None:
-        running = None  # a stale heartbeat: nothing is running
     report_path = cfg.path(cfg.agent.report_json)
     alerts = read_alert_state(w.alert_state_file)
     summary = build_summary(

@@ -54,6 +54,7 @@ class Summary:
     resume: str | None = None
     running: str | None = None
     alerts: tuple[str, ...] = ()
+    heights: str | None = None  # watch: each node's last height
 
 
 def downtime_from_report(doc: Mapping[str, Any] | None) -> str | None:
@@ -94,6 +95,7 @@ def build_summary(
     alerts: Iterable[Mapping[str, Any]] = (),
     log_file: str | None = None,
     running: str | None = None,
+    heights: Mapping[str, int] | None = None,
 ) -> Summary:
     """What happened, in a few lines: outcome, reason, verdict, downtime, report, next step."""
     lines = tuple(_alert_line(a) for a in alerts)
@@ -103,11 +105,14 @@ def build_summary(
         "log_file": log_file,
         "running": running,
         "alerts": lines,
+        "heights": ", ".join(f"{n} {h}" for n, h in heights.items()) if heights else None,
     }
     if command == "watch":
         return Summary(outcome="stopped" if error is None else "error", reason=error, **common)
     if state is None:
         outcome = "no rehearsal yet" if error is None else "not started"
+        if command == "status" and error is not None:
+            outcome = "state unreadable"
         if running is not None and command == "status":
             outcome = "watching (no rehearsal)"
         return Summary(outcome=outcome, reason=error, **common)
@@ -154,6 +159,7 @@ def summary_lines(s: Summary) -> list[str]:
 
     add("rehearsal", s.rehearsal_id and f"{s.rehearsal_id} (scenario {s.scenario})")
     add("running", s.running)
+    add("heights", s.heights)
     add("reason", s.reason)
     if s.verdict_met is not None:
         add("verdict", ("as expected" if s.verdict_met else "NOT as expected") +
