@@ -138,7 +138,11 @@ async def run_doctor(cfg: Config, probes: Probes, *, watch: bool = False) -> lis
         try:
             wanted = await probes.compose_images(prefix)
             missing = [i for i in wanted if not await probes.image_present(i)]
-            if missing:
+            if not wanted:
+                why = f"the Compose files name none (stack.compose_dir = {cfg.compose_dir})"
+                fix = "point stack.compose_dir at the prod-sim"
+                checks.append(Check("stack images", "fail", why, fix))
+            elif missing:
                 checks.append(Check("stack images", "fail", f"missing: {', '.join(missing)}",
                                     FIX_IMAGES))  # fmt: skip
             else:
@@ -220,8 +224,13 @@ class RealProbes:
             argv = [*prefix, "--project-name", s.project]
             for f in files:
                 argv += ["--file", str(self.cfg.compose_dir / f)]
-            r = await run_command([*argv, "config", "--images"], deadline=30, env=self.env)
-            images.update(dict.fromkeys(x.strip() for x in r.stdout.splitlines() if x.strip()))
+            # `config` (not `config --images`, which docker-compose v1 lacks): the
+            # resolved YAML, one `image: NAME` line per service.
+            r = await run_command([*argv, "config"], deadline=30, env=self.env)
+            for line in r.stdout.splitlines():
+                key, _, value = line.strip().partition(":")
+                if key == "image" and value.strip():
+                    images[value.strip().strip("'\"")] = None
         return list(images)
 
     async def image_present(self, image: str) -> bool:

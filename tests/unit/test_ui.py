@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import structlog
+from fakes import GENESIS, make_config, rfc3339
 
 from agent import cli
 from agent.config import Config
@@ -30,8 +31,6 @@ from agent.ui.status import collect_status
 from agent.ui.summary import build_summary, downtime_from_report, summary_json, summary_lines
 from agent.watchdog.alerts import Notification
 from agent.watchdog.sinks import CommandSink
-
-from fakes import GENESIS, make_config, rfc3339
 
 NOW = GENESIS + 100.0
 
@@ -119,8 +118,8 @@ def test_rendered_text_shows_phases_nodes_proposal_eta_deadline_and_alerts() -> 
 
 
 def test_a_failed_rehearsal_shows_where_it_stopped_and_why() -> None:
-    st = _state(phase=Phase.FAILED, failure="vote:bob: rejected", deadline=None,
-                transitions=(*_state().transitions, _tr(Phase.VOTED, Phase.FAILED, 16)))  # fmt: skip
+    failed = (*_state().transitions, _tr(Phase.VOTED, Phase.FAILED, 16))
+    st = _state(phase=Phase.FAILED, failure="vote:bob: rejected", deadline=None, transitions=failed)
     text = render_text(build_snapshot(mode="run", view=_view(), now=NOW, state=st))
     assert "✓ voted › · passed" in text and "✗ failed" in text
     assert "failed: vote:bob: rejected" in text and "waiting" not in text
