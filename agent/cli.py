@@ -326,7 +326,8 @@ def _closing_summary(
     from agent.ui.summary import build_summary, read_journal, read_report, summary_lines
 
     state = outcome.state
-    if command == "run" and state is None and code in (EXIT_INTERRUPTED, EXIT_FAILED):
+    if command == "run" and state is None and outcome.error is None:
+        # Interrupted, or the agent-crash supervisor ran it: the journal holds the state.
         state, _ = read_journal(cfg.state_dir / "journal.json")
     alerts: list[dict[str, Any]] = []
     heights = None
