@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,10 +54,15 @@ __all__ = [
     "params_from_config",
     "run_rehearsal",
     "run_watch",
+    "OnStarted",
     "sources",
 ]
 
 log = structlog.get_logger("agent.wiring")
+
+# Told the live objects once they exist (the command line's live view reads them):
+# the rehearsal's Runner (None for ``watch``) and the WatchService.
+OnStarted = Callable[[Runner | None, WatchService], None]
 
 
 def params_from_config(cfg: Config) -> Params:
@@ -299,17 +304,25 @@ async def run_rehearsal(
     clock: Clock | None = None,
     scenario: str | None = None,
     attach: bool = False,
+    on_started: OnStarted | None = None,
 ) -> State:
     """Run (or resume) a rehearsal to its end; return the final state.
 
     ``scenario``: the failure to rehearse (None: resume whatever the journal
-    holds, or ``happy`` for a new rehearsal).
+    holds, or ``happy`` for a new rehearsal). ``on_started`` is called with the
+    Runner and the WatchService once they exist.
     """
     if scenario is not None:
         scenario_for(cfg, scenario)  # a bad name or role is exit 2 before anything
     async with state_lock(_locks(cfg, rehearsal=True)), anyio.create_task_group() as tg:
         final = await _run_rehearsal(
-            cfg, fresh=fresh, clock=clock, scenario=scenario, tg=tg, attach=attach
+            cfg,
+            fresh=fresh,
+            clock=clock,
+            scenario=scenario,
+            tg=tg,
+            attach=attach,
+            on_started=on_started,
         )
         tg.cancel_scope.cancel()  # the stream proxies, if any
     return final
@@ -323,6 +336,7 @@ async def _run_rehearsal(
     scenario: str | None,
     tg: anyio.abc.TaskGroup,
     attach: bool = False,
+    on_started: OnStarted | None = None,
 ) -> State:
     clock = clock or SystemClock()
     password = read_password(cfg)
@@ -473,6 +487,8 @@ async def _run_rehearsal(
             block_log=BlockLog(cfg.state_dir),
         )
         watch.phase = lambda: runner.state.phase.value
+        if on_started is not None:
+            on_started(runner, watch)
         final = await runner.run(state, fresh_id)
     log.info(
         "rehearsal_finished",
@@ -485,17 +501,21 @@ async def _run_rehearsal(
     return final
 
 
-async def run_watch(cfg: Config, clock: Clock | None = None) -> None:
+async def run_watch(
+    cfg: Config, clock: Clock | None = None, on_started: OnStarted | None = None
+) -> None:
     """``rehearse watch``: attach to the configured nodes and watch until cancelled."""
     async with state_lock(_locks(cfg, rehearsal=False)):
-        await _run_watch(cfg, clock)
+        await _run_watch(cfg, clock, on_started)
 
 
-async def _run_watch(cfg: Config, clock: Clock | None) -> None:
+async def _run_watch(cfg: Config, clock: Clock | None, on_started: OnStarted | None) -> None:
     clock = clock or SystemClock()
     view = ChainView([n.name for n in cfg.nodes])
     async with clients(cfg) as c:
         watch = WatchService(cfg, c.rpcs, clock, view=view, rest=c.rest)
+        if on_started is not None:
+            on_started(None, watch)
         send, recv = anyio.create_memory_object_stream[Observation](1024)
         async with anyio.create_task_group() as tg, recv:
             await tg.start(watch.run)

@@ -6,6 +6,7 @@ from agent.adapters.process import run_command
 from agent.core.actions import LaunchStack, RestartOnV2
 from agent.core.facts import Fact, StackLaunched, StackRestarted
 from agent.core.machine import State
+from agent.errors import CommandFailed, EnvironmentProblem
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.state_reads import balances
 
@@ -27,7 +28,13 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
             env=env,
             cwd=ctx.cfg.base_dir,
         )
-    await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
+    try:
+        await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
+    except CommandFailed as exc:  # a busy host port is the machine's problem (exit 2)
+        raise EnvironmentProblem(
+            f"host ports check failed: {exc}",
+            "free the ports, or stop what holds them; `rehearse doctor` checks them",
+        ) from exc
     await ctx.compose.up(files)
     return StackLaunched(**ctx.fact_kw())
 
