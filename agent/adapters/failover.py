@@ -17,6 +17,7 @@ import structlog
 
 from agent.adapters.rest import AccountState, GovParams, Proposal, RestClient, UpgradePlan
 from agent.adapters.rpc import AbciInfo, BroadcastResult, CometRPC
+from agent.adapters.sdk import GovApi
 from agent.errors import TransientError
 
 __all__ = ["Failover", "RestPool", "RpcPool"]
@@ -60,6 +61,22 @@ class Failover(Generic[C]):
 
 
 class RestPool(Failover[RestClient]):
+    @property
+    def gov_api(self) -> GovApi:
+        return self.endpoints[0][1].gov_api
+
+    @gov_api.setter
+    def gov_api(self, api: GovApi) -> None:
+        """Every endpoint serves the same chain: they all read the same gov API."""
+        for _, client in self.endpoints:
+            client.gov_api = api
+
+    async def sdk_version(self) -> str | None:
+        return await self.call("sdk_version", lambda c: c.sdk_version())
+
+    async def gov_v1_voting_params(self) -> dict[str, Any] | None:
+        return await self.call("gov_v1_voting_params", lambda c: c.gov_v1_voting_params())
+
     async def proposals(self) -> list[Proposal]:
         return await self.call("proposals", lambda c: c.proposals())
 
