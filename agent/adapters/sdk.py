@@ -17,6 +17,7 @@ shape of its gov v1 voting params (or that there are none).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Literal, Protocol, get_args
 
@@ -30,6 +31,8 @@ __all__ = [
     "gov_api",
     "line_of_gov_v1_params",
     "line_of_version",
+    "bech32_encode",
+    "module_address",
 ]
 
 SdkLine = Literal["v0.45", "v0.46", "v0.47", "v0.50"]
@@ -95,3 +98,42 @@ async def detect(rest: SdkProbe) -> SdkLine:
         if line is not None:
             return line
     return line_of_gov_v1_params(await rest.gov_v1_voting_params())
+
+
+# --- bech32 (BIP-173), for module account addresses --------------------------
+
+_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _polymod(values: list[int]) -> int:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def bech32_encode(prefix: str, data: bytes) -> str:
+    """``data`` (bytes) as a bech32 string with human-readable part ``prefix``."""
+    acc, bits, five = 0, 0, []
+    for byte in data:
+        acc = (acc << 8) | byte
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            five.append((acc >> bits) & 31)
+    if bits:
+        five.append((acc << (5 - bits)) & 31)
+    expanded = [ord(c) >> 5 for c in prefix] + [0] + [ord(c) & 31 for c in prefix]
+    polymod = _polymod(expanded + five + [0] * 6) ^ 1
+    checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
+    return prefix + "1" + "".join(_CHARSET[d] for d in five + checksum)
+
+
+def module_address(module: str, prefix: str) -> str:
+    """A module account's address (``address.Module(name)``: the first 20 bytes of
+    SHA-256 of the name), e.g. gov's ``cosmos10d07y265gmmuvt4z0w9aw880jnsr700j6zn9kn``."""
+    return bech32_encode(prefix, hashlib.sha256(module.encode()).digest()[:20])
