@@ -61,6 +61,15 @@ class Failover(Generic[C]):
 
 
 class RestPool(Failover[RestClient]):
+    """``before_gov``: awaited before every gov read (``LazyLine``: the SDK line, hence
+    the gov API, is settled on first need)."""
+
+    before_gov: Callable[[], Awaitable[object]] | None = None
+
+    async def _gov(self) -> None:
+        if self.before_gov is not None:
+            await self.before_gov()
+
     @property
     def gov_api(self) -> GovApi:
         return self.endpoints[0][1].gov_api
@@ -78,12 +87,15 @@ class RestPool(Failover[RestClient]):
         return await self.call("gov_v1_voting_params", lambda c: c.gov_v1_voting_params())
 
     async def proposals(self) -> list[Proposal]:
+        await self._gov()
         return await self.call("proposals", lambda c: c.proposals())
 
     async def proposal(self, proposal_id: int) -> Proposal | None:
+        await self._gov()
         return await self.call("proposal", lambda c: c.proposal(proposal_id))
 
     async def vote(self, proposal_id: int, voter: str) -> str | None:
+        await self._gov()
         return await self.call("vote", lambda c: c.vote(proposal_id, voter))
 
     async def current_plan(self) -> UpgradePlan | None:
@@ -96,6 +108,7 @@ class RestPool(Failover[RestClient]):
         return await self.call("balance", lambda c: c.balance(address, denom))
 
     async def gov_params(self) -> GovParams:
+        await self._gov()
         return await self.call("gov_params", lambda c: c.gov_params())
 
     async def account(self, address: str) -> AccountState:

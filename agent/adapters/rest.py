@@ -109,7 +109,8 @@ class RestClient(JsonHttpClient):
         response = await get_json(
             self._client, self.base_url + path, params=params, deadline=self.timeout
         )
-        if response.status_code >= 500:
+        # 501 is gRPC Unimplemented (a service the node does not run): a definite answer.
+        if response.status_code >= 500 and response.status_code != 501:
             raise TransientError(f"GET {path}: HTTP {response.status_code}: {response.text}")
         if response.status_code != 200:
             body = response.body if isinstance(response.body, dict) else {}

@@ -19,10 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, get_args
+
+import anyio
+import structlog
+
+from agent.errors import AgentError, TransientError
+
+log = structlog.get_logger("agent.adapters.sdk")
 
 __all__ = [
     "DEFAULT_LINE",
+    "LazyLine",
     "LINES",
     "GovApi",
     "SdkLine",
@@ -98,6 +107,44 @@ async def detect(rest: SdkProbe) -> SdkLine:
         if line is not None:
             return line
     return line_of_gov_v1_params(await rest.gov_v1_voting_params())
+
+
+class LazyLine:
+    """Detects the line once, on first need (the chain may not be up when the agent
+    starts), and hands it to ``apply`` (the CLI's form, the REST clients' gov API).
+
+    A transient failure (node not up, timeout) is raised and retried on the next need;
+    any other failure settles on ``DEFAULT_LINE`` with a warning."""
+
+    def __init__(
+        self, probe: SdkProbe, apply: Callable[[SdkLine], None], deadline: float
+    ) -> None:
+        self._probe = probe
+        self._apply = apply
+        self._deadline = deadline
+        self._lock = anyio.Lock()
+        self.line: SdkLine | None = None
+
+    async def __call__(self) -> SdkLine:
+        async with self._lock:
+            if self.line is None:
+                self.line = await self._detect()
+                self._apply(self.line)
+            return self.line
+
+    async def _detect(self) -> SdkLine:
+        try:
+            with anyio.fail_after(self._deadline):
+                line = await detect(self._probe)
+        except TimeoutError as exc:
+            raise TransientError("SDK line detection: no answer in time") from exc
+        except TransientError:
+            raise
+        except AgentError as exc:
+            log.warning("sdk_line_undetected", error=str(exc)[:300], assumed=DEFAULT_LINE)
+            return DEFAULT_LINE
+        log.info("sdk_line_detected", line=line)
+        return line
 
 
 # --- bech32 (BIP-173), for module account addresses --------------------------
