@@ -387,7 +387,6 @@ class ChainCLI:
         return SignedTx(tx_bytes, tx_hash(tx_bytes))
 
 
-
 def check_address(address: str, prefix: str, what: str) -> str:
     """``address`` if it is an account address of ``prefix`` (``<prefix>1...``)."""
     if not address.startswith(prefix + "1") or len(address) < len(prefix) + 39:

@@ -4,9 +4,11 @@ Governance is read from gov v1 (SDK 0.46+) or gov v1beta1 (0.45), per ``gov_api`
 (set from the detected SDK line, ``agent.adapters.sdk``); either parses into the same
 ``Proposal`` / ``GovParams``. A proposal's upgrade plan is found in a
 ``MsgSoftwareUpgrade``, a legacy ``SoftwareUpgradeProposal`` content, or a
-``MsgExecLegacyContent`` wrapping one. Needs ``[api] enable = true`` in app.toml. The gateway maps gRPC codes onto HTTP
-statuses and answers errors as ``{"code": <grpc code>, "message": ..., "details": []}``.
-5xx is transient (the app may be halted at the upgrade height); "not found" answers
+``MsgExecLegacyContent`` wrapping one. Needs ``[api] enable = true`` in app.toml.
+
+The gateway maps gRPC codes onto HTTP statuses and answers errors as
+``{"code": <grpc code>, "message": ..., "details": []}``. 5xx (but 501, Unimplemented)
+is transient (the app may be halted at the upgrade height); "not found" answers
 become ``None`` where the question allows it; anything else is ``RestError``.
 """
 
@@ -224,7 +226,8 @@ class RestClient(JsonHttpClient):
 
     async def gov_params(self) -> GovParams:
         body = await self._get(f"{self._gov}/params/voting")
-        # v0.47+ (gov v1) fills ``params`` with everything; ``voting_params`` is the deprecated view.
+        # v0.47+ (gov v1) fills ``params`` with everything; ``voting_params`` is the
+        # deprecated view.
         params = body.get("params")
         if params is None:
             legacy = as_dict(body.get("voting_params"), "gov voting_params")

@@ -116,9 +116,7 @@ class LazyLine:
     A transient failure (node not up, timeout) is raised and retried on the next need;
     any other failure settles on ``DEFAULT_LINE`` with a warning."""
 
-    def __init__(
-        self, probe: SdkProbe, apply: Callable[[SdkLine], None], deadline: float
-    ) -> None:
+    def __init__(self, probe: SdkProbe, apply: Callable[[SdkLine], None], deadline: float) -> None:
         self._probe = probe
         self._apply = apply
         self._deadline = deadline

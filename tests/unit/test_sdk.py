@@ -116,9 +116,10 @@ async def test_detect_from_node_info(node_info: str, params: str | None, line: s
     if params:
         routes[V1_PARAMS] = fx(params)
     async with rest_with(routes) as rest:
-        assert await rest.sdk_version() == fx(node_info)["application_version"][
-            "cosmos_sdk_version"
-        ].strip()
+        assert (
+            await rest.sdk_version()
+            == fx(node_info)["application_version"]["cosmos_sdk_version"].strip()
+        )
         assert await detect(rest) == line
 
 
@@ -371,9 +372,7 @@ def test_v050_expedited_is_a_proposal_file() -> None:
     # No --expedited on the upgrade command (x/gov/client/cli/util.go at v0.50.15/v0.53.8:
     # commented out); `gov submit-proposal FILE` reads util.go's proposal struct.
     info = '{"binaries":{"linux/amd64":"https://h/a?checksum=sha256:00"}}'
-    args = proposal_args(
-        "v2", 1234, "sum", "50ubump", info=info, expedited=True, prefix="bump"
-    )
+    args = proposal_args("v2", 1234, "sum", "50ubump", info=info, expedited=True, prefix="bump")
     assert list(args) == ["gov", "submit-proposal", DOCUMENT]
     doc = json.loads(args.document)
     assert doc == {
