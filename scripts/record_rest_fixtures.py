@@ -3,8 +3,8 @@
     PYTHONPATH=$PWD python scripts/record_rest_fixtures.py tests/fixtures/sdk053
 
 Starts the solo chain of tests/integration (prod-sim/build/checkersd-v1), submits a
-software-upgrade proposal (msg-based) and a legacy text proposal (MsgExecLegacyContent),
-votes on the first, and writes each GET's JSON body to <dir>/<name>.json, plus
+software-upgrade proposal (msg-based; a legacy text proposal never landed on this
+0.53 chain, so MsgExecLegacyContent comes from the sdk047/sdk050 recordings), votes on it, and writes each GET's JSON body to <dir>/<name>.json, plus
 index.json (name -> path, HTTP status). The chain is torn down at the end.
 """
 
@@ -53,8 +53,6 @@ def main(out: Path) -> None:
            "--upgrade-info", '{"binaries":{"linux/amd64":"https://example.com/v2?checksum=sha256:'
            + "0" * 64 + '"}}', "--title", "v1tov2", "--summary", "fixture upgrade",
            "--deposit", f"10000000{DENOM}", "--no-validate")
-        tx("gov", "submit-legacy-proposal", "--type", "Text", "--title", "legacy text",
-           "--description", "a v1beta1 content proposal", "--deposit", f"10000000{DENOM}")
         tx("gov", "vote", "1", "yes")
         addr = chain.validator_address
         api = chain.api_url
@@ -62,17 +60,15 @@ def main(out: Path) -> None:
             "node_info": "/cosmos/base/tendermint/v1beta1/node_info",
             "gov_v1_proposals": "/cosmos/gov/v1/proposals",
             "gov_v1_proposal_upgrade": "/cosmos/gov/v1/proposals/1",
-            "gov_v1_proposal_legacy": "/cosmos/gov/v1/proposals/2",
             "gov_v1_proposal_missing": "/cosmos/gov/v1/proposals/99",
             "gov_v1beta1_proposals": "/cosmos/gov/v1beta1/proposals",
             "gov_v1beta1_proposal_upgrade": "/cosmos/gov/v1beta1/proposals/1",
-            "gov_v1beta1_proposal_legacy": "/cosmos/gov/v1beta1/proposals/2",
             "gov_v1_params_voting": "/cosmos/gov/v1/params/voting",
             "gov_v1beta1_params_voting": "/cosmos/gov/v1beta1/params/voting",
             "gov_v1_vote": f"/cosmos/gov/v1/proposals/1/votes/{addr}",
             "gov_v1beta1_vote": f"/cosmos/gov/v1beta1/proposals/1/votes/{addr}",
-            "gov_v1_vote_missing": f"/cosmos/gov/v1/proposals/2/votes/{addr}",
-            "gov_v1beta1_vote_missing": f"/cosmos/gov/v1beta1/proposals/2/votes/{addr}",
+            "gov_v1_vote_missing": f"/cosmos/gov/v1/proposals/99/votes/{addr}",
+            "gov_v1beta1_vote_missing": f"/cosmos/gov/v1beta1/proposals/99/votes/{addr}",
             "auth_account": f"/cosmos/auth/v1beta1/accounts/{addr}",
             "upgrade_current_plan": "/cosmos/upgrade/v1beta1/current_plan",
         }
