@@ -34,6 +34,7 @@ from agent.adapters.lock import state_lock
 from agent.adapters.process import run_command
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
+from agent.adapters.sdk import LazyLine, SdkLine, gov_api
 from agent.adapters.ws import NewBlockSource
 from agent.config import Config, VoterConfig, read_password
 from agent.core.chainview import ChainView
@@ -416,6 +417,13 @@ async def _run_rehearsal(
     async with clients(cfg, need_rest=True) as c:
         assert c.rest is not None
         rest = c.rest
+        rest.gov_api = gov_api(cli.sdk_line)  # every REST client: the pool shares them
+        if cfg.chain.sdk_line == "auto":  # detected on the first gov read (the chain is up)
+
+            def use(line: SdkLine) -> None:
+                cli.sdk_line, rest.gov_api = line, gov_api(line)
+
+            rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.rpc_timeout * 3)
         runner: Runner
 
         async def alerts_of(s: State) -> list[AlertRecord]:
