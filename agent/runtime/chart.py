@@ -102,8 +102,8 @@ def render_chart(tl: Timeline, path: Path, *, break_gaps: bool = True) -> ChartD
     ax = fig.subplots()
     for node, (xs, ys) in data.lines.items():
         ax.plot(xs, ys, marker=".", markersize=3, linewidth=1.2, label=node)
-    for label, x0, x1 in data.spans:
-        ax.axvspan(x0, x1, color="tab:red", alpha=0.12, label=label)
+    for (label, x0, x1), color in zip(data.spans, ["tab:red", "tab:orange"], strict=False):
+        ax.axvspan(x0, x1, color=color, alpha=0.12, label=label)
     colors = ["tab:gray", "tab:purple", "tab:red", "tab:green", "tab:brown"]
     for i, (label, x) in enumerate(data.markers):
         ax.axvline(x, linestyle="--", linewidth=1, color=colors[i % len(colors)], label=label)
@@ -112,6 +112,7 @@ def render_chart(tl: Timeline, path: Path, *, break_gaps: bool = True) -> ChartD
             tl.upgrade_height, linestyle=":", linewidth=1, color="black",
             label=f"upgrade height {tl.upgrade_height}",
         )  # fmt: skip
+    ax.set_xlim(left=0)
     ax.set_xlabel("seconds since the rehearsal began")
     ax.set_ylabel("block height")
     ax.set_title("Block height per node")
