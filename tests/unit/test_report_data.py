@@ -12,7 +12,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from fakes import make_config
 from report_fixtures import restarted
 
 from agent.adapters.process import CommandResult
@@ -24,6 +23,7 @@ from agent.adapters.rpc import (
     ValidatorInfo,
     parse_commit,
 )
+from agent.config import Config, parse_config
 from agent.errors import CommandFailed, ConnectError, ProtocolError
 from agent.runtime import report_data
 from agent.runtime.report_data import collect, collect_for, compose_images, count_missed
@@ -303,6 +303,10 @@ async def test_collect_ignores_clients_that_cannot_read_signatures(no_docker: An
     assert data.versions == {"x": "v1"} and data.missed == {} and data.checked == []
 
 
+def default_config(base_dir: Path) -> Config:
+    return parse_config({}, base_dir)
+
+
 def test_compose_images(tmp_path: Path) -> None:
     (tmp_path / "a.yml").write_text(
         "services:\n  val-alice:\n    image: checkersd_i:v1\n"
@@ -316,7 +320,7 @@ def test_compose_images(tmp_path: Path) -> None:
 
 
 async def test_collect_for_reads_the_configured_images(tmp_path: Path, no_docker: Any) -> None:
-    cfg = await anyio.to_thread.run_sync(make_config, tmp_path)
+    cfg = await anyio.to_thread.run_sync(default_config, tmp_path)
     compose_dir = anyio.Path(cfg.compose_dir)
     await compose_dir.mkdir(parents=True)
     await (compose_dir / cfg.stack.base_file).write_text("    image: base_i:v1\n")
