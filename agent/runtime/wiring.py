@@ -44,6 +44,7 @@ from agent.core.policy import UpgradeHeightPolicy
 from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, Scenario, apply, build, judge
 from agent.errors import AgentError, ConfigError, CorruptState
 from agent.runtime import report as report_mod
+from agent.runtime import report_data
 from agent.runtime.daemon import Runner, Source
 from agent.runtime.executors import ExecContext, Executor
 from agent.watchdog.service import WatchService
@@ -449,7 +450,12 @@ async def _run_rehearsal(
                 ],
             }
             return await report_mod.write_report(
-                s, cfg.path(cfg.agent.report_json), cfg.path(cfg.agent.report_md), extra
+                s,
+                cfg.path(cfg.agent.report_json),
+                cfg.path(cfg.agent.report_md),
+                extra,
+                block_log=cfg.state_dir / f"blocks-{s.rehearsal_id}.jsonl",
+                data=await report_data.collect_for(cfg, c.rpcs, s),
             )
 
         async def judge_it(s: State) -> tuple[bool, list[str]]:
