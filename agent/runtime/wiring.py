@@ -45,6 +45,7 @@ from agent.errors import AgentError, ConfigError, CorruptState
 from agent.runtime import report as report_mod
 from agent.runtime.daemon import Runner, Source
 from agent.runtime.executors import ExecContext, Executor
+from agent.watchdog.heartbeat import sd_notify
 from agent.watchdog.service import WatchService
 
 __all__ = [
@@ -507,5 +508,7 @@ async def _run_watch(cfg: Config, clock: Clock | None) -> None:
             send.close()
             watch.sources_started()
             log.info("watch_started", nodes=[n.name for n in cfg.nodes])
+            # systemd (Type=notify): the service is up; no-op elsewhere.
+            await anyio.to_thread.run_sync(sd_notify, "READY=1")
             async for obs in recv:
                 watch.observe(obs)
