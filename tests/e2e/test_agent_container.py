@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from integration.solo_chain import free_ports
@@ -26,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.stack, pytest.mark.docker, pytest.mar
 
 IMAGE = "rehearse_agent_i:latest"
 WATCH_FILE = PROD_SIM / "docker-compose-watch.yml"
+EVENTS = "rehearse_events_received_total"
 
 
 def _require_image() -> None:
@@ -102,9 +104,16 @@ def scrape(port: int) -> str:
         return ""
 
 
-def sample(text: str, name: str, labels: str) -> float | None:
+def metric(port: int, name: str, labels: str) -> float:
+    """One sample scraped from the agent's endpoint; 0 when absent or unreachable."""
+    text = scrape(port)
     m = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
+    return float(m.group(1)) if m else 0.0
+
+
+def docker_json(*args: str) -> Any:
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=30)
+    return json.loads(out.stdout)
 
 
 def test_agent_container_alerts_on_a_paused_node(sim: ProdSim, tmp_path: Path) -> None:
@@ -119,10 +128,7 @@ def test_agent_container_alerts_on_a_paused_node(sim: ProdSim, tmp_path: Path) -
         with watch_service(sim, config):
             started = time.monotonic()
             cid = agent_container(sim.project)
-            inspect = json.loads(
-                subprocess.run(["docker", "inspect", cid], capture_output=True, text=True,
-                               check=True, timeout=30).stdout  # fmt: skip
-            )[0]
+            inspect = docker_json("inspect", cid)[0]
             assert inspect["HostConfig"]["NetworkMode"] == "host"
             assert inspect["Config"]["User"] == "10001:10001"
             sock = [m for m in inspect["Mounts"] if m["Destination"] == "/var/run/docker.sock"]
@@ -131,8 +137,7 @@ def test_agent_container_alerts_on_a_paused_node(sim: ProdSim, tmp_path: Path) -
             # Host networking: the nodes on 127.0.0.1 and the metrics on the host's loopback.
             sim.wait(
                 "carol's height in the container's metrics",
-                lambda: (sample(scrape(metrics_port), "rehearse_node_height",
-                                'node="node-carol"') or 0) > 2,  # fmt: skip
+                lambda: metric(metrics_port, "rehearse_node_height", 'node="node-carol"') > 2,
                 90,
             )
             ready_s = time.monotonic() - started
@@ -141,23 +146,28 @@ def test_agent_container_alerts_on_a_paused_node(sim: ProdSim, tmp_path: Path) -
 
             carol = sim.container("node-carol")
             paused_at = time.monotonic()
-            subprocess.run(["docker", "pause", carol], check=True, timeout=30)
+            subprocess.run(["docker", "pause", carol], check=True, capture_output=True, timeout=30)
             try:
                 sim.wait("stall alert", lambda: rec.notifications("firing", "stall:node-carol"), 60)
                 latency = time.monotonic() - paused_at
                 # The pause reached the agent over the read-only socket (non-root user).
                 sim.wait(
                     "a Docker event counted",
-                    lambda: (sample(scrape(metrics_port), "rehearse_events_received_total",
-                                    'source="docker"') or 0) >= 1,  # fmt: skip
+                    lambda: metric(metrics_port, EVENTS, 'source="docker"') >= 1,
                     20,
                 )
             finally:
-                subprocess.run(["docker", "unpause", carol], check=True, timeout=30)
+                subprocess.run(["docker", "unpause", carol], check=True, capture_output=True,
+                               timeout=30)  # fmt: skip
             sim.wait("resolve", lambda: rec.notifications("resolved", "stall:node-carol"), 60)
             firing = rec.notifications("firing")
             assert [n["key"] for n in firing] == ["stall:node-carol:-"], firing
-            assert subprocess.run(["docker", "inspect", cid], capture_output=True).returncode == 0
+            # The heartbeat is written in the named volume, by the non-root user.
+            beat = subprocess.run(
+                ["docker", "exec", cid, "cat", "/var/lib/rehearse/heartbeat.json"],
+                capture_output=True, text=True, check=True, timeout=30,
+            ).stdout  # fmt: skip
+            assert time.time() - json.loads(beat)["at"] < 10, beat
             print(f"\nfigures: agent container up -> metrics {ready_s:.1f}s; "
                   f"pause -> firing notification {latency:.1f}s (threshold 10s)")  # fmt: skip
         # `down` stopped and removed the agent container and its volume.
@@ -166,3 +176,8 @@ def test_agent_container_alerts_on_a_paused_node(sim: ProdSim, tmp_path: Path) -
             capture_output=True, text=True, timeout=30,
         ).stdout.split()  # fmt: skip
         assert left == []
+        volumes = subprocess.run(
+            ["docker", "volume", "ls", "-q", "--filter", f"name={sim.project}_"],
+            capture_output=True, text=True, timeout=30,
+        ).stdout.split()  # fmt: skip
+        assert f"{sim.project}_rehearse-watch-state" not in volumes
