@@ -47,6 +47,7 @@ from agent.runtime import report as report_mod
 from agent.runtime import report_data
 from agent.runtime.daemon import Runner, Source
 from agent.runtime.executors import ExecContext, Executor
+from agent.watchdog.heartbeat import sd_notify
 from agent.watchdog.service import WatchService
 
 __all__ = [
@@ -541,5 +542,7 @@ async def _run_watch(cfg: Config, clock: Clock | None, on_started: OnStarted | N
             send.close()
             watch.sources_started()
             log.info("watch_started", nodes=[n.name for n in cfg.nodes])
+            # systemd (Type=notify): the service is up; no-op elsewhere.
+            await anyio.to_thread.run_sync(sd_notify, "READY=1")
             async for obs in recv:
                 watch.observe(obs)
