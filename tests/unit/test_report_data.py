@@ -326,5 +326,5 @@ async def test_collect_for_reads_the_configured_images(tmp_path: Path, no_docker
     await (compose_dir / cfg.stack.base_file).write_text("    image: base_i:v1\n")
     await (compose_dir / cfg.stack.v2_file).write_text("    image: checkersd_i:v2\n")
     data = await collect_for(cfg, {}, restarted())
-    assert list(data.digests) == ["checkersd_i:v1", "checkersd_i:v2", "base_i:v1"]
+    assert list(data.digests) == ["simd_i:v1", "simd_i:v2", "base_i:v1", "checkersd_i:v2"]
     assert data.heights == (25, 35)
