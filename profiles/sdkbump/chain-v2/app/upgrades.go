@@ -66,6 +66,25 @@ func (app *App) setUpgradeHandlers() {
 	}
 	if info.Name == UpgradeName && !app.UpgradeKeeper.IsSkipHeight(info.Height) {
 		upgrades := StoreUpgrades
-		app.SetStoreLoader(upgradetypes.UpgradeStoreLoader(info.Height, &upgrades))
+		app.SetStoreLoader(upgradeStoreLoader(info.Height, &upgrades))
+	}
+}
+
+// upgradeStoreLoader is upgradetypes.UpgradeStoreLoader plus one thing: the
+// multistore only wipes a Deleted store that is mounted (rootmulti.loadVersion
+// walks the mounted keys), and v2 no longer mounts crisis. So, for the one load
+// at the upgrade height, the old key is mounted again: its data is deleted and it
+// leaves the commit info at H; later loads never mount it (mounting it after H
+// would fail: "version of store crisis mismatch root store's version").
+// Without this, Deleted is a silent no-op and crisis's data stays orphaned in the DB.
+func upgradeStoreLoader(upgradeHeight int64, upgrades *storetypes.StoreUpgrades) baseapp.StoreLoader {
+	return func(ms storetypes.CommitMultiStore) error {
+		if upgradeHeight != ms.LastCommitID().Version+1 {
+			return baseapp.DefaultStoreLoader(ms)
+		}
+		for _, name := range upgrades.Deleted {
+			ms.MountStoreWithDB(storetypes.NewKVStoreKey(name), storetypes.StoreTypeIAVL, nil)
+		}
+		return upgradetypes.UpgradeStoreLoader(upgradeHeight, upgrades)(ms)
 	}
 }
