@@ -284,8 +284,8 @@ async def test_v047_recorded_shapes_on_both_gov_apis(gov: str) -> None:
     async with rest_with(routes, gov=gov) as rest:
         p = await rest.proposal(1)
         assert p is not None and p.status == "PROPOSAL_STATUS_PASSED" and p.title == "v2-sdk50"
-        assert p.upgrade_plan == UpgradePlan("v2-sdk50", 35, "{}")
-        assert p.voting_end_time == "2026-11-29T22:45:50.615274223Z"
+        assert p.upgrade_plan == UpgradePlan("v2-sdk50", 34, "{}")
+        assert p.voting_end_time == "2026-11-29T22:58:58.293698945Z"
         assert [q.upgrade_plan.name for q in await rest.proposals() if q.upgrade_plan] == [
             "v2-sdk50"
         ]
