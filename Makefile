@@ -134,7 +134,7 @@ agent-image:
 	PYTHON=$(PYTHON) scripts/build-agent-image.sh
 
 # Every test: the Go migration test, then unit, integration and e2e tests.
-test: venv prod-sim agent-image go-test
+test: venv prod-sim profile-sdkbump agent-image go-test
 	$(VENV)/bin/python -m pytest
 
 lint: venv

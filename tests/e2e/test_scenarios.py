@@ -82,7 +82,9 @@ def test_validator_missing_binary_halts_the_chain_and_names_the_validator(
     sim: ProdSim, tmp_path: Path
 ) -> None:
     config = sim.write_config(
-        tmp_path / "config.toml", resume_budget=30.0, extra="[watch]\nevaluate_interval_s = 1.0\n"
+        tmp_path / "config.toml",
+        resume_budget=30.0,
+        extra="[watch]\nevaluate_interval_s = 1.0\nresume_budget_s = 30.0\n",
     )
     code, report, err = run_scenario(sim, config, "validator-missing-binary")
     assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
@@ -94,7 +96,9 @@ def test_carol_without_cosmovisor_is_alerted_remediated_and_catches_up(
     sim: ProdSim, tmp_path: Path
 ) -> None:
     config = sim.write_config(
-        tmp_path / "config.toml", resume_budget=30.0, extra="[watch]\nevaluate_interval_s = 1.0\n"
+        tmp_path / "config.toml",
+        resume_budget=30.0,
+        extra="[watch]\nevaluate_interval_s = 1.0\nresume_budget_s = 30.0\n",
     )
     code, report, err = run_scenario(sim, config, "carol-without-cosmovisor")
     assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
