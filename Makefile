@@ -66,7 +66,7 @@ ports-check:
 	$(PYTHON) prod-sim/testnet.py ports-check
 
 # ---- the agent: Python environment, the main job and the tests ----
-.PHONY: venv rehearse test lint
+.PHONY: venv rehearse test lint agent-image
 VENV := .venv
 WHEELS := $(abspath ../shared/wheels)
 
@@ -86,8 +86,14 @@ venv: $(VENV)/.installed
 rehearse: venv prod-sim
 	scripts/rehearse.sh
 
+# The agent's own image, rehearse_agent_i:<version> and :latest (needs mmdebstrap
+# once; see scripts/build-agent-image.sh). Always runs: an unchanged rebuild takes
+# a few seconds (cached rootfs in build/agent-image, inputs hash on the image).
+agent-image:
+	PYTHON=$(PYTHON) scripts/build-agent-image.sh
+
 # Every test: the Go migration test, then unit, integration and e2e tests.
-test: venv prod-sim go-test
+test: venv prod-sim agent-image go-test
 	$(VENV)/bin/python -m pytest
 
 lint: venv

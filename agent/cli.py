@@ -1,10 +1,16 @@
-"""`rehearse`: the command line.
+"""`rehearse`: rehearse a Cosmos SDK chain upgrade on the prod-sim, and watch chains.
 
-Exit codes: 0 the rehearsal ended as its scenario expects (``happy``:
-``restarted``); 1 it did not (the report says why); 2 bad input or
-environment (configuration, arguments, missing password, Docker), with
-nothing started; 130 interrupted (the journal holds the state: run again to
-resume).
+Exit codes (one meaning each):
+  0    the expected outcome: the rehearsal ended as its scenario expects (happy:
+       restarted on v2); `watch` stopped by Ctrl-C or SIGTERM; doctor, status and
+       alerts test found nothing wrong
+  1    not the expected outcome (the report says why), or an unexpected error
+       (one line on the console; the traceback is in the log file)
+  2    a configuration or environment problem: bad config or arguments, no
+       keyring password, a corrupt state file, Docker unreachable, an image
+       missing, a host port busy
+  130  interrupted: the journal holds the state; `rehearse run` resumes it,
+       `rehearse run --fresh` starts anew
 """
 
 from __future__ import annotations
@@ -15,27 +21,60 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import structlog
 
 from agent.config import Config, load_config, read_password
-from agent.core.machine import Phase
-from agent.errors import ConfigError, CorruptState
-from agent.logs import configure_logging
+from agent.core.machine import Phase, State
+from agent.errors import ConfigError, CorruptState, EnvironmentProblem, is_environment_failure
+from agent.logs import ConsoleOut, configure_logging
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_ENVIRONMENT = EXIT_USAGE  # configuration or environment: the same code, 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from agent import __version__
+
+    try:
+        return version("rehearse")
+    except PackageNotFoundError:
+        return __version__
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rehearse", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run (or resume) a full upgrade rehearsal on the prod-sim")
-    run.add_argument(
+    doc = __doc__ or ""
+    p = argparse.ArgumentParser(
+        prog="rehearse",
+        description=doc.split("\n")[0],
+        epilog=doc.split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"rehearse {_version()}")
+    shown = argparse.ArgumentParser(add_help=False)
+    shown.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain lines instead of the live view (the default when stdout is not a terminal)",
+    )
+    shown.add_argument(
+        "-v", "--verbose", action="store_true", help="show every log event (debug) on the console"
+    )
+    cfg_arg = argparse.ArgumentParser(add_help=False)
+    cfg_arg.add_argument(
         "--config", type=Path, default=None, help="config file (default: ./config.toml if present)"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", parents=[cfg_arg, shown], help="run (or resume) a full upgrade rehearsal"
     )
     run.add_argument(
         "--fresh", action="store_true", help="discard an unfinished rehearsal and start anew"
@@ -52,14 +91,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     # The agent-crash supervisor's own children run the rehearsal directly.
     run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
-    scen = sub.add_parser("scenarios", help="list the failure scenarios and what each expects")
-    scen.add_argument("--config", type=Path, default=None)
-    watch = sub.add_parser(
-        "watch", help="watch a running chain (launches nothing) until SIGINT/SIGTERM"
+    sub.add_parser(
+        "scenarios", parents=[cfg_arg], help="list the failure scenarios and what each expects"
     )
-    watch.add_argument("--config", type=Path, default=None)
-    chk = sub.add_parser("check-config", help="validate the configuration and exit")
-    chk.add_argument("--config", type=Path, default=None)
+    sub.add_parser(
+        "watch",
+        parents=[cfg_arg, shown],
+        help="watch a running chain (launches nothing) until Ctrl-C/SIGTERM",
+    )
+    sub.add_parser("check-config", parents=[cfg_arg], help="validate the configuration and exit")
+    status = sub.add_parser(
+        "status",
+        parents=[cfg_arg],
+        help="the state of the current or last rehearsal, or of a running watcher",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    doctor = sub.add_parser(
+        "doctor", parents=[cfg_arg], help="check everything a run needs (exit 2 on a problem)"
+    )
+    doctor.add_argument(
+        "--watch", action="store_true", help="check what `rehearse watch` needs instead"
+    )
+    alerts = sub.add_parser("alerts", help="alert sinks")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_sub.add_parser(
+        "test", parents=[cfg_arg], help="send one test notification through every sink"
+    )
     return p
 
 
@@ -73,7 +130,49 @@ def _config_path(arg: Path | None) -> Path | None:
 SHUTDOWN_DEADLINE_S = 10.0
 
 
-async def _supervise(job: Callable[[], Awaitable[int]]) -> int:
+@dataclass
+class Outcome:
+    """What the command line learns from a job, for the closing summary."""
+
+    log_file: Path | None = None
+    state: State | None = None
+    error: str | None = None
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    return [exc]
+
+
+def _classify(exc: Exception, outcome: Outcome) -> int:
+    """The exit code of an exception that ended a job; prints its one line."""
+    for leaf in _leaves(exc):
+        if isinstance(leaf, ConfigError | EnvironmentProblem):
+            print(f"rehearse: error: {leaf}", file=sys.stderr)
+            outcome.error = str(leaf)
+            return EXIT_USAGE
+        if isinstance(leaf, CorruptState):
+            print(
+                f"rehearse: error: {leaf}; `rehearse run --fresh` starts a new rehearsal",
+                file=sys.stderr,
+            )
+            outcome.error = str(leaf)
+            return EXIT_USAGE
+    return _unexpected(exc, outcome)
+
+
+def _unexpected(exc: BaseException, outcome: Outcome) -> int:
+    structlog.get_logger("agent.cli").error("unexpected_error", exc_info=exc)
+    leaf = _leaves(exc)[0]
+    where = f"; the traceback is in {outcome.log_file}" if outcome.log_file else ""
+    line = f"{type(leaf).__name__}: {str(leaf)[:200]}"
+    print(f"rehearse: unexpected error ({line}){where}", file=sys.stderr)
+    outcome.error = f"unexpected error ({line})"
+    return EXIT_FAILED
+
+
+async def _supervise(job: Callable[[], Awaitable[int]], outcome: Outcome | None = None) -> int:
     """Run ``job`` until it ends or a signal asks it to stop.
 
     Signals only request shutdown (model: uvicorn): the first SIGINT/SIGTERM
@@ -81,7 +180,8 @@ async def _supervise(job: Callable[[], Awaitable[int]]) -> int:
     ``SHUTDOWN_DEADLINE_S``; a second signal exits at once.
     """
     log = structlog.get_logger("agent.cli")
-    outcome: list[int] = []
+    out = outcome if outcome is not None else Outcome()
+    codes: list[int] = []
     finished = anyio.Event()
 
     async with anyio.create_task_group() as tg:
@@ -90,16 +190,9 @@ async def _supervise(job: Callable[[], Awaitable[int]]) -> int:
         async def run_job() -> None:
             with job_scope:
                 try:
-                    outcome.append(await job())
-                except ConfigError as exc:  # bad input found at start: nothing was launched
-                    print(f"rehearse: error: {exc}", file=sys.stderr)
-                    outcome.append(EXIT_USAGE)
-                except CorruptState as exc:
-                    print(
-                        f"rehearse: error: {exc}; `rehearse run --fresh` starts a new rehearsal",
-                        file=sys.stderr,
-                    )
-                    outcome.append(EXIT_USAGE)
+                    codes.append(await job())
+                except Exception as exc:  # every end is an exit code, never a traceback
+                    codes.append(_classify(exc, out))
             finished.set()
             tg.cancel_scope.cancel()
 
@@ -113,7 +206,7 @@ async def _supervise(job: Callable[[], Awaitable[int]]) -> int:
                             deadline_s=SHUTDOWN_DEADLINE_S)  # fmt: skip
                 job_scope.cancel()
                 tg.start_soon(_deadline, finished)
-    return outcome[0] if outcome else EXIT_INTERRUPTED
+    return codes[0] if codes else EXIT_INTERRUPTED
 
 
 async def _deadline(finished: anyio.Event) -> None:
@@ -124,16 +217,72 @@ async def _deadline(finished: anyio.Event) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
-async def _run(cfg: Config, fresh: bool, scenario: str | None, attach: bool = False) -> int:
+def exit_code_of(final: State) -> int:
+    """0 expected outcome, 1 not, 2 when the machine (not the rehearsal) was at fault."""
+    if final.phase is Phase.FAILED and is_environment_failure(final.failure):
+        return EXIT_ENVIRONMENT
+    if final.verdict_met is not None:
+        return EXIT_OK if final.verdict_met else EXIT_FAILED
+    return EXIT_OK if final.phase is Phase.RESTARTED else EXIT_FAILED
+
+
+class _Display:
+    """The live view when wanted, else nothing; log headlines go above it."""
+
+    def __init__(self, mode: str, live: bool, console_out: ConsoleOut | None) -> None:
+        from agent.ui.live import Session
+
+        self.session = Session(mode)
+        self.live = live
+        self.console_out = console_out
+
+    async def around(self, body: Callable[[], Awaitable[Any]]) -> Any:
+        if not self.live:
+            return await body()
+        from rich.console import Console
+
+        from agent.ui.live import LiveView
+
+        view = LiveView(self.session.snapshot, Console(file=sys.stdout))
+        if self.console_out is not None:
+            self.console_out.target = view.print_line
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(view.run)
+                try:
+                    return await body()
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            if self.console_out is not None:
+                self.console_out.target = self.console_out.write
+
+
+async def _run(
+    cfg: Config,
+    fresh: bool,
+    scenario: str | None,
+    display: _Display,
+    outcome: Outcome,
+    attach: bool = False,
+) -> int:
     from agent.runtime.wiring import run_rehearsal
 
     async def job() -> int:
-        final = await run_rehearsal(cfg, fresh=fresh, scenario=scenario, attach=attach)
-        if final.verdict_met is not None:
-            return EXIT_OK if final.verdict_met else EXIT_FAILED
-        return EXIT_OK if final.phase is Phase.RESTARTED else EXIT_FAILED
+        async def body() -> State:
+            return await run_rehearsal(
+                cfg,
+                fresh=fresh,
+                scenario=scenario,
+                attach=attach,
+                on_started=display.session.started,
+            )
 
-    return await _supervise(job)
+        final: State = await display.around(body)
+        outcome.state = final
+        return exit_code_of(final)
+
+    return await _supervise(job, outcome)
 
 
 def _scenarios(cfg: Config) -> int:
@@ -170,16 +319,89 @@ def _append_to_report(cfg: Config, title: str, lines: list[str]) -> None:
               file=sys.stderr)  # fmt: skip
 
 
-async def _watch(cfg: Config) -> int:
+async def _watch(cfg: Config, display: _Display, outcome: Outcome) -> int:
     from agent.runtime.wiring import run_watch
 
     async def job() -> int:
-        await run_watch(cfg)
+        async def body() -> None:
+            await run_watch(cfg, on_started=display.session.started)
+
+        await display.around(body)
         return EXIT_OK
 
-    code = await _supervise(job)
+    code = await _supervise(job, outcome)
     # Stopping on a signal is the normal end of `watch`.
     return EXIT_OK if code == EXIT_INTERRUPTED else code
+
+
+def _closing_summary(
+    cfg: Config, command: str, code: int, outcome: Outcome, display: _Display | None
+) -> None:
+    from agent.ui.summary import build_summary, read_journal, read_report, summary_lines
+
+    state = outcome.state
+    if command == "run" and state is None and outcome.error is None:
+        # Interrupted, or the agent-crash supervisor ran it: the journal holds the state.
+        state, _ = read_journal(cfg.state_dir / "journal.json")
+    alerts: list[dict[str, Any]] = []
+    heights = None
+    if display is not None and display.session.watch is not None:
+        mgr = display.session.watch.alerts
+        alerts = [n.to_json() for n in mgr.firing.values()] if mgr is not None else []
+        if command == "watch":
+            heights = display.session.watch.dog.view.heights()
+    report_path = cfg.path(cfg.agent.report_json)
+    summary = build_summary(
+        command=command,
+        exit_code=code,
+        state=state,
+        error=outcome.error,
+        report_doc=read_report(report_path),
+        report_path=str(report_path),
+        alerts=alerts,
+        log_file=str(outcome.log_file) if outcome.log_file else None,
+        heights=heights,
+    )
+    print("\n" + "\n".join(summary_lines(summary)), flush=True)
+
+
+def _status(cfg: Config, as_json: bool) -> int:
+    from agent.ui.status import collect_status
+    from agent.ui.summary import summary_json, summary_lines
+
+    summary, code = collect_status(cfg)
+    if as_json:
+        print(json.dumps(summary_json(summary), indent=2))
+    else:
+        print("\n".join(summary_lines(summary)))
+    return code
+
+
+async def _doctor(cfg: Config, watch: bool) -> int:
+    from agent.ui.doctor import RealProbes, doctor_lines, run_doctor
+
+    checks = await run_doctor(cfg, RealProbes(cfg), watch=watch)
+    print("\n".join(doctor_lines(checks)))
+    return EXIT_OK if all(c.status != "fail" for c in checks) else EXIT_ENVIRONMENT
+
+
+async def _alerts_test(cfg: Config) -> int:
+    from agent.ui.sinktest import send_test
+
+    settings = cfg.watch.sinks
+    if not settings:
+        print("no [[alerts.sinks]] configured: alerts go to the log only (nothing to test)")
+        return EXIT_OK
+    results = await send_test(settings)
+    for r in results:
+        print(f"{'✓' if r.ok else '✗'} {r.sink}: {r.detail}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_ENVIRONMENT
+
+
+def _live_wanted(args: argparse.Namespace) -> bool:
+    if getattr(args, "plain", False) or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,18 +437,38 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"configuration ok: {path}")
         return EXIT_OK
-    configure_logging(cfg.path(cfg.agent.log_file), cfg.agent.log_level)
+    if args.command == "status":
+        return _status(cfg, args.json)
+    log_file = cfg.path(cfg.agent.log_file)
+    verbose = bool(getattr(args, "verbose", False))
+    console_out = configure_logging(
+        log_file, "debug" if verbose else cfg.agent.log_level, sys.stdout, quiet=not verbose
+    )
+    outcome = Outcome(log_file=log_file)
+    display: _Display | None = None
     try:
+        if args.command == "doctor":
+            return anyio.run(_doctor, cfg, args.watch)
+        if args.command == "alerts":
+            return anyio.run(_alerts_test, cfg)
+        display = _Display(args.command, _live_wanted(args), console_out)
         if args.command == "watch":
-            return anyio.run(_watch, cfg)
-        if args.scenario == "agent-crash" and not args.supervised:
-            return _agent_crash(cfg, path, args.fresh)
-        return anyio.run(_run, cfg, args.fresh, args.scenario, args.attach)
+            code = anyio.run(_watch, cfg, display, outcome)
+        elif args.scenario == "agent-crash" and not args.supervised:
+            code = _agent_crash(cfg, path, args.fresh)
+        else:
+            code = anyio.run(_run, cfg, args.fresh, args.scenario, display, outcome, args.attach)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
     except ConfigError as exc:
         print(f"rehearse: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        outcome.error = str(exc)
+        code = EXIT_USAGE
+    except Exception as exc:  # no traceback reaches a user: it is in the log file
+        code = _unexpected(exc, outcome)
+    if args.command in ("run", "watch") and not getattr(args, "supervised", False):
+        _closing_summary(cfg, args.command, code, outcome, display)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

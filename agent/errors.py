@@ -21,6 +21,8 @@ __all__ = [
     "ConfigError",
     "IllegalTransition",
     "CommandFailed",
+    "EnvironmentProblem",
+    "is_environment_failure",
 ]
 
 
@@ -116,3 +118,24 @@ def _short(value: object) -> str:
 
 class IllegalTransition(AgentError):
     """The state machine got an event its current phase does not accept."""
+
+
+class EnvironmentProblem(FatalError):
+    """The machine, not the rehearsal, is at fault: Docker unreachable, an image
+    missing, a host port busy (exit code 2). ``fix`` says what to do about it.
+
+    Raised inside an executor it still ends the rehearsal as ``failed`` (the
+    report says why), but its reason holds ``PREFIX`` so the
+    command line can tell it apart from a rehearsal that went wrong.
+    """
+
+    PREFIX = "environment problem: "
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        self.fix = fix
+        super().__init__(self.PREFIX + message + (f" ({fix})" if fix else ""))
+
+
+def is_environment_failure(failure: str | None) -> bool:
+    """Whether a rehearsal's failure reason came from an ``EnvironmentProblem``."""
+    return failure is not None and EnvironmentProblem.PREFIX in failure

@@ -3,7 +3,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from blockbuster import BlockBuster, blockbuster_ctx
+
+# structlog's default console renderer formats tracebacks with rich when rich is
+# installed (it is: the live view), and rich reads source files to do it: a
+# blocking call inside the event loop. Tests render them plainly, as before.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+    ]
+)
 
 
 @pytest.fixture

@@ -54,9 +54,16 @@ class Compose:
             argv += ["--file", str(self.directory / f)]
         return argv + list(args)
 
-    async def up(self, files: Sequence[str], services: Sequence[str] = ()) -> CommandResult:
-        """Up the project, or only ``services`` (recreated alone: ``--no-deps``)."""
+    async def up(
+        self, files: Sequence[str], services: Sequence[str] = (), *, remove_orphans: bool = False
+    ) -> CommandResult:
+        """Up the project, or only ``services`` (recreated alone: ``--no-deps``).
+
+        Containers whose configuration changed (another image) are recreated in
+        place: stopped, removed, started anew, all services at once."""
         args = ["up", "--detach", "--no-build"]
+        if remove_orphans:
+            args.append("--remove-orphans")
         if services:
             args += ["--no-deps", *services]
         return await run_command(self._argv(files, *args), deadline=self.timeout, env=self.env)
@@ -68,6 +75,14 @@ class Compose:
             deadline=self.timeout,
             env=self.env,
         )
+
+    async def has_containers(self) -> bool:
+        """Any container of the project, running or not (one `docker ps -a`)."""
+        r = await run_command(
+            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"],
+            deadline=60,
+        )
+        return bool(r.stdout.strip())
 
     async def container_ids(self) -> dict[str, str]:
         """service -> id of the project's running containers (one `docker ps`)."""

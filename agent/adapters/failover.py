@@ -17,6 +17,7 @@ import structlog
 
 from agent.adapters.rest import AccountState, GovParams, Proposal, RestClient, UpgradePlan
 from agent.adapters.rpc import AbciInfo, BroadcastResult, CometRPC
+from agent.adapters.sdk import GovApi
 from agent.errors import TransientError
 
 __all__ = ["Failover", "RestPool", "RpcPool"]
@@ -60,13 +61,41 @@ class Failover(Generic[C]):
 
 
 class RestPool(Failover[RestClient]):
+    """``before_gov``: awaited before every gov read (``LazyLine``: the SDK line, hence
+    the gov API, is settled on first need)."""
+
+    before_gov: Callable[[], Awaitable[object]] | None = None
+
+    async def _gov(self) -> None:
+        if self.before_gov is not None:
+            await self.before_gov()
+
+    @property
+    def gov_api(self) -> GovApi:
+        return self.endpoints[0][1].gov_api
+
+    @gov_api.setter
+    def gov_api(self, api: GovApi) -> None:
+        """Every endpoint serves the same chain: they all read the same gov API."""
+        for _, client in self.endpoints:
+            client.gov_api = api
+
+    async def sdk_version(self) -> str | None:
+        return await self.call("sdk_version", lambda c: c.sdk_version())
+
+    async def gov_v1_voting_params(self) -> dict[str, Any] | None:
+        return await self.call("gov_v1_voting_params", lambda c: c.gov_v1_voting_params())
+
     async def proposals(self) -> list[Proposal]:
+        await self._gov()
         return await self.call("proposals", lambda c: c.proposals())
 
     async def proposal(self, proposal_id: int) -> Proposal | None:
+        await self._gov()
         return await self.call("proposal", lambda c: c.proposal(proposal_id))
 
     async def vote(self, proposal_id: int, voter: str) -> str | None:
+        await self._gov()
         return await self.call("vote", lambda c: c.vote(proposal_id, voter))
 
     async def current_plan(self) -> UpgradePlan | None:
@@ -79,6 +108,7 @@ class RestPool(Failover[RestClient]):
         return await self.call("balance", lambda c: c.balance(address, denom))
 
     async def gov_params(self) -> GovParams:
+        await self._gov()
         return await self.call("gov_params", lambda c: c.gov_params())
 
     async def get_path(self, path: str) -> dict[str, Any]:

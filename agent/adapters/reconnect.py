@@ -88,7 +88,7 @@ async def reconnect_forever(
             link.ready()
             await status(False, reason)
             delay = backoff.next_delay()
-            log.info(f"{name}_reconnect_wait", **fields, reason=reason, delay=delay)
+            log.debug(f"{name}_reconnect_wait", **fields, reason=reason, delay=round(delay, 2))
             await sleep(delay)
     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
         log.info(f"{name}_consumer_gone", **fields)

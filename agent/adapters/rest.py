@@ -1,8 +1,14 @@
-"""The Cosmos SDK REST API (gRPC gateway), v0.53 shapes: governance, upgrade, bank.
+"""The Cosmos SDK REST API (gRPC gateway): governance, upgrade, bank, auth.
 
-Needs ``[api] enable = true`` in app.toml. The gateway maps gRPC codes onto HTTP
-statuses and answers errors as ``{"code": <grpc code>, "message": ..., "details": []}``.
-5xx is transient (the app may be halted at the upgrade height); "not found" answers
+Governance is read from gov v1 (SDK 0.46+) or gov v1beta1 (0.45), per ``gov_api``
+(set from the detected SDK line, ``agent.adapters.sdk``); either parses into the same
+``Proposal`` / ``GovParams``. A proposal's upgrade plan is found in a
+``MsgSoftwareUpgrade``, a legacy ``SoftwareUpgradeProposal`` content, or a
+``MsgExecLegacyContent`` wrapping one. Needs ``[api] enable = true`` in app.toml.
+
+The gateway maps gRPC codes onto HTTP statuses and answers errors as
+``{"code": <grpc code>, "message": ..., "details": []}``. 5xx (but 501, Unimplemented)
+is transient (the app may be halted at the upgrade height); "not found" answers
 become ``None`` where the question allows it; anything else is ``RestError``.
 """
 
@@ -13,7 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import httpx
+
 from agent.adapters.httpjson import JsonHttpClient, as_dict, as_int, as_str, clip, get_json
+from agent.adapters.sdk import GovApi
 from agent.errors import FatalError, ProtocolError, TransientError
 
 __all__ = ["AccountState", "GovParams", "Proposal", "RestClient", "RestError", "UpgradePlan"]
@@ -78,7 +87,25 @@ class GovParams:
 
 
 class RestClient(JsonHttpClient):
-    """GETs against one node's REST API, each under ``timeout`` seconds."""
+    """GETs against one node's REST API, each under ``timeout`` seconds.
+
+    ``gov_api``: which gov query API to read ("v1": SDK 0.46+, "v1beta1": 0.45); may be
+    set after construction, once the SDK line is known."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+        gov_api: GovApi = "v1",
+    ) -> None:
+        super().__init__(base_url, timeout=timeout, client=client)
+        self.gov_api: GovApi = gov_api
+
+    @property
+    def _gov(self) -> str:
+        return f"/cosmos/gov/{self.gov_api}"
 
     async def get_path(self, path: str) -> dict[str, Any]:
         """Any GET path's JSON object (a profile's declared read)."""
@@ -88,7 +115,8 @@ class RestClient(JsonHttpClient):
         response = await get_json(
             self._client, self.base_url + path, params=params, deadline=self.timeout
         )
-        if response.status_code >= 500:
+        # 501 is gRPC Unimplemented (a service the node does not run): a definite answer.
+        if response.status_code >= 500 and response.status_code != 501:
             raise TransientError(f"GET {path}: HTTP {response.status_code}: {response.text}")
         if response.status_code != 200:
             body = response.body if isinstance(response.body, dict) else {}
@@ -108,7 +136,7 @@ class RestClient(JsonHttpClient):
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             params = {"pagination.key": key} if key else None
-            body = await self._get("/cosmos/gov/v1/proposals", params)
+            body = await self._get(f"{self._gov}/proposals", params)
             proposals = body.get("proposals") or []
             if not isinstance(proposals, list):
                 raise ProtocolError("proposals: not a list")
@@ -125,7 +153,7 @@ class RestClient(JsonHttpClient):
 
     async def proposal(self, proposal_id: int) -> Proposal | None:
         try:
-            body = await self._get(f"/cosmos/gov/v1/proposals/{proposal_id}")
+            body = await self._get(f"{self._gov}/proposals/{proposal_id}")
         except RestError as exc:
             if _is_not_found(exc):
                 return None
@@ -135,19 +163,33 @@ class RestClient(JsonHttpClient):
     async def vote(self, proposal_id: int, voter: str) -> str | None:
         """The voter's option (e.g. ``VOTE_OPTION_YES``), or None if they did not vote."""
         try:
-            body = await self._get(f"/cosmos/gov/v1/proposals/{proposal_id}/votes/{voter}")
+            body = await self._get(f"{self._gov}/proposals/{proposal_id}/votes/{voter}")
         except RestError as exc:
-            # v0.53 answers a missing vote with InvalidArgument (HTTP 400), not NotFound.
+            # Every line answers a missing vote with InvalidArgument (HTTP 400), not NotFound.
             if _is_not_found(exc):
                 return None
             raise
-        vote = as_dict(body.get("vote"), "vote")
-        options = vote.get("options") or []
-        if not isinstance(options, list) or not options:
-            raise ProtocolError(f"vote: no options in {clip(vote)}")
-        # A weighted vote: report the option with the most weight.
-        best = max(options, key=_weight)
-        return as_str(as_dict(best, "vote option").get("option"), "vote option")
+        return parse_vote(body.get("vote"))
+
+    async def sdk_version(self) -> str | None:
+        """``application_version.cosmos_sdk_version`` of ``node_info`` ("v0.47.17"), or
+        None when the node does not say."""
+        body = await self._get("/cosmos/base/tendermint/v1beta1/node_info")
+        app = body.get("application_version")
+        version = app.get("cosmos_sdk_version") if isinstance(app, dict) else None
+        if not isinstance(version, str) or not version.strip():
+            return None
+        return version.strip()
+
+    async def gov_v1_voting_params(self) -> dict[str, Any] | None:
+        """The raw body of ``/cosmos/gov/v1/params/voting``; None when the node has no
+        gov v1 (SDK 0.45: the gateway has no such route)."""
+        try:
+            return await self._get("/cosmos/gov/v1/params/voting")
+        except RestError as exc:
+            if exc.status in (404, 501) or exc.grpc_code in (5, 12):
+                return None
+            raise
 
     async def current_plan(self) -> UpgradePlan | None:
         body = await self._get("/cosmos/upgrade/v1beta1/current_plan")
@@ -187,11 +229,13 @@ class RestClient(JsonHttpClient):
         return parse_account(body.get("account"))
 
     async def gov_params(self) -> GovParams:
-        body = await self._get("/cosmos/gov/v1/params/voting")
-        # v0.47+ fills ``params`` with everything; ``voting_params`` is the deprecated view.
+        body = await self._get(f"{self._gov}/params/voting")
+        # v0.47+ (gov v1) fills ``params`` with everything; ``voting_params`` is the
+        # deprecated view.
         params = body.get("params")
         if params is None:
             legacy = as_dict(body.get("voting_params"), "gov voting_params")
+            # gov v1 on 0.46, and gov v1beta1 on every line, answer only this.
             return GovParams(
                 voting_period=parse_duration(legacy.get("voting_period"), "voting_period"),
                 expedited_voting_period=None,
@@ -277,21 +321,53 @@ def parse_plan(value: object) -> UpgradePlan:
     )
 
 
+UPGRADE_MSG = "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade"
+UPGRADE_CONTENT = "/cosmos.upgrade.v1beta1.SoftwareUpgradeProposal"
+EXEC_LEGACY = "/cosmos.gov.v1.MsgExecLegacyContent"
+
+
+def _plan_and_title(message: object) -> tuple[UpgradePlan | None, str]:
+    """The upgrade plan (if any) and the legacy content's title (if any) of one gov v1
+    message or one v1beta1 content: ``MsgSoftwareUpgrade``, ``SoftwareUpgradeProposal``,
+    or ``MsgExecLegacyContent`` wrapping a ``SoftwareUpgradeProposal``."""
+    m = as_dict(message, "proposal message")
+    kind = str(m.get("@type", ""))
+    if kind == EXEC_LEGACY or (kind.endswith(".MsgExecLegacyContent") and "content" in m):
+        return _plan_and_title(m.get("content"))
+    title = str(m.get("title") or "")
+    if (kind.endswith(".MsgSoftwareUpgrade") or kind.endswith(".SoftwareUpgradeProposal")) and (
+        m.get("plan") is not None
+    ):
+        return parse_plan(m["plan"]), title
+    return None, title
+
+
 def parse_proposal(value: object) -> Proposal:
+    """A gov v1 proposal (``id``, ``messages``; 0.46 has no ``title``) or a gov v1beta1
+    one (``proposal_id``, ``content``)."""
     p = as_dict(value, "proposal")
-    messages = p.get("messages") or []
-    if not isinstance(messages, list):
-        raise ProtocolError("proposal: messages is not a list")
+    if "proposal_id" in p and "id" not in p:
+        content = p.get("content")
+        messages: list[Any] = [] if content is None else [content]
+        pid = as_int(p.get("proposal_id"), "proposal id")
+    else:
+        raw = p.get("messages") or []
+        if not isinstance(raw, list):
+            raise ProtocolError("proposal: messages is not a list")
+        messages = raw
+        pid = as_int(p.get("id"), "proposal id")
     plan: UpgradePlan | None = None
+    title = str(p.get("title") or "")
     for message in messages:
-        m = as_dict(message, "proposal message")
-        if str(m.get("@type", "")).endswith("MsgSoftwareUpgrade") and "plan" in m:
-            plan = parse_plan(m["plan"])
+        found, content_title = _plan_and_title(message)
+        title = title or content_title
+        if found is not None:
+            plan = found
             break
     return Proposal(
-        id=as_int(p.get("id"), "proposal id"),
+        id=pid,
         status=as_str(p.get("status"), "proposal status"),
-        title=str(p.get("title") or ""),
+        title=title,
         expedited=bool(p.get("expedited", False)),
         submit_time=_optional_str(p.get("submit_time"), "proposal submit_time"),
         voting_start_time=_optional_str(p.get("voting_start_time"), "proposal voting_start_time"),
@@ -299,3 +375,20 @@ def parse_proposal(value: object) -> Proposal:
         upgrade_plan=plan,
         messages=tuple(messages),
     )
+
+
+def parse_vote(value: object) -> str:
+    """The option of a vote (gov v1 or v1beta1): the weightiest of ``options``, else the
+    deprecated single ``option`` (v1beta1 sets it only for a plain vote)."""
+    vote = as_dict(value, "vote")
+    options = vote.get("options") or []
+    if not isinstance(options, list):
+        raise ProtocolError(f"vote: options is not a list in {clip(vote)}")
+    if options:
+        # A weighted vote: report the option with the most weight.
+        best = max(options, key=_weight)
+        return as_str(as_dict(best, "vote option").get("option"), "vote option")
+    option = vote.get("option")
+    if isinstance(option, str) and option and option != "VOTE_OPTION_UNSPECIFIED":
+        return option
+    raise ProtocolError(f"vote: no options in {clip(vote)}")

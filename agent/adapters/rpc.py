@@ -35,6 +35,7 @@ __all__ = [
     "BlockHeader",
     "BroadcastResult",
     "CometRPC",
+    "CommitSignatures",
     "HttpCometRPC",
     "NodeStatus",
     "QueryFailed",
@@ -46,6 +47,7 @@ __all__ = [
     "RestClient",
     "RestError",
     "UpgradePlan",
+    "ValidatorInfo",
 ]
 
 # /blockchain returns at most this many headers per call (CometBFT's hard limit).
@@ -135,6 +137,30 @@ class BlockHeader:
     app_hash: str  # hex; the app hash *after* the previous block
 
 
+@dataclass(frozen=True, slots=True)
+class CommitSignatures:
+    """Who signed block ``height`` (``/commit``): the addresses whose signature has
+    ``block_id_flag`` COMMIT (2). An absent validator's entry carries no address, so
+    whoever is not in ``signed`` did not sign."""
+
+    height: int
+    signed: frozenset[str]  # uppercase hex validator addresses
+    total: int  # entries in the commit (the validator set's size)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorInfo:
+    """The node's own validator key (``/status`` ``validator_info``)."""
+
+    address: str  # uppercase hex
+    voting_power: int
+
+
+# CometBFT's BlockIDFlag: 1 absent, 2 commit, 3 nil. JSON has the number (v0.38) or,
+# from some encoders, the enum name.
+BLOCK_ID_FLAG_COMMIT = 2
+
+
 class CometRPC(Protocol):
     """What the sources need from a node's RPC; ``HttpCometRPC`` or a fake in tests."""
 
@@ -186,6 +212,13 @@ class HttpCometRPC(JsonHttpClient):
 
     async def abci_info(self) -> AbciInfo:
         return parse_abci_info(await self._call("abci_info"))
+
+    async def commit_signatures(self, height: int) -> CommitSignatures:
+        """The signatures on block ``height`` (an ``RPCError`` when the node lacks it)."""
+        return parse_commit(await self._call("commit", {"height": str(height)}))
+
+    async def validator_info(self) -> ValidatorInfo:
+        return parse_validator_info(await self._call("status"))
 
     async def block_header(self, height: int | None = None) -> BlockHeader:
         params = None if height is None else {"height": str(height)}
@@ -385,3 +418,37 @@ def parse_header(header: object, what: str) -> BlockHeader:
         )
     except KeyError as exc:
         raise ProtocolError(f"{what}: header missing {exc}") from exc
+
+
+def _is_commit_flag(flag: object) -> bool:
+    if isinstance(flag, bool):
+        return False
+    if isinstance(flag, int):
+        return flag == BLOCK_ID_FLAG_COMMIT
+    if isinstance(flag, str):
+        return flag.strip() in (str(BLOCK_ID_FLAG_COMMIT), "BLOCK_ID_FLAG_COMMIT")
+    return False
+
+
+def parse_commit(result: dict[str, Any]) -> CommitSignatures:
+    signed_header = as_dict(result.get("signed_header"), "commit signed_header")
+    commit = as_dict(signed_header.get("commit"), "commit commit")
+    sigs = commit.get("signatures")
+    if not isinstance(sigs, list):
+        raise ProtocolError(f"commit: signatures is {clip(sigs)}")
+    signed: set[str] = set()
+    for raw in sigs:
+        sig = as_dict(raw, "commit signature")
+        address = str(sig.get("validator_address") or "").upper()
+        if address and _is_commit_flag(sig.get("block_id_flag")):
+            signed.add(address)
+    height = as_int(commit.get("height", 0), "commit height")
+    return CommitSignatures(height, frozenset(signed), len(sigs))
+
+
+def parse_validator_info(result: dict[str, Any]) -> ValidatorInfo:
+    info = as_dict(result.get("validator_info"), "status validator_info")
+    return ValidatorInfo(
+        address=as_str(info.get("address", ""), "status validator_info.address").upper(),
+        voting_power=as_int(info.get("voting_power", 0), "status validator_info.voting_power"),
+    )

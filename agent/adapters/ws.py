@@ -184,7 +184,7 @@ class NewBlockSource:
             await self._backfill(self.last_seen + 1, status.latest_height)
 
     async def _backfill(self, low: int, high: int) -> None:
-        log.info("ws_backfill", node=self.node, low=low, high=high)
+        log.debug("ws_backfill", node=self.node, low=low, high=high)
         for start in range(low, high + 1, BACKFILL_SLICE):
             end = min(high, start + BACKFILL_SLICE - 1)
             for header in await self._rpc.headers(start, end):
@@ -210,7 +210,7 @@ class NewBlockSource:
         if self._up == up:
             return  # report changes, not every failed retry
         self._up = up
-        log.info("ws_stream_up" if up else "ws_stream_down", node=self.node, reason=reason)
+        log.debug("ws_stream_up" if up else "ws_stream_down", node=self.node, reason=reason)
         await self._send.send(StreamStatus(self.source, up, reason, at=self._clock.wall()))
 
 

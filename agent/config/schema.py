@@ -7,6 +7,7 @@ Secrets are never stored here: only where to read them from.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +35,7 @@ from agent.validation import (
 from agent.watchdog.settings import AlertSettings, MetricsSettings, WatchSettings, WatchTuning
 
 __all__ = [
+    "PROFILE_KEYS",
     "AgentConfig",
     "ChainConfig",
     "Config",
@@ -66,7 +68,7 @@ def _compose_command(value: Any) -> str | list[str]:
 def _coin(value: str) -> str:
     digits = len(value) - len(value.lstrip("0123456789"))
     if not (0 < digits < len(value) and value[digits:].isalnum() and value.isascii()):
-        raise bad("must be <amount><denom>, e.g. 10000000upawn")
+        raise bad("must be <amount><denom>, e.g. 10000000stake")
     return value
 
 
@@ -101,23 +103,106 @@ class StackConfig(Schema):
     )
 
 
+def _upgrade_info(value: str) -> str:
+    """Cosmovisor's auto-download JSON must pin every binary by checksum; any other
+    info (a plain string, JSON without ``binaries``) is the chain's business."""
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(doc, dict) or "binaries" not in doc:
+        return value
+    binaries = doc["binaries"]
+    if not isinstance(binaries, dict) or not binaries:
+        raise bad('"binaries" must map "os/arch" to a download URL')
+    for platform, url in binaries.items():
+        if not isinstance(url, str) or not url.strip():
+            raise bad(f'binaries["{platform}"] must be a URL string')
+        if "checksum=" not in urlsplit(url).query:
+            raise bad(
+                f'binaries["{platform}"] has no checksum: append '
+                '"?checksum=sha256:<hex>" so Cosmovisor verifies the download'
+            )
+    return value
+
+
+def _program(value: str) -> str:
+    if any(c.isspace() for c in value) or value.startswith("-"):
+        raise bad("must be a program name (on the image's PATH) or an absolute path")
+    return value
+
+
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        raise bad("must be an absolute path inside the container")
+    return value
+
+
+SdkLineSetting = Literal["auto", "v0.45", "v0.46", "v0.47", "v0.50"]
+Bech32Prefix = Annotated[str, Field(min_length=1, max_length=83, pattern=r"^[a-z][a-z0-9]*$")]
+
+# The chain-specific keys of [chain]: a profile (config.toml is the bundled one) sets
+# them for its chain; the schema defaults describe a plain simapp ("simd").
+PROFILE_KEYS = (
+    "chain_id",
+    "denom",
+    "deposit",
+    "binary",
+    "bech32_prefix",
+    "cli_image_v1",
+    "cli_image_v2",
+    "cli_home",
+    "daemon_home",
+    "node_home",
+)
+
+
 class ChainConfig(Schema):
-    chain_id: ChainId = "checkers-1"
-    denom: Denom = "upawn"
+    chain_id: ChainId = "testnet-1"
+    denom: Denom = "stake"
     upgrade_name: Text = "v1tov2"
-    deposit: Annotated[Text, AfterValidator(_coin)] = "10000000upawn"
-    cli_image_v1: Text = "checkersd_i:v1"
-    cli_image_v2: Text = "checkersd_i:v2"
+    deposit: Annotated[Text, AfterValidator(_coin)] = "10000000stake"
+    binary: Annotated[Text, AfterValidator(_program)] = Field(
+        default="simd", description="the chain's daemon/CLI inside the CLI images"
+    )
+    bech32_prefix: Bech32Prefix = Field(
+        default="cosmos", description="account address prefix (voter addresses are checked)"
+    )
+    sdk_line: SdkLineSetting = Field(
+        default="auto",
+        description='Cosmos SDK line for command forms and REST shapes; "auto" asks the node',
+    )
+    expedited: bool = Field(
+        default=False, description="submit the upgrade as an expedited proposal (SDK 0.50+)"
+    )
+    upgrade_info: Annotated[OptionalText, AfterValidator(_upgrade_info)] = Field(
+        default="{}",
+        description="the plan's info; Cosmovisor auto-download JSON needs checksum= URLs",
+    )
+    cli_image_v1: Text = "simd_i:v1"
+    cli_image_v2: Text = "simd_i:v2"
+    cli_home: Annotated[Text, AfterValidator(_absolute)] = Field(
+        default="/root/.simapp",
+        description="where a voter's desk is mounted in the CLI container (keyring: <home>/keys)",
+    )
     cli_network: Text = "net-public"
     tx_node: Text = Field(default="node-carol", description="a node name; transactions go there")
-    daemon_home: Text = "/root/.checkers-upgrade"
-    node_home: Text = "/root/.checkers"
+    daemon_home: Text = "/root/.simapp-upgrade"
+    node_home: Text = "/root/.simapp"
     gas: Annotated[str, AfterValidator(_gas)] = Field(
         default="400000",
         description="gas limit per transaction; fixed, since sign-first signs offline "
         '("auto" simulates and suits only the broadcast-by-CLI path)',
     )
     gas_adjustment: Annotated[float, Field(gt=0, le=100)] = 1.5
+
+    @model_validator(mode="after")
+    def _expedited_needs_050(self) -> ChainConfig:
+        if self.expedited and self.sdk_line in ("v0.45", "v0.46", "v0.47"):
+            raise problems(
+                [(("expedited",), True, f"SDK {self.sdk_line} has no expedited proposals")]
+            )
+        return self
 
 
 class NodeConfig(Schema):

@@ -135,6 +135,8 @@ class Runner:
         self._fact_send: MemoryObjectSendStream[Fact] = fact_send
         self._fact_recv: MemoryObjectReceiveStream[Fact] = fact_recv
         self._deadline: tuple[str, anyio.CancelScope] | None = None
+        # (name, clock.monotonic() when armed) of the current wait, for the live view.
+        self.deadline_armed: tuple[str, float] | None = None
         self._sources_started = False
         self._triggers: dict[int, float] = {}  # id(fact) -> monotonic time of its NewBlock
         self._tg: TaskGroup | None = None
@@ -234,6 +236,7 @@ class Runner:
                 self._deadline[1].cancel()
             scope = anyio.CancelScope()
             self._deadline = (action.name, scope)
+            self.deadline_armed = (action.name, self.clock.monotonic())
             self._tg.start_soon(self._run_deadline, action, scope)
             return
         downtime = planned_downtime(action, self.params)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
+import structlog
 
+from agent.adapters.blocklog import read_block_log
 from agent.adapters.files import write_atomic
 from agent.core.machine import State
+from agent.core.timeline import Timeline, timeline_facts
+from agent.runtime.chart import ChartUnavailable, render_chart
+from agent.runtime.report_data import UNKNOWN, ReportData
 
 __all__ = ["build_report", "render_markdown", "write_report"]
+
+log = structlog.get_logger("agent.runtime.report")
 
 
 def iso(t: float) -> str:
@@ -24,7 +32,81 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds") if t else ""
 
 
-def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _iso_or_none(t: float | None) -> str | None:
+    return _iso(t) if t is not None else None
+
+
+def _r(x: float | None, digits: int = 3) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def timeline_json(tl: Timeline) -> dict[str, Any]:
+    """The timeline facts for report.json: ISO times, seconds rounded to ms."""
+    r = tl.restart
+    return {
+        "began": _iso_or_none(tl.origin),
+        "upgrade_height": tl.upgrade_height,
+        "upgrade_expected": tl.upgrade_expected,
+        "rejected": tl.rejected,
+        "nodes": [
+            {
+                "node": n.node,
+                "halt_at": _iso_or_none(n.halt_at),
+                "resume_at": _iso_or_none(n.resume_at),
+                "gap_s": _r(n.gap_s),
+            }
+            for n in tl.nodes
+        ],
+        "chain_downtime": {
+            "last_v1_block_time": _iso_or_none(tl.last_v1_header),
+            "first_v2_block_time": _iso_or_none(tl.first_v2_header),
+            "header_s": _r(tl.downtime_header_s),
+            "received_s": _r(tl.downtime_receive_s),
+        },
+        "predicted_vs_real": {
+            "predicted": _iso_or_none(tl.predicted_upgrade_time),
+            "real": _iso_or_none(tl.first_v2_header),
+            "error_s": _r(tl.predicted_error_s),
+        },
+        "restart": None
+        if r is None
+        else {
+            "began": _iso(r.began_at),
+            "last_height_before": r.before_height,
+            "last_before_at": _iso_or_none(r.before_at),
+            "first_height_after": r.after_height,
+            "first_after_at": _iso_or_none(r.after_at),
+            "gap_s": _r(r.gap_s),
+            "header_gap_s": _r(r.header_gap_s),
+        },
+        "markers": [
+            {"label": label, "at": _iso(t), "since_start_s": _r(tl.since(t))}
+            for label, t in tl.markers
+        ],
+        "gantt": [
+            {
+                "phase": p.name,
+                "start_s": _r(tl.since(p.start)),
+                "end_s": _r(tl.since(p.end)),
+            }
+            for p in tl.phases
+        ],
+    }
+
+
+def build_report(
+    state: State,
+    extra: dict[str, Any] | None = None,
+    *,
+    timeline: Timeline | None = None,
+    data: ReportData | None = None,
+    chart: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report as a JSON document. ``timeline``: from the block log (default:
+    the state alone, no blocks); ``data``: what was read from the chain and Docker
+    at report time (default: nothing, all "unknown")."""
+    tl = timeline if timeline is not None else timeline_facts(state, [])
+    collected = (data or ReportData()).to_json()
     phases = []
     prev_at: float | None = None
     for t in state.transitions:
@@ -84,27 +166,44 @@ def build_report(state: State, extra: dict[str, Any] | None = None) -> dict[str,
             "remediated": list(state.remediated),
             **scenario_text,
         },
+        "timeline": timeline_json(tl),
+        **collected,
+        "chart": chart or {"path": None, "unavailable": "no block log"},
         **extra,
     }
+
+
+NOT_REACHED = "not reached"
+NA = "n/a"
 
 
 def _num(v: float | None) -> str:
     return "unknown" if v is None else f"{v:g}"
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def _secs(v: float | None, missing: str = NA) -> str:
+    """Seconds for people: one decimal."""
+    return missing if v is None else f"{v:.1f} s"
+
+
+def _hms(iso_time: str | None, missing: str = NOT_REACHED) -> str:
+    """HH:MM:SS of a report ISO time (always UTC)."""
+    return iso_time[11:19] if iso_time and len(iso_time) >= 19 else missing
+
+
+def _cell(v: object) -> str:
+    return str(v).replace("|", "\\|")
+
+
+def _upgrade_lines(report: dict[str, Any]) -> list[str]:
     up = report["upgrade"]
-    lines = [
-        f"# Upgrade rehearsal {report['rehearsal_id']}: **{report['outcome']}**",
-        "",
-    ]
-    if report.get("failure"):
-        lines += [f"> Failed: {report['failure']}", ""]
+    lines: list[str] = []
     if up["proposal_id"] is None:
         lines.append(f"- Upgrade `{up['name']}`: no proposal was submitted")
     else:
+        height = up["height"] if up["height"] is not None else "unknown"
         lines.append(
-            f"- Upgrade `{up['name']}` at height {up['height']}, proposal {up['proposal_id']}"
+            f"- Upgrade `{up['name']}` at height {height}, proposal {up['proposal_id']}"
             + (" (reused after a restart)" if up["proposal_reused"] else "")
         )
     if up["measured_block_interval_s"] is not None:
@@ -112,8 +211,166 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- Measured block interval {up['measured_block_interval_s']:.2f} s;"
             f" voting period {_num(up['voting_period_s'])} s"
         )
+    lines.append(f"- Total {report['duration_s']:.1f} s")
+    return lines
+
+
+def _timeline_lines(report: dict[str, Any]) -> list[str]:
+    tl = report.get("timeline") or {}
+    u = tl.get("upgrade_height")
+    lines = ["", "## Upgrade timeline", ""]
+    if u is None:
+        lines.append("No upgrade height: no proposal was submitted, so there was no halt.")
+    elif not tl.get("upgrade_expected"):
+        if tl.get("rejected"):
+            lines.append(
+                f"No halt expected: the proposal ended {tl['rejected']};"
+                f" the chain was to run past height {u} on v1."
+            )
+        else:
+            lines.append(f"No halt at height {u}: the proposal did not pass ({NOT_REACHED}).")
+    else:
+        down = tl.get("chain_downtime") or {}
+        pvr = tl.get("predicted_vs_real") or {}
+        err = pvr.get("error_s")
+        late = NA if err is None else f"{abs(err):.1f} s {'later' if err >= 0 else 'earlier'}"
+        lines += [
+            f"- Last v1 block ({u - 1}) at {_hms(down.get('last_v1_block_time'))} UTC;"
+            f" first v2 block ({u}) at {_hms(down.get('first_v2_block_time'))} UTC",
+            f"- **Chain downtime** (header times of {u - 1} to {u}):"
+            f" {_secs(down.get('header_s'))}; as the agent received them:"
+            f" {_secs(down.get('received_s'))}",
+            f"- Predicted upgrade time {_hms(pvr.get('predicted'), NA)} UTC, real"
+            f" {_hms(pvr.get('real'))} UTC ({late} than predicted)",
+            "",
+            f"| node | halted (got block {u - 1}) | resumed (got block {u}) | gap |",
+            "|---|---|---|---:|",
+        ]
+        for n in tl.get("nodes") or []:
+            lines.append(
+                f"| {n['node']} | {_hms(n['halt_at'], 'not seen')} | {_hms(n['resume_at'])}"
+                f" | {_secs(n['gap_s'])} |"
+            )
+    r = tl.get("restart")
+    lines.append("")
+    if r is None:
+        lines.append(f"- Restart on v2: {NOT_REACHED}")
+    elif r.get("first_height_after") is None:
+        lines.append(
+            f"- Restart on v2 began {_hms(r['began'])} UTC; no block after it"
+            f" (last seen: {r.get('last_height_before') or 'none'})"
+        )
+    else:
+        lines.append(
+            f"- **Restart gap**: {_secs(r['gap_s'])} (block {r['last_height_before']} at"
+            f" {_hms(r['last_before_at'])} to block {r['first_height_after']} at"
+            f" {_hms(r['first_after_at'])} UTC; header times {_secs(r['header_gap_s'])})"
+        )
+    return lines
+
+
+def _missed_lines(report: dict[str, Any]) -> list[str]:
+    mb = report.get("missed_blocks") or {}
+    hs = mb.get("heights")
+    vals = mb.get("validators") or {}
+    checked = mb.get("checked_heights") or []
+    title = "## Missed blocks around the upgrade"
+    if hs:
+        title += f" (heights {hs[0]}-{hs[1]})"
+    lines = ["", title, ""]
+    if not hs:
+        lines.append(f"{NA}: no upgrade height.")
+        return lines
+    if not vals:
+        lines.append("unknown: no validator's status could be read.")
+    else:
+        lines += ["| validator | missed | heights |", "|---|---:|---|"]
+        for name, v in vals.items():
+            if v["missed"] is None:
+                lines.append(f"| {name} | unknown | no commit could be read |")
+            else:
+                hts = ", ".join(str(h) for h in v["missed"]) or "-"
+                lines.append(f"| {name} | {v['count']} of {len(checked)} | {hts} |")
+    if mb.get("status_unreadable"):
+        lines.append("")
+        lines.append(
+            f"Status unreadable (validator or not: unknown): {', '.join(mb['status_unreadable'])}"
+        )
+    if checked and len(checked) < hs[1] - hs[0] + 1:
+        missing = [h for h in range(hs[0], hs[1] + 1) if h not in checked]
+        lines += ["", f"Commits not readable: {', '.join(str(h) for h in missing)}"]
+    return lines
+
+
+def _short_digest(d: str) -> str:
+    return d[:19] if d.startswith("sha256:") else d
+
+
+def _versions_lines(report: dict[str, Any]) -> list[str]:
+    lines = ["", "## Versions and images", ""]
+    versions = report.get("versions") or {}
+    digests = report.get("image_digests") or {}
+    if versions:
+        lines += ["| node | binary version (at report time) |", "|---|---|"]
+        lines += [f"| {n} | {_cell(v or UNKNOWN)} |" for n, v in versions.items()]
+    else:
+        lines.append("Node versions: unknown (not collected).")
+    lines.append("")
+    if digests:
+        lines += ["| image | ID |", "|---|---|"]
+        lines += [f"| `{i}` | `{_short_digest(d or UNKNOWN)}` |" for i, d in digests.items()]
+    else:
+        lines.append("Image IDs: unknown (not collected).")
+    return lines
+
+
+def _chart_lines(report: dict[str, Any]) -> list[str]:
+    ch = report.get("chart") or {}
+    lines = ["", "## Heights", ""]
+    if ch.get("path"):
+        lines.append(f"![heights]({Path(ch['path']).name})")
+    else:
+        lines.append(f"chart unavailable: {ch.get('unavailable') or 'unknown reason'}")
+    return lines
+
+
+def _gantt_lines(report: dict[str, Any]) -> list[str]:
+    spans = (report.get("timeline") or {}).get("gantt") or []
+    if not spans:
+        return []
+    lines = [
+        "",
+        "```mermaid",
+        "gantt",
+        "    title Phases (mm:ss since the rehearsal began)",
+        "    dateFormat X",
+        "    axisFormat %M:%S",
+        "    section rehearsal",
+    ]
+    for p in spans:
+        start = round(p["start_s"] or 0.0)
+        end = p["end_s"]
+        if end is None or round(end) <= start:
+            lines.append(f"    {p['phase']} : milestone, {start}, 0s")
+        else:
+            lines.append(f"    {p['phase']} : {start}, {round(end)}")
+    lines.append("```")
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Upgrade rehearsal {report['rehearsal_id']}: **{report['outcome']}**",
+        "",
+    ]
+    if report.get("failure"):
+        lines += [f"> Failed: {report['failure']}", ""]
+    lines += _upgrade_lines(report)
+    lines += _timeline_lines(report)
+    lines += _missed_lines(report)
+    lines += _versions_lines(report)
+    lines += _chart_lines(report)
     lines += [
-        f"- Total {report['duration_s']:.1f} s",
         "",
         "## Phases",
         "",
@@ -121,9 +378,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         "|---|---:|---|---:|---|",
     ]
     for p in report["phases"]:
-        cells = [p["phase"], p["height"], p["at"], f"{p['since_previous_s']:.1f} s", p["reason"]]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        cells = [p["phase"], p["height"], _hms(p["at"]), f"{p['since_previous_s']:.1f} s",
+                 p["reason"]]  # fmt: skip
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    lines += _gantt_lines(report)
     lines += ["", "## Votes", ""]
+    if not report["votes"]:
+        lines.append("No vote was cast.")
     lines += [f"- {v['voter']}: `{v['tx_hash'] or '(already on chain)'}`" for v in report["votes"]]
     sc = report.get("scenario") or {}
     if sc.get("name"):
@@ -145,22 +406,52 @@ def render_markdown(report: dict[str, Any]) -> str:
     alerts = report.get("alerts") or []
     lines += ["", "## Alerts during the run", ""]
     if not alerts:
-        lines.append("None fired.")
+        lines.append("No alert fired.")
     for a in alerts:
         lines.append(
-            f"- {a['at']} {a['event']} `{a['detector']}` {a['node'] or ''}: {a['message']}"
+            f"- {_hms(a['at'], '')} {a['event']} `{a['detector']}` {a['node'] or ''}:"
+            f" {a['message']}"
         )
     lines += ["", "## Checks", "", "| stage | check | result | evidence |", "|---|---|---|---|"]
     for c in report["checks"]:
-        ev = str(c["evidence"]).replace("|", "\\|")
-        lines.append(f"| {c['stage']} | {c['name']} | {c['result']} | {ev} |")
+        lines.append(f"| {c['stage']} | {c['name']} | {c['result']} | {_cell(c['evidence'])} |")
     return "\n".join(lines) + "\n"
 
 
+async def _draw(tl: Timeline, png: Path) -> dict[str, Any]:
+    """Draw the chart in a worker thread; any failure is a line in the report."""
+    try:
+        await anyio.to_thread.run_sync(render_chart, tl, png)
+        return {"path": str(png), "unavailable": None}
+    except ChartUnavailable as exc:
+        reason = str(exc)
+    except Exception as exc:  # a chart must never cost the report
+        log.warning("report_chart_failed", error=str(exc) or type(exc).__name__)
+        reason = f"drawing failed: {type(exc).__name__}"
+    await anyio.to_thread.run_sync(lambda: png.unlink(missing_ok=True))  # not a stale one
+    return {"path": None, "unavailable": reason}
+
+
 async def write_report(
-    state: State, json_path: Path, md_path: Path, extra: dict[str, Any] | None = None
+    state: State,
+    json_path: Path,
+    md_path: Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    block_log: Path | None = None,
+    data: ReportData | None = None,
+    nodes: Sequence[str] = (),
 ) -> Path:
-    report = build_report(state, extra)
+    """Write report.json, report.md and (with a block log) the chart next to
+    report.md (its name with ``.png``). ``data``: see ``report_data.collect``."""
+    records = await anyio.to_thread.run_sync(read_block_log, block_log) if block_log else []
+    names = list(nodes) or (list(data.versions) if data is not None else [])
+    tl = timeline_facts(state, records, names)
+    if block_log is None:
+        chart: dict[str, Any] = {"path": None, "unavailable": "no block log"}
+    else:
+        chart = await _draw(tl, md_path.with_suffix(".png"))
+    report = build_report(state, extra, timeline=tl, data=data, chart=chart)
 
     def write() -> None:
         write_atomic(json_path, json.dumps(report, indent=2) + "\n")

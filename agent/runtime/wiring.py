@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +34,7 @@ from agent.adapters.lock import state_lock
 from agent.adapters.process import run_command
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
+from agent.adapters.sdk import LazyLine, SdkLine, gov_api
 from agent.adapters.ws import NewBlockSource
 from agent.config import Config, VoterConfig, read_password
 from agent.core.chainview import ChainView
@@ -43,8 +44,10 @@ from agent.core.policy import UpgradeHeightPolicy
 from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, Scenario, apply, build, judge
 from agent.errors import AgentError, ConfigError, CorruptState
 from agent.runtime import report as report_mod
+from agent.runtime import report_data
 from agent.runtime.daemon import Runner, Source
 from agent.runtime.executors import ExecContext, Executor
+from agent.watchdog.heartbeat import sd_notify
 from agent.watchdog.service import WatchService
 
 __all__ = [
@@ -54,10 +57,15 @@ __all__ = [
     "params_from_config",
     "run_rehearsal",
     "run_watch",
+    "OnStarted",
     "sources",
 ]
 
 log = structlog.get_logger("agent.wiring")
+
+# Told the live objects once they exist (the command line's live view reads them):
+# the rehearsal's Runner (None for ``watch``) and the WatchService.
+OnStarted = Callable[[Runner | None, WatchService], None]
 
 
 def params_from_config(cfg: Config) -> Params:
@@ -299,17 +307,25 @@ async def run_rehearsal(
     clock: Clock | None = None,
     scenario: str | None = None,
     attach: bool = False,
+    on_started: OnStarted | None = None,
 ) -> State:
     """Run (or resume) a rehearsal to its end; return the final state.
 
     ``scenario``: the failure to rehearse (None: resume whatever the journal
-    holds, or ``happy`` for a new rehearsal).
+    holds, or ``happy`` for a new rehearsal). ``on_started`` is called with the
+    Runner and the WatchService once they exist.
     """
     if scenario is not None:
         scenario_for(cfg, scenario)  # a bad name or role is exit 2 before anything
     async with state_lock(_locks(cfg, rehearsal=True)), anyio.create_task_group() as tg:
         final = await _run_rehearsal(
-            cfg, fresh=fresh, clock=clock, scenario=scenario, tg=tg, attach=attach
+            cfg,
+            fresh=fresh,
+            clock=clock,
+            scenario=scenario,
+            tg=tg,
+            attach=attach,
+            on_started=on_started,
         )
         tg.cancel_scope.cancel()  # the stream proxies, if any
     return final
@@ -323,6 +339,7 @@ async def _run_rehearsal(
     scenario: str | None,
     tg: anyio.abc.TaskGroup,
     attach: bool = False,
+    on_started: OnStarted | None = None,
 ) -> State:
     clock = clock or SystemClock()
     password = read_password(cfg)
@@ -402,6 +419,13 @@ async def _run_rehearsal(
     async with clients(cfg, need_rest=True) as c:
         assert c.rest is not None
         rest = c.rest
+        rest.gov_api = gov_api(cli.sdk_line)  # every REST client: the pool shares them
+        if cfg.chain.sdk_line == "auto":  # detected on the first gov read (the chain is up)
+
+            def use(line: SdkLine) -> None:
+                cli.sdk_line, rest.gov_api = line, gov_api(line)
+
+            rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.rpc_timeout * 3)
         runner: Runner
 
         async def alerts_of(s: State) -> list[AlertRecord]:
@@ -427,7 +451,12 @@ async def _run_rehearsal(
                 ],
             }
             return await report_mod.write_report(
-                s, cfg.path(cfg.agent.report_json), cfg.path(cfg.agent.report_md), extra
+                s,
+                cfg.path(cfg.agent.report_json),
+                cfg.path(cfg.agent.report_md),
+                extra,
+                block_log=cfg.state_dir / f"blocks-{s.rehearsal_id}.jsonl",
+                data=await report_data.collect_for(cfg, c.rpcs, s),
             )
 
         async def judge_it(s: State) -> tuple[bool, list[str]]:
@@ -473,6 +502,8 @@ async def _run_rehearsal(
             block_log=BlockLog(cfg.state_dir),
         )
         watch.phase = lambda: runner.state.phase.value
+        if on_started is not None:
+            on_started(runner, watch)
         final = await runner.run(state, fresh_id)
     log.info(
         "rehearsal_finished",
@@ -485,17 +516,21 @@ async def _run_rehearsal(
     return final
 
 
-async def run_watch(cfg: Config, clock: Clock | None = None) -> None:
+async def run_watch(
+    cfg: Config, clock: Clock | None = None, on_started: OnStarted | None = None
+) -> None:
     """``rehearse watch``: attach to the configured nodes and watch until cancelled."""
     async with state_lock(_locks(cfg, rehearsal=False)):
-        await _run_watch(cfg, clock)
+        await _run_watch(cfg, clock, on_started)
 
 
-async def _run_watch(cfg: Config, clock: Clock | None) -> None:
+async def _run_watch(cfg: Config, clock: Clock | None, on_started: OnStarted | None) -> None:
     clock = clock or SystemClock()
     view = ChainView([n.name for n in cfg.nodes])
     async with clients(cfg) as c:
         watch = WatchService(cfg, c.rpcs, clock, view=view, rest=c.rest)
+        if on_started is not None:
+            on_started(None, watch)
         send, recv = anyio.create_memory_object_stream[Observation](1024)
         async with anyio.create_task_group() as tg, recv:
             await tg.start(watch.run)
@@ -507,5 +542,7 @@ async def _run_watch(cfg: Config, clock: Clock | None) -> None:
             send.close()
             watch.sources_started()
             log.info("watch_started", nodes=[n.name for n in cfg.nodes])
+            # systemd (Type=notify): the service is up; no-op elsewhere.
+            await anyio.to_thread.run_sync(sd_notify, "READY=1")
             async for obs in recv:
                 watch.observe(obs)

@@ -1,12 +1,15 @@
 """The heartbeat file: proof of life for a supervisor (systemd, a cron check).
 
 ``Heartbeat`` rewrites ``{"pid", "at", "phase", "alerts_firing"}`` atomically
-every few seconds; ``check_heartbeat`` is the supervisor's side.
+every few seconds; ``check_heartbeat`` is the supervisor's side. Under systemd
+(``Type=notify``, ``$NOTIFY_SOCKET`` set) each beat also sends ``WATCHDOG=1``
+(``sd_notify``), so ``WatchdogSec=`` restarts an agent whose loop is stuck.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,16 +21,40 @@ import structlog
 
 from agent.adapters.files import read_json, write_json_atomic
 
-__all__ = ["Heartbeat", "HeartbeatStatus", "check_heartbeat"]
+__all__ = ["Heartbeat", "HeartbeatStatus", "check_heartbeat", "sd_notify"]
 
 log = structlog.get_logger("agent.watchdog.heartbeat")
+
+
+def sd_notify(message: str) -> bool:
+    """Send ``message`` (``READY=1``, ``WATCHDOG=1``, ``STOPPING=1``...) to systemd.
+
+    The protocol of sd_notify(3) in pure Python: one datagram to the unix socket
+    named by ``$NOTIFY_SOCKET`` (``@name``: the abstract namespace). False, and
+    nothing sent, when the variable is unset (not under systemd) or the socket
+    does not answer; never raises. Blocking but instant (a local datagram).
+    """
+    addr = os.environ.get("NOTIFY_SOCKET", "")
+    if not addr:
+        return False
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(addr)
+            sock.sendall(message.encode())
+    except OSError as exc:
+        log.warning("sd_notify_failed", message=message, error=str(exc))
+        return False
+    return True
 
 
 class Heartbeat:
     """Writes ``{"pid", "at", "phase", "alerts_firing"}`` atomically to ``path``.
 
     Call ``beat`` every ``heartbeat_interval_s`` (or run ``run``); a supervisor
-    checks freshness with ``check_heartbeat`` (file mtime and ``at``).
+    checks freshness with ``check_heartbeat`` (file mtime and ``at``). Each beat
+    written also pings systemd's watchdog when ``$NOTIFY_SOCKET`` is set.
     """
 
     def __init__(self, path: Path, *, wall: Callable[[], float] = time.time) -> None:
@@ -42,7 +69,13 @@ class Heartbeat:
             "alerts_firing": alerts_firing,
         }
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(write_json_atomic, self.path, doc)
+            await anyio.to_thread.run_sync(self._write, doc)
+
+    def _write(self, doc: dict[str, Any]) -> None:
+        write_json_atomic(self.path, doc)
+        # Only a beat that reached the disk proves the agent can still do its job.
+        if os.environ.get("NOTIFY_SOCKET"):
+            sd_notify("WATCHDOG=1")
 
     async def run(self, state: Callable[[], tuple[str | None, int]], interval_s: float) -> None:
         """Beat forever: ``state()`` gives (phase, alerts firing) each time.

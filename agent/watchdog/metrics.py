@@ -154,7 +154,8 @@ class WatchMetrics:
 
 
 class MetricsServer:
-    """Serves ``registry`` on ``host:port`` (loopback only; port 0: ephemeral).
+    """Serves ``registry`` on ``host:port`` (port 0: ephemeral). Loopback only
+    unless ``allow_remote`` (the configuration's ``metrics.allow_remote``).
 
     One request per connection, ``Connection: close``. Each connection is its own
     task with a deadline on reading the request and on sending the answer, so a
@@ -171,9 +172,12 @@ class MetricsServer:
         *,
         before_scrape: Callable[[], None] | None = None,
         read_timeout_s: float = 5.0,
+        allow_remote: bool = False,
     ) -> None:
-        if host not in LOOPBACK_HOSTS:
-            raise ValueError(f"metrics host must be the loopback, not {host!r}")
+        if host not in LOOPBACK_HOSTS and not allow_remote:
+            raise ValueError(
+                f"metrics host must be the loopback, not {host!r} (unless allow_remote)"
+            )
         self.registry = registry
         # "localhost" may also resolve to ::1; bind the one address the docs name.
         self.host = "127.0.0.1" if host == "localhost" else host

@@ -139,6 +139,7 @@ class WatchService:
                         self.metrics.registry,
                         s.metrics.host,
                         s.metrics.port,
+                        allow_remote=s.metrics.allow_remote,
                     )
                     port = await tg.start(server.serve)
                     log.info("metrics_listening", host=s.metrics.host, port=port)

@@ -51,15 +51,6 @@ def _detector(name: str) -> str:
     return name
 
 
-def _loopback(host: str) -> str:
-    if host not in LOOPBACK_HOSTS:
-        raise bad(
-            "the metrics endpoint is served on the loopback only "
-            "(127.0.0.1 or localhost); put a proxy in front to expose it"
-        )
-    return host
-
-
 Detector = Annotated[str, AfterValidator(_detector)]
 # A factor or count this large is a typo, and would silence the detector.
 Factor = Annotated[float, Field(gt=0, le=1000)]
@@ -117,11 +108,34 @@ class WatchTuning(Schema):
 
 
 class MetricsSettings(Schema):
-    """``[metrics]``: the Prometheus endpoint, loopback only."""
+    """``[metrics]``: the Prometheus endpoint, loopback only unless ``allow_remote``."""
 
     enabled: bool = False
-    host: Annotated[str, AfterValidator(_loopback)] = "127.0.0.1"
+    host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 9464
+    allow_remote: bool = Field(
+        default=False,
+        description=(
+            "serve on a host other than the loopback (unauthenticated, plain HTTP: "
+            "anyone who reaches host:port reads the metrics)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> MetricsSettings:
+        if self.host not in LOOPBACK_HOSTS and not self.allow_remote:
+            raise problems(
+                [
+                    (
+                        ("host",),
+                        self.host,
+                        "the metrics endpoint is served on the loopback only (127.0.0.1 or "
+                        "localhost); set metrics.allow_remote = true to bind elsewhere, "
+                        "or put a proxy in front",
+                    )
+                ]
+            )
+        return self
 
 
 class SinkSettings(Schema):

@@ -158,11 +158,13 @@ class ProdSim:
 
 
 def profile_checks() -> str:
-    """The bundled profile's [verify], [[reads]] and [[checks]], as in config.toml
-    (the check program's path made absolute)."""
+    """The bundled profile as config.toml has it: its [chain] section, its
+    [verify], [[reads]] and [[checks]] (the check program's path made absolute)."""
     text = (REPO / "config.toml").read_text()
+    chain = text[text.index("[chain]") : text.index("[[nodes]]")]
     start, end = text.index("[verify]"), text.index("[scenarios]")
-    return text[start:end].replace('"prod-sim/checks/', f'"{PROD_SIM}/checks/') + "\n"
+    checks = text[start:end].replace('"prod-sim/checks/', f'"{PROD_SIM}/checks/')
+    return chain + "\n" + checks + "\n"
 
 
 @contextmanager

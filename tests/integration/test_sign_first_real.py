@@ -118,7 +118,16 @@ def desk(solo_chain: SoloChain) -> Iterator[Desk]:
         cfg = parse_config(
             {
                 "stack": {"project": project},
-                "chain": {"chain_id": CHAIN_ID, "tx_node": "solo"},
+                "chain": {
+                    "chain_id": CHAIN_ID,
+                    "tx_node": "solo",
+                    # the checkers profile (the schema defaults are simd's)
+                    "binary": "checkersd",
+                    "cli_image_v1": IMAGE,
+                    "cli_home": "/root/.checkers",
+                    "denom": DENOM,
+                    "deposit": f"10000000{DENOM}",
+                },
                 "nodes": [{"name": "solo", "rpc": solo_chain.rpc_url, "rest": solo_chain.api_url}],
                 "voters": [{"name": "alice", "key": "alice", "desk": "desk-alice"}],
             },
@@ -210,6 +219,26 @@ async def test_sign_broadcast_rebroadcast(solo_chain: SoloChain, desk: Desk) -> 
         assert (await rpc.broadcast_tx_sync(vote.tx_bytes)).accepted
         assert (await _included(rpc, vote.tx_hash))["tx_result"]["code"] == 0
         assert await rest.vote(submitted.id, desk.address) == "VOTE_OPTION_YES"
+
+        # SDK 0.50+: an expedited upgrade proposal goes through `gov submit-proposal FILE`
+        # (the upgrade CLI has no --expedited); the sign script writes the file.
+        fast_cfg = desk.cfg.model_copy(
+            update={
+                "chain": desk.cfg.chain.model_copy(
+                    update={"expedited": True, "deposit": f"50000000{DENOM}"}
+                )
+            }
+        )
+        fast = ChainCLI(fast_cfg, PASSWORD, sdk_line="v0.50")
+        args = fast.proposal_args("v1tov2", height + 1, "expedited sign-first test")
+        assert args[:2] == ["gov", "submit-proposal"] and args.document
+        expedited = await _sign(fast, desk, args, number, sequence + 3)
+        assert (await rpc.broadcast_tx_sync(expedited.tx_bytes)).accepted
+        result = (await _included(rpc, expedited.tx_hash))["tx_result"]
+        assert result["code"] == 0, result["log"]
+        second = max(await rest.proposals(), key=lambda p: p.id)
+        assert second.expedited and second.title == "v1tov2"
+        assert second.upgrade_plan is not None and second.upgrade_plan.height == height + 1
 
 
 async def test_wrong_password_and_missing_account(solo_chain: SoloChain, desk: Desk) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -13,16 +14,24 @@ from pydantic import BaseModel
 
 from agent.cli import main
 from agent.config import Config, load_config, parse_config, read_password
+from agent.config.schema import PROFILE_KEYS, ChainConfig
 from agent.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _profile(cfg: Config) -> Config:
+    """``cfg`` with its [chain] PROFILE keys at the schema defaults."""
+    neutral = {k: ChainConfig.model_fields[k].default for k in PROFILE_KEYS}
+    return cfg.model_copy(update={"chain": cfg.chain.model_copy(update=neutral)})
 
 
 def test_shipped_config_is_valid_and_matches_defaults() -> None:
     cfg = load_config(ROOT / "config.toml")
     defaults = parse_config({}, ROOT)
     assert cfg.stack == defaults.stack
-    assert cfg.chain == defaults.chain
+    assert _profile(cfg).chain == defaults.chain
+    assert cfg.chain.binary == "checkersd" and cfg.chain.cli_home == "/root/.checkers"
     assert cfg.nodes == defaults.nodes
     assert cfg.voters == defaults.voters
     assert cfg.timing == defaults.timing
@@ -161,17 +170,92 @@ def test_config_toml_documents_exactly_the_schema() -> None:
 
 
 def test_config_toml_shows_the_schema_defaults() -> None:
+    # Every key shows its default, except the PROFILE keys of [chain]: config.toml is
+    # the bundled (checkers) profile, so those must be present but may differ.
     schema = _schema_keys(Config)
     shown = _doc_keys(tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8")))
+    profile = {f"chain.{k}" for k in PROFILE_KEYS}
+    assert profile <= set(shown), "a PROFILE key is missing from config.toml"
     for key, value in shown.items():
         f = schema[key]
-        if "[]" in key or f.is_required():
+        if "[]" in key or f.is_required() or key in profile:
             continue  # nodes and voters: compared as whole lists below
         assert value == f.get_default(call_default_factory=True), key
     loaded = load_config(ROOT / "config.toml")
     # The profile's reads and checks belong to the bundled chain: no defaults.
     assert loaded.reads and loaded.checks
-    assert loaded.model_copy(update={"reads": [], "checks": []}) == parse_config({}, ROOT)
+    loaded = loaded.model_copy(update={"reads": [], "checks": []})
+    assert _profile(loaded) == parse_config({}, ROOT)
+
+
+def test_profile_keys_are_chain_keys_marked_in_config_toml() -> None:
+    assert set(PROFILE_KEYS) <= set(ChainConfig.model_fields)
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    marked = set(re.findall(r"^(\w+) = .*# PROFILE$", text, flags=re.MULTILINE))
+    assert marked == set(PROFILE_KEYS)
+
+
+_SUM = "?checksum=sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        "{}",
+        "",
+        "v2.0.0 from the release page",
+        '{"commit": "abc"}',
+        '{"binaries": {"linux/amd64": "https://h/app' + _SUM + '"}}',
+        '{"binaries": {"linux/amd64": "https://h/a.tar.gz' + _SUM + '",'
+        ' "linux/arm64": "https://h/b?x=1&checksum=sha512:00"}}',
+    ],
+)
+def test_upgrade_info_accepted(info: str) -> None:
+    assert parse_config({"chain": {"upgrade_info": info}}, ROOT).chain.upgrade_info == info
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        '{"binaries": {"linux/amd64": "https://h/app"}}',
+        '{"binaries": {"linux/amd64": "https://h/app' + _SUM + '", "linux/arm64": "https://h/b"}}',
+        '{"binaries": {"linux/amd64": "https://h/checksum=sha256:00"}}',  # in the path only
+        '{"binaries": {}}',
+        '{"binaries": ["https://h/app' + _SUM + '"]}',
+        '{"binaries": {"linux/amd64": 5}}',
+    ],
+)
+def test_upgrade_info_binaries_need_checksums(
+    info: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"chain": {"upgrade_info": info}}, ROOT)
+    assert exc.value.key == "chain.upgrade_info"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[chain]\nupgrade_info = {json.dumps(info)}\n")
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    assert "chain.upgrade_info" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("chain", "key"),
+    [
+        ({"sdk_line": "v0.48"}, "chain.sdk_line"),
+        ({"bech32_prefix": "Cosmos"}, "chain.bech32_prefix"),
+        ({"binary": "my d"}, "chain.binary"),
+        ({"cli_home": "root/.app"}, "chain.cli_home"),
+        ({"expedited": True, "sdk_line": "v0.47"}, "chain.expedited"),
+    ],
+)
+def test_sdk_chain_keys_name_the_key(chain: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"chain": chain}, ROOT)
+    assert info.value.key == key
+
+
+def test_expedited_allowed_on_050_and_auto() -> None:
+    for line in ("auto", "v0.50"):
+        assert parse_config({"chain": {"expedited": True, "sdk_line": line}}, ROOT).chain.expedited
 
 
 # --- the rules the old hand-written validation missed --------------------------

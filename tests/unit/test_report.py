@@ -106,7 +106,7 @@ async def test_report_of_a_restarted_rehearsal(tmp_path: Path) -> None:
     assert "- alice: `TXA`" in md and "- bob: `(already on chain)`" in md
     assert "at 91: a=X \\| b=X" in md  # a pipe in the evidence does not break the table
     assert no_python_none(md)
-    assert "None fired." in md  # the alerts section: none during this run
+    assert "No alert fired." in md  # the alerts section: none during this run
     names = sorted([p.name async for p in anyio.Path(tmp_path / "out").iterdir()])
     assert names == ["report.json", "report.md"]  # no temporary file left
 

@@ -346,7 +346,7 @@ def test_sign_argv_is_offline_and_holds_no_secret(tmp_path: Path) -> None:
     )
     assert not any(PASSWORD in a for a in argv)
     desk = tmp_path / "desk"
-    image = argv.index("checkersd_i:v1")
+    image = argv.index("simd_i:v1")
     assert argv[:image] == [
         "docker",
         "run",
@@ -357,23 +357,25 @@ def test_sign_argv_is_offline_and_holds_no_secret(tmp_path: Path) -> None:
         "--network",
         "none",
         "-v",
-        f"{desk}:/root/.checkers",
+        f"{desk}:/root/.simapp",
         "--entrypoint",
         "sh",
     ]
     assert argv[image + 1 : image + 4] == ["-c", SIGN_SCRIPT, "sign"]
     positional = argv[image + 4 :]
-    assert positional[:8] == [
+    assert positional[:10] == [
+        "simd",
         ADDRESS,
         "alice",
         "6",
         "3",
-        "checkers-1",
+        "testnet-1",
         "400000",
-        "/root/.checkers",
+        "/root/.simapp",
         "file",
+        "",  # no proposal file
     ]
-    assert positional[8:] == [
+    assert positional[10:] == [
         "upgrade",
         "software-upgrade",
         "v1tov2",
@@ -386,7 +388,7 @@ def test_sign_argv_is_offline_and_holds_no_secret(tmp_path: Path) -> None:
         "--summary",
         "Upgrade to v2",
         "--deposit",
-        "10000000upawn",
+        "10000000stake",
         "--no-validate",
     ]
 
@@ -395,8 +397,8 @@ def test_sign_script_takes_values_as_parameters_only() -> None:
     # Nothing but "$N"-style parameters reaches the commands: no value is spliced into
     # the script, and only `tx sign` may read stdin (the password).
     assert SIGN_SCRIPT.count("</dev/null") == 2
-    sign_step = SIGN_SCRIPT[SIGN_SCRIPT.index("checkersd tx sign") :]
-    sign_step = sign_step[: sign_step.index("checkersd tx encode")]
+    sign_step = SIGN_SCRIPT[SIGN_SCRIPT.index('"$bin" tx sign') :]
+    sign_step = sign_step[: sign_step.index('"$bin" tx encode')]
     assert "</dev/null" not in sign_step
     assert '"$@"' in SIGN_SCRIPT and "--network" not in SIGN_SCRIPT
     assert "--generate-only --offline" in SIGN_SCRIPT

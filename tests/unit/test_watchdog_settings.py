@@ -145,3 +145,43 @@ def test_malformed_webhook_url_is_named_but_redacted(url: str) -> None:
         parse_watch_settings(raw, BASE)
     assert info.value.key == "alerts.sinks[1].url"
     assert "SECRET" not in str(info.value)
+
+
+# --- [metrics] allow_remote: the explicit opt-in for a non-loopback host --------
+
+
+def test_a_non_loopback_metrics_host_needs_allow_remote() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_watch_settings({"metrics": {"host": "0.0.0.0"}}, BASE)
+    assert info.value.key == "metrics.host"
+    assert "metrics.allow_remote" in str(info.value)
+    s = parse_watch_settings({"metrics": {"host": "0.0.0.0", "allow_remote": True}}, BASE)
+    assert (s.metrics.host, s.metrics.allow_remote) == ("0.0.0.0", True)
+    # allow_remote alone changes nothing: the default host stays the loopback.
+    assert parse_watch_settings({"metrics": {"allow_remote": True}}, BASE).metrics.host == (
+        "127.0.0.1"
+    )
+
+
+def test_check_config_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[metrics]\nenabled = true\nhost = "10.0.0.5"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.host" in err and "metrics.allow_remote" in err
+    cfg.write_text('[metrics]\nenabled = true\nhost = "10.0.0.5"\nallow_remote = true\n')
+    assert main(["check-config", "--config", str(cfg)]) == 0
+
+
+def test_the_metrics_server_refuses_a_remote_host_unless_allowed() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from agent.watchdog import MetricsServer
+
+    with pytest.raises(ValueError, match="loopback"):
+        MetricsServer(CollectorRegistry(), "0.0.0.0", 0)
+    assert MetricsServer(CollectorRegistry(), "0.0.0.0", 0, allow_remote=True).host == "0.0.0.0"

@@ -6,6 +6,7 @@ from agent.adapters.process import run_command
 from agent.core.actions import LaunchStack, RestartOnV2
 from agent.core.facts import Fact, StackLaunched, StackRestarted
 from agent.core.machine import State
+from agent.errors import CommandFailed, EnvironmentProblem
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.state_reads import balances
 
@@ -17,7 +18,8 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
         return StackLaunched(**ctx.fact_kw())  # the network runs already: touch nothing
     s = ctx.cfg.stack
     files = [s.base_file, s.cosmovisor_file, *state.params.launch_overlays]
-    await ctx.compose.down(files)
+    if await ctx.compose.has_containers():  # a fresh machine has nothing to take down
+        await ctx.compose.down(files)
     env = {"REHEARSE_TESTNET_DIR": str(ctx.cfg.testnet_dir)}
     if action.reset:
         await run_command(
@@ -26,7 +28,13 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
             env=env,
             cwd=ctx.cfg.base_dir,
         )
-    await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
+    try:
+        await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
+    except CommandFailed as exc:  # a busy host port is the machine's problem (exit 2)
+        raise EnvironmentProblem(
+            f"host ports check failed: {exc}",
+            "free the ports, or stop what holds them; `rehearse doctor` checks them",
+        ) from exc
     await ctx.compose.up(files)
     return StackLaunched(**ctx.fact_kw())
 
@@ -42,6 +50,8 @@ async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
                 s.restart_command, deadline=ctx.cfg.timing.restart_timeout, cwd=ctx.cfg.base_dir
             )
         return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())
-    await ctx.compose.down([s.base_file, s.cosmovisor_file, *state.params.launch_overlays])
-    await ctx.compose.up([s.base_file, s.v2_file])
+    # One `up` with the v2 file recreates every node on the v2 image (stop,
+    # remove, start, all at once): the same safe stop as down + up, without
+    # tearing the networks down and building them again.
+    await ctx.compose.up([s.base_file, s.v2_file], remove_orphans=True)
     return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())

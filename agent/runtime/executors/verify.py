@@ -10,7 +10,14 @@ rehearsal says what was seen.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+
 from agent.adapters.process import run_command
+from agent.adapters.rpc import CometRPC
+from agent.config import NodeConfig
 from agent.core.actions import CaptureBaseline, VerifyNoUpgrade, VerifyRestart, VerifyUpgrade
 from agent.core.facts import (
     BaselineCaptured,
@@ -26,7 +33,24 @@ from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.declared import judge_stage, take_reads
 from agent.runtime.executors.state_reads import balances
 
-__all__ = ["capture_baseline", "verify_restart", "verify_upgrade"]
+__all__ = ["capture_baseline", "verify_no_upgrade", "verify_restart", "verify_upgrade"]
+
+T = TypeVar("T")
+
+
+async def _each(
+    rpcs: dict[str, CometRPC], call: Callable[[CometRPC], Awaitable[T]]
+) -> dict[str, T]:
+    """``call`` on every node at once; the answers in the nodes' order."""
+    got: dict[str, T] = {}
+
+    async def one(name: str, rpc: CometRPC) -> None:
+        got[name] = await call(rpc)
+
+    async with anyio.create_task_group() as tg:
+        for name, rpc in rpcs.items():
+            tg.start_soon(one, name, rpc)
+    return {n: got[n] for n in rpcs}
 
 
 def _on(ctx: ExecContext, name: str) -> bool:
@@ -62,15 +86,20 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
     # Attached to a network we did not launch: its containers are not ours to inspect.
     if _on(ctx, "cosmovisor_current") and not state.params.attach:
         want = f"upgrades/{name.lower()}"
-        links = {}
+        links: dict[str, str] = {}
         ids = await ctx.compose.container_ids()
-        for n in present:
-            if n.name in state.remediated:
-                continue  # swapped to v2 by the agent, not by Cosmovisor
+
+        async def link(n: NodeConfig) -> None:
             try:
                 links[n.name] = await _current_link(ctx, n.service or n.name, ids)
             except AgentError as exc:
                 links[n.name] = f"error: {exc}"
+
+        async with anyio.create_task_group() as tg:
+            for n in present:
+                if n.name not in state.remediated:  # swapped by the agent, not Cosmovisor
+                    tg.start_soon(link, n)
+        links = {n.name: links[n.name] for n in present if n.name in links}
         bad = [f"{k} -> {v}" for k, v in links.items() if not v.rstrip("/").endswith(want)]
         note = (
             f"; remediated by the agent: {', '.join(state.remediated)}" if state.remediated else ""
@@ -87,7 +116,7 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
 
     if _on(ctx, "app_version_changed"):
         before = state.baseline.app_version if state.baseline else None
-        versions = {n: (await r.abci_info()) for n, r in rpcs.items()}
+        versions = await _each(rpcs, lambda r: r.abci_info())
         changed = all(before is not None and v.app_version != before for v in versions.values())
         checks.append(
             Check(
@@ -109,7 +138,8 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
         target = h + 1
         while not ctx.view.all_above(target - 1, state.absent):
             await ctx.wait_blocks(1)
-        hashes = {n: (await r.block_header(target)).app_hash for n, r in rpcs.items()}
+        headers = await _each(rpcs, lambda r: r.block_header(target))
+        hashes = {n: h.app_hash for n, h in headers.items()}
         checks.append(
             Check(
                 "app_hash_agree",
