@@ -136,7 +136,12 @@ def _load_profile() -> dict[str, Any]:
         if c.get("program"):
             c["program"] = [sys.executable, str(REPO / c["program"][-1])]
         checks.append(c)
-    return {"reads": doc["reads"], "checks": checks, "verify": doc.get("verify", {})}
+    return {
+        "chain": doc["chain"],  # the schema's defaults are chain-neutral (simd)
+        "reads": doc["reads"],
+        "checks": checks,
+        "verify": doc.get("verify", {}),
+    }
 
 
 PROFILE = _load_profile()
@@ -536,13 +541,21 @@ class FakeCompose:
         self.chain = chain
         self.calls: list[tuple[str, list[str]]] = []
 
-    async def up(self, files: list[str], services: Iterable[str] = ()) -> CommandResult:
-        self.calls.append(("up", [*files, *(f"service:{x}" for x in services)]))
+    async def up(
+        self, files: list[str], services: Iterable[str] = (), *, remove_orphans: bool = False
+    ) -> CommandResult:
+        extra = [f"service:{x}" for x in services] + (
+            ["--remove-orphans"] if remove_orphans else []
+        )
+        self.calls.append(("up", [*files, *extra]))
         return CommandResult(("compose", "up"), 0, "", "")
 
     async def down(self, files: list[str]) -> CommandResult:
         self.calls.append(("down", list(files)))
         return CommandResult(("compose", "down"), 0, "", "")
+
+    async def has_containers(self) -> bool:
+        return bool(self.chain.containers)
 
     async def container_ids(self) -> dict[str, str]:
         return dict(self.chain.containers)

@@ -120,10 +120,15 @@ async def test_restart_samples_balances_then_ups_on_v2(world: World) -> None:
         height=10,
         at=world.clock.wall(),
     )
-    assert world.compose.calls == [
-        ("down", [s.base_file, s.cosmovisor_file]),
-        ("up", [s.base_file, s.v2_file]),
-    ]
+    # One `up` with the v2 file recreates every node in place (no down).
+    assert world.compose.calls == [("up", [s.base_file, s.v2_file, "--remove-orphans"])]
+
+
+async def test_launch_on_a_fresh_machine_takes_nothing_down(world: World) -> None:
+    s = world.cfg.stack
+    world.chain.containers.clear()
+    await launch(world.ctx, LaunchStack(reset=True), state())
+    assert world.compose.calls == [("up", [s.base_file, s.cosmovisor_file])]
 
 
 async def test_restart_reads_no_chain_store_any_more(world: World) -> None:
