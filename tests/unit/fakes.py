@@ -29,7 +29,10 @@ exactly when the test says so).
 
 from __future__ import annotations
 
+import copy
 import json
+import sys
+import tomllib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +44,6 @@ import anyio.lowlevel
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
-from agent import checkers
 from agent.adapters.chaincli import SignedTx, proposal_args
 from agent.adapters.clock import FakeClock
 from agent.adapters.process import CommandResult
@@ -85,9 +87,25 @@ from agent.core.facts import (
 )
 from agent.core.machine import Phase, State
 from agent.core.observations import NewBlock, Observation
-from agent.errors import AgentError, ConnectError, DeadlineExceeded, TransientError
+from agent.errors import (
+    AgentError,
+    ConnectError,
+    DeadlineExceeded,
+    ProtocolError,
+    TransientError,
+)
 from agent.runtime import report as report_mod
 from agent.runtime.executors.context import ExecContext
+
+REPO = Path(__file__).resolve().parents[2]
+LEADERBOARD_PROGRAM = REPO / "prod-sim" / "checks" / "leaderboard.py"
+sys.path.insert(0, str(LEADERBOARD_PROGRAM.parent))
+
+from leaderboard import (  # noqa: E402 (the profile's program, imported from its directory)
+    LEADERBOARD_KEY,
+    PLAYER_PREFIX,
+    PlayerInfo,
+)
 
 GENESIS = 1_700_000_000.0
 VOTING = "PROPOSAL_STATUS_VOTING_PERIOD"
@@ -104,9 +122,43 @@ def rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def make_config(base_dir: Path) -> Config:
-    """The documented defaults (five nodes, voters alice and bob), via the loader."""
-    return parse_config({}, base_dir)
+def _load_profile() -> dict[str, Any]:
+    """The bundled profile's ``[[reads]]``/``[[checks]]`` (and ``[verify]``) from config.toml.
+
+    The programs run with the interpreter running the tests, by absolute path, so a
+    test's ``base_dir`` (the program's cwd) may be anywhere. Read once, at import (no
+    file I/O inside the event loop).
+    """
+    doc = tomllib.loads((REPO / "config.toml").read_text())
+    checks = []
+    for c in doc["checks"]:
+        c = dict(c)
+        if c.get("program"):
+            c["program"] = [sys.executable, str(REPO / c["program"][-1])]
+        checks.append(c)
+    return {
+        "chain": doc["chain"],  # the schema's defaults are chain-neutral (simd)
+        "reads": doc["reads"],
+        "checks": checks,
+        "verify": doc.get("verify", {}),
+    }
+
+
+PROFILE = _load_profile()
+
+
+def profile_sections() -> dict[str, Any]:
+    return copy.deepcopy(PROFILE)
+
+
+def make_config(
+    base_dir: Path, extra: dict[str, Any] | None = None, *, profile: bool = True
+) -> Config:
+    """The documented defaults (five nodes, voters alice and bob) and the bundled
+    profile's reads and checks, via the loader; ``extra`` sections merged on top."""
+    raw: dict[str, Any] = profile_sections() if profile else {}
+    raw.update(extra or {})
+    return parse_config(raw, base_dir)
 
 
 # --- the chain --------------------------------------------------------------------
@@ -175,9 +227,14 @@ class FakeChain:
     tx_events: bool = True
     include: bool = True  # mempool transactions get into the next block
     balances: dict[str, int] = field(default_factory=dict)
-    players: list[checkers.PlayerInfo] = field(default_factory=list)
+    # The checkers store, encoded as the module writes it (see ``store``).
+    players: list[PlayerInfo] = field(default_factory=list)
     leaderboard: list[tuple[str, int]] | None = None  # the stored one (None: absent)
     cli_leaderboard: list[tuple[str, int]] | None = None  # what show-leaderboard says
+    kv: dict[bytes, bytes] = field(default_factory=dict)  # any other raw store entries
+    rpc_docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # RPC method -> result
+    rest_docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # REST path -> JSON
+    queries: list[tuple[str, Any]] = field(default_factory=list)  # every declared read asked
     applied: dict[str, int] = field(default_factory=dict)
     app_version: dict[str, int] = field(default_factory=dict)
     app_hash_override: dict[tuple[str, int], str] = field(default_factory=dict)
@@ -219,6 +276,24 @@ class FakeChain:
 
     def app_hash(self, node: str, h: int) -> str:
         return self.app_hash_override.get((node, h), f"APPHASH{h:08d}ABCDEF")
+
+    # the raw store
+    @property
+    def store(self) -> dict[bytes, bytes]:
+        """The checkers store as raw KV: player infos and the leaderboard, as JSON values."""
+        out = dict(self.kv)
+        for p in self.players:
+            out[PLAYER_PREFIX + p.index.encode()] = json.dumps(
+                {
+                    "index": p.index,
+                    "wonCount": str(p.won),
+                    "lostCount": str(p.lost),
+                    "forfeitedCount": str(p.forfeited),
+                }
+            ).encode()
+        if self.leaderboard is not None:
+            out[LEADERBOARD_KEY] = json.dumps(leaderboard_doc(self.leaderboard)).encode()
+        return out
 
     # transactions
     async def hit(self, point: str) -> None:
@@ -354,25 +429,22 @@ class FakeRPC:
         if c.query_errors > 0:
             c.query_errors -= 1
             raise TransientError("invalid height: node restarting")
+        c.queries.append(("abci", (path, data)))
+        store = c.store
         if path.endswith("/subspace"):
-            rows = [
-                (
-                    checkers.PLAYER_PREFIX + p.index.encode(),
-                    json.dumps(
-                        {
-                            "index": p.index,
-                            "wonCount": str(p.won),
-                            "lostCount": str(p.lost),
-                            "forfeitedCount": str(p.forfeited),
-                        }
-                    ).encode(),
-                )
-                for p in c.players
-            ]
+            rows = sorted((k, v) for k, v in store.items() if k.startswith(data))
             return encode_kv_pairs(rows) or None
-        if c.leaderboard is None:
-            return None
-        return json.dumps(leaderboard_doc(c.leaderboard)).encode()
+        if path.endswith("/key"):
+            return store.get(data)
+        raise TransientError(f"abci_query {path}: unknown path")
+
+    async def get(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        self._reach()
+        self.chain.queries.append(("rpc", (method, params)))
+        doc = self.chain.rpc_docs.get(method)
+        if doc is None:
+            raise RPCError(method, -32601, "Method not found", "")
+        return doc
 
 
 class FakeRest:
@@ -414,6 +486,13 @@ class FakeRest:
         await anyio.lowlevel.checkpoint()
         return self.chain.account(address)
 
+    async def get_path(self, path: str) -> dict[str, Any]:
+        self.chain.queries.append(("rest", path))
+        doc = self.chain.rest_docs.get(path)
+        if doc is None:
+            raise ProtocolError(f"GET {path}: HTTP 501: Not Implemented")
+        return doc
+
 
 class FakeCLI:
     def __init__(self, chain: FakeChain) -> None:
@@ -441,9 +520,16 @@ class FakeCLI:
         await self.chain.hit("signed")  # the container printed the bytes
         return tx.signed
 
-    async def show_leaderboard(self) -> dict[str, Any]:
+    async def query(self, args: list[str], *, v2: bool) -> dict[str, Any]:
+        """``checkersd query <args> --output json``: the fake knows show-leaderboard."""
+        await anyio.lowlevel.checkpoint()
+        self.chain.queries.append(("cli", (tuple(args), v2)))
         if self.leaderboard_error is not None:
             raise self.leaderboard_error
+        if list(args) != ["checkers", "show-leaderboard"]:
+            raise ProtocolError(f"the fake CLI knows no query {args!r}")
+        if not v2:
+            raise ProtocolError('unknown command "show-leaderboard" for "checkers" (v1)')
         rows = self.chain.cli_leaderboard
         if rows is None:
             rows = self.chain.leaderboard or []
@@ -455,13 +541,21 @@ class FakeCompose:
         self.chain = chain
         self.calls: list[tuple[str, list[str]]] = []
 
-    async def up(self, files: list[str]) -> CommandResult:
-        self.calls.append(("up", list(files)))
+    async def up(
+        self, files: list[str], services: Iterable[str] = (), *, remove_orphans: bool = False
+    ) -> CommandResult:
+        extra = [f"service:{x}" for x in services] + (
+            ["--remove-orphans"] if remove_orphans else []
+        )
+        self.calls.append(("up", [*files, *extra]))
         return CommandResult(("compose", "up"), 0, "", "")
 
     async def down(self, files: list[str]) -> CommandResult:
         self.calls.append(("down", list(files)))
         return CommandResult(("compose", "down"), 0, "", "")
+
+    async def has_containers(self) -> bool:
+        return bool(self.chain.containers)
 
     async def container_ids(self) -> dict[str, str]:
         return dict(self.chain.containers)
@@ -529,8 +623,15 @@ class World:
     commands: CommandRecorder | None = None  # set when run_command is monkeypatched
 
 
-def make_world(base_dir: Path, *, ledger: Any = None, height: int = 10) -> World:
-    cfg = make_config(base_dir)
+def make_world(
+    base_dir: Path,
+    *,
+    ledger: Any = None,
+    height: int = 10,
+    extra: dict[str, Any] | None = None,
+    profile: bool = True,
+) -> World:
+    cfg = make_config(base_dir, extra, profile=profile)
     names = [n.name for n in cfg.nodes]
     chain = FakeChain(names, height=height)
     view = ChainView(names)
@@ -716,7 +817,8 @@ class ScriptedExecutor:
         if isinstance(action, CastVote):
             return VoteCast(action.voter, action.proposal_id, f"TX{action.voter}", **kw)
         if isinstance(action, CaptureBaseline):
-            return BaselineCaptured((("p1", 1, 0, 0),), (("cosmos1alice", 5),), 1, **kw)
+            reads = (("players", json.dumps({"value": None})),)
+            return BaselineCaptured(reads, (("cosmos1alice", 5),), 1, **kw)
         if isinstance(action, VerifyUpgrade):
             return UpgradeVerified(OK, **kw)
         if isinstance(action, RestartOnV2):

@@ -192,12 +192,6 @@ def streams(runner: Runner) -> list[Any]:
     return [runner.obs_send, runner._obs_recv, runner._fact_send, runner._fact_recv]
 
 
-def close_streams(runner: Runner) -> None:
-    """A *cancelled* run() leaves its streams open (see the xfail test below)."""
-    for s in streams(runner):
-        s.close()
-
-
 def phase_is(r: Rig, phase: Phase) -> Callable[[], bool]:
     return lambda: r.runner.state.phase is phase
 
@@ -407,10 +401,10 @@ def assert_consistent(state: State) -> None:
     assert state.phase is phases[-1]
 
 
-async def _cancelled_run(
-    r: Rig, arm: Callable[[anyio.CancelScope], None], *, close: bool = True
-) -> None:
-    """Run until ``arm``'s hook cancels the run (as a SIGTERM/kill would stop it)."""
+async def _cancelled_run(r: Rig, arm: Callable[[anyio.CancelScope], None]) -> None:
+    """Run until ``arm``'s hook cancels the run (as a SIGTERM/kill would stop it).
+
+    The Runner closes its streams itself, in a finally, when it is cancelled."""
     scope = anyio.CancelScope()
     arm(scope)
 
@@ -419,14 +413,10 @@ async def _cancelled_run(
             await r.runner.run(None, "r1")
             raise AssertionError("the run ended before the cancellation")
 
-    try:
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(main)
-                await drive_blocks(r.chain, lambda: scope.cancel_called, journal=r.journal)
-    finally:
-        if close:
-            close_streams(r.runner)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(main)
+            await drive_blocks(r.chain, lambda: scope.cancel_called, journal=r.journal)
 
 
 async def _resume_and_check(tmp_path: Path, r1: Rig) -> tuple[State, Rig]:
@@ -513,21 +503,15 @@ async def _streams_of_a_cancelled_run(tmp_path: Path) -> list[Any]:
 
         r.executor.on_start["submit_proposal"] = hook
 
-    await _cancelled_run(r, arm, close=False)
+    await _cancelled_run(r, arm)
     assert "submit_proposal" in r.executor.started
     return streams(r.runner)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect (agent/runtime/daemon.py): Runner.run closes its memory streams only "
-    "when it returns; a cancelled run (SIGTERM, a parent task group cancelled) leaves "
-    "them open, so they warn (ResourceWarning) when collected; a try/finally would do",
-)
 async def test_a_cancelled_run_closes_its_streams_too(tmp_path: Path) -> None:
     left = await _streams_of_a_cancelled_run(tmp_path)
     assert len(left) == 4
+    assert all(s._closed for s in left)  # closed by the Runner's finally, not by the test
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         del left
@@ -578,10 +562,10 @@ def _facts() -> list[Any]:
         ChainLive(block_interval=1.0, voting_period=1.0, height=5, at=t + 5),  # 3
         ProposalSubmitted(1, "TXP", 15, voting_end=t + 7, height=6, at=t + 6),  # 4
         VoteCast("alice", 1, "TXA", height=7, at=t + 7),  # 5
-        BaselineCaptured((("p", 1, 0, 0),), (), 1, height=7, at=t + 7),  # 6
+        BaselineCaptured((("players", '{"value": null}'),), (), 1, height=7, at=t + 7),  # 6
         VoteCast("bob", 1, "TXB", height=8, at=t + 8),  # 7
         ProposalStatusSeen(1, PASSED, height=9, at=t + 9),  # 8
-        NodesReached(14, height=15, at=t + 15),  # 9
+        NodesReached(15, height=16, at=t + 16),  # 9: every node past the upgrade height
         UpgradeVerified(OK, height=16, at=t + 16),  # 10
         StackRestarted(16, height=16, at=t + 17),  # 11
         NodesReached(16, height=17, at=t + 18),  # 12

@@ -3,6 +3,7 @@ verification."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -12,17 +13,20 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+import structlog
+import structlog.testing
 from fakes import (
+    PLAYER_PREFIX,
     VOTING,
     CommandRecorder,
     FakeLedger,
     FakeProposal,
+    PlayerInfo,
     SimulatedCrash,
     World,
     make_world,
 )
 
-from agent import checkers
 from agent.adapters.chaincli import SignedTx, vote_args
 from agent.adapters.ledger import TxLedger
 from agent.core.actions import (
@@ -41,6 +45,7 @@ from agent.core.actions import (
 from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
+    NoUpgradeVerified,
     ProposalSubmitted,
     ReportWritten,
     RestartVerified,
@@ -54,7 +59,12 @@ from agent.errors import ProtocolError, TransientError
 from agent.runtime.executors import HANDLERS, Executor
 from agent.runtime.executors.governance import cast_vote, submit_proposal
 from agent.runtime.executors.stack import launch, restart
-from agent.runtime.executors.verify import capture_baseline, verify_restart, verify_upgrade
+from agent.runtime.executors.verify import (
+    capture_baseline,
+    verify_no_upgrade,
+    verify_restart,
+    verify_upgrade,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -62,8 +72,12 @@ SUBMIT = SubmitProposal("v1tov2", 30, block_interval=1.0, voting_period=0.0)
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    w = make_world(tmp_path)
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> World:
+    """A world on the default config with the bundled profile; a test changes the config
+    by indirect parametrization: ``{"extra": {...sections}, "profile": bool}`` (the
+    config is parsed here: the loader reads the cwd, which must not happen in the loop)."""
+    opts: dict[str, Any] = getattr(request, "param", {})
+    w = make_world(tmp_path, extra=opts.get("extra"), profile=opts.get("profile", True))
     rec = CommandRecorder(w.chain)
     monkeypatch.setattr("agent.runtime.executors.stack.run_command", rec)
     monkeypatch.setattr("agent.runtime.executors.verify.run_command", rec)
@@ -96,32 +110,53 @@ async def test_launch_without_reset_only_checks_ports(world: World) -> None:
     assert world.commands.argvs == [list(world.cfg.stack.ports_check_command)]
 
 
-async def test_restart_samples_state_then_ups_on_v2(world: World) -> None:
+async def test_restart_samples_balances_then_ups_on_v2(world: World) -> None:
     s = world.cfg.stack
     world.chain.balances = {"cosmos1alice": 5, "cosmos1bob": 7}
-    world.chain.leaderboard = [("cosmos1p2", 5)]
     fact = await restart(world.ctx, RestartOnV2(), state())
     assert fact == StackRestarted(
         last_height=10,
         balances=(("cosmos1alice", 5), ("cosmos1bob", 7)),
-        leaderboard=(("cosmos1p2", 5),),
         height=10,
         at=world.clock.wall(),
     )
-    assert world.compose.calls == [
-        ("down", [s.base_file, s.cosmovisor_file]),
-        ("up", [s.base_file, s.v2_file]),
-    ]
+    # One `up` with the v2 file recreates every node in place (no down).
+    assert world.compose.calls == [("up", [s.base_file, s.v2_file, "--remove-orphans"])]
 
 
-async def test_restart_without_a_stored_leaderboard_fails_and_keeps_the_stack(
-    world: World,
-) -> None:
+async def test_launch_on_a_fresh_machine_takes_nothing_down(world: World) -> None:
+    s = world.cfg.stack
+    world.chain.containers.clear()
+    await launch(world.ctx, LaunchStack(reset=True), state())
+    assert world.compose.calls == [("up", [s.base_file, s.cosmovisor_file])]
+
+
+async def test_restart_reads_no_chain_store_any_more(world: World) -> None:
+    """The agent knows no chain: the restart samples balances only (no leaderboard)."""
     fact = await Executor(world.ctx).run(RestartOnV2(), state())
-    assert isinstance(fact, ActionFailed)
-    assert fact.reason == "no leaderboard in the checkers store"
-    assert world.compose.calls == []  # it gave up before stopping anything
-    assert world.chain.height == 15  # retried on each of the next 5 blocks
+    assert isinstance(fact, StackRestarted)
+    assert world.chain.queries == []
+
+
+@pytest.mark.parametrize(
+    "world",
+    [{"extra": {"stack": {"restart_command": ["systemctl", "restart", "x"]}}}],
+    indirect=True,
+)
+async def test_restart_in_attach_mode_runs_the_restart_command_only(world: World) -> None:
+    w, rec = world, world.commands
+    assert rec is not None
+    fact = await restart(w.ctx, RestartOnV2(), state(params=Params(attach=True)))
+    assert isinstance(fact, StackRestarted)
+    assert rec.argvs == [["systemctl", "restart", "x"]]
+    assert w.compose.calls == []
+
+
+async def test_launch_in_attach_mode_touches_nothing(world: World) -> None:
+    fact = await launch(world.ctx, LaunchStack(reset=False, attach=True), state())
+    assert isinstance(fact, StackLaunched)
+    assert world.compose.calls == [] and world.commands is not None
+    assert world.commands.argvs == []
 
 
 # --- 7. governance -----------------------------------------------------------------------
@@ -488,40 +523,53 @@ async def test_a_crash_after_signing_before_the_ledger_signs_again_and_sends_onc
 
 
 # --- 7. verification -----------------------------------------------------------------------
+# The bundled profile's checks (config.toml) run for real: their program is
+# prod-sim/checks/leaderboard.py, fed the fake chain's raw store and CLI answers.
 
 PLAYERS = [
-    checkers.PlayerInfo("cosmos1p1", 3, 1, 0),
-    checkers.PlayerInfo("cosmos1p2", 5, 0, 0),
-    checkers.PlayerInfo("cosmos1p3", 0, 2, 1),
+    PlayerInfo("cosmos1p1", 3, 1, 0),
+    PlayerInfo("cosmos1p2", 5, 0, 0),
+    PlayerInfo("cosmos1p3", 0, 2, 1),
 ]
 BOARD = [("cosmos1p2", 5), ("cosmos1p1", 3)]
 H = 12  # upgrade height; the world is at 10
 
 
-def baseline() -> BaselineCaptured:
-    return BaselineCaptured(
-        tuple((p.index, p.won, p.lost, p.forfeited) for p in PLAYERS), (), app_version=1
-    )
+async def baseline_of(w: World) -> BaselineCaptured:
+    """The baseline as capture_baseline takes it from the fake chain with PLAYERS."""
+    w.chain.players = list(PLAYERS)
+    fact = await capture_baseline(w.ctx, CaptureBaseline(), state())
+    assert isinstance(fact, BaselineCaptured)
+    return fact
 
 
 def good_upgrade(w: World) -> None:
     w.chain.applied["v1tov2"] = H
     w.chain.app_version = dict.fromkeys(w.chain.nodes, 2)
     w.chain.cli_leaderboard = list(BOARD)
+    w.chain.leaderboard = list(BOARD)
 
 
 def names(checks: Any) -> dict[str, bool]:
     return {c.name: c.passed for c in checks}
 
 
-async def test_capture_baseline_reads_players_balances_and_app_version(world: World) -> None:
+def docs(reads: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {n: json.loads(t) for n, t in reads}
+
+
+async def test_capture_baseline_takes_the_declared_reads_balances_and_app_version(
+    world: World,
+) -> None:
     world.chain.players = list(PLAYERS)
     world.chain.balances = {"cosmos1alice": 9}
     # Every node answers "invalid height" twice (restarting): each read tries them all.
     world.chain.query_errors = 2 * len(world.chain.nodes)
     fact = await capture_baseline(world.ctx, CaptureBaseline(), state())
     assert isinstance(fact, BaselineCaptured)
-    assert fact.players == baseline().players
+    assert [n for n, _ in fact.reads] == ["players"]  # only what some check needs before
+    raw = base64.b64decode(docs(fact.reads)["players"]["value"])
+    assert [PLAYER_PREFIX + p.index.encode() in raw for p in PLAYERS] == [True] * 3
     assert fact.balances == (("cosmos1alice", 9), ("cosmos1bob", 0))
     assert fact.app_version == 1
     assert world.chain.height == 12  # retried on the next two blocks
@@ -531,30 +579,38 @@ async def test_a_read_refused_by_one_node_is_answered_by_the_next(world: World) 
     world.chain.players = list(PLAYERS)
     world.chain.query_errors = 1  # the tx node is restarting
     fact = await capture_baseline(world.ctx, CaptureBaseline(), state())
-    assert isinstance(fact, BaselineCaptured) and fact.players == baseline().players
+    assert isinstance(fact, BaselineCaptured)
+    assert docs(fact.reads)["players"]["value"]
     assert world.chain.height == 10  # no block waited for
     assert world.ctx.tx_rpc.current != world.cfg.chain.tx_node
 
 
-async def test_reads_give_up_after_the_next_blocks(world: World) -> None:
+async def test_a_read_that_gives_up_is_recorded_as_an_error_document(world: World) -> None:
     world.chain.query_errors = 100
-    with pytest.raises(TransientError):
-        await capture_baseline(world.ctx, CaptureBaseline(), state())
-    assert world.chain.height == 15
+    fact = await capture_baseline(world.ctx, CaptureBaseline(), state())
+    assert isinstance(fact, BaselineCaptured)  # the baseline is still taken
+    assert "invalid height" in docs(fact.reads)["players"]["__error__"]
+    assert world.chain.height == 15  # retried on each of the next 5 blocks
 
 
 async def test_verify_upgrade_passes_on_a_good_chain(world: World) -> None:
+    b = await baseline_of(world)
     good_upgrade(world)
-    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=baseline()))
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
     assert isinstance(fact, UpgradeVerified)
     assert names(fact.checks) == {
         "cosmovisor_current": True,
         "applied_plan_height": True,
         "app_version_changed": True,
-        "leaderboard_cli": True,
+        "leaderboard_migrated": True,
         "app_hash_agree": True,
     }
+    migrated = {c.name: c.evidence for c in fact.checks}["leaderboard_migrated"]
+    assert "computed from 3 players" in migrated
     assert world.view.all_above(H)  # it waited for block h+1 on every node
+    # The reads after the upgrade: the check's, and what "restarted" compares with.
+    assert [n for n, _ in fact.reads] == ["leaderboard_cli", "leaderboard_store"]
+    assert ("cli", (("checkers", "show-leaderboard"), True)) in world.chain.queries
 
 
 def _link(w: World) -> None:
@@ -578,6 +634,10 @@ def _board(w: World) -> None:
     w.chain.cli_leaderboard = [("cosmos1p1", 3)]
 
 
+def _order(w: World) -> None:
+    w.chain.cli_leaderboard = list(reversed(BOARD))
+
+
 def _board_cli(w: World) -> None:
     w.cli.leaderboard_error = ProtocolError("no JSON object in CLI output")
 
@@ -593,17 +653,20 @@ def _hash(w: World) -> None:
         (_container, "cosmovisor_current", "sentry-bob -> error: no running container"),
         (_applied, "applied_plan_height", "applied at 0, planned 12"),
         (_version, "app_version_changed", "node-carol=1 (v1)"),
-        (_board, "leaderboard_cli", "got [('cosmos1p1', 3)], expected"),
-        (_board_cli, "leaderboard_cli", "show-leaderboard failed: no JSON object"),
+        (_board, "leaderboard_migrated", "show-leaderboard [('cosmos1p1', 3)]; computed from"),
+        (_order, "leaderboard_migrated", "[('cosmos1p1', 3), ('cosmos1p2', 5)]; computed"),
+        (_board_cli, "leaderboard_migrated", "read failed: leaderboard_cli: no JSON object"),
         (_hash, "app_hash_agree", "val-alice=DIVERGEDHASH"),
     ],
+    ids=["link", "container", "applied", "version", "board", "order", "board_cli", "hash"],
 )
 async def test_verify_upgrade_fails_each_check_with_evidence(
     world: World, break_it: Callable[[World], None], check: str, evidence: str
 ) -> None:
+    b = await baseline_of(world)
     good_upgrade(world)
     break_it(world)
-    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=baseline()))
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
     assert isinstance(fact, UpgradeVerified)
     failed = [c for c in fact.checks if not c.passed]
     assert [c.name for c in failed] == [check]
@@ -612,33 +675,103 @@ async def test_verify_upgrade_fails_each_check_with_evidence(
 
 async def test_verify_upgrade_without_a_baseline_fails(world: World) -> None:
     good_upgrade(world)
-    world.chain.cli_leaderboard = []
+    world.chain.cli_leaderboard = [("cosmos1p2", 5)]
     fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state())
     assert isinstance(fact, UpgradeVerified)
     failed = {c.name: c.evidence for c in fact.checks if not c.passed}
-    assert set(failed) == {"app_version_changed", "baseline"}
-    assert failed["baseline"] == "player infos were never read before the upgrade"
+    assert set(failed) == {"app_version_changed", "baseline", "leaderboard_migrated"}
+    assert failed["baseline"] == "the baseline was never read before the upgrade"
     assert failed["app_version_changed"].startswith("before None")
+    assert "computed from 0 players []" in failed["leaderboard_migrated"]
 
 
-def restarted_state(**kw: Any) -> State:
+@pytest.mark.parametrize(
+    ("world", "off"),
+    [
+        ({"extra": {"verify": {"disable": [off]}}}, off)
+        for off in (
+            "cosmovisor_current",
+            "applied_plan_height",
+            "app_version_changed",
+            "app_hash_agree",
+        )
+    ],
+    indirect=["world"],
+)
+async def test_verify_disable_removes_a_builtin_upgrade_check(world: World, off: str) -> None:
+    w = world
+    b = await baseline_of(w)
+    good_upgrade(w)
+    w.chain.applied["v1tov2"] = 0  # would fail applied_plan_height
+    fact = await verify_upgrade(w.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+    assert isinstance(fact, UpgradeVerified)
+    got = names(fact.checks)
+    assert off not in got and "leaderboard_migrated" in got
+    assert len(got) == 4
+    if off == "app_hash_agree":
+        assert w.chain.height == 10  # nothing waited for h+1
+
+
+async def test_verify_upgrade_skips_absent_nodes(world: World) -> None:
+    b = await baseline_of(world)
+    good_upgrade(world)
+    # val-bob was stopped by a fault: no container, still v1, a diverged hash, no blocks.
+    del world.chain.containers["val-bob"]
+    world.chain.app_version["val-bob"] = 1
+    world.chain.app_hash_override[("val-bob", H + 1)] = "OLDHASH"
+    world.chain.frozen.add("val-bob")
+    s = state(baseline=b, absent=frozenset({"val-bob"}))
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), s)
+    assert isinstance(fact, UpgradeVerified)
+    assert all(c.passed for c in fact.checks), fact.checks
+    assert all("val-bob" not in c.evidence for c in fact.checks)
+
+
+async def test_attach_mode_skips_cosmovisor_current(world: World) -> None:
+    b = await baseline_of(world)
+    good_upgrade(world)
+    _link(world)  # would fail: the containers are not ours to inspect
+    s = state(baseline=b, params=Params(attach=True))
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), s)
+    assert isinstance(fact, UpgradeVerified)
+    assert "cosmovisor_current" not in names(fact.checks)
+    assert all(c.passed for c in fact.checks)
+    assert world.commands is not None and world.commands.argvs == []  # no docker exec
+
+
+async def test_remediated_nodes_are_not_asked_for_their_cosmovisor_link(world: World) -> None:
+    b = await baseline_of(world)
+    good_upgrade(world)
+    _link(world)  # val-bob runs v2 from the v2 Compose file, not by Cosmovisor
+    s = state(baseline=b, remediated=("val-bob",))
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), s)
+    assert isinstance(fact, UpgradeVerified)
+    current = only([c for c in fact.checks if c.name == "cosmovisor_current"])
+    assert current.passed and current.evidence.endswith("remediated by the agent: val-bob")
+    assert world.commands is not None
+    assert all("cid-val-bob" not in a for a in world.commands.argvs)
+
+
+async def restarted_state(w: World, **kw: Any) -> State:
+    """After the upgrade on a good chain: the baseline and the reads after the upgrade."""
+    b = await baseline_of(w)
+    good_upgrade(w)
+    up = await verify_upgrade(w.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+    assert isinstance(up, UpgradeVerified)
     base: dict[str, Any] = dict(
+        baseline=b,
+        upgrade_reads=up.reads,
         restart_last_height=8,
         restart_balances=(("cosmos1alice", 5), ("cosmos1bob", 7)),
-        restart_leaderboard=tuple(BOARD),
     )
     base.update(kw)
+    w.chain.balances = {"cosmos1alice": 5, "cosmos1bob": 7}
     return state(**base)
 
 
-def good_restart(w: World) -> None:
-    w.chain.balances = {"cosmos1alice": 5, "cosmos1bob": 7}
-    w.chain.leaderboard = list(BOARD)
-
-
 async def test_verify_restart_passes_on_a_good_chain(world: World) -> None:
-    good_restart(world)
-    fact = await verify_restart(world.ctx, VerifyRestart(8), restarted_state())
+    s = await restarted_state(world)
+    fact = await verify_restart(world.ctx, VerifyRestart(8), s)
     assert isinstance(fact, RestartVerified)
     assert names(fact.checks) == {
         "blocks_resumed": True,
@@ -648,32 +781,144 @@ async def test_verify_restart_passes_on_a_good_chain(world: World) -> None:
 
 
 async def test_verify_restart_with_an_empty_leaderboard_kept_empty(world: World) -> None:
-    good_restart(world)
     world.chain.leaderboard = []
-    s = restarted_state(restart_leaderboard=())
+    s = await restarted_state(world)
+    world.chain.leaderboard = []  # good_upgrade stored BOARD; the migration stored none
+    s = replace(s, upgrade_reads=(("leaderboard_store", _stored_read([])),))
     fact = await verify_restart(world.ctx, VerifyRestart(8), s)
-    assert isinstance(fact, RestartVerified) and all(c.passed for c in fact.checks)
+    assert isinstance(fact, RestartVerified) and all(c.passed for c in fact.checks), fact
+
+
+def _stored_read(rows: list[tuple[str, int]]) -> str:
+    doc = {"winners": [{"playerAddress": a, "wonCount": str(n)} for a, n in rows]}
+    return json.dumps({"value": base64.b64encode(json.dumps(doc).encode()).decode()})
 
 
 @pytest.mark.parametrize(
     ("last", "mutate", "check", "evidence"),
     [
-        (10, None, "blocks_resumed", "last before restart 10; now val-alice=10"),
+        (13, None, "blocks_resumed", "last before restart 13; now val-alice=13"),
         (8, {"leaderboard": [("cosmos1p2", 5)]}, "leaderboard_kept", "after [('cosmos1p2', 5)]"),
+        (8, {"leaderboard": None}, "leaderboard_kept", "after None"),
         (8, {"balances": {"cosmos1alice": 5}}, "balances_kept", "after [('cosmos1alice', 5), "),
     ],
+    ids=["blocks", "leaderboard-changed", "leaderboard-gone", "balances"],
 )
 async def test_verify_restart_fails_each_check_with_evidence(
     world: World, last: int, mutate: dict[str, Any] | None, check: str, evidence: str
 ) -> None:
-    good_restart(world)
+    s = await restarted_state(world)
     for k, v in (mutate or {}).items():
         setattr(world.chain, k, v)
-    fact = await verify_restart(world.ctx, VerifyRestart(last), restarted_state())
+    fact = await verify_restart(world.ctx, VerifyRestart(last), s)
     assert isinstance(fact, RestartVerified)
     failed = [c for c in fact.checks if not c.passed]
     assert [c.name for c in failed] == [check]
     assert evidence in failed[0].evidence
+
+
+async def test_a_failed_read_after_the_restart_fails_its_check_naming_the_read(
+    world: World,
+) -> None:
+    s = await restarted_state(world)
+    world.chain.query_errors = 1000
+    fact = await verify_restart(world.ctx, VerifyRestart(8), s)
+    assert isinstance(fact, RestartVerified)
+    kept = only([c for c in fact.checks if c.name == "leaderboard_kept"])
+    assert not kept.passed
+    assert kept.evidence.startswith("read failed: leaderboard_store: ")
+    assert "invalid height" in kept.evidence
+
+
+@pytest.mark.parametrize(
+    "world",
+    [{"extra": {"verify": {"disable": ["blocks_resumed", "balances_kept"]}}}],
+    indirect=True,
+)
+async def test_verify_disable_removes_builtin_restart_checks(world: World) -> None:
+    w = world
+    s = await restarted_state(w)
+    fact = await verify_restart(w.ctx, VerifyRestart(10_000), s)
+    assert isinstance(fact, RestartVerified)
+    assert names(fact.checks) == {"leaderboard_kept": True}
+
+
+@pytest.mark.parametrize("world", [{"profile": False}], indirect=True)
+async def test_without_a_profile_only_builtin_checks_run(world: World) -> None:
+    w = world
+    fact = await capture_baseline(w.ctx, CaptureBaseline(), state())
+    assert isinstance(fact, BaselineCaptured) and fact.reads == ()
+    good_upgrade(w)
+    up = await verify_upgrade(w.ctx, VerifyUpgrade("v1tov2", H), state(baseline=fact))
+    assert isinstance(up, UpgradeVerified) and up.reads == ()
+    assert set(names(up.checks)) == {
+        "cosmovisor_current",
+        "applied_plan_height",
+        "app_version_changed",
+        "app_hash_agree",
+    }
+    assert w.chain.queries == []
+
+
+# --- verify_no_upgrade (scenario: the proposal is rejected) --------------------------------
+
+
+async def test_verify_no_upgrade_passes_when_the_chain_ran_on(world: World) -> None:
+    world.chain.advance(5)  # 15 > H on every node, still v1
+    s = state(baseline=BaselineCaptured((), (), app_version=1))
+    fact = await verify_no_upgrade(world.ctx, VerifyNoUpgrade("v1tov2", H), s)
+    assert isinstance(fact, NoUpgradeVerified)
+    assert names(fact.checks) == {
+        "no_plan_applied": True,
+        "ran_past_height": True,
+        "app_version_unchanged": True,
+    }
+
+
+def _np_applied(w: World) -> None:
+    w.chain.applied["v1tov2"] = H
+
+
+def _np_halted(w: World) -> None:
+    w.chain.frozen.add("val-alice")
+
+
+def _np_version(w: World) -> None:
+    w.chain.app_version["node-carol"] = 2
+
+
+@pytest.mark.parametrize(
+    ("break_it", "check", "evidence"),
+    [
+        (_np_applied, "no_plan_applied", "applied_plan height 12"),
+        (_np_halted, "ran_past_height", "planned 12; now val-alice=10"),
+        (_np_version, "app_version_unchanged", "node-carol=2 (v2)"),
+    ],
+    ids=["applied", "halted", "version"],
+)
+async def test_verify_no_upgrade_fails_each_check_with_evidence(
+    world: World, break_it: Callable[[World], None], check: str, evidence: str
+) -> None:
+    break_it(world)
+    world.chain.advance(5)
+    s = state(baseline=BaselineCaptured((), (), app_version=1))
+    fact = await verify_no_upgrade(world.ctx, VerifyNoUpgrade("v1tov2", H), s)
+    assert isinstance(fact, NoUpgradeVerified)
+    failed = [c for c in fact.checks if not c.passed]
+    assert [c.name for c in failed] == [check]
+    assert evidence in failed[0].evidence
+
+
+async def test_verify_no_upgrade_ignores_absent_nodes_and_needs_a_baseline(world: World) -> None:
+    world.chain.frozen.add("val-bob")
+    world.chain.app_version["val-bob"] = 7
+    world.chain.advance(5)
+    s = state(baseline=BaselineCaptured((), (), app_version=1), absent=frozenset({"val-bob"}))
+    fact = await verify_no_upgrade(world.ctx, VerifyNoUpgrade("v1tov2", H), s)
+    assert isinstance(fact, NoUpgradeVerified) and all(c.passed for c in fact.checks)
+    fact = await verify_no_upgrade(world.ctx, VerifyNoUpgrade("v1tov2", H), state())
+    assert isinstance(fact, NoUpgradeVerified)
+    assert names(fact.checks)["app_version_unchanged"] is False
 
 
 # --- 7. Executor.run ----------------------------------------------------------------------
@@ -718,9 +963,14 @@ async def test_executor_turns_a_crash_into_action_failed(world: World) -> None:
     async def boom(*_a: Any) -> Any:
         raise KeyError("oops")
 
-    fact = await Executor(world.ctx, {LaunchStack: boom}).run(LaunchStack(), state())
+    # Captured, not rendered: the console renderer's rich traceback reads the source
+    # files (blocking I/O the blockbuster fixture refuses).
+    with structlog.testing.capture_logs() as logs:
+        fact = await Executor(world.ctx, {LaunchStack: boom}).run(LaunchStack(), state())
     assert isinstance(fact, ActionFailed)
     assert fact.reason == "internal error: KeyError('oops')"
+    crashed = only([e for e in logs if e["event"] == "action_crashed"])
+    assert crashed["action"] == "launch_stack" and crashed["log_level"] == "error"
 
 
 async def test_executor_without_a_handler_fails_the_action(world: World) -> None:
