@@ -243,12 +243,14 @@ class ChainCLI:
         """Addresses resolved by an earlier run of this rehearsal."""
         self._addresses.update(addresses)
 
-    async def query(self, args: list[str], *, v2: bool) -> dict[str, Any]:
-        """`<binary> query <args> --node <tx node> --output json`, in a container on the
-        stack's network, with the v1 or v2 CLI image (a profile's declared read)."""
+    async def query(self, args: list[str], *, v2: bool, node: str | None = None) -> dict[str, Any]:
+        """`<binary> query <args> --node <node> --output json`, in a container on the
+        stack's network, with the v1 or v2 CLI image (a profile's declared read).
+        ``node``: a Compose service on that network (default: the tx node)."""
         image = self.cfg.chain.cli_image_v2 if v2 else self.cfg.chain.cli_image_v1
         argv = self._docker(image, None, self.network)
-        argv += ["query", *args, "--node", self.node_url, "--output", "json"]
+        url = self.node_url if node is None else f"tcp://{node}:26657"
+        argv += ["query", *args, "--node", url, "--output", "json"]
         r = await self._run(argv, secret=False)
         return _last_json(r.stdout)
 

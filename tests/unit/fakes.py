@@ -520,7 +520,7 @@ class FakeCLI:
         await self.chain.hit("signed")  # the container printed the bytes
         return tx.signed
 
-    async def query(self, args: list[str], *, v2: bool) -> dict[str, Any]:
+    async def query(self, args: list[str], *, v2: bool, node: str | None = None) -> dict[str, Any]:
         """``checkersd query <args> --output json``: the fake knows show-leaderboard."""
         await anyio.lowlevel.checkpoint()
         self.chain.queries.append(("cli", (tuple(args), v2)))

@@ -306,13 +306,6 @@ JSON_CHANGED = {
 }  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect (agent/runtime/executors/declared.py, judge_stage): only the current "
-    "reads are checked for errors; a baseline read that failed is an error document "
-    "whose JSON path is absent, so `changed` compares a value with (absent) and passes: "
-    "a failed baseline read makes the check pass instead of failing naming the read",
-)
 @pytest.mark.parametrize("world", [JSON_CHANGED], indirect=True)
 async def test_a_failed_baseline_read_fails_a_changed_check(world: World) -> None:
     world.chain.down = set(world.chain.nodes)  # every node refuses: the baseline read fails
@@ -325,13 +318,6 @@ async def test_a_failed_baseline_read_fails_a_changed_check(world: World) -> Non
     assert "info" in check.evidence and "failed" in check.evidence
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect (agent/runtime/executors/declared.py, judge_stage): a program check's "
-    "failed baseline read is handed to the program as {'__error__': ...} instead of "
-    "failing the check; the bundled leaderboard program then computes an empty "
-    "leaderboard from no players and passes when the chain's is empty too",
-)
 @pytest.mark.parametrize("world", [PROFILE_REAL], indirect=True)
 async def test_a_failed_baseline_read_fails_a_program_check(world: World) -> None:
     world.chain.query_errors = 10_000  # the store query fails on every node, every block

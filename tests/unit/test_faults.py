@@ -148,14 +148,6 @@ async def test_a_container_without_networks_is_cut_from_nothing(
     assert [a[1] for a in docker.argvs] == ["inspect"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect (agent/runtime/executors/faults.py, disconnect): the networks are cut "
-    "before the try/finally that reconnects them, so when a later `docker network "
-    "disconnect` fails (or the fault is cancelled between two of them) the networks "
-    "already cut stay cut: the node is left off the network, against the module's promise "
-    "that a fault never leaves the stack broken",
-)
 async def test_a_failed_disconnect_reconnects_the_networks_already_cut(
     world: World, docker: Docker
 ) -> None:

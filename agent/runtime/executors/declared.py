@@ -73,7 +73,18 @@ async def _read(ctx: ExecContext, spec: ReadSpec) -> Any:
     if spec.kind == "abci":
         raw = await ctx.tx_rpc.abci_query(spec.path, spec.data.encode())
         return {"value": None if raw is None else base64.b64encode(raw).decode()}
-    return await ctx.cli.query(list(spec.args), v2=spec.binary == "v2")
+    # The tx node first, then every other node: a node that is down must not fail
+    # a read the others can answer (the CLI reaches them by service name).
+    tx = ctx.cfg.chain.tx_node
+    services = [n.service or n.name for n in sorted(ctx.cfg.nodes, key=lambda n: n.name != tx)]
+    last: AgentError | None = None
+    for service in services:
+        try:
+            return await ctx.cli.query(list(spec.args), v2=spec.binary == "v2", node=service)
+        except AgentError as exc:
+            last = exc
+    assert last is not None
+    raise last
 
 
 async def take_reads(ctx: ExecContext, stage: str) -> tuple[tuple[str, str], ...]:
@@ -113,12 +124,23 @@ async def judge_stage(
     for spec in check_specs(ctx.cfg):
         if spec.stage != stage:
             continue
-        failed_reads = [
-            n for n in spec.uses if isinstance(now.get(n), dict) and "__error__" in now[n]
+        # A read that failed at any stage the check compares with fails the check:
+        # an error is not "absent", and a program must not judge from nothing.
+        inputs = [(now, n, "") for n in spec.uses]
+        if spec.program:
+            inputs += [(before, n, "before the upgrade") for n in spec.baseline_reads]
+            inputs += [(after, n, "after the upgrade") for n in spec.upgraded_reads]
+        elif spec.expect in ("equals_baseline", "changed"):
+            inputs.append((before, spec.read, "before the upgrade"))
+        elif spec.expect == "equals_upgraded":
+            inputs.append((after, spec.read, "after the upgrade"))
+        failed = [
+            f"{n}{f' ({when})' if when else ''}: {docs[n]['__error__']}"
+            for docs, n, when in inputs
+            if isinstance(docs.get(n), dict) and "__error__" in docs[n]
         ]
-        if failed_reads:
-            why = "; ".join(f"{n}: {now[n]['__error__']}" for n in failed_reads)
-            checks.append(Check(spec.name, False, f"read failed: {why}"))
+        if failed:
+            checks.append(Check(spec.name, False, "read failed: " + "; ".join(failed)))
             continue
         if not spec.program:
             checks.append(evaluate(spec, now, before, after))

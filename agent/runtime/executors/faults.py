@@ -64,13 +64,16 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
             await _docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", cid) or "{}"
         )
         names = sorted(nets) if isinstance(nets, dict) else []
-        for net in names:
-            await _docker("network", "disconnect", net, cid)
+        cut: list[str] = []
         try:
+            for net in names:
+                await _docker("network", "disconnect", net, cid)
+                cut.append(net)
             await ctx.clock.sleep(action.seconds)
         finally:
+            # Whatever was cut is joined again, even after a failed or cancelled cut.
             with anyio.CancelScope(shield=True), anyio.move_on_after(DOCKER_DEADLINE):
-                for net in names:
+                for net in cut:
                     await _docker("network", "connect", net, cid)
         detail = f"{node} cut from {', '.join(names)} for {action.seconds:.0f} s"
     elif kind == "stop":
