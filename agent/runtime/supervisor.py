@@ -47,6 +47,8 @@ class CrashPlan:
 def _events(log: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
     try:
         with open(log, "rb") as fh:
+            if fh.seek(0, os.SEEK_END) < offset:  # rotated: a new file
+                offset = 0
             fh.seek(offset)
             data = fh.read()
     except FileNotFoundError:
