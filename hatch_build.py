@@ -41,9 +41,7 @@ class BundleHook(BuildHookInterface):  # type: ignore[type-arg]
         for root, dirs, files in os.walk(os.path.join(self.root, "prod-sim")):
             rel_root = os.path.relpath(root, self.root).replace(os.sep, "/")
             dirs[:] = sorted(
-                d
-                for d in dirs
-                if d != "__pycache__" and not self._excluded(f"{rel_root}/{d}/")
+                d for d in dirs if d != "__pycache__" and not self._excluded(f"{rel_root}/{d}/")
             )
             for f in sorted(files):
                 rel = f"{rel_root}/{f}"

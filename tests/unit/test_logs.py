@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import structlog
 
 from agent.logs import RotatingFile, configure_logging
+
+
+@pytest.fixture
+def restore_structlog() -> Iterator[None]:
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def _names(d: Path) -> set[str]:
@@ -68,6 +77,7 @@ def test_a_second_writer_follows_a_rotation(tmp_path: Path) -> None:
     assert "agent.log.2" not in _names(tmp_path)
 
 
+@pytest.mark.usefixtures("restore_structlog")
 def test_pipeline_rotates_the_json_log(tmp_path: Path) -> None:
     log = tmp_path / "agent.log"
     out = configure_logging(log, "info", io.StringIO(), quiet=True, max_bytes=2000, backups=2)
