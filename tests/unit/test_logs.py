@@ -90,3 +90,25 @@ def test_pipeline_rotates_the_json_log(tmp_path: Path) -> None:
     last = log.read_text().splitlines()[-1]
     assert json.loads(last)["n"] == 199
     assert all(p.stat().st_size <= 2000 for p in tmp_path.iterdir())
+
+
+def test_the_crash_supervisor_keeps_tailing_across_a_rotation(tmp_path: Path) -> None:
+    from agent.runtime.supervisor import _events
+
+    def line(name: str) -> str:
+        return json.dumps({"event": name, "pad": "x" * 60}) + "\n"
+
+    log = tmp_path / "agent.log"
+    f = RotatingFile(log, max_bytes=200, backups=1)
+    f.write(line("a"))
+    events, pos = _events(log, (0, 0))
+    assert [e["event"] for e in events] == ["a"]
+    f.write(line("b"))  # unread when the file rotates
+    f.write(line("c"))  # rotates: a, b in agent.log.1
+    f.write(line("d"))
+    events, pos = _events(log, pos)
+    assert [e["event"] for e in events] == ["b", "c", "d"]
+    f.write(line("e"))
+    f.close()
+    events, _ = _events(log, pos)
+    assert [e["event"] for e in events] == ["e"]
