@@ -2,8 +2,6 @@
 SHELL := /bin/bash
 BUILD := prod-sim/build
 GOFLAGS_STATIC := CGO_ENABLED=0 GOFLAGS=-buildvcs=false
-LDFLAGS_COMMON := -s -w
-VERSION_PKG := github.com/cosmos/cosmos-sdk/version
 PYTHON ?= python3
 
 .PHONY: prod-sim binaries testnet test go-test
@@ -12,22 +10,15 @@ binaries: $(BUILD)/checkersd-v1 $(BUILD)/checkersd-v2 $(BUILD)/cosmovisor
 
 CHAIN_SRC := $(shell find prod-sim/chain -name '*.go' -o -name 'go.mod' -o -name 'go.sum')
 
+# The recipes live in prod-sim/scripts/build-binaries.sh (a make-less install runs it directly).
 $(BUILD)/checkersd-v1: $(CHAIN_SRC)
-	@mkdir -p $(BUILD)
-	cd prod-sim/chain && $(GOFLAGS_STATIC) go build -trimpath \
-		-ldflags '$(LDFLAGS_COMMON) -X $(VERSION_PKG).Name=checkers -X $(VERSION_PKG).AppName=checkersd -X $(VERSION_PKG).Version=v1' \
-		-o ../build/checkersd-v1 ./cmd/checkersd
+	prod-sim/scripts/build-binaries.sh checkersd-v1
 
 $(BUILD)/checkersd-v2: $(CHAIN_SRC)
-	@mkdir -p $(BUILD)
-	cd prod-sim/chain && $(GOFLAGS_STATIC) go build -trimpath -tags v2 \
-		-ldflags '$(LDFLAGS_COMMON) -X $(VERSION_PKG).Name=checkers -X $(VERSION_PKG).AppName=checkersd -X $(VERSION_PKG).Version=v2' \
-		-o ../build/checkersd-v2 ./cmd/checkersd
+	prod-sim/scripts/build-binaries.sh checkersd-v2
 
 $(BUILD)/cosmovisor: prod-sim/cosmovisor/go.mod prod-sim/cosmovisor/go.sum
-	@mkdir -p $(BUILD)
-	cd prod-sim/cosmovisor && $(GOFLAGS_STATIC) go build -trimpath -ldflags '$(LDFLAGS_COMMON)' \
-		-o ../build/cosmovisor cosmossdk.io/tools/cosmovisor/cmd/cosmovisor
+	prod-sim/scripts/build-binaries.sh cosmovisor
 
 # CGO off and -trimpath, as for the binaries, so the test build reuses their compile cache.
 go-test:

@@ -100,6 +100,21 @@ def _parser() -> argparse.ArgumentParser:
         help="watch a running chain (launches nothing) until Ctrl-C/SIGTERM",
     )
     sub.add_parser("check-config", parents=[cfg_arg], help="validate the configuration and exit")
+    init = sub.add_parser(
+        "init",
+        help="write the default config.toml (and, with --prod-sim, the bundled prod-sim) to DIR",
+    )
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), help="default: .")
+    init.add_argument(
+        "--prod-sim",
+        action="store_true",
+        help="also write the prod-sim tree (chain sources, Compose files, scripts) to DIR/prod-sim",
+    )
+    init.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite config.toml; update an existing prod-sim in place (build, homes kept)",
+    )
     status = sub.add_parser(
         "status",
         parents=[cfg_arg],
@@ -404,8 +419,28 @@ def _live_wanted(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty()
 
 
+def _init(dest: Path, with_prod_sim: bool, force: bool) -> int:
+    from agent.bundle import InitRefused, init, next_steps
+
+    try:
+        result = init(dest, with_prod_sim=with_prod_sim, force=force)
+    except InitRefused as exc:
+        print(f"rehearse: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except EnvironmentProblem as exc:
+        print(f"rehearse: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"rehearse: error: cannot write to {dest}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print("\n".join(next_steps(result, dest)))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "init":
+        return _init(args.dir, args.prod_sim, args.force)
     path = _config_path(args.config)
     try:
         cfg = load_config(path)
@@ -442,7 +477,12 @@ def main(argv: list[str] | None = None) -> int:
     log_file = cfg.path(cfg.agent.log_file)
     verbose = bool(getattr(args, "verbose", False))
     console_out = configure_logging(
-        log_file, "debug" if verbose else cfg.agent.log_level, sys.stdout, quiet=not verbose
+        log_file,
+        "debug" if verbose else cfg.agent.log_level,
+        sys.stdout,
+        quiet=not verbose,
+        max_bytes=cfg.agent.log_max_bytes,
+        backups=cfg.agent.log_backups,
     )
     outcome = Outcome(log_file=log_file)
     display: _Display | None = None

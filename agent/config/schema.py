@@ -255,6 +255,18 @@ class AgentConfig(Schema):
     report_md: Text = "report.md"
     log_file: Text = ".rehearse/agent.log"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_max_bytes: int = Field(
+        default=10_000_000,
+        ge=0,
+        le=2**40,
+        description="rotate the JSON log before it grows past this many bytes (0: never)",
+    )
+    log_backups: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="rotated logs kept: log_file.1 (newest) .. log_file.N (0: none, emptied)",
+    )
 
 
 class ScenarioConfig(Schema):

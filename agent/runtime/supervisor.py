@@ -44,21 +44,47 @@ class CrashPlan:
     kills: list[str] = field(default_factory=list)
 
 
-def _events(log: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+def _events(log: Path, pos: tuple[int, int]) -> tuple[list[dict[str, Any]], tuple[int, int]]:
+    """The whole new lines of ``log`` after ``pos`` (inode, offset), and the new ``pos``.
+
+    The log rotates by size: when ``log`` is a new file, the rest of the old
+    one (now ``log.1``) is read first, then the new one from its start.
+    """
+    ino, offset = pos
+    before = b""
     try:
         with open(log, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if ino and st.st_ino != ino:
+                before = _rest_of(log.with_name(f"{log.name}.1"), ino, offset)
+                offset = 0
+            elif st.st_size < offset:  # emptied (rotation without backups)
+                offset = 0
             fh.seek(offset)
             data = fh.read()
     except FileNotFoundError:
-        return [], offset
+        return [], pos
     end = data.rfind(b"\n") + 1  # a torn last line is read next time
     out = []
-    for line in data[:end].splitlines():
+    for line in (before + data[:end]).splitlines():
         try:
             out.append(json.loads(line))
         except ValueError:
             continue
-    return out, offset + end
+    return out, (st.st_ino, offset + end)
+
+
+def _rest_of(path: Path, ino: int, offset: int) -> bytes:
+    """What follows ``offset`` in ``path`` when it is still the file ``ino``."""
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_ino != ino:
+                return b""
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return b""
+    return data[: data.rfind(b"\n") + 1]
 
 
 def _matches(event: dict[str, Any], name: str, match: dict[str, str]) -> bool:
@@ -112,7 +138,8 @@ def supervise_agent_crash(
     if config_path is not None:
         base += ["--config", str(config_path)]
     log = cfg.path(cfg.agent.log_file)
-    offset = log.stat().st_size if log.exists() else 0
+    st = log.stat() if log.exists() else None
+    pos = (st.st_ino, st.st_size) if st is not None else (0, 0)
     proc = _spawn(base + (["--fresh"] if fresh else []))
     points = list(KILL_POINTS)
     deadline = time.monotonic() + DEADLINE_S
@@ -122,7 +149,7 @@ def supervise_agent_crash(
         if time.monotonic() > deadline:
             _kill(proc)
             return 1, [*findings, f"no end within {DEADLINE_S:.0f} s"]
-        events, offset = _events(log, offset)
+        events, pos = _events(log, pos)
         if points and kill_at is None:
             name, match, spread = points[0]
             if any(_matches(e, name, match) for e in events):

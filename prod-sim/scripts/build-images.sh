@@ -16,7 +16,7 @@ CTX="$BUILD/ctx"
 die() { echo "build-images.sh: error: $*" >&2; exit 1; }
 
 for f in busybox checkersd-v1 checkersd-v2 cosmovisor; do
-    [[ -x "$BUILD/$f" ]] || die "missing $BUILD/$f (run 'make binaries' and prod-sim/scripts/busybox.sh, or just 'make prod-sim')"
+    [[ -x "$BUILD/$f" ]] || die "missing $BUILD/$f (run prod-sim/scripts/build-binaries.sh and prod-sim/scripts/busybox.sh, or just 'make prod-sim')"
 done
 
 # stage DIR SRC:NAME... — (re)link each SRC as DIR/NAME; fall back to a copy when

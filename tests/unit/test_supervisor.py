@@ -16,14 +16,15 @@ from agent.runtime import supervisor as sup
 
 def test_events_reads_whole_lines_and_leaves_a_torn_one(tmp_path: Path) -> None:
     log = tmp_path / "agent.log"
-    assert sup._events(log, 0) == ([], 0)  # no log yet
+    assert sup._events(log, (0, 0)) == ([], (0, 0))  # no log yet
     log.write_bytes(b'{"event": "a"}\nnot json\n{"event": "b"}\n{"event": "c"')
-    events, offset = sup._events(log, 0)
+    events, pos = sup._events(log, (0, 0))
     assert events == [{"event": "a"}, {"event": "b"}]
-    assert offset == len(b'{"event": "a"}\nnot json\n{"event": "b"}\n')
+    assert pos[1] == len(b'{"event": "a"}\nnot json\n{"event": "b"}\n')
     with log.open("ab") as fh:
         fh.write(b"}\n")
-    assert sup._events(log, offset) == ([{"event": "c"}], log.stat().st_size)
+    events, pos = sup._events(log, pos)
+    assert events == [{"event": "c"}] and pos[1] == log.stat().st_size
 
 
 def test_matches_by_event_name_and_prefixes() -> None:
