@@ -451,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({path})" if path is not None else ""
         print(f"rehearse: error{where}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command in ("scenarios", "status", "check-config") and hasattr(signal, "SIGPIPE"):
+        # A listing piped into `head` ends quietly, as any Unix tool does (never
+        # for `run`: a closed pipe must not kill a rehearsal).
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if args.command == "scenarios":
         try:
             return _scenarios(cfg)
