@@ -500,7 +500,6 @@ def _stack_restarted(state: State, fact: StackRestarted) -> Result:
             restart_last_height=fact.last_height,
             restart_balances=fact.balances,
             awaiting=fact.last_height,
-            absent=frozenset(),  # the restart brings every node back
         ),
         (),
     )

@@ -166,8 +166,9 @@ def build(name: str, roles: Roles) -> Scenario:
             name,
             f"{tx}, the node that takes transactions and serves REST, goes away",
             f"{tx} cut from its networks for {roles.disconnect_s:.0f} s when the proposal is "
-            "submitted, then stopped when it passes (until the restart)",
-            "the agent fails over to the other nodes' RPC and REST and reaches restarted",
+            "submitted, then stopped for good when it passes",
+            "the agent fails over to the other nodes' RPC and REST and reaches restarted "
+            f"without {tx}",
             restarted,
             faults=(
                 FaultPlan(

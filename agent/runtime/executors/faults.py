@@ -2,7 +2,8 @@
 
 Each fault undoes itself (a paused container is unpaused, a cut network
 reconnected) in a shielded cleanup, so a cancelled or timed-out fault never
-leaves the stack broken; ``stop`` lasts until the restart on v2 by design.
+leaves the stack broken; ``stop`` lasts for good by design (the node missed
+the upgrade: the restart on v2 leaves it out).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
         cid = await _container(ctx, node)
         await _docker("stop", "--time", "5", cid)
         absent = (node,)
-        detail = f"{node} stopped until the restart"
+        detail = f"{node} stopped for good"
     elif kind == "remove_upgrade_binary":
         cid = await _container(ctx, node)
         name = state.params.upgrade_name

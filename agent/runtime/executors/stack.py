@@ -53,5 +53,12 @@ async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
     # One `up` with the v2 file recreates every node on the v2 image (stop,
     # remove, start, all at once): the same safe stop as down + up, without
     # tearing the networks down and building them again.
-    await ctx.compose.up([s.base_file, s.v2_file], remove_orphans=True)
+    # A node a scenario took away for good stays away: it missed the upgrade,
+    # and the new binary alone cannot replay the old binary's blocks.
+    services = (
+        [n.service or n.name for n in ctx.cfg.nodes if n.name not in state.absent]
+        if state.absent
+        else []
+    )
+    await ctx.compose.up([s.base_file, s.v2_file], services=services, remove_orphans=True)
     return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())

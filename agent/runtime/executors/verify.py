@@ -153,7 +153,7 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
 async def verify_restart(ctx: ExecContext, action: VerifyRestart, state: State) -> Fact:
     checks: list[Check] = []
     if _on(ctx, "blocks_resumed"):
-        heights = ctx.view.heights()
+        heights = {n: h for n, h in ctx.view.heights().items() if n not in state.absent}
         checks.append(
             Check(
                 "blocks_resumed",
