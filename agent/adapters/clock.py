@@ -36,10 +36,12 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock; sleeps through anyio so cancellation works."""
 
-    def __init__(self) -> None:
-        self._epoch_offset = time.time() - time.monotonic()
+    _epoch_offset: float | None = None
 
     def wall(self) -> float:
+        # Anchored at the first reading (subclasses need not call __init__).
+        if self._epoch_offset is None:
+            self._epoch_offset = time.time() - time.monotonic()
         return self._epoch_offset + time.monotonic()
 
     def monotonic(self) -> float:

@@ -53,7 +53,9 @@ class Terminal:
             if predicate():  # type: ignore[operator]
                 return
             if not self.pump(0.3):
-                break
+                break  # the program ended: what it wrote last is on screen now
+        if predicate():  # type: ignore[operator]
+            return
         raise AssertionError(f"no {what} on screen:\n{self.text}")
 
 
