@@ -130,7 +130,10 @@ async def clients(cfg: Config, *, need_rest: bool = False) -> AsyncIterator[Clie
 
 
 def docker_reachable() -> bool:
+    """A Docker to watch: DOCKER_HOST (a unix socket must exist), else the local socket."""
     host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return os.path.exists(host.removeprefix("unix://"))
     return bool(host) or os.path.exists("/var/run/docker.sock")
 
 
