@@ -2,6 +2,7 @@
 """Benchmarks for the rehearsal agent. Prints figures; asserts nothing.
 
     python bench/bench.py [--runs N] [--skip-rehearsal]
+        [--watch-nodes K --watch-minutes M] [--stall-reps R] [--first-run]
 
 1. Full rehearsal on a private five-node prod-sim (own testnet dir, project and
    ports), N runs: wall time, and its ratio to the chain-imposed lower bound
@@ -11,11 +12,20 @@
 2. Reaction latency, NewBlock received -> action dispatched: from the agent's
    own log during those runs (a handful per run), and from a synthetic
    in-process run of the observer path (ChainView + decide) over many blocks.
-3. Footprint while the agent watches five nodes: RSS (max) and CPU (median of
-   1 s samples, % of one core) of the agent process during the runs.
+3. Footprint of `rehearse watch` (--watch-minutes): a real `rehearse watch`
+   subprocess against K fake CometBFT nodes (bench/fake_nodes.py, one process,
+   a block a second), no Docker; RSS and CPU of the agent's own process every
+   5 s: RSS at start/end/max and its growth, CPU median and p90, and the alerts
+   fired (0 expected: the fake nodes are healthy). --watch-prodsim measures it
+   beside the real five-node stack instead.
+4. Stall to alert (--stall-reps): one fake node stops producing blocks; the
+   time from the stop to the stall notification at a local webhook sink, beside
+   the stall threshold and the evaluation interval (target: their sum).
+5. First `make rehearse` on a fresh clone (--first-run): Go build with an empty
+   GOCACHE, images, rehearsal, timed separately. Long; run it on a quiet machine.
 
-Needs the images (`make prod-sim`) and the venv. Medians and ratios only:
-the machines are shared and noisy.
+1 and 5 need Docker and the images (`make prod-sim`); 3 and 4 need only the venv.
+Medians and ratios only: the machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -414,6 +424,7 @@ def stall_to_alert(tmp: Path, reps: int, nodes: int = 5) -> dict[str, float]:
         "target_s": derived + w.evaluate_interval_s,
     }
 
+
 def synthetic_reaction(blocks: int = 20000) -> tuple[float, float]:
     """Median and p99 of ChainView.observe + decide per NewBlock, in ms."""
     from agent.core.chainview import ChainView
@@ -442,8 +453,49 @@ def synthetic_reaction(blocks: int = 20000) -> tuple[float, float]:
     return statistics.median(lat), lat[int(len(lat) * 0.99)]
 
 
-def first_run() -> None:
-    raise NotImplementedError
+def first_run(keep: bool = False) -> dict[str, float]:
+    """The first `make rehearse` on a fresh clone, split into its three costs.
+
+    Clones this repository's committed HEAD into a temporary directory and runs,
+    timing each separately:
+      1. `make binaries`  the Go build (checkersd v1 and v2, Cosmovisor) with an
+                          empty build cache (GOCACHE in the temp dir); the module
+                          cache (GOMODCACHE) stays the user's: downloads are not
+                          build time, and the module proxy may be slow or far.
+      2. `make images`    busybox and the three images (Docker's layer cache is
+                          the machine's: a first run on a new machine pays more).
+      3. `make rehearse`  the venv (offline from ../shared/wheels when it exists,
+                          linked beside the clone), the testnet, the rehearsal.
+    Long (minutes) and heavy: it builds under the same image tags and uses the
+    prod-sim's usual ports, so run it on a quiet machine, never beside other
+    rehearsals or e2e tests.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="rh-first-run-"))
+    clone = tmp / "rehearse"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(REPO), str(clone)], check=True)
+    shared = REPO.parent / "shared"
+    if shared.is_dir():
+        (tmp / "shared").symlink_to(shared)  # the Makefile's ../shared/wheels
+    env = dict(os.environ)
+    env["GOCACHE"] = str(tmp / "gocache")
+    env.pop("VIRTUAL_ENV", None)
+    out: dict[str, float] = {}
+    try:
+        for step in ("binaries", "images", "rehearse"):
+            t0 = time.monotonic()
+            r = subprocess.run(["make", "-C", str(clone), step], env=env)
+            out[f"{step}_s"] = time.monotonic() - t0
+            print(f"first run: make {step}: {out[f'{step}_s']:.1f} s (exit {r.returncode})")
+            if r.returncode != 0:
+                raise SystemExit(f"make {step} failed; the clone is kept in {clone}")
+        out["total_s"] = sum(out.values())
+        return out
+    finally:
+        if not keep and out.get("total_s"):
+            subprocess.run(["chmod", "-R", "u+w", str(tmp)], check=False)  # Go's read-only cache
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -501,7 +553,9 @@ def main() -> None:
             s = stall_to_alert(Path(d), args.stall_reps)
         print("stall to alert: " + ", ".join(f"{k}={v:.2f}" for k, v in s.items()))
     if args.first_run:
-        first_run()
+        f = first_run()
+        print("first `make rehearse`: " + ", ".join(f"{k}={v:.1f}" for k, v in f.items()))
+
 
 if __name__ == "__main__":
     main()

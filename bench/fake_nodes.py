@@ -271,9 +271,8 @@ class NodeServer:
                     continue
                 msg = json.loads(data)
                 if msg.get("method") == "subscribe" and not self.chain.stopped[self.i]:
-                    writer.write(
-                        ws_frame(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": {}}).encode(), 0x1)
-                    )  # fmt: skip
+                    reply = {"jsonrpc": "2.0", "id": msg["id"], "result": {}}
+                    writer.write(ws_frame(json.dumps(reply).encode(), 0x1))
                     subs[writer] = int(msg["id"])
         finally:
             subs.pop(writer, None)
