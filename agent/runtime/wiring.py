@@ -29,7 +29,7 @@ from agent.adapters.cutproxy import CutProxy
 from agent.adapters.docker_events import DockerEventSource, find_docker_host
 from agent.adapters.failover import RestPool
 from agent.adapters.files import read_json, write_json_atomic
-from agent.adapters.httpjson import shared_client
+from agent.adapters.httpjson import HttpClients
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
 from agent.adapters.lock import state_lock
@@ -103,7 +103,7 @@ class RestReads:
 class Clients:
     rpcs: dict[str, CometRPC]
     rests: dict[str, RestClient]
-    http: httpx.AsyncClient | None = None  # the one they share (alert sinks use it too)
+    http: httpx.AsyncClient | None = None  # for the alert sinks (same TLS context)
 
     @property
     def rest(self) -> RestPool | None:
@@ -115,22 +115,23 @@ class Clients:
 async def clients(cfg: Config, *, need_rest: bool = False) -> AsyncIterator[Clients]:
     """One RPC client per node and a REST client (when needed or a node serves REST).
 
-    All of them share one httpx client (``Clients.http``): one connection pool and
-    one TLS context for the process, whatever the number of nodes."""
+    They share one TLS context, and one connection pool per origin
+    (``HttpClients``): the cost per node is a few kB, not a TLS context each."""
     if need_rest:
         cfg.rest_url  # noqa: B018 (raises the config error when no node serves REST)
-    hosts = {urlsplit(u).netloc for n in cfg.nodes for u in (n.rpc, n.rest) if u}
-    async with shared_client(hosts=len(hosts)) as http:
+    async with HttpClients() as http:
         rpcs: dict[str, CometRPC] = {
-            n.name: HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout, client=http)
+            n.name: HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout, client=http.for_url(n.rpc))
             for n in cfg.nodes
         }
         rests: dict[str, RestClient] = {}
         tx_first = sorted(cfg.nodes, key=lambda n: n.name != cfg.chain.tx_node)
         for n in tx_first:
             if n.rest:
-                rests[n.name] = RestClient(n.rest, timeout=cfg.timing.rpc_timeout, client=http)
-        yield Clients(rpcs, rests, http)
+                rests[n.name] = RestClient(
+                    n.rest, timeout=cfg.timing.rpc_timeout, client=http.for_url(n.rest)
+                )
+        yield Clients(rpcs, rests, http.default)
 
 
 def docker_reachable() -> bool:
