@@ -2,6 +2,7 @@
 """Benchmarks for the rehearsal agent. Prints figures; asserts nothing.
 
     python bench/bench.py [--runs N] [--skip-rehearsal]
+        [--watch-nodes K --watch-minutes M] [--stall-reps R] [--first-run]
 
 1. Full rehearsal on a private five-node prod-sim (own testnet dir, project and
    ports), N runs: wall time, and its ratio to the chain-imposed lower bound
@@ -11,11 +12,20 @@
 2. Reaction latency, NewBlock received -> action dispatched: from the agent's
    own log during those runs (a handful per run), and from a synthetic
    in-process run of the observer path (ChainView + decide) over many blocks.
-3. Footprint while the agent watches five nodes: RSS (max) and CPU (median of
-   1 s samples, % of one core) of the agent process during the runs.
+3. Footprint of `rehearse watch` (--watch-minutes): a real `rehearse watch`
+   subprocess against K fake CometBFT nodes (bench/fake_nodes.py, one process,
+   a block a second), no Docker; RSS and CPU of the agent's own process every
+   5 s: RSS at start/end/max and its growth, CPU median and p90, and the alerts
+   fired (0 expected: the fake nodes are healthy). --watch-prodsim measures it
+   beside the real five-node stack instead.
+4. Stall to alert (--stall-reps): one fake node stops producing blocks; the
+   time from the stop to the stall notification at a local webhook sink, beside
+   the stall threshold and the evaluation interval (target: their sum).
+5. First `make rehearse` on a fresh clone (--first-run): Go build with an empty
+   GOCACHE, images, rehearsal, timed separately. Long; run it on a quiet machine.
 
-Needs the images (`make prod-sim`) and the venv. Medians and ratios only:
-the machines are shared and noisy.
+1 and 5 need Docker and the images (`make prod-sim`); 3 and 4 need only the venv.
+Medians and ratios only: the machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -155,6 +166,265 @@ def watch_footprint(tmp: Path, minutes: float) -> dict[str, float]:
         }
 
 
+# --- `rehearse watch` against fake nodes (bench/fake_nodes.py): no Docker, no chain ---
+
+FAKE_NODES = Path(__file__).resolve().parent / "fake_nodes.py"
+SAMPLE_S = 5.0
+WARMUP_S = 30.0  # growth is measured from here: imports, first connections, first polls
+
+
+class FakeNodes:
+    """bench/fake_nodes.py as a subprocess: K nodes, ``stop(i)``/``start(i)``."""
+
+    def __init__(self, k: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FAKE_NODES), str(k)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.ports: list[int] = json.loads(self.proc.stdout.readline())["ports"]
+
+    def command(self, line: str) -> float:
+        """Send a command; the unix time at which the fake applied it."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        ack = self.proc.stdout.readline().split()
+        return float(ack[-1])
+
+    def close(self) -> None:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+class WebhookSink:
+    """A tiny HTTP receiver for the agent's webhook sink: (arrival time, JSON body)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[tuple[float, dict[str, object]]] = []
+        self.cond = threading.Condition()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                at = time.time()
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with sink.cond:
+                    sink.received.append((at, json.loads(body or b"{}")))
+                    sink.cond.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, pred: Callable[[dict[str, object]], bool], timeout: float) -> float | None:
+        """Arrival time of the first received notification matching ``pred``."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for at, body in self.received:
+                    if pred(body):
+                        return at
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def write_watch_config(tmp: Path, ports: list[int], sink_url: str | None) -> Path:
+    """K nodes on the fake's ports, [watch] defaults, files under ``tmp``."""
+    out = [
+        f'[stack]\nproject = "benchwatch{os.getpid()}"\n',
+        '[chain]\ntx_node = "n000"\n',
+        '[agent]\nstate_dir = "state"\nlog_file = "state/agent.log"\n',
+        '[watch]\nheartbeat_file = "state/heartbeat.json"\n'
+        'alert_state_file = "state/alerts.json"\n',
+    ]
+    for i, port in enumerate(ports):
+        out.append(f'[[nodes]]\nname = "n{i:03d}"\nrpc = "http://127.0.0.1:{port}"\n')
+    if sink_url:
+        out.append(f'[[alerts.sinks]]\ntype = "webhook"\nurl = "{sink_url}"\nretries = 0\n')
+    cfg = tmp / "config.toml"
+    cfg.write_text("\n".join(out))
+    return cfg
+
+
+def _watch_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # A socket that does not exist: `rehearse watch` skips Docker events (and so
+    # cannot raise a stream_down alert for a Docker it was never meant to watch).
+    env["DOCKER_HOST"] = "unix:///nonexistent/rehearse-bench-docker.sock"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def _start_watch(tmp: Path, cfg: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", "watch", "--config", str(cfg)],
+        env=_watch_env(), cwd=tmp, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=open(tmp / "watch.stderr", "wb"),
+    )  # fmt: skip
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _alerts_fired(tmp: Path) -> list[dict[str, object]]:
+    f = tmp / "state" / "alerts-history.jsonl"
+    if not f.exists():
+        return []
+    out = []
+    for line in f.read_text().splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get("event") == "fired":
+            out.append(d)
+    return out
+
+
+def _pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else float("nan")
+
+
+def watch_fake(tmp: Path, nodes: int, minutes: float) -> dict[str, float]:
+    """`rehearse watch` against ``nodes`` healthy fake nodes for ``minutes``.
+
+    RSS and CPU (% of one core, averaged over each 5 s sample) of the agent's own
+    process by pid; the fake server's CPU beside it, to show it is not the limit."""
+    import psutil
+
+    fake = FakeNodes(nodes)
+    sink = WebhookSink()
+    cfg = write_watch_config(tmp, fake.ports, sink.url)
+    proc = _start_watch(tmp, cfg)
+    p, pf = psutil.Process(proc.pid), psutil.Process(fake.proc.pid)
+    p.cpu_percent(None)
+    pf.cpu_percent(None)
+    t0 = time.monotonic()
+    rows: list[tuple[float, float, float, float]] = []  # (t, rss MB, cpu %, fake cpu %)
+    try:
+        while time.monotonic() - t0 < minutes * 60 and proc.poll() is None:
+            time.sleep(SAMPLE_S)
+            try:
+                rows.append(
+                    (
+                        time.monotonic() - t0,
+                        p.memory_info().rss / 2**20,
+                        p.cpu_percent(None),
+                        pf.cpu_percent(None),
+                    )
+                )
+            except psutil.NoSuchProcess:
+                break
+    finally:
+        _stop(proc)
+        fake.close()
+        sink.close()
+    if not rows or proc.returncode not in (None, 0, -15):
+        raise SystemExit(f"rehearse watch exited at once; see {tmp / 'watch.stderr'}")
+    settled = [r for r in rows if r[0] >= WARMUP_S] or rows
+    rss = [r[1] for r in settled]
+    cpu = [r[2] for r in settled]
+    span = max(1, len(rss) // 5)
+    fired = _alerts_fired(tmp)
+    for a in fired:
+        print(f"  alert fired: {a.get('detector')} {a.get('node')}: {a.get('message')}")
+    return {
+        "nodes": float(nodes),
+        "minutes": minutes,
+        "samples": float(len(rows)),
+        "rss_start_mb": rows[0][1],
+        "rss_settled_mb": rss[0],
+        "rss_end_mb": rows[-1][1],
+        "rss_max_mb": max(r[1] for r in rows),
+        # median of the last fifth minus median of the first fifth, after the warm-up
+        "rss_growth_mb": statistics.median(rss[-span:]) - statistics.median(rss[:span]),
+        "cpu_median_pct": statistics.median(cpu),
+        "cpu_p90_pct": _pct(cpu, 0.9),
+        "cpu_max_pct": max(cpu),
+        "fake_cpu_median_pct": statistics.median(r[3] for r in settled),
+        "alerts_fired": float(len(fired)),
+        "webhooks_received": float(len(sink.received)),
+    }
+
+
+def stall_to_alert(tmp: Path, reps: int, nodes: int = 5) -> dict[str, float]:
+    """Stop one fake node's blocks; time from the stop to the stall notification
+    at the local webhook sink. ``reps`` times (a different node each time, the
+    previous one started again and its alert resolved first)."""
+    fake = FakeNodes(nodes)
+    sink = WebhookSink()
+    cfg = write_watch_config(tmp, fake.ports, sink.url)
+    proc = _start_watch(tmp, cfg)
+    from agent.config.load import load_config
+
+    w = load_config(cfg).watch.watch
+    lat: list[float] = []
+    try:
+        time.sleep(20.0)  # the block interval is measured from the received blocks
+        for r in range(reps):
+            node = f"n{r % nodes:03d}"
+            stopped = fake.command(f"stop {r % nodes}")
+            fired = sink.wait_for(
+                lambda b, node=node: b.get("status") == "firing"  # type: ignore[misc]
+                and b.get("node") == node and "stall" in str(b.get("key")),
+                timeout=120,
+            )  # fmt: skip
+            fake.command(f"start {r % nodes}")
+            if fired is None:
+                print(f"  rep {r + 1}: no stall notification for {node} within 120 s")
+                continue
+            lat.append(fired - stopped)
+            print(f"  rep {r + 1}: {node} stop -> stall notification {fired - stopped:.2f} s")
+            sink.wait_for(
+                lambda b, node=node: b.get("status") == "resolved"  # type: ignore[misc]
+                and b.get("node") == node,
+                timeout=60,
+            )  # fmt: skip
+    finally:
+        _stop(proc)
+        fake.close()
+        sink.close()
+    t = w.thresholds
+    floor = t.stall_after_s if t.stall_after_s is not None else t.stall_floor_s
+    derived = max(floor, t.stall_factor * 1.0) if t.stall_after_s is None else floor
+    return {
+        "reps": float(len(lat)),
+        "stall_to_alert_median_s": statistics.median(lat) if lat else float("nan"),
+        "stall_to_alert_max_s": max(lat) if lat else float("nan"),
+        "stall_threshold_s": derived,  # stall_factor x the fake's 1 s blocks, floored
+        "evaluate_interval_s": w.evaluate_interval_s,
+        "target_s": derived + w.evaluate_interval_s,
+    }
+
+
 def synthetic_reaction(blocks: int = 20000) -> tuple[float, float]:
     """Median and p99 of ChainView.observe + decide per NewBlock, in ms."""
     from agent.core.chainview import ChainView
@@ -183,6 +453,51 @@ def synthetic_reaction(blocks: int = 20000) -> tuple[float, float]:
     return statistics.median(lat), lat[int(len(lat) * 0.99)]
 
 
+def first_run(keep: bool = False) -> dict[str, float]:
+    """The first `make rehearse` on a fresh clone, split into its three costs.
+
+    Clones this repository's committed HEAD into a temporary directory and runs,
+    timing each separately:
+      1. `make binaries`  the Go build (checkersd v1 and v2, Cosmovisor) with an
+                          empty build cache (GOCACHE in the temp dir); the module
+                          cache (GOMODCACHE) stays the user's: downloads are not
+                          build time, and the module proxy may be slow or far.
+      2. `make images`    busybox and the three images (Docker's layer cache is
+                          the machine's: a first run on a new machine pays more).
+      3. `make rehearse`  the venv (offline from ../shared/wheels when it exists,
+                          linked beside the clone), the testnet, the rehearsal.
+    Long (minutes) and heavy: it builds under the same image tags and uses the
+    prod-sim's usual ports, so run it on a quiet machine, never beside other
+    rehearsals or e2e tests.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="rh-first-run-"))
+    clone = tmp / "rehearse"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(REPO), str(clone)], check=True)
+    shared = REPO.parent / "shared"
+    if shared.is_dir():
+        (tmp / "shared").symlink_to(shared)  # the Makefile's ../shared/wheels
+    env = dict(os.environ)
+    env["GOCACHE"] = str(tmp / "gocache")
+    env.pop("VIRTUAL_ENV", None)
+    out: dict[str, float] = {}
+    try:
+        for step in ("binaries", "images", "rehearse"):
+            t0 = time.monotonic()
+            r = subprocess.run(["make", "-C", str(clone), step], env=env)
+            out[f"{step}_s"] = time.monotonic() - t0
+            print(f"first run: make {step}: {out[f'{step}_s']:.1f} s (exit {r.returncode})")
+            if r.returncode != 0:
+                raise SystemExit(f"make {step} failed; the clone is kept in {clone}")
+        out["total_s"] = sum(out.values())
+        return out
+    finally:
+        if not keep and out.get("total_s"):
+            subprocess.run(["chmod", "-R", "u+w", str(tmp)], check=False)  # Go's read-only cache
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1)
@@ -191,12 +506,31 @@ def main() -> None:
         "--watch-minutes",
         type=float,
         default=0.0,
-        help="also measure `rehearse watch` beside five nodes for this long",
+        help="measure `rehearse watch` against --watch-nodes fake nodes for this long",
     )
+    ap.add_argument("--watch-nodes", type=int, default=5, help="fake nodes for --watch-minutes")
+    ap.add_argument(
+        "--watch-prodsim",
+        action="store_true",
+        help="--watch-minutes beside the real five-node prod-sim instead of fake nodes",
+    )
+    ap.add_argument(
+        "--stall-reps",
+        type=int,
+        default=0,
+        help="measure stop-of-blocks -> stall notification this many times (fake nodes)",
+    )
+    ap.add_argument(
+        "--first-run",
+        action="store_true",
+        help="time the first `make rehearse` on a fresh clone: Go build, images, rehearsal",
+    )
+    ap.add_argument("--skip-synthetic", action="store_true")
     args = ap.parse_args()
 
-    p50, p99 = synthetic_reaction()
-    print(f"synthetic observer path per NewBlock: median {p50:.4f} ms, p99 {p99:.4f} ms")
+    if not args.skip_synthetic:
+        p50, p99 = synthetic_reaction()
+        print(f"synthetic observer path per NewBlock: median {p50:.4f} ms, p99 {p99:.4f} ms")
     rows = []
     for i in range(0 if args.skip_rehearsal else args.runs):
         with tempfile.TemporaryDirectory(prefix="rh-bench-") as d:
@@ -206,10 +540,21 @@ def main() -> None:
     if rows:
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         print("median over runs: " + ", ".join(f"{k}={v:.2f}" for k, v in med.items()))
-    if args.watch_minutes > 0:
+    if args.watch_minutes > 0 and args.watch_prodsim:
         with tempfile.TemporaryDirectory(prefix="rh-bench-w-") as d:
             w = watch_footprint(Path(d), args.watch_minutes)
-        print("watch: " + ", ".join(f"{k}={v:.2f}" for k, v in w.items()))
+        print("watch (prod-sim): " + ", ".join(f"{k}={v:.2f}" for k, v in w.items()))
+    elif args.watch_minutes > 0:
+        with tempfile.TemporaryDirectory(prefix="rh-bench-w-") as d:
+            w = watch_fake(Path(d), args.watch_nodes, args.watch_minutes)
+        print("watch (fake nodes): " + ", ".join(f"{k}={v:.2f}" for k, v in w.items()))
+    if args.stall_reps > 0:
+        with tempfile.TemporaryDirectory(prefix="rh-bench-s-") as d:
+            s = stall_to_alert(Path(d), args.stall_reps)
+        print("stall to alert: " + ", ".join(f"{k}={v:.2f}" for k, v in s.items()))
+    if args.first_run:
+        f = first_run()
+        print("first `make rehearse`: " + ", ".join(f"{k}={v:.1f}" for k, v in f.items()))
 
 
 if __name__ == "__main__":

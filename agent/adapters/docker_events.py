@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiodocker
-import aiohttp
 import anyio
 import structlog
 from anyio.abc import TaskStatus
@@ -169,6 +168,10 @@ class DockerEventSource:
             else:
                 if self.docker_url is None:
                     self.docker_url = await anyio.to_thread.run_sync(find_docker_host)
+                # Imported here: aiodocker and aiohttp are ~10 MB of RSS that a watch
+                # without Docker never needs.
+                import aiodocker
+
                 # In the event loop: aiodocker.Docker() binds its aiohttp session to it.
                 docker = aiodocker.Docker(url=self.docker_url)
             # subscribe() cannot fail (it only starts a task), so prove the daemon answers.
@@ -195,7 +198,10 @@ class DockerEventSource:
             return str(exc)
         if isinstance(exc, TimeoutError):
             return f"docker did not answer within {self.connect_deadline}s"
-        if isinstance(exc, OSError | aiohttp.ClientError | AgentError):
+        aiohttp = sys.modules.get("aiohttp")  # loaded with aiodocker, if ever
+        if isinstance(exc, OSError | AgentError) or (
+            aiohttp is not None and isinstance(exc, aiohttp.ClientError)
+        ):
             return f"{type(exc).__name__}: {exc}"
         # aiodocker.DockerError and friends: aiodocker is untyped, so match by module.
         if type(exc).__module__.startswith("aiodocker"):

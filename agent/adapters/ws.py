@@ -106,7 +106,7 @@ class NewBlockSource:
                 ping_interval=self.ping_interval,
                 ping_timeout=self.ping_interval,
                 max_size=self.max_message_bytes,
-                max_queue=16,  # frames; beyond that TCP pushes back on the node
+                max_queue=4,  # frames; beyond that TCP pushes back on the node
                 compression=None,
                 proxy=None,
             )

@@ -397,7 +397,7 @@ class Config(Schema):
 
     stack: StackConfig = Field(default_factory=StackConfig)
     chain: ChainConfig = Field(default_factory=ChainConfig)
-    nodes: Annotated[list[NodeConfig], Field(min_length=1, max_length=100)] = Field(
+    nodes: Annotated[list[NodeConfig], Field(min_length=1, max_length=500)] = Field(
         default_factory=_default_nodes
     )
     voters: Annotated[list[VoterConfig], Field(min_length=1, max_length=100)] = Field(

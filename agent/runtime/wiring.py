@@ -10,13 +10,14 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
+import httpx
 import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 
@@ -28,6 +29,7 @@ from agent.adapters.cutproxy import CutProxy
 from agent.adapters.docker_events import DockerEventSource, find_docker_host
 from agent.adapters.failover import RestPool
 from agent.adapters.files import read_json, write_json_atomic
+from agent.adapters.httpjson import HttpClients
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
 from agent.adapters.lock import state_lock
@@ -111,6 +113,7 @@ class RestReads:
 class Clients:
     rpcs: dict[str, CometRPC]
     rests: dict[str, RestClient]
+    http: httpx.AsyncClient | None = None  # for the alert sinks (same TLS context)
 
     @property
     def rest(self) -> RestPool | None:
@@ -120,27 +123,32 @@ class Clients:
 
 @asynccontextmanager
 async def clients(cfg: Config, *, need_rest: bool = False) -> AsyncIterator[Clients]:
-    """One RPC client per node and a REST client (when needed or a node serves REST)."""
-    async with AsyncExitStack() as stack:
-        rpcs: dict[str, CometRPC] = {}
-        for n in cfg.nodes:
-            rpcs[n.name] = await stack.enter_async_context(
-                HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout)
-            )
-        if need_rest:
-            cfg.rest_url  # noqa: B018 (raises the config error when no node serves REST)
+    """One RPC client per node and a REST client (when needed or a node serves REST).
+
+    They share one TLS context, and one connection pool per origin
+    (``HttpClients``): the cost per node is a few kB, not a TLS context each."""
+    if need_rest:
+        cfg.rest_url  # noqa: B018 (raises the config error when no node serves REST)
+    async with HttpClients() as http:
+        rpcs: dict[str, CometRPC] = {
+            n.name: HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout, client=http.for_url(n.rpc))
+            for n in cfg.nodes
+        }
         rests: dict[str, RestClient] = {}
         tx_first = sorted(cfg.nodes, key=lambda n: n.name != cfg.chain.tx_node)
         for n in tx_first:
             if n.rest:
-                rests[n.name] = await stack.enter_async_context(
-                    RestClient(n.rest, timeout=cfg.timing.rpc_timeout)
+                rests[n.name] = RestClient(
+                    n.rest, timeout=cfg.timing.rpc_timeout, client=http.for_url(n.rest)
                 )
-        yield Clients(rpcs, rests)
+        yield Clients(rpcs, rests, http.default)
 
 
 def docker_reachable() -> bool:
+    """A Docker to watch: DOCKER_HOST (a unix socket must exist), else the local socket."""
     host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return os.path.exists(host.removeprefix("unix://"))
     return bool(host) or os.path.exists("/var/run/docker.sock")
 
 
@@ -498,7 +506,7 @@ async def _run_rehearsal(
             cut_streams=cut,
             judge=judge_it,
         )
-        watch = WatchService(cfg, dict(c.rpcs), clock, view=view)
+        watch = WatchService(cfg, dict(c.rpcs), clock, view=view, http=c.http)
         runner = Runner(
             replace(apply(sc, params_from_config(cfg)), attach=attach),
             journal,
@@ -538,7 +546,7 @@ async def _run_watch(cfg: Config, clock: Clock | None, on_started: OnStarted | N
     clock = clock or SystemClock()
     view = ChainView([n.name for n in cfg.nodes])
     async with clients(cfg) as c:
-        watch = WatchService(cfg, c.rpcs, clock, view=view, rest=c.rest)
+        watch = WatchService(cfg, c.rpcs, clock, view=view, rest=c.rest, http=c.http)
         if on_started is not None:
             on_started(None, watch)
         send, recv = anyio.create_memory_object_stream[Observation](1024)

@@ -46,6 +46,7 @@ __all__ = ["WatchService", "context_from_state"]
 log = structlog.get_logger("agent.watch")
 
 NODE_INFO_EVERY_S = 10.0  # abci_info per node, to name the binary a halted node runs
+NODE_INFO_BURST = 10  # up to this many nodes are polled at once; more are spread
 PLAN_EVERY_S = 10.0  # watch mode: how often the chain's upgrade plan is re-read
 
 
@@ -73,8 +74,10 @@ class WatchService:
         view: ChainView | None = None,
         phase: Callable[[], str | None] = lambda: None,
         rest: RestPool | None = None,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.cfg = cfg
+        self.http = http  # shared with the RPC clients; None: run() makes its own
         self.settings = cfg.watch
         self.rpcs = rpcs
         self.clock = clock
@@ -125,7 +128,9 @@ class WatchService:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         s = self.settings
         async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(httpx.AsyncClient())
+            client = self.http
+            if client is None:
+                client = await stack.enter_async_context(httpx.AsyncClient())
             self.alerts = AlertManager(
                 FileAlertStore(s.watch.alert_state_file),
                 build_sinks(s.sinks, client, self.clock),
@@ -261,18 +266,34 @@ class WatchService:
 
     async def _poll_loop(self) -> None:
         # Separate from evaluation: a paused or dead node answers slowly, and its
-        # deadline must not delay anyone's alert.
+        # deadline must not delay anyone's alert. Node info and the plan each have
+        # their own task, so a slow round of one never delays the other.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._node_info_loop)
+            if self.rest is not None:
+                tg.start_soon(self._plan_loop)
+
+    async def _plan_loop(self) -> None:
+        while True:
+            now = self.clock.wall()
+            if now >= self._plan_due:
+                self._plan_due = now + PLAN_EVERY_S
+                await self._poll_plan()
+            await self.clock.sleep(1.0)
+
+    async def _node_info_loop(self) -> None:
         while True:
             now = self.clock.wall()
             if now >= self._info_due:
                 self._info_due = now + NODE_INFO_EVERY_S
                 await self._poll_node_info()
-            if self.rest is not None and now >= self._plan_due:
-                self._plan_due = now + PLAN_EVERY_S
-                await self._poll_plan()
-            await self.clock.sleep(1.0)
+            await self.clock.sleep(max(0.0, min(1.0, self._info_due - self.clock.wall())))
 
     async def _poll_node_info(self) -> None:
+        """One abci_info per node, spread over the polling period rather than all
+        at once: 200 nodes make 20 requests a second, not a burst of 200 every 10 s
+        (the round still ends in about one period, each request under its deadline)."""
+
         async def one(name: str, rpc: CometRPC) -> None:
             try:
                 with anyio.fail_after(self.cfg.timing.rpc_timeout):
@@ -281,8 +302,14 @@ class WatchService:
                 return
             self.observe(NodeInfo(name, info.app_version, info.version, self.clock.wall()))
 
+        nodes = list(self.rpcs.items())
+        # A handful of nodes is polled at once, as ever; more are spread over most
+        # of the period.
+        gap = 0.8 * NODE_INFO_EVERY_S / len(nodes) if len(nodes) > NODE_INFO_BURST else 0.0
         async with anyio.create_task_group() as tg:
-            for name, rpc in self.rpcs.items():
+            for i, (name, rpc) in enumerate(nodes):
+                if i and gap:
+                    await self.clock.sleep(gap)
                 tg.start_soon(one, name, rpc)
 
     async def _poll_plan(self) -> None:
