@@ -197,6 +197,10 @@ def configure_node(home: Path, name: str, ids: dict[str, str]) -> None:
     # CometBFT drops peers with private or duplicate IPs.
     toml_set(cfg, "p2p", "addr_book_strict", False)
     toml_set(cfg, "p2p", "allow_duplicate_ip", True)
+    # Every node restarts at once when Cosmovisor swaps the binary: cap the dial
+    # backoff to persistent peers, or a validator can wait minutes to redial its
+    # sentry and the chain stays halted after a good upgrade.
+    toml_set(cfg, "p2p", "persistent_peers_max_dial_period", "2s")
     toml_set(cfg, "consensus", "timeout_commit", "1s")
 
     app = home / "config" / "app.toml"
