@@ -59,6 +59,9 @@ ports-check:
 # ---- profile sdkbump: bump chain, SDK v0.47.17 -> v0.50.15 (see profiles/sdkbump/README.md) ----
 .PHONY: profile-sdkbump binaries-sdkbump images-sdkbump testnet-sdkbump testnet-sdkbump-reset ports-check-sdkbump
 BUMP := profiles/sdkbump
+# As in prod-sim/scripts/build-binaries.sh: stripped, the version set by ldflags.
+LDFLAGS_COMMON := -s -w
+VERSION_PKG := github.com/cosmos/cosmos-sdk/version
 BUMP_BUILD := $(BUMP)/build
 BUMP_LDFLAGS = $(LDFLAGS_COMMON) -X $(VERSION_PKG).Name=bump -X $(VERSION_PKG).AppName=bumpd -X $(VERSION_PKG).Version=$(1)
 BUMP_V1_SRC := $(shell find $(BUMP)/chain-v1 -name '*.go' -o -name 'go.mod' -o -name 'go.sum')
