@@ -97,24 +97,39 @@ def one_rehearsal(tmp: Path) -> dict[str, float]:
                     return _ts(str(e["timestamp"]))
             raise KeyError(name)
 
+        launch_start = at("action_start", action="launch_stack")
         up_done = at("action_done", action="launch_stack")
         first_block = at("first_block")
+        restart_start = at("action_start", action="restart_on_v2")
         restart_done = at("action_done", action="restart_on_v2")
-        last_before = next(int(e["last_height"]) for e in ev if e.get("event") == "stack_restarted")  # type: ignore[arg-type]
-        after_restart = next(
-            _ts(str(e["timestamp"])) for e in ev
-            if e.get("event") == "height_advanced" and int(e["height"]) > last_before  # type: ignore[arg-type]
-            and _ts(str(e["timestamp"])) >= restart_done
-        )  # fmt: skip
+        blocks = _events(next((tmp / "state").glob("blocks-*.jsonl")))
+        journal = json.loads((tmp / "state" / "journal.json").read_text())["state"]
+        last_before = int(journal["restart_last_height"])
+        after_restart = min(
+            float(b["at"]) for b in blocks if int(b["height"]) > last_before
+        )  # the first block above the last one before the restart
+        after_restart = (
+            max(after_restart, restart_done) if after_restart < restart_start else after_restart
+        )
         passed = next(p for p in report["phases"] if p["phase"] == "passed")
         up = report["upgrade"]
-        bound = (
-            (first_block - up_done)
-            + float(up["voting_period_s"])
-            + max(0, int(up["height"]) - int(passed["height"]))
-            * float(up["measured_block_interval_s"])
-            + (after_restart - restart_done)
-        )
+        interval = float(up["measured_block_interval_s"])
+        chain_start = first_block - up_done
+        chain_upgrade = max(0, int(up["height"]) - int(passed["height"])) * interval
+        chain_restart = after_restart - restart_done
+        bound = chain_start + float(up["voting_period_s"]) + chain_upgrade + chain_restart
+        # Where the time above the bound goes, phase by phase (seconds above the
+        # chain's own share of each phase).
+        phases = {p["phase"]: p for p in report["phases"]}
+        t_of = {name: _ts(p["at"]) for name, p in phases.items()}
+        overhead = {
+            "over_launch_s": (t_of["proposed"] - t_of["launched"]) - chain_start,
+            "over_vote_s": (t_of["passed"] - t_of["proposed"]) - float(up["voting_period_s"]),
+            "over_upgrade_s": (t_of["upgraded"] - t_of["passed"]) - chain_upgrade,
+            "over_restart_s": (t_of["restarted"] - t_of["upgraded"]) - chain_restart,
+            "launch_cmds_s": up_done - launch_start,
+            "restart_cmds_s": restart_done - restart_start,
+        }
         reactions = [float(e["reaction_ms"]) for e in ev if "reaction_ms" in e]  # type: ignore[arg-type]
         watch_cpu = cpu[len(cpu) // 5 :] or cpu  # past the launch's start-up
         return {
@@ -127,6 +142,7 @@ def one_rehearsal(tmp: Path) -> dict[str, float]:
             "reaction_p50_ms": statistics.median(reactions) if reactions else float("nan"),
             "reaction_max_ms": max(reactions) if reactions else float("nan"),
             "reactions": float(len(reactions)),
+            **overhead,
         }
 
 
