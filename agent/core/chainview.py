@@ -119,13 +119,15 @@ class ChainView:
         )
 
     def _gaps(self) -> list[float]:
-        gaps: list[float] = []
+        # One gap per pair of heights: every node reports the same header times,
+        # and five copies of one slow block are still one sample.
+        gaps: dict[tuple[int, int], float] = {}
         for nv in self.nodes.values():
             times = list(nv.block_times)
             for (h1, t1), (h2, t2) in zip(times, times[1:], strict=False):
                 if h1 > 1 and h2 > h1 and t2 > t1:
-                    gaps.append((t2 - t1) / (h2 - h1))
-        return gaps
+                    gaps[(h1, h2)] = (t2 - t1) / (h2 - h1)
+        return list(gaps.values())
 
     def fastest_interval(self, min_gaps: int = 3) -> float | None:
         """The shortest recent block interval: a lower bound for the block time.

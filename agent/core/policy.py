@@ -28,7 +28,9 @@ class UpgradeHeightPolicy:
     def height(self, current_height: int, block_interval: float, voting_period: float) -> int:
         if block_interval <= 0:
             raise ValueError(f"block_interval must be positive, got {block_interval}")
-        blocks = math.ceil((voting_period + self.margin_seconds) / block_interval)
+        # Two blocks beyond the margin: the proposal's own inclusion (its voting
+        # period starts there, not now) and the tally block after the voting end.
+        blocks = math.ceil((voting_period + self.margin_seconds) / block_interval) + 2
         return current_height + max(self.min_blocks_ahead, blocks)
 
     @staticmethod

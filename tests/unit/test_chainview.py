@@ -74,3 +74,12 @@ def test_the_fastest_interval_is_a_lower_bound_for_planning() -> None:
         v2.observe(block("a", h, stamp(t)))
     assert v2.block_interval() == 5.0  # the median is fooled by the slow start
     assert v2.fastest_interval() == 2.0
+
+
+def test_one_block_gap_seen_by_every_node_is_one_sample() -> None:
+    v = ChainView(["a", "b", "c", "d", "e"])
+    for n in v.nodes:
+        v.observe(block(n, 7, stamp(0)))
+        v.observe(block(n, 8, stamp(3)))
+    # Five reports of the same slow gap 7 -> 8: not yet a measurement.
+    assert v.block_interval() is None and v.fastest_interval() is None

@@ -106,23 +106,24 @@ def test_nodes_reached_answers_a_new_threshold_again() -> None:
 def test_launched_reads_gov_params_once_the_interval_is_measured() -> None:
     d = Derivation(ChainView(NODES))
     s = state(Phase.LAUNCHED, awaiting=2)
-    # Heights 2..3: past the threshold, but only one header gap per node after
-    # the genesis gap is skipped -> no interval yet for the first node alone.
-    out = feed(d, s, chain(NODES, range(1, 4)))
+    # Three distinct header gaps (2-3, 3-4, 4-5) after the genesis gap is skipped;
+    # the same gap seen on every node counts once.
+    assert not [o for o in feed(d, s, chain(NODES, range(1, 5))) if isinstance(o, ReadGovParams)]
+    out = feed(d, s, chain(NODES, range(5, 6)))
     reads = [o for o in out if isinstance(o, ReadGovParams)]
     assert reads == [ReadGovParams(2, 1.0, 1.0)]
     # In flight: further blocks do not ask again.
-    assert not [o for o in feed(d, s, chain(NODES, range(4, 6))) if isinstance(o, ReadGovParams)]
+    assert not [o for o in feed(d, s, chain(NODES, range(6, 8))) if isinstance(o, ReadGovParams)]
     live = d.gov_params_read(reads[0], 20.0, T0 + 9)
-    assert live == ChainLive(1.0, 20.0, 5, T0 + 9, fastest_interval=1.0)
+    assert live == ChainLive(1.0, 20.0, 7, T0 + 9, fastest_interval=1.0)
 
 
 def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
     d = Derivation(ChainView(NODES))
     s = state(Phase.LAUNCHED, awaiting=2)
-    reads = [o for o in feed(d, s, chain(NODES, range(1, 4))) if isinstance(o, ReadGovParams)]
+    reads = [o for o in feed(d, s, chain(NODES, range(1, 6))) if isinstance(o, ReadGovParams)]
     d.read_failed(reads[0])
-    again = [o for o in feed(d, s, chain(NODES, range(4, 5))) if isinstance(o, ReadGovParams)]
+    again = [o for o in feed(d, s, chain(NODES, range(6, 7))) if isinstance(o, ReadGovParams)]
     assert again == [ReadGovParams(2, 1.0, 1.0)]
 
 
@@ -132,7 +133,7 @@ def test_restart_chain_forgets_heights_and_answers() -> None:
     d.restart_chain()
     assert d.view.max_height == 0
     # A relaunched chain starts at 1 again and is seen (not dropped as stale).
-    out = feed(d, state(Phase.LAUNCHED, awaiting=2), chain(NODES, range(1, 5)))
+    out = feed(d, state(Phase.LAUNCHED, awaiting=2), chain(NODES, range(1, 6)))
     assert any(isinstance(o, ReadGovParams) for o in out)
 
 

@@ -215,7 +215,7 @@ async def test_submit_recomputes_a_later_height_from_the_current_one(world: Worl
     assert isinstance(fact, ProposalSubmitted)
     t = world.cfg.timing
     assert fact.upgrade_height == 10 + max(
-        t.min_blocks_ahead, int((20.0 + t.height_margin_seconds) / 1.0)
+        t.min_blocks_ahead, int((20.0 + t.height_margin_seconds) / 1.0) + 2
     )
     assert only(world.chain.signed).what[2] == fact.upgrade_height
 

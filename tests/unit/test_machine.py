@@ -121,7 +121,8 @@ def test_upgrade_height_comes_from_block_time_and_voting_period() -> None:
     _, out = decide(state, ChainLive(block_interval=0.5, voting_period=20.0, height=100, at=1.0))
     submit = [a for a in out if isinstance(a, SubmitProposal)][0]
     margin = Params().height_policy.margin_seconds
-    assert submit.upgrade_height == 100 + int((20.0 + margin) / 0.5)
+    # + 2 blocks: the proposal's inclusion and the tally block.
+    assert submit.upgrade_height == 100 + int((20.0 + margin) / 0.5) + 2
     _, out = decide(state, ChainLive(block_interval=2.0, voting_period=20.0, height=100, at=1.0))
     submit2 = [a for a in out if isinstance(a, SubmitProposal)][0]
     assert submit2.upgrade_height < submit.upgrade_height
@@ -364,5 +365,6 @@ def test_the_upgrade_height_is_planned_with_the_fastest_interval() -> None:
     _, a_fast = decide(state, fast)
     h_slow = next(a.upgrade_height for a in a_slow if isinstance(a, SubmitProposal))
     h_fast = next(a.upgrade_height for a in a_fast if isinstance(a, SubmitProposal))
-    # (20 + 12) / 2.4 -> 14 blocks, but the chain can do 1.8 s blocks: 18 blocks.
-    assert (h_slow, h_fast) == (3 + 14, 3 + 18)
+    # (20 + 12) / 2.4 -> 14 blocks, but the chain can do 1.8 s blocks: 18 blocks
+    # (each + 2: the proposal's inclusion and the tally block).
+    assert (h_slow, h_fast) == (3 + 16, 3 + 20)
