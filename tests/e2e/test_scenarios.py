@@ -115,7 +115,8 @@ def test_tx_node_loss_fails_over_and_completes(sim: ProdSim, tmp_path: Path) -> 
     code, report, err = run_scenario(sim, config, "tx-node-loss")
     assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
     assert report["outcome"] == "restarted"
-    faults = [f["fault"] for f in report["scenario"]["faults"]]
+    # In the order they completed: the stop may land while the 20 s cut still runs.
+    faults = sorted(f["fault"] for f in report["scenario"]["faults"])
     assert faults == ["disconnect:node-carol", "stop:node-carol"]
 
 
