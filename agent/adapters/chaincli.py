@@ -1,14 +1,15 @@
-"""The chain CLI (``chain.binary``), run in a throwaway container.
+"""The chain CLI (``chain.binary``), run in long-lived CLI containers ("boxes").
 
-Transactions are signed from a voter's *desk*: the desk directory is mounted as
-the CLI home, the keyring password is written to the CLI's stdin (never argv,
-never logged), and the container joins the Compose project's public network to
-reach the transaction node by its service name, as in the seed tutorial.
+Transactions are signed at a voter's *desk*: the desk directory is mounted as the
+CLI home of a box with no network at all, and the keyring password is written to
+the CLI's stdin (never argv, never logged). Reads run in a box on the Compose
+project's public network and reach a node by its service name, as in the seed
+tutorial. Each call is a ``docker exec`` into its box (``agent.adapters.clibox``).
 
-Sign-first (``sign``): the transaction is built, signed and encoded in one container
-with no network at all, so its hash is known (and can be recorded) before anything
-is sent; the bytes are then broadcast over RPC (``HttpCometRPC.broadcast_tx_sync``),
-and sending the same bytes again after a crash cannot make a second transaction.
+Sign-first (``sign``): the transaction is built, signed and encoded offline, so its
+hash is known (and can be recorded) before anything is sent; the bytes are then
+broadcast over RPC (``HttpCometRPC.broadcast_tx_sync``), and sending the same bytes
+again after a crash cannot make a second transaction.
 
 The proposal's command form depends on the chain's Cosmos SDK line (``sdk_line``,
 see ``proposal_args``); the desk is mounted at ``chain.cli_home``.
@@ -26,6 +27,7 @@ from typing import Any
 import anyio
 import structlog
 
+from agent.adapters.clibox import Box, Boxes, gone
 from agent.adapters.process import CommandResult, run_command
 from agent.adapters.rpc import tx_hash
 from agent.adapters.sdk import DEFAULT_LINE, SdkLine, module_address
@@ -37,7 +39,6 @@ __all__ = [
     "ChainCLI",
     "SignedTx",
     "TxArgs",
-    "TxResult",
     "proposal_args",
     "vote_args",
     "SIGN_SCRIPT",
@@ -55,18 +56,21 @@ DOCUMENT = "/tmp/proposal.json"
 # three times, and then reads EOF). `--chain-id ""` on the build step: the CLI refuses
 # a chain id together with --offline --generate-only, and a desk's client.toml usually
 # sets one. A non-empty $10 is written to /tmp/proposal.json first (a proposal file).
+# The box outlives the call: the work files go to a directory of this shell's own.
 SIGN_SCRIPT = r"""set -e
 bin=$1 from=$2 key=$3 acc=$4 seq=$5 chain=$6 gas=$7 home=$8 backend=$9 doc=${10}
 shift 10
+t=/tmp/sign.$$
+rm -rf "$t"; mkdir "$t"; trap 'rm -rf "$t"' EXIT
 if [ -n "$doc" ]; then printf '%s' "$doc" >/tmp/proposal.json; fi
 "$bin" tx "$@" --from "$from" --generate-only --offline \
   --account-number "$acc" --sequence "$seq" --chain-id "" --gas "$gas" \
-  --home "$home" --output json </dev/null >/tmp/unsigned.json
-"$bin" tx sign /tmp/unsigned.json --from "$key" --offline \
+  --home "$home" --output json </dev/null >"$t/unsigned.json"
+"$bin" tx sign "$t/unsigned.json" --from "$key" --offline \
   --account-number "$acc" --sequence "$seq" --chain-id "$chain" \
   --keyring-backend "$backend" --keyring-dir "$home/keys" --home "$home" \
-  --output-document /tmp/signed.json
-"$bin" tx encode /tmp/signed.json --home "$home" </dev/null
+  --output-document "$t/signed.json"
+"$bin" tx encode "$t/signed.json" --home "$home" </dev/null
 """
 
 
@@ -76,13 +80,6 @@ class TxArgs(list[str]):
     def __init__(self, args: list[str], document: str = "") -> None:
         super().__init__(args)
         self.document = document
-
-
-@dataclass(frozen=True, slots=True)
-class TxResult:
-    tx_hash: str
-    code: int
-    raw_log: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +168,23 @@ def vote_args(proposal_id: int, option: str = "yes") -> list[str]:
 class ChainCLI:
     """``sdk_line``: the chain's SDK line, for the proposal's command form; the
     configured one, or (``chain.sdk_line = "auto"``) v0.50 until the wiring sets the
-    detected one."""
+    detected one. Every call runs in a long-lived box (``agent.adapters.clibox``):
+    a voter's desk box has no network; a query box sits on the stack's network."""
 
-    def __init__(self, cfg: Config, password: str, sdk_line: SdkLine | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        password: str,
+        sdk_line: SdkLine | None = None,
+        *,
+        boxes: Boxes | None = None,
+    ) -> None:
         self.cfg = cfg
         self._password = password
         self._addresses: dict[str, str] = {}
         configured = cfg.chain.sdk_line
         self.sdk_line: SdkLine = sdk_line or (DEFAULT_LINE if configured == "auto" else configured)
+        self.boxes = boxes or Boxes(cfg.stack.project, deadline=cfg.timing.command_timeout)
 
     @property
     def home(self) -> str:
@@ -193,25 +199,14 @@ class ChainCLI:
     def node_url(self) -> str:
         return f"tcp://{self.cfg.chain.tx_node}:26657"
 
-    def _docker(
-        self,
-        image: str,
-        desk: Path | None,
-        network: str | None,
-        entrypoint: str | None = None,
-    ) -> list[str]:
-        """``docker run`` up to the image. ``desk`` must be absolute (``_desk``);
-        ``network`` None is Docker's default bridge, ``"none"`` no network at all."""
-        # The label lets a clean-up find a CLI container whose client was killed
-        # between create and start (it then never reaches --rm).
-        argv = ["docker", "run", "--rm", "-i", "--label", f"rehearse.cli={self.cfg.stack.project}"]
-        if network is not None:
-            argv += ["--network", network]
-        if desk is not None:
-            argv += ["-v", f"{desk}:{self.home}"]
-        if entrypoint is not None:
-            argv += ["--entrypoint", entrypoint]
-        return argv + [image]
+    def desk_box(self, desk: Path) -> Box:
+        """The box a voter signs in: the v1 CLI, the desk (absolute) mounted, no network."""
+        return Box(self.cfg.chain.cli_image_v1, "none", desk, self.home)
+
+    def query_box(self, *, v2: bool) -> Box:
+        """The box reads run in: the v1 or v2 CLI on the stack's public network."""
+        c = self.cfg.chain
+        return Box(c.cli_image_v2 if v2 else c.cli_image_v1, self.network)
 
     async def _desk(self, voter: VoterConfig) -> Path:
         """The voter's desk as an absolute, symlink-free path (the file system is
@@ -226,13 +221,40 @@ class ChainCLI:
             f"{self.home}/keys",
         ]
 
-    async def _run(self, argv: list[str], *, secret: bool, check: bool = True) -> CommandResult:
-        return await run_command(
-            argv,
-            deadline=self.cfg.timing.command_timeout,
-            stdin_secret=self._password if secret else None,
-            check=check,
-        )
+    async def _run(self, box: Box, command: list[str], *, secret: bool) -> CommandResult:
+        """``command`` in ``box``; once more in a new box if the box itself was gone."""
+        for attempt in (1, 2):
+            argv = [*await self.boxes.exec_prefix(box), *command]
+            try:
+                return await run_command(
+                    argv,
+                    deadline=self.cfg.timing.command_timeout,
+                    stdin_secret=self._password if secret else None,
+                )
+            except CommandFailed as exc:
+                if attempt == 2 or not gone(exc):
+                    raise
+                log.info("cli_box_gone", image=box.image, network=box.network)
+                self.boxes.forget(box)
+        raise AssertionError("unreachable")
+
+    async def warm(self, *, voters: bool = True, v1: bool = False, v2: bool = False) -> None:
+        """Start the boxes the next calls will need (each start costs about what a
+        throwaway container did; done ahead, the calls themselves only exec)."""
+        boxes = [self.desk_box(await self._desk(v)) for v in self.cfg.voters] if voters else []
+        if v1:
+            boxes.append(self.query_box(v2=False))
+        if v2:
+            boxes.append(self.query_box(v2=True))
+        await self.boxes.warm(*boxes)
+
+    async def release_network(self) -> None:
+        """Remove the query boxes on the stack's network (before Compose takes it down)."""
+        await self.boxes.remove_on(self.network)
+
+    async def aclose(self) -> None:
+        """Remove the boxes this CLI started (``contextlib.aclosing``)."""
+        await self.boxes.close()
 
     @property
     def addresses(self) -> dict[str, str]:
@@ -244,61 +266,24 @@ class ChainCLI:
         self._addresses.update(addresses)
 
     async def query(self, args: list[str], *, v2: bool, node: str | None = None) -> dict[str, Any]:
-        """`<binary> query <args> --node <node> --output json`, in a container on the
-        stack's network, with the v1 or v2 CLI image (a profile's declared read).
-        ``node``: a Compose service on that network (default: the tx node)."""
-        image = self.cfg.chain.cli_image_v2 if v2 else self.cfg.chain.cli_image_v1
-        argv = self._docker(image, None, self.network)
+        """`<binary> query <args> --node <node> --output json` in the v1 or v2 query
+        box (a profile's declared read). ``node``: a Compose service on the stack's
+        network (default: the tx node)."""
         url = self.node_url if node is None else f"tcp://{node}:26657"
-        argv += ["query", *args, "--node", url, "--output", "json"]
-        r = await self._run(argv, secret=False)
+        command = [self.cfg.chain.binary, "query", *args, "--node", url, "--output", "json"]
+        r = await self._run(self.query_box(v2=v2), command, secret=False)
         return _last_json(r.stdout)
 
     async def address(self, voter: VoterConfig) -> str:
         if voter.name not in self._addresses:
             c = self.cfg.chain
-            argv = self._docker(c.cli_image_v1, await self._desk(voter), None, c.binary)
-            argv += ["keys", "show", voter.key, "--address", *self._keyring(), "--home", self.home]
-            r = await self._run(argv, secret=True)
+            command = [c.binary, "keys", "show", voter.key, "--address", *self._keyring()]
+            command += ["--home", self.home]
+            r = await self._run(self.desk_box(await self._desk(voter)), command, secret=True)
             addr = r.stdout.strip().splitlines()[-1].strip() if r.stdout.strip() else ""
             check_address(addr, c.bech32_prefix, f"keys show {voter.key}")
             self._addresses[voter.name] = addr
         return self._addresses[voter.name]
-
-    def _tx_flags(self, voter: VoterConfig) -> list[str]:
-        c = self.cfg.chain
-        return [
-            "--from",
-            voter.key,
-            *self._keyring(),
-            "--chain-id",
-            c.chain_id,
-            "--node",
-            self.node_url,
-            "--gas",
-            c.gas,
-            "--gas-adjustment",
-            str(c.gas_adjustment),
-            "--broadcast-mode",
-            "sync",
-            "--yes",
-            "--output",
-            "json",
-        ]
-
-    async def _tx(self, voter: VoterConfig, args: list[str]) -> TxResult:
-        c = self.cfg.chain
-        argv = self._docker(c.cli_image_v1, await self._desk(voter), self.network, c.binary)
-        argv += ["tx", *args, *self._tx_flags(voter), "--home", self.home]
-        r = await self._run(argv, secret=True)
-        doc = _last_json(r.stdout)
-        tx_hash = str(doc.get("txhash", ""))
-        code = int(doc.get("code", 0) or 0)
-        if not tx_hash:
-            raise ProtocolError("broadcast returned no txhash")
-        if code != 0:
-            raise CommandFailed(argv[:8], code, f"tx rejected by CheckTx: {doc.get('raw_log', '')}")
-        return TxResult(tx_hash, code, str(doc.get("raw_log", "")))
 
     def proposal_args(
         self, name: str, height: int, summary: str, line: SdkLine | None = None
@@ -317,31 +302,17 @@ class ChainCLI:
             prefix=c.bech32_prefix,
         )
 
-    async def submit_upgrade(
-        self, voter: VoterConfig, name: str, height: int, summary: str
-    ) -> TxResult:
-        args = self.proposal_args(name, height, summary)
-        if args.document:
-            raise ConfigError(
-                "chain.expedited", True, "an expedited proposal is sent by sign-first only"
-            )
-        return await self._tx(voter, args)
-
-    async def vote(self, voter: VoterConfig, proposal_id: int, option: str = "yes") -> TxResult:
-        return await self._tx(voter, vote_args(proposal_id, option))
-
-    def sign_argv(
+    def sign_command(
         self,
         voter: VoterConfig,
         args: list[str],
         *,
-        desk: Path,
         address: str,
         account_number: int,
         sequence: int,
     ) -> list[str]:
-        """The ``docker run`` argv of ``sign`` (``desk``: the voter's, absolute): no
-        network, no secret (stdin carries it)."""
+        """The command of ``sign`` in the voter's desk box (``desk_box``): no secret
+        in it (stdin carries the password)."""
         c = self.cfg.chain
         if c.gas == "auto":
             raise ConfigError(
@@ -352,8 +323,8 @@ class ChainCLI:
             )
         if account_number < 0 or sequence < 0:
             raise ValueError(f"account {account_number} / sequence {sequence} must be >= 0")
-        argv = self._docker(c.cli_image_v1, desk, "none", entrypoint="sh")
-        return argv + [
+        return [
+            "sh",
             "-c",
             SIGN_SCRIPT,
             "sign",  # $0
@@ -385,15 +356,10 @@ class ChainCLI:
         Nothing is broadcast, so this can be repeated freely; the signature is
         deterministic (RFC 6979), so equal inputs give equal bytes and an equal hash.
         """
-        argv = self.sign_argv(
-            voter,
-            args,
-            desk=await self._desk(voter),
-            address=address,
-            account_number=account_number,
-            sequence=sequence,
+        command = self.sign_command(
+            voter, args, address=address, account_number=account_number, sequence=sequence
         )
-        r = await self._run(argv, secret=True)
+        r = await self._run(self.desk_box(await self._desk(voter)), command, secret=True)
         tx_bytes = parse_encoded(r.stdout)
         return SignedTx(tx_bytes, tx_hash(tx_bytes))
 

@@ -10,7 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -425,104 +425,109 @@ async def _run_rehearsal(
         timeout=cfg.timing.command_timeout,
     )
     cli = ChainCLI(cfg, password)
-    if resolved is not None:
-        cli.remember({str(k): str(v) for k, v in dict(resolved.get("addresses", {})).items()})
-    else:
-        await _check_keyring(cfg, cli)
-        rid = fresh_id if state is None else state.rehearsal_id
-        await _save_resolved(
-            cfg, {"rehearsal_id": rid, "compose": prefix, "addresses": cli.addresses}
-        )
-    view = ChainView([n.name for n in cfg.nodes])
-    async with clients(cfg, need_rest=True) as c:
-        assert c.rest is not None
-        rest = c.rest
-        rest.gov_api = gov_api(cli.sdk_line)  # every REST client: the pool shares them
-        if cfg.chain.sdk_line == "auto":  # detected on the first gov read (the chain is up)
-
-            def use(line: SdkLine) -> None:
-                cli.sdk_line, rest.gov_api = line, gov_api(line)
-
-            rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.rpc_timeout * 3)
-        runner: Runner
-
-        async def alerts_of(s: State) -> list[AlertRecord]:
-            return await watch.alert_history(s.transitions[0].at if s.transitions else 0.0)
-
-        async def write(s: State) -> Path:
-            records = await alerts_of(s)
-            extra = {
-                "scenario_text": {
-                    "summary": sc.summary,
-                    "injected": sc.injected,
-                    "expected": sc.expected,
-                },
-                "alerts": [
-                    {
-                        "at": report_mod.iso(a.at),
-                        "event": a.event,
-                        "detector": a.detector,
-                        "node": a.node,
-                        "message": a.message,
-                    }
-                    for a in records
-                ],
-            }
-            return await report_mod.write_report(
-                s,
-                cfg.path(cfg.agent.report_json),
-                cfg.path(cfg.agent.report_md),
-                extra,
-                block_log=cfg.state_dir / f"blocks-{s.rehearsal_id}.jsonl",
-                data=await report_data.collect_for(cfg, c.rpcs, s),
+    # The CLI boxes go when the rehearsal ends, however it ends (a kill -9 leaves
+    # them to the next run, which replaces them).
+    async with aclosing(cli):
+        if resolved is not None:
+            cli.remember({str(k): str(v) for k, v in dict(resolved.get("addresses", {})).items()})
+        else:
+            await _check_keyring(cfg, cli)  # starts each voter's desk box on the way
+            rid = fresh_id if state is None else state.rehearsal_id
+            await _save_resolved(
+                cfg, {"rehearsal_id": rid, "compose": prefix, "addresses": cli.addresses}
             )
+        view = ChainView([n.name for n in cfg.nodes])
+        async with clients(cfg, need_rest=True) as c:
+            assert c.rest is not None
+            rest = c.rest
+            rest.gov_api = gov_api(cli.sdk_line)  # every REST client: the pool shares them
+            if cfg.chain.sdk_line == "auto":  # detected on the first gov read (the chain is up)
 
-        async def judge_it(s: State) -> tuple[bool, list[str]]:
-            return judge(sc.expectation, s, await alerts_of(s))
+                def use(line: SdkLine) -> None:
+                    cli.sdk_line, rest.gov_api = line, gov_api(line)
 
-        ws_urls: dict[str, str] | None = None
-        docker_url: str | None = None
-        cut = None
-        if _cuts_streams(sc):
-            ws_urls, docker_url, proxies = await _stream_proxies(cfg, tg)
+                rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.rpc_timeout * 3)
+            runner: Runner
 
-            async def cut() -> int:
-                return sum(p.cut() for p in proxies)
+            async def alerts_of(s: State) -> list[AlertRecord]:
+                return await watch.alert_history(s.transitions[0].at if s.transitions else 0.0)
 
-        async def wait_blocks(n: int) -> None:
-            await runner.blocks.wait_blocks(n)
+            async def write(s: State) -> Path:
+                records = await alerts_of(s)
+                extra = {
+                    "scenario_text": {
+                        "summary": sc.summary,
+                        "injected": sc.injected,
+                        "expected": sc.expected,
+                    },
+                    "alerts": [
+                        {
+                            "at": report_mod.iso(a.at),
+                            "event": a.event,
+                            "detector": a.detector,
+                            "node": a.node,
+                            "message": a.message,
+                        }
+                        for a in records
+                    ],
+                }
+                return await report_mod.write_report(
+                    s,
+                    cfg.path(cfg.agent.report_json),
+                    cfg.path(cfg.agent.report_md),
+                    extra,
+                    block_log=cfg.state_dir / f"blocks-{s.rehearsal_id}.jsonl",
+                    data=await report_data.collect_for(cfg, c.rpcs, s),
+                )
 
-        ctx = ExecContext(
-            cfg,
-            compose=compose,
-            cli=cli,
-            rpcs=dict(c.rpcs),
-            rest=rest,
-            view=view,
-            ledger=TxLedger(cfg.state_dir / "txs.jsonl"),
-            clock=clock,
-            write_report=write,
-            wait_blocks=wait_blocks,
-            cut_streams=cut,
-            judge=judge_it,
-        )
-        watch = WatchService(cfg, dict(c.rpcs), clock, view=view, http=c.http)
-        runner = Runner(
-            replace(apply(sc, params_from_config(cfg)), attach=attach),
-            journal,
-            Executor(ctx),
-            RestReads(rest),
-            view,
-            clock,
-            lambda send: sources(cfg, c.rpcs, send, clock, ws_urls=ws_urls, docker_url=docker_url),
-            watch=watch,
-            read_timeout=cfg.timing.rpc_timeout * 2,
-            block_log=BlockLog(cfg.state_dir),
-        )
-        watch.phase = lambda: runner.state.phase.value
-        if on_started is not None:
-            on_started(runner, watch)
-        final = await runner.run(state, fresh_id)
+            async def judge_it(s: State) -> tuple[bool, list[str]]:
+                return judge(sc.expectation, s, await alerts_of(s))
+
+            ws_urls: dict[str, str] | None = None
+            docker_url: str | None = None
+            cut = None
+            if _cuts_streams(sc):
+                ws_urls, docker_url, proxies = await _stream_proxies(cfg, tg)
+
+                async def cut() -> int:
+                    return sum(p.cut() for p in proxies)
+
+            async def wait_blocks(n: int) -> None:
+                await runner.blocks.wait_blocks(n)
+
+            ctx = ExecContext(
+                cfg,
+                compose=compose,
+                cli=cli,
+                rpcs=dict(c.rpcs),
+                rest=rest,
+                view=view,
+                ledger=TxLedger(cfg.state_dir / "txs.jsonl"),
+                clock=clock,
+                write_report=write,
+                wait_blocks=wait_blocks,
+                cut_streams=cut,
+                judge=judge_it,
+            )
+            watch = WatchService(cfg, dict(c.rpcs), clock, view=view, http=c.http)
+            runner = Runner(
+                replace(apply(sc, params_from_config(cfg)), attach=attach),
+                journal,
+                Executor(ctx),
+                RestReads(rest),
+                view,
+                clock,
+                lambda send: sources(
+                    cfg, c.rpcs, send, clock, ws_urls=ws_urls, docker_url=docker_url
+                ),
+                watch=watch,
+                read_timeout=cfg.timing.rpc_timeout * 2,
+                block_log=BlockLog(cfg.state_dir),
+            )
+            watch.phase = lambda: runner.state.phase.value
+            if on_started is not None:
+                on_started(runner, watch)
+            final = await runner.run(state, fresh_id)
     log.info(
         "rehearsal_finished",
         outcome=final.phase.value,

@@ -250,10 +250,17 @@ class RealProbes:
         return read_password(self.cfg)
 
     async def keyring(self, password: str) -> None:
+        from contextlib import aclosing
+
         from agent.adapters.chaincli import ChainCLI
+        from agent.adapters.clibox import Boxes
         from agent.runtime.wiring import _check_keyring
 
-        await _check_keyring(self.cfg, ChainCLI(self.cfg, password))
+        boxes = Boxes(
+            self.cfg.stack.project, deadline=self.cfg.timing.command_timeout, tag="doctor"
+        )
+        async with aclosing(ChainCLI(self.cfg, password, boxes=boxes)) as cli:
+            await _check_keyring(self.cfg, cli)
 
     async def node_height(self, name: str) -> int:
         from agent.adapters.rpc import HttpCometRPC

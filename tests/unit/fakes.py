@@ -498,6 +498,8 @@ class FakeCLI:
     def __init__(self, chain: FakeChain) -> None:
         self.chain = chain
         self.leaderboard_error: AgentError | None = None
+        self.warmed: list[dict[str, bool]] = []
+        self.released = 0
 
     async def address(self, voter: VoterConfig) -> str:
         return f"cosmos1{voter.name}"
@@ -519,6 +521,14 @@ class FakeCLI:
         tx = self.chain.sign(address, list(args), account_number, sequence)
         await self.chain.hit("signed")  # the container printed the bytes
         return tx.signed
+
+    async def warm(self, *, voters: bool = True, v1: bool = False, v2: bool = False) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.warmed.append({"voters": voters, "v1": v1, "v2": v2})
+
+    async def release_network(self) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.released += 1
 
     async def query(self, args: list[str], *, v2: bool, node: str | None = None) -> dict[str, Any]:
         """``checkersd query <args> --output json``: the fake knows show-leaderboard."""
@@ -897,3 +907,29 @@ async def drive_blocks(
             return
         chain.advance()
     raise AssertionError(f"condition not reached within {max_blocks} blocks")
+
+
+class RecordingBoxes:
+    """``Boxes`` without Docker: records which box each call ran in."""
+
+    def __init__(self) -> None:
+        self.used: list[Any] = []  # agent.adapters.clibox.Box
+        self.forgotten: list[Any] = []
+
+    async def exec_prefix(self, box: Any) -> list[str]:
+        await anyio.lowlevel.checkpoint()
+        self.used.append(box)
+        return ["docker", "exec", "-i", f"box{len(self.used)}"]
+
+    def forget(self, box: Any) -> None:
+        self.forgotten.append(box)
+
+    async def warm(self, *boxes: Any) -> None:
+        for b in boxes:
+            await self.exec_prefix(b)
+
+    async def remove_on(self, network: str) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    async def close(self) -> None:
+        await anyio.lowlevel.checkpoint()

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import RecordingBoxes
 
 from agent.adapters import chaincli
 from agent.adapters.chaincli import DOCUMENT, ChainCLI, check_address, proposal_args, vote_args
@@ -454,12 +455,13 @@ async def test_address_checks_the_configured_prefix(
     monkeypatch.setattr(chaincli, "run_command", fake_run)
     cfg, cosmos = configs
     voter = cfg.voters[0]
-    assert await ChainCLI(cfg, "pw").address(voter) == out.strip()
+    boxes = RecordingBoxes()
+    assert await ChainCLI(cfg, "pw", boxes=boxes).address(voter) == out.strip()  # type: ignore[arg-type]
     argv = calls[0]
-    assert argv[argv.index("--entrypoint") + 1] == "bumpd"
-    assert any(a.endswith(":/root/.bump") for a in argv)
+    assert argv[4:7] == ["bumpd", "keys", "show"]
+    assert boxes.used[0].home == "/root/.bump" and boxes.used[0].network == "none"
     assert argv[-6:] == ["--keyring-backend", "file", "--keyring-dir", "/root/.bump/keys",
                          "--home", "/root/.bump"]  # fmt: skip
     assert "pw" not in " ".join(argv)
     with pytest.raises(ProtocolError, match="cosmos1"):
-        await ChainCLI(cosmos, "pw").address(voter)
+        await ChainCLI(cosmos, "pw", boxes=RecordingBoxes()).address(voter)  # type: ignore[arg-type]

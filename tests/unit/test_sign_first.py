@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import RecordingBoxes
 
 from agent.adapters import chaincli
 from agent.adapters.chaincli import SIGN_SCRIPT, ChainCLI, SignedTx, parse_encoded, vote_args
@@ -26,7 +27,14 @@ from agent.adapters.rpc import (
     tx_hash,
 )
 from agent.config import Config, parse_config
-from agent.errors import ConfigError, ConnectError, DeadlineExceeded, ProtocolError, TransientError
+from agent.errors import (
+    CommandFailed,
+    ConfigError,
+    ConnectError,
+    DeadlineExceeded,
+    ProtocolError,
+    TransientError,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 
@@ -332,37 +340,28 @@ def make_config(tmp_path: Path, **chain: Any) -> Config:
     return parse_config({"chain": chain}, tmp_path)
 
 
-def test_sign_argv_is_offline_and_holds_no_secret(tmp_path: Path) -> None:
+def test_sign_runs_offline_and_holds_no_secret(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     cli = ChainCLI(cfg, PASSWORD)
     voter = cfg.voters[0]
-    argv = cli.sign_argv(
+    argv = cli.sign_command(
         voter,
         cli.proposal_args("v1tov2", 1234, "Upgrade to v2"),
-        desk=tmp_path / "desk",
         address=ADDRESS,
         account_number=6,
         sequence=3,
     )
     assert not any(PASSWORD in a for a in argv)
     desk = tmp_path / "desk"
-    image = argv.index("simd_i:v1")
-    assert argv[:image] == [
-        "docker",
-        "run",
-        "--rm",
-        "-i",
-        "--label",
-        "rehearse.cli=rehearse",
-        "--network",
-        "none",
-        "-v",
-        f"{desk}:/root/.simapp",
-        "--entrypoint",
-        "sh",
-    ]
-    assert argv[image + 1 : image + 4] == ["-c", SIGN_SCRIPT, "sign"]
-    positional = argv[image + 4 :]
+    box = cli.desk_box(desk)
+    assert (box.image, box.network, box.desk, box.home) == (
+        "simd_i:v1",
+        "none",  # no network: nothing signed here can leave on its own
+        desk,
+        "/root/.simapp",
+    )
+    assert argv[:4] == ["sh", "-c", SIGN_SCRIPT, "sign"]
+    positional = argv[4:]
     assert positional[:10] == [
         "simd",
         ADDRESS,
@@ -408,10 +407,9 @@ def test_sign_refuses_auto_gas(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, gas="auto")
     cli = ChainCLI(cfg, PASSWORD)
     with pytest.raises(ConfigError) as info:
-        cli.sign_argv(
+        cli.sign_command(
             cfg.voters[0],
             vote_args(1),
-            desk=tmp_path,
             address=ADDRESS,
             account_number=0,
             sequence=0,
@@ -439,7 +437,8 @@ async def test_sign_feeds_password_on_stdin_once(
 
     monkeypatch.setattr(chaincli, "run_command", fake_run)
     cfg = config
-    cli = ChainCLI(cfg, PASSWORD)
+    boxes = RecordingBoxes()
+    cli = ChainCLI(cfg, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
     signed = await cli.sign(
         cfg.voters[1], vote_args(7, "no"), address=ADDRESS, account_number=6, sequence=1
     )
@@ -450,6 +449,50 @@ async def test_sign_feeds_password_on_stdin_once(
     assert not any(PASSWORD in a for a in argv)
     assert argv[-4:] == ["gov", "vote", "7", "no"]
     assert "bob" in argv
+    assert list(argv[:4]) == ["docker", "exec", "-i", "box1"]
+    (box,) = boxes.used
+    assert box.network == "none" and box.desk is not None and box.desk.name == "desk-bob"
+
+
+async def test_a_box_that_vanished_is_started_again_once(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = [
+        CommandResult((), 1, "", "Error response from daemon: No such container: box1"),
+        CommandResult((), 0, TX_B64 + "\n", ""),
+    ]
+
+    async def fake_run(argv: Sequence[str], **kw: Any) -> CommandResult:
+        r = answers.pop(0)
+        if r.returncode:
+            raise CommandFailed(list(argv), r.returncode, r.stderr)
+        return r
+
+    monkeypatch.setattr(chaincli, "run_command", fake_run)
+    boxes = RecordingBoxes()
+    cli = ChainCLI(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    signed = await cli.sign(
+        config.voters[0], vote_args(7), address=ADDRESS, account_number=6, sequence=1
+    )
+    assert signed.tx_hash == TX_HASH
+    assert len(boxes.forgotten) == 1 and len(boxes.used) == 2
+
+
+async def test_a_failing_command_is_not_retried(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Sequence[str]] = []
+
+    async def fake_run(argv: Sequence[str], **kw: Any) -> CommandResult:
+        calls.append(argv)
+        raise CommandFailed(list(argv), 1, "Error: key not found")
+
+    monkeypatch.setattr(chaincli, "run_command", fake_run)
+    boxes = RecordingBoxes()
+    cli = ChainCLI(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    with pytest.raises(CommandFailed, match="key not found"):
+        await cli.address(config.voters[0])
+    assert len(calls) == 1 and not boxes.forgotten
 
 
 @pytest.mark.parametrize(

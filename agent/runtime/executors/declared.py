@@ -29,7 +29,7 @@ from agent.core.facts import Check
 from agent.errors import AgentError
 from agent.runtime.executors.context import ExecContext
 
-__all__ = ["check_specs", "judge_stage", "read_specs", "take_reads"]
+__all__ = ["cli_binaries_read", "check_specs", "judge_stage", "read_specs", "take_reads"]
 
 log = structlog.get_logger("agent.checks")
 
@@ -61,6 +61,14 @@ def check_specs(cfg: Config) -> tuple[CheckSpec, ...]:
         )
         for c in cfg.checks
     )
+
+
+def cli_binaries_read(cfg: Config) -> set[str]:
+    """Which CLI binaries ("v1", "v2") some check's read runs (their boxes to warm)."""
+    specs = read_specs(cfg)
+    needed = {n for stage in ("baseline", "upgraded", "restarted")
+              for n in reads_needed(check_specs(cfg), stage)}  # fmt: skip
+    return {specs[n].binary for n in needed if n in specs and specs[n].kind == "cli"}
 
 
 async def _read(ctx: ExecContext, spec: ReadSpec) -> Any:

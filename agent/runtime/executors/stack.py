@@ -7,6 +7,7 @@ from agent.core.actions import LaunchStack, RestartOnV2
 from agent.core.facts import Fact, StackLaunched, StackRestarted
 from agent.core.machine import State
 from agent.errors import CommandFailed, EnvironmentProblem
+from agent.runtime.concurrency import gather
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.state_reads import balances
 
@@ -18,23 +19,28 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
         return StackLaunched(**ctx.fact_kw())  # the network runs already: touch nothing
     s = ctx.cfg.stack
     files = [s.base_file, s.cosmovisor_file, *state.params.launch_overlays]
+    # A CLI box on the stack's network would keep `down` from removing the network.
+    await ctx.cli.release_network()
     if await ctx.compose.has_containers():  # a fresh machine has nothing to take down
         await ctx.compose.down(files)
     env = {"REHEARSE_TESTNET_DIR": str(ctx.cfg.testnet_dir)}
-    if action.reset:
+
+    async def reset() -> None:
         await run_command(
-            s.reset_command,
-            deadline=ctx.cfg.timing.command_timeout,
-            env=env,
-            cwd=ctx.cfg.base_dir,
+            s.reset_command, deadline=ctx.cfg.timing.command_timeout, env=env, cwd=ctx.cfg.base_dir
         )
-    try:
-        await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
-    except CommandFailed as exc:  # a busy host port is the machine's problem (exit 2)
-        raise EnvironmentProblem(
-            f"host ports check failed: {exc}",
-            "free the ports, or stop what holds them; `rehearse doctor` checks them",
-        ) from exc
+
+    async def ports() -> None:
+        try:
+            await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
+        except CommandFailed as exc:  # a busy host port is the machine's problem (exit 2)
+            raise EnvironmentProblem(
+                f"host ports check failed: {exc}",
+                "free the ports, or stop what holds them; `rehearse doctor` checks them",
+            ) from exc
+
+    # Independent: the reset touches the homes, the check the host's ports.
+    await gather(*((reset, ports) if action.reset else (ports,)))
     await ctx.compose.up(files)
     return StackLaunched(**ctx.fact_kw())
 

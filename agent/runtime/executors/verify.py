@@ -11,9 +11,10 @@ rehearsal says what was seen.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
-import anyio
+import structlog
 
 from agent.adapters.process import run_command
 from agent.adapters.rpc import CometRPC
@@ -29,9 +30,12 @@ from agent.core.facts import (
 )
 from agent.core.machine import State
 from agent.errors import AgentError, TransientError
+from agent.runtime.concurrency import gather
 from agent.runtime.executors.context import ExecContext
-from agent.runtime.executors.declared import judge_stage, take_reads
+from agent.runtime.executors.declared import cli_binaries_read, judge_stage, take_reads
 from agent.runtime.executors.state_reads import balances
+
+log = structlog.get_logger("agent.executor")
 
 __all__ = ["capture_baseline", "verify_no_upgrade", "verify_restart", "verify_upgrade"]
 
@@ -42,15 +46,8 @@ async def _each(
     rpcs: dict[str, CometRPC], call: Callable[[CometRPC], Awaitable[T]]
 ) -> dict[str, T]:
     """``call`` on every node at once; the answers in the nodes' order."""
-    got: dict[str, T] = {}
-
-    async def one(name: str, rpc: CometRPC) -> None:
-        got[name] = await call(rpc)
-
-    async with anyio.create_task_group() as tg:
-        for name, rpc in rpcs.items():
-            tg.start_soon(one, name, rpc)
-    return {n: got[n] for n in rpcs}
+    got = await gather(*(partial(call, rpc) for rpc in rpcs.values()))
+    return dict(zip(rpcs, got, strict=True))
 
 
 def _on(ctx: ExecContext, name: str) -> bool:
@@ -60,12 +57,20 @@ def _on(ctx: ExecContext, name: str) -> bool:
 async def capture_baseline(ctx: ExecContext, _action: CaptureBaseline, _state: State) -> Fact:
     reads = await take_reads(ctx, "baseline")
     info = await ctx.tx_rpc.abci_info()
-    return BaselineCaptured(
+    fact = BaselineCaptured(
         reads=reads,
         balances=await balances(ctx),
         app_version=info.app_version,
         **ctx.fact_kw(),
     )
+    # The upgrade's reads run on the v2 CLI: its box is started now, well before
+    # the upgrade height, so the checks after the halt only exec into it.
+    if cli_binaries_read(ctx.cfg) & {"v2"}:
+        try:
+            await ctx.cli.warm(voters=False, v2=True)
+        except AgentError as exc:  # the reads will start it themselves (and say why not)
+            log.info("cli_box_warm_failed", error=str(exc)[:300])
+    return fact
 
 
 async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> str:
@@ -78,76 +83,90 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
 
 
 async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) -> Fact:
-    checks: list[Check] = []
+    """Every check at once, each as soon as its data can exist: the links, the plan and
+    the versions now (a block after the height is in); the app hashes of block h+1
+    once every node has it. The report lists them in a fixed order."""
     name, h = action.upgrade_name, action.upgrade_height
     present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
     rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
 
-    # Attached to a network we did not launch: its containers are not ours to inspect.
-    if _on(ctx, "cosmovisor_current") and not state.params.attach:
+    async def cosmovisor_current() -> list[Check]:
+        # Attached to a network we did not launch: its containers are not ours to inspect.
+        if not _on(ctx, "cosmovisor_current") or state.params.attach:
+            return []
         want = f"upgrades/{name.lower()}"
-        links: dict[str, str] = {}
         ids = await ctx.compose.container_ids()
 
-        async def link(n: NodeConfig) -> None:
+        async def link(n: NodeConfig) -> str:
             try:
-                links[n.name] = await _current_link(ctx, n.service or n.name, ids)
+                return await _current_link(ctx, n.service or n.name, ids)
             except AgentError as exc:
-                links[n.name] = f"error: {exc}"
+                return f"error: {exc}"
 
-        async with anyio.create_task_group() as tg:
-            for n in present:
-                if n.name not in state.remediated:  # swapped by the agent, not Cosmovisor
-                    tg.start_soon(link, n)
-        links = {n.name: links[n.name] for n in present if n.name in links}
+        # Swapped by the agent (remediated), not by Cosmovisor: not asked.
+        asked = [n for n in present if n.name not in state.remediated]
+        got = await gather(*(partial(link, n) for n in asked))
+        links = {n.name: v for n, v in zip(asked, got, strict=True)}
         bad = [f"{k} -> {v}" for k, v in links.items() if not v.rstrip("/").endswith(want)]
         note = (
             f"; remediated by the agent: {', '.join(state.remediated)}" if state.remediated else ""
         )
-        checks.append(
-            Check("cosmovisor_current", not bad, ("; ".join(bad) or f"all -> {want}") + note)
-        )
+        return [Check("cosmovisor_current", not bad, ("; ".join(bad) or f"all -> {want}") + note)]
 
-    if _on(ctx, "applied_plan_height"):
+    async def applied_plan_height() -> list[Check]:
+        if not _on(ctx, "applied_plan_height"):
+            return []
         applied = await ctx.rest.applied_plan(name)
-        checks.append(
-            Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}")
-        )
+        return [Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}")]
 
-    if _on(ctx, "app_version_changed"):
+    async def app_version_changed() -> list[Check]:
+        if not _on(ctx, "app_version_changed"):
+            return []
         before = state.baseline.app_version if state.baseline else None
         versions = await _each(rpcs, lambda r: r.abci_info())
         changed = all(before is not None and v.app_version != before for v in versions.values())
-        checks.append(
+        return [
             Check(
                 "app_version_changed",
                 changed,
                 f"before {before}; after "
                 + ", ".join(f"{n}={v.app_version} ({v.version})" for n, v in versions.items()),
             )
-        )
+        ]
 
-    if state.baseline is None:
-        checks.append(Check("baseline", False, "the baseline was never read before the upgrade"))
-    reads = await take_reads(ctx, "upgraded")
-    baseline_reads = state.baseline.reads if state.baseline else ()
-    checks += await judge_stage(ctx, "upgraded", reads, baseline_reads)
+    taken: list[tuple[tuple[str, str], ...]] = []
 
-    if _on(ctx, "app_hash_agree"):
+    async def declared() -> list[Check]:
+        reads = await take_reads(ctx, "upgraded")
+        taken.append(reads)
+        baseline_reads = state.baseline.reads if state.baseline else ()
+        return await judge_stage(ctx, "upgraded", reads, baseline_reads)
+
+    async def app_hash_agree() -> list[Check]:
+        if not _on(ctx, "app_hash_agree"):
+            return []
         # State after executing block h (the migration) is in block h+1's app hash.
         target = h + 1
         while not ctx.view.all_above(target - 1, state.absent):
             await ctx.wait_blocks(1)
         headers = await _each(rpcs, lambda r: r.block_header(target))
-        hashes = {n: h.app_hash for n, h in headers.items()}
-        checks.append(
+        hashes = {n: hd.app_hash for n, hd in headers.items()}
+        return [
             Check(
                 "app_hash_agree",
                 len(set(hashes.values())) == 1,
                 f"at {target}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()),
             )
-        )
-    return UpgradeVerified(tuple(checks), reads=reads, **ctx.fact_kw())
+        ]
+
+    links, applied, versions, judged, hashes = await gather(
+        cosmovisor_current, applied_plan_height, app_version_changed, declared, app_hash_agree
+    )
+    checks: list[Check] = [*links, *applied, *versions]
+    if state.baseline is None:
+        checks.append(Check("baseline", False, "the baseline was never read before the upgrade"))
+    checks += [*judged, *hashes]
+    return UpgradeVerified(tuple(checks), reads=taken[0], **ctx.fact_kw())
 
 
 async def verify_restart(ctx: ExecContext, action: VerifyRestart, state: State) -> Fact:
@@ -162,19 +181,27 @@ async def verify_restart(ctx: ExecContext, action: VerifyRestart, state: State) 
                 + ", ".join(f"{n}={h}" for n, h in heights.items()),
             )
         )
-    reads = await take_reads(ctx, "restarted")
-    baseline_reads = state.baseline.reads if state.baseline else ()
-    checks += await judge_stage(ctx, "restarted", reads, baseline_reads, state.upgrade_reads)
-    if _on(ctx, "balances_kept"):
+
+    async def declared() -> list[Check]:
+        reads = await take_reads(ctx, "restarted")
+        baseline_reads = state.baseline.reads if state.baseline else ()
+        return await judge_stage(ctx, "restarted", reads, baseline_reads, state.upgrade_reads)
+
+    async def balances_kept() -> list[Check]:
+        if not _on(ctx, "balances_kept"):
+            return []
         now = await balances(ctx)
-        checks.append(
+        before = list(state.restart_balances)
+        return [
             Check(
                 "balances_kept",
                 now == state.restart_balances,
-                f"before {list(state.restart_balances)}, after {list(now)}",
+                f"before {before}, after {list(now)}",
             )
-        )
-    return RestartVerified(tuple(checks), **ctx.fact_kw())
+        ]
+
+    judged, kept = await gather(declared, balances_kept)
+    return RestartVerified(tuple(checks + judged + kept), **ctx.fact_kw())
 
 
 async def verify_no_upgrade(ctx: ExecContext, action: VerifyNoUpgrade, state: State) -> Fact:
