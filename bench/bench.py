@@ -100,23 +100,31 @@ def one_rehearsal(tmp: Path) -> dict[str, float]:
         launch_start = at("action_start", action="launch_stack")
         up_done = at("action_done", action="launch_stack")
         first_block = at("first_block")
-        restart_start = at("action_start", action="restart_on_v2")
         restart_done = at("action_done", action="restart_on_v2")
         blocks = _events(next((tmp / "state").glob("blocks-*.jsonl")))
         journal = json.loads((tmp / "state" / "journal.json").read_text())["state"]
         last_before = int(journal["restart_last_height"])
+        # The chain's share of the restart: from `compose up` returning to the first
+        # block above the last one before it. Blocks the old processes still sent
+        # while the restart began are not it (they came before the stop).
         after_restart = min(
-            float(b["at"]) for b in blocks if int(b["height"]) > last_before
-        )  # the first block above the last one before the restart
-        after_restart = (
-            max(after_restart, restart_done) if after_restart < restart_start else after_restart
-        )
+            (float(b["at"]) for b in blocks if int(b["height"]) > last_before
+             and float(b["at"]) > restart_done),
+            default=restart_done,
+        )  # fmt: skip
         passed = next(p for p in report["phases"] if p["phase"] == "passed")
         up = report["upgrade"]
         interval = float(up["measured_block_interval_s"])
         chain_start = first_block - up_done
         chain_upgrade = max(0, int(up["height"]) - int(passed["height"])) * interval
         chain_restart = after_restart - restart_done
+        # Context, inside the bound's upgrade term: the halt (last v1 block to the
+        # first v2 block: Cosmovisor's swap and the migration) and the plan's slack.
+        h = int(up["height"])
+        first_at = {}
+        for b in blocks:
+            first_at.setdefault(int(b["height"]), float(b["at"]))
+        halt = first_at.get(h, float("nan")) - first_at.get(h - 1, float("nan"))
         bound = chain_start + float(up["voting_period_s"]) + chain_upgrade + chain_restart
         # Where the time above the bound goes, phase by phase (seconds above the
         # chain's own share of each phase).
@@ -127,6 +135,8 @@ def one_rehearsal(tmp: Path) -> dict[str, float]:
             "over_vote_s": (t_of["passed"] - t_of["proposed"]) - float(up["voting_period_s"]),
             "over_upgrade_s": (t_of["upgraded"] - t_of["passed"]) - chain_upgrade,
             "over_restart_s": (t_of["restarted"] - t_of["upgraded"]) - chain_restart,
+            "halt_s": halt,
+            "spare_blocks": float(up.get("spare_blocks") or 0),
             "launch_cmds_s": up_done - launch_start,
             "restart_cmds_s": restart_done - restart_start,
         }
@@ -542,6 +552,9 @@ def main() -> None:
         help="time the first `make rehearse` on a fresh clone: Go build, images, rehearsal",
     )
     ap.add_argument("--skip-synthetic", action="store_true")
+    ap.add_argument(
+        "--keep", type=Path, default=None, help="keep each rehearsal's directory under this one"
+    )
     args = ap.parse_args()
 
     if not args.skip_synthetic:
@@ -549,8 +562,13 @@ def main() -> None:
         print(f"synthetic observer path per NewBlock: median {p50:.4f} ms, p99 {p99:.4f} ms")
     rows = []
     for i in range(0 if args.skip_rehearsal else args.runs):
-        with tempfile.TemporaryDirectory(prefix="rh-bench-") as d:
-            r = one_rehearsal(Path(d))
+        if args.keep is not None:
+            d = args.keep / f"run{i + 1}"
+            d.mkdir(parents=True, exist_ok=False)
+            r = one_rehearsal(d)
+        else:
+            with tempfile.TemporaryDirectory(prefix="rh-bench-") as t:
+                r = one_rehearsal(Path(t))
         rows.append(r)
         print(f"run {i + 1}: " + ", ".join(f"{k}={v:.2f}" for k, v in r.items()))
     if rows:

@@ -16,6 +16,7 @@ from agent.config.schema import (
     StackConfig,
     TimingConfig,
     VoterConfig,
+    height_policy,
 )
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "KeyringConfig",
     "TimingConfig",
     "AgentConfig",
+    "height_policy",
     "load_config",
     "parse_config",
     "read_password",

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, PlainValidator, PrivateAttr, model_v
 from pydantic import ValidationInfo as Info
 
 from agent.core.checks import parse_json_path
+from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ConfigError
 from agent.validation import (
     Argv,
@@ -237,8 +238,14 @@ class KeyringConfig(Schema):
 
 
 class TimingConfig(Schema):
-    height_margin_seconds: SecondsOrZero = 12.0
+    # The upgrade height, in blocks ahead (agent/core/policy.py): the proposal's
+    # inclusion, the voting period at the fastest block interval less
+    # block_speedup, the tally block, spare blocks, and an optional fixed margin.
+    height_margin_seconds: SecondsOrZero = 0.0
     min_blocks_ahead: Count = 10
+    block_speedup: float = Field(default=0.10, ge=0.0, le=0.5, allow_inf_nan=False)
+    inclusion_blocks: Count = 2
+    spare_blocks: int = Field(default=1, ge=0, le=1000)
     launch_timeout: Seconds = 180.0
     vote_timeout: Seconds = 90.0
     pass_grace: Seconds = 30.0
@@ -552,3 +559,14 @@ def _distinct_files(cfg: Config) -> list[Problem]:
             found.append((key, shown, f"is the same file as {other} ({norm})"))
         owner.setdefault(norm, key)
     return found
+
+
+def height_policy(t: TimingConfig) -> UpgradeHeightPolicy:
+    """The upgrade-height policy ``[timing]`` describes."""
+    return UpgradeHeightPolicy(
+        margin_seconds=t.height_margin_seconds,
+        min_blocks_ahead=t.min_blocks_ahead,
+        speedup=t.block_speedup,
+        inclusion_blocks=t.inclusion_blocks,
+        spare_blocks=t.spare_blocks,
+    )

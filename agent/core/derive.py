@@ -45,6 +45,7 @@ from agent.core.machine import Params, Phase, State
 from agent.core.observations import NewBlock
 
 __all__ = [
+    "MEASURE_GAPS",
     "Derivation",
     "Output",
     "Read",
@@ -74,6 +75,12 @@ Read = ReadGovParams | ReadProposalStatus
 Output = Fact | Read
 
 _STACK_ACTIONS = ("launch_stack", "restart_on_v2")
+
+# Block gaps measured before the proposal is planned. Two: a CometBFT chain's block
+# time is steady from its second block on (the gap from block 1 carries the genesis
+# time and is never counted), and the plan takes the faster one, less the policy's
+# speed-up allowance; each further gap would hold the proposal back a whole block.
+MEASURE_GAPS = 2
 
 
 def action_timeout(action: Action, params: Params) -> float:
@@ -132,11 +139,11 @@ class Derivation:
         aw = state.awaiting
         if aw is not None and aw != self._answered and view.all_above(aw, state.absent):
             if state.phase is Phase.LAUNCHED:
-                interval = view.block_interval()
+                interval = view.block_interval(MEASURE_GAPS)
                 if interval is not None and not self._reading_params:
                     self._answered = aw
                     self._reading_params = True
-                    out.append(ReadGovParams(aw, interval, view.fastest_interval()))
+                    out.append(ReadGovParams(aw, interval, view.fastest_interval(MEASURE_GAPS)))
             else:
                 self._answered = aw
                 out.append(NodesReached(aw, view.max_height, ev.at))

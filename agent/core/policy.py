@@ -10,28 +10,42 @@ __all__ = ["UpgradeHeightPolicy"]
 
 @dataclass(frozen=True, slots=True)
 class UpgradeHeightPolicy:
-    """Choose the upgrade height from measured block time and the voting period.
+    """Choose the upgrade height from the measured block time and the voting period.
 
-    The plan must be PASSED before its height is reached, or the chain sails
-    past it and the upgrade never happens. The proposal is submitted at about
-    ``height``; its voting ends ``voting_period`` seconds later. Blocks come
-    every ``block_interval`` seconds, so the voting end falls near
-    ``height + voting_period / block_interval``. ``margin_seconds`` covers the
-    tally (done in the end blocker of the first block after the voting end),
-    the votes' inclusion, and block-time jitter; ``min_blocks_ahead`` is a
-    floor for chains with very short voting periods.
+    The plan must be PASSED before its height is reached, or the chain sails past
+    it and the upgrade never happens; every block beyond that is time the
+    rehearsal waits for nothing. So the height is counted in blocks, each term one
+    thing the chain must do first:
+
+    - ``inclusion_blocks``: the proposal, signed now, lands in the next block or,
+      when it missed the proposer's cut, the one after; its voting period starts
+      there;
+    - the voting period in blocks at the fastest interval seen, less ``speedup``
+      (blocks may yet come that much faster; slower blocks only add slack);
+    - one tally block (the first block at or after the voting end) and
+      ``spare_blocks`` beyond it;
+    - ``margin_seconds``: extra time for a chain whose block time wanders (none
+      by default: the terms above are measured).
+
+    ``min_blocks_ahead`` is a floor for chains with very short voting periods.
     """
 
-    margin_seconds: float = 12.0
+    margin_seconds: float = 0.0
     min_blocks_ahead: int = 10
+    speedup: float = 0.10
+    inclusion_blocks: int = 2
+    spare_blocks: int = 1
 
-    def height(self, current_height: int, block_interval: float, voting_period: float) -> int:
+    def blocks_ahead(self, block_interval: float, voting_period: float) -> int:
         if block_interval <= 0:
             raise ValueError(f"block_interval must be positive, got {block_interval}")
-        # Two blocks beyond the margin: the proposal's own inclusion (its voting
-        # period starts there, not now) and the tally block after the voting end.
-        blocks = math.ceil((voting_period + self.margin_seconds) / block_interval) + 2
-        return current_height + max(self.min_blocks_ahead, blocks)
+        fastest = block_interval * (1.0 - self.speedup)
+        voting = math.ceil((voting_period + self.margin_seconds) / fastest)
+        blocks = self.inclusion_blocks + voting + 1 + self.spare_blocks
+        return max(self.min_blocks_ahead, blocks)
+
+    def height(self, current_height: int, block_interval: float, voting_period: float) -> int:
+        return current_height + self.blocks_ahead(block_interval, voting_period)
 
     @staticmethod
     def predicted_time(

@@ -13,7 +13,7 @@ import structlog
 
 from agent.adapters.blocklog import read_block_log
 from agent.adapters.files import write_atomic
-from agent.core.machine import State
+from agent.core.machine import Phase, State
 from agent.core.timeline import Timeline, timeline_facts
 from agent.runtime.chart import ChartUnavailable, render_chart
 from agent.runtime.report_data import UNKNOWN, ReportData
@@ -138,6 +138,7 @@ def build_report(
     scenario_text = extra.pop("scenario_text", {})
     start = state.transitions[0].at if state.transitions else 0.0
     end = state.transitions[-1].at if state.transitions else 0.0
+    passed_at = next((t.height for t in state.transitions if t.to_phase is Phase.PASSED), None)
     return {
         "rehearsal_id": state.rehearsal_id,
         "outcome": state.phase.value,
@@ -153,6 +154,14 @@ def build_report(
                 round(state.block_interval, 3) if state.block_interval is not None else None
             ),
             "voting_period_s": state.voting_period,
+            # Blocks between the one that tallied PASSED and the upgrade height: the
+            # plan's slack (0 would have been just in time), so operators can tune it.
+            "passed_height": passed_at,
+            "spare_blocks": (
+                state.upgrade_height - passed_at - 1
+                if state.upgrade_height is not None and passed_at is not None
+                else None
+            ),
         },
         "votes": [{"voter": v, "tx_hash": h, "reused": r} for v, h, r in state.votes],
         "phases": phases,
@@ -210,6 +219,11 @@ def _upgrade_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"- Measured block interval {up['measured_block_interval_s']:.2f} s;"
             f" voting period {_num(up['voting_period_s'])} s"
+        )
+    if up.get("spare_blocks") is not None:
+        lines.append(
+            f"- Passed at height {up['passed_height']}: {up['spare_blocks']} spare block(s)"
+            " before the upgrade height"
         )
     lines.append(f"- Total {report['duration_s']:.1f} s")
     return lines

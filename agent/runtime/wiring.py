@@ -38,11 +38,10 @@ from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
 from agent.adapters.sdk import LazyLine, SdkLine, gov_api
 from agent.adapters.ws import NewBlockSource
-from agent.config import Config, VoterConfig, read_password
+from agent.config import Config, VoterConfig, height_policy, read_password
 from agent.core.chainview import ChainView
 from agent.core.machine import Params, State
 from agent.core.observations import Observation
-from agent.core.policy import UpgradeHeightPolicy
 from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, Scenario, apply, build, judge
 from agent.errors import AgentError, ConfigError, CorruptState
 from agent.runtime import report as report_mod
@@ -85,7 +84,7 @@ def params_from_config(cfg: Config) -> Params:
         remediation_delay=max(5.0, alert_due - t.resume_budget),
         upgrade_name=cfg.chain.upgrade_name,
         voters=tuple(v.name for v in cfg.voters),
-        height_policy=UpgradeHeightPolicy(t.height_margin_seconds, t.min_blocks_ahead),
+        height_policy=height_policy(t),
         launch_timeout=t.launch_timeout,
         vote_timeout=t.vote_timeout,
         pass_grace=t.pass_grace,

@@ -29,6 +29,7 @@ from fakes import (
 
 from agent.adapters.chaincli import SignedTx, vote_args
 from agent.adapters.ledger import TxLedger
+from agent.config import height_policy
 from agent.core.actions import (
     CaptureBaseline,
     CastVote,
@@ -213,10 +214,7 @@ async def test_submit_recomputes_a_later_height_from_the_current_one(world: Worl
     action = replace(SUBMIT, upgrade_height=5, voting_period=20.0)
     fact = await submit_proposal(world.ctx, action, state())
     assert isinstance(fact, ProposalSubmitted)
-    t = world.cfg.timing
-    assert fact.upgrade_height == 10 + max(
-        t.min_blocks_ahead, int((20.0 + t.height_margin_seconds) / 1.0) + 2
-    )
+    assert fact.upgrade_height == 10 + height_policy(world.cfg.timing).blocks_ahead(1.0, 20.0)
     assert only(world.chain.signed).what[2] == fact.upgrade_height
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -120,19 +121,57 @@ def test_upgrade_height_comes_from_block_time_and_voting_period() -> None:
     state, actions = run(happy_path()[:2])
     _, out = decide(state, ChainLive(block_interval=0.5, voting_period=20.0, height=100, at=1.0))
     submit = [a for a in out if isinstance(a, SubmitProposal)][0]
-    margin = Params().height_policy.margin_seconds
-    # + 2 blocks: the proposal's inclusion and the tally block.
-    assert submit.upgrade_height == 100 + int((20.0 + margin) / 0.5) + 2
+    # 2 inclusion blocks, 20 s at 0.45 s a block (10 % faster than measured), the
+    # tally block and one spare.
+    assert submit.upgrade_height == 100 + 2 + 45 + 1 + 1
     _, out = decide(state, ChainLive(block_interval=2.0, voting_period=20.0, height=100, at=1.0))
     submit2 = [a for a in out if isinstance(a, SubmitProposal)][0]
-    assert submit2.upgrade_height < submit.upgrade_height
+    assert submit2.upgrade_height == 100 + 2 + 12 + 1 + 1
 
 
-def test_policy_has_a_floor_of_blocks() -> None:
-    p = UpgradeHeightPolicy(margin_seconds=0.0, min_blocks_ahead=10)
-    assert p.height(50, block_interval=5.0, voting_period=1.0) == 60
+@pytest.mark.parametrize(
+    ("policy", "interval", "voting", "ahead"),
+    [
+        (UpgradeHeightPolicy(), 1.92, 20.0, 2 + 12 + 1 + 1),  # the prod-sim
+        (UpgradeHeightPolicy(), 6.0, 172800.0, 2 + 32000 + 1 + 1),  # 2 days, 6 s blocks
+        (UpgradeHeightPolicy(), 5.0, 1.0, 10),  # the floor
+        (UpgradeHeightPolicy(margin_seconds=12.0), 2.0, 20.0, 2 + 18 + 1 + 1),
+        (UpgradeHeightPolicy(speedup=0.0, spare_blocks=0), 2.0, 20.0, 2 + 10 + 1 + 0),
+        (UpgradeHeightPolicy(inclusion_blocks=4, min_blocks_ahead=1), 1.0, 3.0, 4 + 4 + 1 + 1),
+    ],
+)
+def test_policy_counts_each_term_in_blocks(
+    policy: UpgradeHeightPolicy, interval: float, voting: float, ahead: int
+) -> None:
+    assert policy.blocks_ahead(interval, voting) == ahead
+    assert policy.height(50, interval, voting) == 50 + ahead
+
+
+def test_policy_refuses_a_block_time_of_zero() -> None:
     with pytest.raises(ValueError):
-        p.height(1, 0.0, 20.0)
+        UpgradeHeightPolicy().height(1, 0.0, 20.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    interval=st.floats(0.2, 30.0),
+    voting=st.floats(1.0, 3600.0),
+    faster=st.floats(0.0, 0.10),
+    slower=st.floats(0.0, 3.0),
+    late=st.integers(1, 2),
+)
+def test_the_height_is_never_reached_before_the_tally(
+    interval: float, voting: float, faster: float, slower: float, late: int
+) -> None:
+    """Blocks at any steady pace from 10 % faster than measured to 4x slower, the
+    proposal in the next block or the one after: the tally block (the first at or
+    after the voting end) always comes before the upgrade height."""
+    p = UpgradeHeightPolicy()
+    actual = interval * (1 - faster) * (1 + slower)
+    h = p.height(0, interval, voting)
+    included = late  # the proposal's block; its voting period starts at its time
+    tally = included + math.ceil(voting / actual - 1e-9)
+    assert tally < h
 
 
 @pytest.mark.parametrize(
@@ -365,6 +404,6 @@ def test_the_upgrade_height_is_planned_with_the_fastest_interval() -> None:
     _, a_fast = decide(state, fast)
     h_slow = next(a.upgrade_height for a in a_slow if isinstance(a, SubmitProposal))
     h_fast = next(a.upgrade_height for a in a_fast if isinstance(a, SubmitProposal))
-    # (20 + 12) / 2.4 -> 14 blocks, but the chain can do 1.8 s blocks: 18 blocks
-    # (each + 2: the proposal's inclusion and the tally block).
-    assert (h_slow, h_fast) == (3 + 16, 3 + 20)
+    # 20 s at 2.4 s x 0.9 -> 10 blocks, but the chain can do 1.8 s blocks: 20 s at
+    # 1.62 s -> 13 (each + 4: two for the inclusion, the tally block, a spare one).
+    assert (h_slow, h_fast) == (3 + 14, 3 + 17)

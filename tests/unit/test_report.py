@@ -84,7 +84,12 @@ async def test_report_of_a_restarted_rehearsal(tmp_path: Path) -> None:
         "voting_end": "2023-11-14T22:14:00.000+00:00",
         "measured_block_interval_s": 0.5,
         "voting_period_s": 20.0,
+        "passed_height": 60,
+        "spare_blocks": 29,  # 61 .. 89 came after the tally block, before 90
     }
+    assert "Passed at height 60: 29 spare block(s) before the upgrade height" in await read(
+        tmp_path / "out" / "report.md"
+    )
     assert [p["phase"] for p in doc["phases"]] == [
         "launched",
         "proposed",

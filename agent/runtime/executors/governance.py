@@ -22,12 +22,12 @@ from typing import Any
 import structlog
 
 from agent.adapters.chaincli import vote_args
-from agent.config import VoterConfig
+from agent.config import VoterConfig, height_policy
 from agent.core.actions import CastVote, SubmitProposal
 from agent.core.chainview import parse_rfc3339
+from agent.core.derive import MEASURE_GAPS
 from agent.core.facts import Fact, ProposalSubmitted, VoteCast
 from agent.core.machine import State
-from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ProtocolError, TransientError
 from agent.runtime.executors.context import ExecContext
 
@@ -63,9 +63,10 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         return ProposalSubmitted(pid, "", height, reused=True, voting_end=end, **ctx.fact_kw())
 
     t = ctx.cfg.timing
-    policy = UpgradeHeightPolicy(t.height_margin_seconds, t.min_blocks_ahead)
+    policy = height_policy(t)
     # Replanned from the height now, with the fastest interval seen so far.
-    interval = min(action.block_interval, ctx.view.fastest_interval() or action.block_interval)
+    fastest = ctx.view.fastest_interval(MEASURE_GAPS)
+    interval = min(action.block_interval, fastest or action.block_interval)
     height = max(
         action.upgrade_height,
         policy.height(ctx.view.max_height, interval, action.voting_period),
