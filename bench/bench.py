@@ -100,6 +100,7 @@ def one_rehearsal(tmp: Path) -> dict[str, float]:
         launch_start = at("action_start", action="launch_stack")
         up_done = at("action_done", action="launch_stack")
         first_block = at("first_block")
+        restart_start = at("action_start", action="restart_on_v2")
         restart_done = at("action_done", action="restart_on_v2")
         blocks = _events(next((tmp / "state").glob("blocks-*.jsonl")))
         journal = json.loads((tmp / "state" / "journal.json").read_text())["state"]
