@@ -21,6 +21,7 @@ import httpx
 import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 
+from agent.adapters.backoff import Backoff
 from agent.adapters.blocklog import BlockLog
 from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock, SystemClock
@@ -67,6 +68,11 @@ log = structlog.get_logger("agent.wiring")
 # Told the live objects once they exist (the command line's live view reads them):
 # the rehearsal's Runner (None for ``watch``) and the WatchService.
 OnStarted = Callable[[Runner | None, WatchService], None]
+
+
+# The longest pause between reconnects of a node's stream during a rehearsal (one
+# attempt a second on loopback costs nothing; `rehearse watch` keeps the default 5 s).
+REHEARSAL_RECONNECT_CAP = 1.0
 
 
 def params_from_config(cfg: Config) -> Params:
@@ -161,13 +167,22 @@ def sources(
     since_nano: int | None = None,
     ws_urls: dict[str, str] | None = None,
     docker_url: str | None = None,
+    reconnect_cap: float = 5.0,
 ) -> Sequence[Source]:
     """A websocket NewBlock source per node, and Docker events of the project.
 
-    ``ws_urls``/``docker_url`` route a stream elsewhere (the stream-cuts proxy)."""
+    ``ws_urls``/``docker_url`` route a stream elsewhere (the stream-cuts proxy).
+    ``reconnect_cap``: the longest wait between two reconnects of a node's stream."""
     urls = ws_urls or {}
     out: list[Source] = [
-        NewBlockSource(n.name, urls.get(n.name, n.ws), rpcs[n.name], send.clone(), clock=clock)
+        NewBlockSource(
+            n.name,
+            urls.get(n.name, n.ws),
+            rpcs[n.name],
+            send.clone(),
+            clock=clock,
+            backoff=Backoff(cap=reconnect_cap),
+        )
         for n in cfg.nodes
     ]
     if docker:
