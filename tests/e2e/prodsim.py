@@ -142,6 +142,14 @@ class ProdSim:
         return path
 
     def down(self) -> None:
+        # CLI boxes first: one still on the stack's network (its agent killed) would
+        # keep `down` from removing that network.
+        left = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=rehearse.cli={self.project}"],
+            capture_output=True, text=True, timeout=60,
+        ).stdout.split()  # fmt: skip
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
         subprocess.run(
             [*compose_prefix(), "--project-name", self.project,
              "--file", str(PROD_SIM / "docker-compose.yml"),
@@ -149,13 +157,6 @@ class ProdSim:
              "down", "--volumes", "--remove-orphans", "--timeout", "5"],
             env=self.run_env(), capture_output=True, timeout=120,
         )  # fmt: skip
-        left = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=rehearse.cli={self.project}"],
-            capture_output=True, text=True, timeout=60,
-        ).stdout.split()  # fmt: skip
-        if left:
-            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
-
 
 def profile_checks() -> str:
     """The bundled profile as config.toml has it: its [chain] section, its
