@@ -16,6 +16,7 @@ import anyio
 import structlog
 from anyio.abc import TaskStatus
 
+from agent.adapters.files import read_json_lines
 from agent.core.observations import NewBlock
 
 __all__ = ["BlockLog", "read_block_log"]
@@ -71,15 +72,7 @@ class BlockLog:
 def read_block_log(path: Path) -> list[dict[str, Any]]:
     """The recorded blocks (blocking; a torn last line is skipped)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        docs = read_json_lines(path)
     except OSError:
         return []
-    out = []
-    for line in text.splitlines():
-        try:
-            d = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(d, dict) and isinstance(d.get("height"), int):
-            out.append(d)
-    return out
+    return [d for d in docs if isinstance(d.get("height"), int)]

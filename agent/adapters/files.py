@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json_atomic", "read_json"]
+__all__ = ["read_json_lines", "write_atomic", "write_json_atomic", "read_json"]
 
 
 def write_atomic(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> None:
@@ -73,3 +73,25 @@ def read_json(path: Path) -> Any:
         return json.loads(raw)
     except RecursionError as exc:
         raise ValueError(f"{path}: JSON nested too deeply") from exc
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of an append-only JSON-lines file, oldest first (blocking).
+
+    A missing file is empty. A line that does not parse (the torn last line of a
+    write cut by a kill) or is not an object is skipped. Other ``OSError`` rise:
+    whether an unreadable file may count as empty is the caller's call.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(doc, dict):
+            out.append(doc)
+    return out

@@ -14,6 +14,8 @@ from typing import Any
 
 import anyio
 
+from agent.adapters.files import read_json_lines
+
 __all__ = ["TxLedger"]
 
 
@@ -58,19 +60,10 @@ class TxLedger:
         """(tx hash, signed bytes in base64 or None) of each record, oldest first."""
 
         def read() -> list[tuple[str, str | None]]:
-            try:
-                lines = self.path.read_text(encoding="utf-8").splitlines()
-            except FileNotFoundError:
-                return []
             out: list[tuple[str, str | None]] = []
-            for line in lines:
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue  # a torn last line after a crash
+            for e in read_json_lines(self.path):
                 if (
-                    isinstance(e, dict)
-                    and e.get("rehearsal") == rehearsal
+                    e.get("rehearsal") == rehearsal
                     and e.get("kind") == kind
                     and isinstance(e.get("tx_hash"), str)
                 ):

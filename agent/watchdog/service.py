@@ -20,6 +20,7 @@ from anyio.abc import TaskStatus
 
 from agent.adapters.clock import Clock
 from agent.adapters.failover import RestPool
+from agent.adapters.files import read_json_lines
 from agent.adapters.rpc import CometRPC
 from agent.config import Config
 from agent.core.chainview import ChainView
@@ -214,13 +215,12 @@ class WatchService:
 
         def read() -> list[AlertRecord]:
             try:
-                text = self.history_file.read_text(encoding="utf-8")
+                docs = read_json_lines(self.history_file)
             except OSError:
                 return []
             out = []
-            for line in text.splitlines():
+            for d in docs:
                 try:
-                    d = json.loads(line)
                     rec = AlertRecord(
                         str(d["detector"]),
                         None if d.get("node") is None else str(d["node"]),
@@ -229,7 +229,7 @@ class WatchService:
                         str(d.get("message", "")),
                     )
                 except (ValueError, KeyError, TypeError):
-                    continue  # a torn line after a kill
+                    continue  # a record missing a field
                 if rec.at >= since:
                     out.append(rec)
             return out

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.adapters import files
-from agent.adapters.files import read_json, write_atomic, write_json_atomic
+from agent.adapters.files import read_json, read_json_lines, write_atomic, write_json_atomic
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +74,15 @@ def test_read_json_too_deep_is_a_value_error(tmp_path: Path) -> None:
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError):
         read_json(tmp_path / "deep.json")
+
+
+def test_read_json_lines_skips_a_torn_line_and_what_is_not_an_object(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    assert read_json_lines(path) == []  # missing: empty
+    path.write_text('{"a": 1}\n[1, 2]\n"text"\n' + "[" * 5000 + "\n" + '{"b": 2}\n{"c": ')
+    assert read_json_lines(path) == [{"a": 1}, {"b": 2}]
+
+
+def test_read_json_lines_lets_an_unreadable_file_be_the_callers_call(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        read_json_lines(tmp_path)  # a directory: not "empty"
