@@ -312,7 +312,17 @@ def _missed_lines(report: dict[str, Any]) -> list[str]:
         )
     if checked and len(checked) < hs[1] - hs[0] + 1:
         missing = [h for h in range(hs[0], hs[1] + 1) if h not in checked]
-        lines += ["", f"Commits not readable: {', '.join(str(h) for h in missing)}"]
+        # Past the last commit read: the chain had not got there when the report was
+        # written (the report is written at once, not after the window closes).
+        late = [h for h in missing if h > max(checked)]
+        unread = [h for h in missing if h not in late]
+        if unread:
+            lines += ["", f"Commits not readable: {', '.join(str(h) for h in unread)}"]
+        if late:
+            lines += [
+                "",
+                f"Not yet committed when the report was written: {', '.join(str(h) for h in late)}",
+            ]
     return lines
 
 

@@ -156,3 +156,19 @@ def test_a_state_without_transitions_still_renders() -> None:
     doc = build_report(initial_state("r", Params()))
     assert doc["duration_s"] == 0.0 and doc["phases"] == []
     assert render_markdown(doc).startswith("# Upgrade rehearsal r: **launched**")
+
+
+def test_missed_blocks_tell_unreadable_commits_from_heights_not_reached_yet() -> None:
+    from agent.runtime.report import _missed_lines
+
+    checked = [h for h in range(15, 23) if h != 18]
+    report = {
+        "missed_blocks": {
+            "heights": [15, 25],
+            "checked_heights": checked,
+            "validators": {"val-alice": {"count": 0, "missed": []}},
+        }
+    }
+    text = "\n".join(_missed_lines(report))
+    assert "Commits not readable: 18\n" in text + "\n"
+    assert "Not yet committed when the report was written: 23, 24, 25" in text
