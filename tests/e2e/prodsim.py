@@ -158,6 +158,7 @@ class ProdSim:
             env=self.run_env(), capture_output=True, timeout=120,
         )  # fmt: skip
 
+
 def profile_checks() -> str:
     """The bundled profile as config.toml has it: its [chain] section, its
     [verify], [[reads]] and [[checks]] (the check program's path made absolute)."""
