@@ -58,25 +58,28 @@ class Summary:
 
 
 def downtime_from_report(doc: Mapping[str, Any] | None) -> str | None:
-    """The chain's downtime as the report states it, if it does (any of a few shapes)."""
-    if not doc:
+    """The chain's downtime at the upgrade, as the report's timeline states it
+    (``timeline.chain_downtime``, written by ``agent.runtime.report``): the gap
+    between the last v1 and the first v2 block as the agent received them, and
+    between their header times. None when the report has none (no upgrade)."""
+    timeline = doc.get("timeline") if doc else None
+    down = timeline.get("chain_downtime") if isinstance(timeline, Mapping) else None
+    if not isinstance(down, Mapping):
         return None
-    for holder in (doc, doc.get("timeline") if isinstance(doc.get("timeline"), dict) else None):
-        if not isinstance(holder, Mapping):
-            continue
-        d = holder.get("downtime", holder.get("downtime_s"))
-        if isinstance(d, int | float) and not isinstance(d, bool):
-            return f"{d:.1f} s"
-        if isinstance(d, Mapping):
-            for key in ("seconds", "total_s", "chain_s", "duration_s", "s", "chain_halt_s"):
-                v = d.get(key)
-                if isinstance(v, int | float) and not isinstance(v, bool):
-                    extra = d.get("from_height"), d.get("to_height")
-                    tail = f" (heights {extra[0]}..{extra[1]})" if all(extra) else ""
-                    return f"{v:.1f} s{tail}"
-        if isinstance(d, str) and d:
-            return d
-    return None
+    received, header = down.get("received_s"), down.get("header_s")
+    if not _number(received):
+        return None
+    text = f"{received:.1f} s"
+    if _number(header):
+        text += f" (block times {header:.1f} s apart)"
+    h = timeline.get("upgrade_height") if isinstance(timeline, Mapping) else None
+    if isinstance(h, int) and not isinstance(h, bool):
+        text += f", heights {h - 1}..{h}"
+    return text
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _alert_line(n: Mapping[str, Any]) -> str:

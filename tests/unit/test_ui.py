@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import structlog
 from fakes import GENESIS, make_config, rfc3339
@@ -204,20 +205,21 @@ def test_summary_of_an_interrupted_run_says_how_to_resume() -> None:
 def test_summary_of_a_finished_run_gives_verdict_downtime_and_report() -> None:
     st = _state(phase=Phase.RESTARTED, verdict_met=True, verdict="all good",
                 report_path="/r/report.json")  # fmt: skip
-    doc = {"rehearsal_id": "r-1", "downtime": {"seconds": 12.34, "from_height": 50,
-                                                "to_height": 51}}  # fmt: skip
+    doc = {"rehearsal_id": "r-1", "timeline": {"upgrade_height": 51, "chain_downtime": {
+        "header_s": 1.9, "received_s": 12.34}}}  # fmt: skip
     s = build_summary(command="run", exit_code=0, state=st, report_doc=doc)
     text = "\n".join(summary_lines(s))
     assert "rehearse run: restarted (exit 0: the expected outcome)" in text
     assert "verdict   as expected: all good" in text
-    assert "downtime  12.3 s (heights 50..51)" in text
+    assert "downtime  12.3 s (block times 1.9 s apart), heights 50..51" in text
     assert "report    /r/report.json" in text
     assert summary_json(s)["exit_meaning"] == "the expected outcome"
 
 
 def test_a_report_of_another_rehearsal_is_not_quoted() -> None:
     s = build_summary(command="run", exit_code=1, state=_state(phase=Phase.FAILED),
-                      report_doc={"rehearsal_id": "other", "downtime": 5})  # fmt: skip
+                      report_doc={"rehearsal_id": "other", "timeline": {"chain_downtime": {
+                          "received_s": 5}}})  # fmt: skip
     assert s.downtime is None
 
 
@@ -226,15 +228,29 @@ def test_a_report_of_another_rehearsal_is_not_quoted() -> None:
     [
         (None, None),
         ({}, None),
-        ({"downtime": 3}, "3.0 s"),
-        ({"downtime_s": 2.25}, "2.2 s"),
-        ({"timeline": {"downtime": {"total_s": 7}}}, "7.0 s"),
-        ({"downtime": {"nodes": []}}, None),
-        ({"downtime": True}, None),
+        ({"timeline": None}, None),  # a report of a run that never launched
+        ({"timeline": {"chain_downtime": {"received_s": None, "header_s": None}}}, None),
+        ({"timeline": {"chain_downtime": {"received_s": 4.82}}}, "4.8 s"),
+        ({"timeline": {"chain_downtime": {"received_s": True}}}, None),
     ],
 )
 def test_downtime_is_read_defensively(doc: dict[str, Any] | None, text: str | None) -> None:
     assert downtime_from_report(doc) == text
+
+
+@pytest.mark.anyio
+async def test_the_summary_reads_the_downtime_a_real_report_writes(tmp_path: Path) -> None:
+    """The report writer's own output, not a shape made up here: the two must agree."""
+    import json as _json
+
+    from test_report import restarted
+
+    from agent.runtime.report import write_report
+
+    out = await write_report(restarted(), tmp_path / "report.json", tmp_path / "report.md")
+    doc = _json.loads(await anyio.Path(out).read_text())
+    doc["timeline"]["chain_downtime"].update(header_s=1.9, received_s=4.8)
+    assert downtime_from_report(doc) == "4.8 s (block times 1.9 s apart), heights 89..90"
 
 
 def test_environment_failure_is_named_in_the_outcome() -> None:
