@@ -23,7 +23,7 @@ import anyio
 import structlog
 
 from agent.adapters.process import run_command
-from agent.errors import CommandFailed
+from agent.errors import AgentError, CommandFailed
 
 __all__ = ["Box", "Boxes", "gone"]
 
@@ -104,10 +104,23 @@ class Boxes:
         log.debug("cli_box_replaced", box=name)
 
     async def warm(self, *boxes: Box) -> None:
-        """Start ``boxes`` now, all at once, so the first call does not wait for them."""
+        """Start ``boxes`` now, all at once, so the first call does not wait for them.
+
+        A box that cannot start raises its own ``AgentError`` (the first one), never
+        an exception group: callers tell a failed warm-up from a bug."""
+        failed: list[AgentError] = []
+
+        async def one(b: Box) -> None:
+            try:
+                await self.exec_prefix(b)
+            except AgentError as exc:
+                failed.append(exc)
+
         async with anyio.create_task_group() as tg:
             for b in boxes:
-                tg.start_soon(self.exec_prefix, b)
+                tg.start_soon(one, b)
+        if failed:
+            raise failed[0]
 
     async def remove_on(self, network: str) -> None:
         """Remove every box of the project on ``network`` (this process's or a killed

@@ -101,6 +101,19 @@ async def test_a_start_that_fails_says_why(docker: Docker, monkeypatch: pytest.M
         await Boxes("p").exec_prefix(DESK)
 
 
+async def test_a_warm_up_that_fails_raises_the_error_itself(
+    docker: Docker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(argv: Sequence[str], **kw: Any) -> CommandResult:
+        await anyio.lowlevel.checkpoint()
+        return CommandResult(tuple(argv), 125, "", "Unable to find image 'simd_i:v2' locally")
+
+    monkeypatch.setattr(clibox, "run_command", refuse)
+    # Not an ExceptionGroup: the baseline's executor catches AgentError and goes on.
+    with pytest.raises(CommandFailed, match="Unable to find image"):
+        await Boxes("p").warm(DESK, QUERY)
+
+
 async def test_forget_starts_the_box_again(docker: Docker) -> None:
     boxes = Boxes("p")
     await boxes.exec_prefix(DESK)
