@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from agent.adapters.chaincli import vote_args
-from agent.config import VoterConfig, height_policy
+from agent.config import VoterConfig
 from agent.core.actions import CastVote, SubmitProposal
 from agent.core.chainview import parse_rfc3339
 from agent.core.derive import MEASURE_GAPS
@@ -62,9 +62,9 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         log.info("proposal_reused", proposal_id=pid, upgrade_height=height)
         return ProposalSubmitted(pid, "", height, reused=True, voting_end=end, **ctx.fact_kw())
 
-    t = ctx.cfg.timing
-    policy = height_policy(t)
-    # Replanned from the height now, with the fastest interval seen so far.
+    # Replanned from the height now, with the fastest interval seen so far, by the
+    # policy the machine planned with.
+    policy = state.params.height_policy
     fastest = ctx.view.fastest_interval(MEASURE_GAPS)
     interval = min(action.block_interval, fastest or action.block_interval)
     height = max(
