@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anyio
 import structlog
 
 from agent.adapters.process import run_command
-from agent.errors import AgentError, CommandFailed
+from agent.concurrency import gather
+from agent.errors import CommandFailed
 
 __all__ = ["Box", "Boxes", "gone"]
 
@@ -106,21 +108,9 @@ class Boxes:
     async def warm(self, *boxes: Box) -> None:
         """Start ``boxes`` now, all at once, so the first call does not wait for them.
 
-        A box that cannot start raises its own ``AgentError`` (the first one), never
-        an exception group: callers tell a failed warm-up from a bug."""
-        failed: list[AgentError] = []
-
-        async def one(b: Box) -> None:
-            try:
-                await self.exec_prefix(b)
-            except AgentError as exc:
-                failed.append(exc)
-
-        async with anyio.create_task_group() as tg:
-            for b in boxes:
-                tg.start_soon(one, b)
-        if failed:
-            raise failed[0]
+        A box that cannot start raises its own error (the first one), never an
+        exception group: callers tell a failed warm-up from a bug."""
+        await gather(*(partial(self.exec_prefix, b) for b in boxes))
 
     async def remove_on(self, network: str) -> None:
         """Remove every box of the project on ``network`` (this process's or a killed

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from agent.adapters.process import run_command
+from agent.concurrency import gather
 from agent.core.actions import LaunchStack, RestartOnV2
 from agent.core.facts import Fact, StackLaunched, StackRestarted
 from agent.core.machine import State
 from agent.errors import CommandFailed, EnvironmentProblem
-from agent.runtime.concurrency import gather
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.state_reads import balances
 

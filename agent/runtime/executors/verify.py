@@ -18,6 +18,7 @@ import structlog
 
 from agent.adapters.process import run_command
 from agent.adapters.rpc import CometRPC
+from agent.concurrency import gather
 from agent.config import NodeConfig
 from agent.core.actions import CaptureBaseline, VerifyNoUpgrade, VerifyRestart, VerifyUpgrade
 from agent.core.facts import (
@@ -30,7 +31,6 @@ from agent.core.facts import (
 )
 from agent.core.machine import State
 from agent.errors import AgentError, TransientError
-from agent.runtime.concurrency import gather
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.declared import cli_binaries_read, judge_stage, take_reads
 from agent.runtime.executors.state_reads import balances

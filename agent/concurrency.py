@@ -3,6 +3,7 @@
 A bare task group wraps a failure in an ``ExceptionGroup``; executors report
 ``AgentError`` reasons to the machine (and a group would read as an internal
 error), so ``gather`` waits for every job and raises the first failure itself.
+Used by the executors and by adapters that start several things at once.
 """
 
 from __future__ import annotations
