@@ -37,7 +37,25 @@ __all__ = [
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-class HttpClients:
+class _Closing:
+    """``async with`` for a holder of connections: leaving the block calls ``aclose``."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class HttpClients(_Closing):
     """The process's httpx clients: one per origin (scheme, host, port), one TLS context.
 
     An ``httpx.AsyncClient`` builds its own TLS context (the CA bundle parsed again):
@@ -88,19 +106,8 @@ class HttpClients:
         for c in clients:
             await c.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class JsonHttpClient:
+class JsonHttpClient(_Closing):
     """A base URL, a per-request deadline and an httpx client that may be shared.
 
     Pass ``client`` to share a connection pool (it is then yours to close);
@@ -118,17 +125,6 @@ class JsonHttpClient:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 @dataclass(frozen=True, slots=True)
