@@ -45,7 +45,10 @@ class Compose:
         self.prefix = list(prefix)
         self.project = project
         self.directory = directory
-        self.env = env or {}
+        # Compose v1 gives up on a slow Docker API after its own 60 s
+        # (COMPOSE_HTTP_TIMEOUT) while our deadline still runs: a daemon busy with a
+        # build then fails a restart that would have finished. Our deadline governs.
+        self.env = {"COMPOSE_HTTP_TIMEOUT": str(max(60, int(timeout))), **(env or {})}
         self.timeout = timeout
 
     def _argv(self, files: Sequence[str], *args: str) -> list[str]:
