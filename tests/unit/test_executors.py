@@ -237,6 +237,40 @@ async def test_submit_ignores_a_rejected_proposal_and_submits_anew(world: World)
     assert len(world.chain.committed_of("proposal")) == 1
 
 
+async def test_a_tx_indexed_after_its_block_is_found_before_the_next_block(
+    world: World,
+) -> None:
+    """The block wakes the waiter when the first node has it; the tx node's lookup
+    may miss it for a moment (a hop behind, its indexer after the commit). The
+    lookup is repeated within the block, not a whole block later."""
+    chain = world.chain
+    misses_after_block = 2
+
+    async def one_block_then_none(n: int) -> None:
+        if chain.height > 10:
+            await anyio.sleep_forever()  # the next block would come after the deadline
+        chain.advance(n)
+
+    for rpc in world.rpcs.values():
+        real = rpc.tx
+
+        async def lagging(tx_hash: str, real: Any = real) -> dict[str, Any] | None:
+            nonlocal misses_after_block
+            found = await real(tx_hash)
+            if found is not None and misses_after_block > 0:
+                misses_after_block -= 1
+                return None  # in the block, not yet in this node's index
+            return found
+
+        rpc.tx = lagging  # type: ignore[method-assign]
+    world.ctx.wait_blocks = one_block_then_none
+    with anyio.fail_after(10):
+        fact = await cast_vote(world.ctx, CastVote("alice", 1), state())
+    assert isinstance(fact, VoteCast) and not fact.reused
+    assert chain.height == 11 and misses_after_block == 0
+    assert chain.vote_txs == [(1, "cosmos1alice")]
+
+
 @pytest.mark.parametrize(
     ("setup", "error", "message"),
     [

@@ -19,6 +19,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 import structlog
 
 from agent.adapters.chaincli import vote_args
@@ -153,16 +154,32 @@ async def _sign_record_send(
     return signed.tx_hash, found
 
 
+# How often an awaited transaction is looked up between blocks. The block wakes the
+# waiter as soon as the *first* node has it; the tx node may be a hop or two behind,
+# and its indexer runs after the commit. A lookup on the block alone then misses
+# and the next one comes a whole block later.
+TX_POLL_S = 0.2
+
+
 async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Included | None:
-    """(code, events) once the tx is in a block; None if not within ``blocks``."""
-    for attempt in range(blocks + 1):
+    """(code, events) once the tx is in a block; None if not within ``blocks``
+    blocks (0: look once). Looked up on every block and every ``TX_POLL_S``."""
+    last = ctx.view.max_height + blocks
+    final = blocks == 0
+    while True:
         result = await ctx.tx_rpc.tx(tx_hash)
         if result is not None:
             tx_result = result.get("tx_result", {})
             return int(tx_result.get("code", 0) or 0), list(tx_result.get("events", []))
-        if attempt < blocks:
+        if final:
+            return None
+        if ctx.view.max_height >= last:
+            # One lookup a moment after the last block: the tx node may lag it.
+            final = True
+            await ctx.clock.sleep(TX_POLL_S)
+            continue
+        with anyio.move_on_after(TX_POLL_S):
             await ctx.wait_blocks(1)
-    return None
 
 
 def _event_attr(events: Sequence[dict[str, Any]], etype: str, key: str) -> str | None:
