@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -35,3 +36,14 @@ def blockbuster(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
         return
     with blockbuster_ctx() as bb:
         yield bb
+
+
+@pytest.fixture(autouse=True)
+def _sigpipe_kept() -> Iterator[None]:
+    """``rehearse scenarios|status|check-config`` restore SIGPIPE's default (a listing
+    piped into ``head`` ends quietly). Run in-process by a test, that would make any
+    later test that writes to a child which exited (a secret to a CLI that never
+    read it) kill pytest itself, now and then, depending on the order and timing."""
+    before = signal.getsignal(signal.SIGPIPE)
+    yield
+    signal.signal(signal.SIGPIPE, before)

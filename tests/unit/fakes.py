@@ -417,7 +417,9 @@ class FakeRPC:
     async def abci_info(self) -> AbciInfo:
         self._reach()
         c = self.chain
-        return AbciInfo(c.app_version[self.node], f"v{c.app_version[self.node]}", c.height)
+        return AbciInfo(
+            c.app_version[self.node], f"v{c.app_version[self.node]}", c.heights[self.node]
+        )
 
     async def block_header(self, height: int | None = None) -> BlockHeader:
         h = self.chain.heights[self.node] if height is None else height
@@ -895,9 +897,14 @@ async def drive_blocks(
     until: Callable[[], bool],
     *,
     journal: RecordingJournal | None = None,
-    max_blocks: int = 400,
+    max_blocks: int = 4000,
 ) -> None:
-    """Produce blocks one at a time, letting the daemon settle between them."""
+    """Produce blocks one at a time, letting the daemon settle between them.
+
+    ``max_blocks`` is generous: how many blocks go by before the runner is done
+    depends on how its tasks interleave with this producer (50 checkpoints per
+    block are not always enough for a resumed one), and 400 ran out now and then
+    on a 2-core machine. The callers' ``fail_after`` is the real bound."""
     for _ in range(max_blocks):
         await settle()
         while journal is not None and journal.busy:
