@@ -16,6 +16,7 @@ import pytest
 import structlog
 import structlog.testing
 from fakes import (
+    GENESIS,
     PLAYER_PREFIX,
     VOTING,
     CommandRecorder,
@@ -56,6 +57,7 @@ from agent.core.facts import (
     VoteCast,
 )
 from agent.core.machine import Params, State, initial_state
+from agent.core.observations import NewBlock
 from agent.errors import ProtocolError, TransientError
 from agent.runtime.executors import HANDLERS, Executor
 from agent.runtime.executors.governance import cast_vote, submit_proposal
@@ -717,6 +719,30 @@ async def test_verify_upgrade_without_a_baseline_fails(world: World) -> None:
     assert "computed from 0 players []" in failed["leaderboard_migrated"]
 
 
+async def test_verify_upgrade_waits_for_each_node_to_commit_the_height(world: World) -> None:
+    """The view may show the upgrade height on a node whose app has not executed it
+    (halted with the block in its store): checks wait for the app's own height."""
+    b = await baseline_of(world)
+    good_upgrade(world)
+    chain = world.chain
+    chain.frozen.add("node-carol")  # halted on v1, still at 10
+    chain.app_version["node-carol"] = 1
+    world.view.observe(NewBlock("node-carol", H, chain.block_time(H), GENESIS + H))
+    real_wait = world.ctx.wait_blocks
+
+    async def carol_swapped_later(n: int) -> None:
+        await real_wait(n)
+        if chain.height >= H + 2 and "node-carol" in chain.frozen:
+            chain.frozen.discard("node-carol")  # Cosmovisor started v2; it replays
+            chain.app_version["node-carol"] = 2
+
+    world.ctx.wait_blocks = carol_swapped_later
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+    assert isinstance(fact, UpgradeVerified)
+    assert all(names(fact.checks).values()), fact.checks
+    assert chain.heights["node-carol"] >= H
+
+
 @pytest.mark.parametrize(
     ("world", "off"),
     [
@@ -741,7 +767,7 @@ async def test_verify_disable_removes_a_builtin_upgrade_check(world: World, off:
     assert off not in got and "leaderboard_migrated" in got
     assert len(got) == 4
     if off == "app_hash_agree":
-        assert w.chain.height == 10  # nothing waited for h+1
+        assert w.chain.height == H  # the height committed; nothing waited for h+1
 
 
 async def test_verify_upgrade_skips_absent_nodes(world: World) -> None:

@@ -61,7 +61,7 @@ def happy_path() -> list[Any]:
         VoteCast("bob", 1, "TXB", height=6, at=8.0),
         ProposalStatusSeen(1, "PROPOSAL_STATUS_VOTING_PERIOD", height=10, at=12.0),
         ProposalStatusSeen(1, PASSED, height=26, at=27.0),
-        NodesReached(31, height=32, at=40.0),
+        NodesReached(30, height=31, at=40.0),
         UpgradeVerified(OK, height=33, at=42.0),
         StackRestarted(34, height=34, at=45.0),
         NodesReached(34, height=36, at=55.0),

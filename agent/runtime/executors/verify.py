@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
+import anyio
 import structlog
 
 from agent.adapters.process import run_command
@@ -82,13 +83,44 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
     return r.stdout.strip()
 
 
+# Between two looks at a node's committed height while it restarts on the new binary.
+COMMITTED_POLL_S = 0.2
+
+
+async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -> None:
+    """Return once every node's app committed ``height`` (``abci_info``).
+
+    The view may show a node at the upgrade height before its app executed it: a
+    node that halted there holds the block in its store, and a stream that
+    reconnected to it backfills it. The app's own last block height is the proof.
+    A node that cannot answer yet (restarting under Cosmovisor) is asked again;
+    the action's deadline bounds the wait."""
+
+    async def committed(rpc: CometRPC) -> bool:
+        try:
+            return (await rpc.abci_info()).last_block_height >= height
+        except TransientError:
+            return False
+
+    waiting = dict(rpcs)
+    while True:
+        done = await gather(*(partial(committed, r) for r in waiting.values()))
+        waiting = {n: r for (n, r), ok in zip(waiting.items(), done, strict=True) if not ok}
+        if not waiting:
+            return
+        with anyio.move_on_after(COMMITTED_POLL_S):  # a block, or a moment
+            await ctx.wait_blocks(1)
+
+
 async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) -> Fact:
     """Every check at once, each as soon as its data can exist: the links, the plan and
-    the versions now (a block after the height is in); the app hashes of block h+1
-    once every node has it. The report lists them in a fixed order."""
+    the versions once every node's app committed block h (the new binary ran the
+    migration); the app hashes of block h+1 once every node has it. The report
+    lists them in a fixed order."""
     name, h = action.upgrade_name, action.upgrade_height
     present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
     rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
+    await _committed(ctx, rpcs, h)
 
     async def cosmovisor_current() -> list[Check]:
         # Attached to a network we did not launch: its containers are not ours to inspect.
