@@ -157,6 +157,31 @@ def docker_reachable() -> bool:
     return bool(host) or os.path.exists("/var/run/docker.sock")
 
 
+def rehearsal_sources(
+    cfg: Config,
+    rpcs: dict[str, CometRPC],
+    clock: Clock,
+    *,
+    ws_urls: dict[str, str] | None = None,
+    docker_url: str | None = None,
+) -> Callable[[MemoryObjectSendStream[Observation]], Sequence[Source]]:
+    """The Runner's source factory for a rehearsal: every stream, reconnecting at
+    least once a ``REHEARSAL_RECONNECT_CAP`` (a node back on v2 is seen at once)."""
+
+    def make(send: MemoryObjectSendStream[Observation]) -> Sequence[Source]:
+        return sources(
+            cfg,
+            rpcs,
+            send,
+            clock,
+            ws_urls=ws_urls,
+            docker_url=docker_url,
+            reconnect_cap=REHEARSAL_RECONNECT_CAP,
+        )
+
+    return make
+
+
 def sources(
     cfg: Config,
     rpcs: dict[str, CometRPC],
@@ -531,9 +556,7 @@ async def _run_rehearsal(
                 RestReads(rest),
                 view,
                 clock,
-                lambda send: sources(
-                    cfg, c.rpcs, send, clock, ws_urls=ws_urls, docker_url=docker_url
-                ),
+                rehearsal_sources(cfg, c.rpcs, clock, ws_urls=ws_urls, docker_url=docker_url),
                 watch=watch,
                 read_timeout=cfg.timing.rpc_timeout * 2,
                 block_log=BlockLog(cfg.state_dir),

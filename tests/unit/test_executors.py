@@ -743,6 +743,36 @@ async def test_verify_upgrade_waits_for_each_node_to_commit_the_height(world: Wo
     assert chain.heights["node-carol"] >= H
 
 
+async def test_app_hashes_are_read_when_the_last_node_has_the_next_block(world: World) -> None:
+    """The first node with h+1 wakes a block waiter; the others get it a moment
+    later. The app hashes are read then, not a whole block later."""
+    b = await baseline_of(world)
+    good_upgrade(world)
+    chain = world.chain
+    chain.advance(H - chain.height)  # every node committed the height
+    chain.frozen.add("node-carol")  # h+1 reaches carol a moment after the others
+
+    async def one_block_then_none(n: int) -> None:
+        if chain.height > H:
+            await anyio.sleep_forever()  # the block after h+1 comes after the deadline
+        chain.advance(n)
+
+    async def carol_catches_up() -> None:
+        await anyio.sleep(0.05)
+        chain.frozen.discard("node-carol")
+        chain.heights["node-carol"] = H + 1
+        world.view.observe(NewBlock("node-carol", H + 1, chain.block_time(H + 1), GENESIS + H + 1))
+
+    world.ctx.wait_blocks = one_block_then_none
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(carol_catches_up)
+            fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+    assert isinstance(fact, UpgradeVerified)
+    assert names(fact.checks)["app_hash_agree"], fact.checks
+    assert chain.height == H + 1
+
+
 @pytest.mark.parametrize(
     ("world", "off"),
     [

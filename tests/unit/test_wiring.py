@@ -30,3 +30,24 @@ async def test_unreachable_docker_is_named_not_mistaken_for_a_password(
         await _preflight(cfg)
     assert info.value.key == "DOCKER_HOST"
     assert "unreachable" in str(info.value)
+
+
+def test_a_rehearsals_streams_reconnect_at_least_once_a_second(cfg: Config) -> None:
+    """After the upgrade halt every node's stream reconnects as soon as its node is
+    back: a 5 s backoff once held a node's first v2 block back by more than a second
+    (the cap was defined and never passed)."""
+    import anyio
+
+    from agent.adapters.clock import SystemClock
+    from agent.adapters.ws import NewBlockSource
+    from agent.core.observations import Observation
+    from agent.runtime.wiring import REHEARSAL_RECONNECT_CAP, rehearsal_sources
+
+    send, recv = anyio.create_memory_object_stream[Observation](1)
+    with send, recv:
+        made = rehearsal_sources(cfg, {n.name: None for n in cfg.nodes}, SystemClock())(send)  # type: ignore[misc]
+        ws = [s for s in made if isinstance(s, NewBlockSource)]
+        assert len(ws) == len(cfg.nodes)
+        assert {s._backoff.cap for s in ws} == {REHEARSAL_RECONNECT_CAP}
+        for s in made:
+            s._send.close()  # type: ignore[attr-defined]

@@ -180,7 +180,10 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
         # State after executing block h (the migration) is in block h+1's app hash.
         target = h + 1
         while not ctx.view.all_above(target - 1, state.absent):
-            await ctx.wait_blocks(1)
+            # wait_blocks wakes when the *highest* height rises: the first node with
+            # h+1 would leave the others' h+1 to the block after. Look again soon.
+            with anyio.move_on_after(COMMITTED_POLL_S):
+                await ctx.wait_blocks(1)
         headers = await _each(rpcs, lambda r: r.block_header(target))
         hashes = {n: hd.app_hash for n, hd in headers.items()}
         return [
