@@ -46,6 +46,8 @@ from agent.core.observations import NewBlock
 
 __all__ = [
     "MEASURE_GAPS",
+    "REREAD_S",
+    "REREADS_PER_BLOCK",
     "Derivation",
     "Output",
     "Read",
@@ -81,6 +83,10 @@ _STACK_ACTIONS = ("launch_stack", "restart_on_v2")
 # time and is never counted), and the plan takes the faster one, less the policy's
 # speed-up allowance; each further gap would hold the proposal back a whole block.
 MEASURE_GAPS = 2
+
+# A status read repeated within a block (see ``Derivation.reread_after``).
+REREAD_S = 0.25
+REREADS_PER_BLOCK = 4
 
 
 def action_timeout(action: Action, params: Params) -> float:
@@ -122,6 +128,7 @@ class Derivation:
         self._reading_params = False
         self._reading_status = False
         self._last_status: str | None = None
+        self._rereads: dict[int, int] = {}  # height -> status reads repeated within it
         self.status_changed = False  # the last status read differs from the one before
 
     def restart_chain(self) -> None:
@@ -177,6 +184,34 @@ class Derivation:
         self.status_changed = status != self._last_status
         self._last_status = status
         return ProposalStatusSeen(read.proposal_id, status, self.view.max_height, at)
+
+    def reread_after(self, state: State, fact: ProposalStatusSeen) -> float | None:
+        """Seconds until the status is read again before the next block, or None.
+
+        The read follows the first node to show a block; the node that answers it
+        may not have committed that block yet. Once the voting period is over by the
+        clock, a status still in voting may be one block stale: it is asked again a
+        few times within the block, so PASSED is not seen a whole block late."""
+        if (
+            state.phase is not Phase.VOTED
+            or fact.proposal_id != state.proposal_id
+            or fact.status != "PROPOSAL_STATUS_VOTING_PERIOD"
+            or state.voting_end is None
+            or fact.at < state.voting_end
+        ):
+            return None
+        if self._rereads.get(fact.height, 0) >= REREADS_PER_BLOCK:
+            return None
+        return REREAD_S
+
+    def reread(self, read: ReadProposalStatus, height: int) -> ReadProposalStatus | None:
+        """The read to send again after ``reread_after``, if it is still useful: no read
+        in flight, and no newer block (which brought its own read)."""
+        if self._reading_status or self.view.max_height != height:
+            return None
+        self._rereads[height] = self._rereads.get(height, 0) + 1
+        self._reading_status = True
+        return read
 
     def behind(self, state: State) -> tuple[str, ...]:
         """Who holds up the machine's current wait (for a deadline that ran out)."""

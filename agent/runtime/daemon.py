@@ -45,6 +45,7 @@ from agent.core.facts import (
     Begin,
     DeadlinePassed,
     Fact,
+    ProposalStatusSeen,
     Resumed,
     StackLaunched,
 )
@@ -346,3 +347,14 @@ class Runner:
             return
         if fact is not None:
             await self._send_derived(fact, received)
+            if isinstance(read, ReadProposalStatus) and isinstance(fact, ProposalStatusSeen):
+                delay = self.derivation.reread_after(self.state, fact)
+                if delay is not None:
+                    assert self._tg is not None
+                    self._tg.start_soon(self._reread, read, fact.height, delay)
+
+    async def _reread(self, read: ReadProposalStatus, height: int, delay: float) -> None:
+        await self.clock.sleep(delay)
+        again = self.derivation.reread(read, height)
+        if again is not None:
+            await self._read(again, self.clock.monotonic())

@@ -35,6 +35,7 @@ from fakes import (
 from agent.adapters.journal import FileJournal
 from agent.core.actions import ArmDeadline
 from agent.core.chainview import ChainView
+from agent.core.derive import REREAD_S
 from agent.core.facts import (
     BaselineCaptured,
     Begin,
@@ -232,6 +233,43 @@ async def test_happy_path_runs_every_phase_once_and_writes_the_report(tmp_path: 
     assert w.calls["state_changed"] == len(r.journal.saved)
     assert w.calls["observe"] > 0
     assert len(r.journal.saved) == 14  # the cancellation tests below cut in each of them
+
+
+async def test_passed_is_seen_within_the_block_that_tallied_it(tmp_path: Path) -> None:
+    """The status read follows the first node with a block; the node that answers
+    may not have committed it yet. After the voting end, a status still in voting
+    is read again within the block, so PASSED is not seen a block late."""
+    r = rig(tmp_path)
+    stale = {"left": 0}
+
+    async def body() -> None:
+        await drive_blocks(r.chain, phase_is(r, Phase.VOTED), journal=r.journal)
+        r.clock.advance(r.reads.voting_period_s + 1.0)  # the voting period is over
+        stale["left"] = 1  # the read on the next block still says VOTING_PERIOD
+        r.chain.advance()
+        for _ in range(20):
+            await settle()
+            if r.runner.state.phase is Phase.PASSED:
+                return
+            r.clock.advance(REREAD_S)  # no new block: only a re-read can see it
+        raise AssertionError("PASSED not seen without another block")
+
+    def gate() -> bool:
+        if r.runner.state.phase is not Phase.VOTED:
+            return False
+        if stale["left"]:
+            stale["left"] -= 1
+            return False
+        return True
+
+    r.reads.statuses = [VOTING, PASSED]
+    r.reads.gate = gate
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(r.runner.run, None, "r1")
+            await body()
+            tg.cancel_scope.cancel()
+    assert r.reads.calls.count("proposal_status") >= 2
 
 
 async def test_observer_handles_stream_status_and_container_events(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from agent.core.actions import (
 )
 from agent.core.chainview import ChainView
 from agent.core.derive import (
+    REREAD_S,
+    REREADS_PER_BLOCK,
     Derivation,
     ReadGovParams,
     ReadProposalStatus,
@@ -182,6 +184,51 @@ def test_a_failed_status_read_is_asked_again() -> None:
     (read,) = [o for o in feed(d, s, [block("a", 5, T0)]) if isinstance(o, ReadProposalStatus)]
     d.read_failed(read)
     assert [o for o in feed(d, s, [block("a", 6, T0)]) if isinstance(o, ReadProposalStatus)]
+
+
+VOTING = "PROPOSAL_STATUS_VOTING_PERIOD"
+
+
+def _voted(voting_end: float | None) -> State:
+    return replace(state(Phase.VOTED, proposal_id=7), voting_end=voting_end)
+
+
+@pytest.mark.parametrize(
+    ("phase", "status", "at", "again"),
+    [
+        (Phase.VOTED, VOTING, T0 + 20.5, True),  # over by the clock, still voting: stale?
+        (Phase.VOTED, VOTING, T0 + 19.5, False),  # still in its voting period
+        (Phase.VOTED, "PROPOSAL_STATUS_PASSED", T0 + 20.5, False),  # the answer is in
+        (Phase.PROPOSED, VOTING, T0 + 20.5, False),  # the machine cannot use PASSED yet
+    ],
+)
+def test_a_status_still_voting_after_the_voting_end_is_read_again_within_the_block(
+    phase: Phase, status: str, at: float, again: bool
+) -> None:
+    d = Derivation(ChainView(NODES))
+    s = replace(_voted(T0 + 20.0), phase=phase)
+    (read,) = [o for o in feed(d, s, [block("a", 30, T0)]) if isinstance(o, ReadProposalStatus)]
+    seen = d.status_read(read, status, at)
+    assert seen is not None
+    assert (d.reread_after(s, seen) == REREAD_S) is again
+
+
+def test_a_reread_is_sent_only_while_no_newer_block_came_and_a_few_times_a_block() -> None:
+    d = Derivation(ChainView(NODES))
+    s = _voted(T0 + 20.0)
+    (read,) = [o for o in feed(d, s, [block("a", 30, T0)]) if isinstance(o, ReadProposalStatus)]
+    seen = d.status_read(read, VOTING, T0 + 21)
+    assert seen is not None and d.reread_after(s, seen) == REREAD_S
+    for _ in range(REREADS_PER_BLOCK):
+        assert d.reread(read, 30) == read
+        assert d.reread(read, 30) is None  # one in flight
+        seen = d.status_read(read, VOTING, T0 + 21)
+        assert seen is not None
+    assert d.reread_after(s, seen) is None  # enough for this block
+    (read,) = [o for o in feed(d, s, [block("a", 31, T0)]) if isinstance(o, ReadProposalStatus)]
+    seen = d.status_read(read, VOTING, T0 + 22)
+    assert seen is not None and d.reread_after(s, seen) == REREAD_S  # a new block: again
+    assert d.reread(read, 30) is None  # a reread planned at 30 is moot at 31
 
 
 # --- planned downtime and timeouts ----------------------------------------------------
