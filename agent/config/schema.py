@@ -244,7 +244,7 @@ class TimingConfig(Schema):
     height_margin_seconds: SecondsOrZero = 0.0
     min_blocks_ahead: Count = 10
     block_speedup: float = Field(default=0.10, ge=0.0, le=0.5, allow_inf_nan=False)
-    inclusion_blocks: Count = 2
+    inclusion_blocks: Count = 1
     spare_blocks: int = Field(default=1, ge=0, le=1000)
     launch_timeout: Seconds = 180.0
     vote_timeout: Seconds = 90.0

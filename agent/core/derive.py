@@ -46,6 +46,7 @@ from agent.core.observations import NewBlock
 
 __all__ = [
     "MEASURE_GAPS",
+    "PRESIGN_GAPS",
     "REREAD_S",
     "REREADS_PER_BLOCK",
     "Derivation",
@@ -83,6 +84,10 @@ _STACK_ACTIONS = ("launch_stack", "restart_on_v2")
 # time and is never counted), and the plan takes the faster one, less the policy's
 # speed-up allowance; each further gap would hold the proposal back a whole block.
 MEASURE_GAPS = 2
+# The proposal is signed while the last of them is measured (``ChainLive`` comes a
+# gap earlier) and sent the moment it is, if the plan still holds: the signature's
+# second in the CLI no longer makes the proposal miss the next block.
+PRESIGN_GAPS = MEASURE_GAPS - 1
 
 # A status read repeated within a block (see ``Derivation.reread_after``).
 REREAD_S = 0.25
@@ -146,11 +151,11 @@ class Derivation:
         aw = state.awaiting
         if aw is not None and aw != self._answered and view.all_above(aw, state.absent):
             if state.phase is Phase.LAUNCHED:
-                interval = view.block_interval(MEASURE_GAPS)
+                interval = view.block_interval(PRESIGN_GAPS)
                 if interval is not None and not self._reading_params:
                     self._answered = aw
                     self._reading_params = True
-                    out.append(ReadGovParams(aw, interval, view.fastest_interval(MEASURE_GAPS)))
+                    out.append(ReadGovParams(aw, interval, view.fastest_interval(PRESIGN_GAPS)))
             else:
                 self._answered = aw
                 out.append(NodesReached(aw, view.max_height, ev.at))

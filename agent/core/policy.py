@@ -17,9 +17,10 @@ class UpgradeHeightPolicy:
     rehearsal waits for nothing. So the height is counted in blocks, each term one
     thing the chain must do first:
 
-    - ``inclusion_blocks``: the proposal, signed now, lands in the next block or,
-      when it missed the proposer's cut, the one after; its voting period starts
-      there;
+    - ``inclusion_blocks``: the proposal lands in the next block (it is signed
+      ahead and sent as the planning block arrives, well before the proposer's
+      cut); its voting period starts there. One that lands a block late uses the
+      spare block;
     - the voting period in blocks at the fastest interval seen, less ``speedup``
       (blocks may yet come that much faster; slower blocks only add slack);
     - one tally block (the first block at or after the voting end) and
@@ -33,7 +34,7 @@ class UpgradeHeightPolicy:
     margin_seconds: float = 0.0
     min_blocks_ahead: int = 10
     speedup: float = 0.10
-    inclusion_blocks: int = 2
+    inclusion_blocks: int = 1
     spare_blocks: int = 1
 
     def blocks_ahead(self, block_interval: float, voting_period: float) -> int:
@@ -46,6 +47,13 @@ class UpgradeHeightPolicy:
 
     def height(self, current_height: int, block_interval: float, voting_period: float) -> int:
         return current_height + self.blocks_ahead(block_interval, voting_period)
+
+    def holds(
+        self, signed: int, current_height: int, block_interval: float, voting_period: float
+    ) -> bool:
+        """A height signed ahead of time is still a safe plan now: at or after the
+        height this policy would choose from ``current_height``."""
+        return signed >= self.height(current_height, block_interval, voting_period)
 
     @staticmethod
     def predicted_time(

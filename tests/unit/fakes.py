@@ -649,7 +649,10 @@ def make_world(
     view = ChainView(names)
     chain.views.append(view)
     for n in cfg.nodes:
-        view.observe(NewBlock(n.name, height, chain.block_time(height), GENESIS + height))
+        # Three blocks seen: the block time is measured (two gaps), as when the
+        # machine asks for a proposal.
+        for h in range(max(1, height - 2), height + 1):
+            view.observe(NewBlock(n.name, h, chain.block_time(h), GENESIS + h))
         cid = f"cid-{n.service or n.name}"
         chain.containers[n.service or n.name] = cid
         chain.links[cid] = f"{cfg.chain.daemon_home}/cosmovisor/upgrades/{cfg.chain.upgrade_name}"

@@ -17,6 +17,8 @@ from agent.core.actions import (
 )
 from agent.core.chainview import ChainView
 from agent.core.derive import (
+    MEASURE_GAPS,
+    PRESIGN_GAPS,
     REREAD_S,
     REREADS_PER_BLOCK,
     Derivation,
@@ -108,10 +110,11 @@ def test_nodes_reached_answers_a_new_threshold_again() -> None:
 def test_launched_reads_gov_params_once_the_interval_is_measured() -> None:
     d = Derivation(ChainView(NODES))
     s = state(Phase.LAUNCHED, awaiting=2)
-    # Two distinct header gaps (2-3, 3-4) after the genesis gap is skipped;
-    # the same gap seen on every node counts once.
-    assert not [o for o in feed(d, s, chain(NODES, range(1, 4))) if isinstance(o, ReadGovParams)]
-    out = feed(d, s, chain(NODES, range(4, 5)))
+    # One header gap (2-3) after the genesis gap is skipped: the proposal is signed
+    # while the second one (3-4) is measured; the same gap on every node counts once.
+    assert PRESIGN_GAPS == MEASURE_GAPS - 1 == 1
+    assert not [o for o in feed(d, s, chain(NODES, range(1, 3))) if isinstance(o, ReadGovParams)]
+    out = feed(d, s, chain(NODES, range(3, 5)))
     reads = [o for o in out if isinstance(o, ReadGovParams)]
     assert reads == [ReadGovParams(2, 1.0, 1.0)]
     # In flight: further blocks do not ask again.

@@ -26,6 +26,7 @@ from fakes import (
     SimulatedCrash,
     World,
     make_world,
+    rfc3339,
 )
 
 from agent.adapters.chaincli import SignedTx, vote_args
@@ -218,6 +219,55 @@ async def test_submit_recomputes_a_later_height_from_the_current_one(world: Worl
     assert isinstance(fact, ProposalSubmitted)
     assert fact.upgrade_height == 10 + height_policy(world.cfg.timing).blocks_ahead(1.0, 20.0)
     assert only(world.chain.signed).what[2] == fact.upgrade_height
+
+
+@pytest.fixture
+def early(tmp_path: Path) -> World:
+    """A chain at height 3: one block gap measured (block 1's is never counted)."""
+    return make_world(tmp_path, height=3)
+
+
+async def test_a_proposal_is_signed_ahead_and_sent_as_the_next_block_arrives(
+    early: World,
+) -> None:
+    w = early
+    signed_before_block: list[int] = []
+    real_wait = w.ctx.wait_blocks
+
+    async def wait(n: int) -> None:
+        signed_before_block.append(len(w.chain.signed))
+        await real_wait(n)
+
+    w.ctx.wait_blocks = wait
+    action = replace(SUBMIT, upgrade_height=5, voting_period=20.0)
+    fact = await submit_proposal(w.ctx, action, state())
+    assert isinstance(fact, ProposalSubmitted)
+    assert signed_before_block[0] == 1  # the signature came before the block
+    assert len(w.chain.signed) == 1 and len(w.ledger.records) == 1
+    # The plan the second gap gives from the block the proposal was sent at.
+    assert fact.upgrade_height == 4 + height_policy(w.cfg.timing).blocks_ahead(1.0, 20.0)
+
+
+async def test_a_proposal_signed_ahead_is_replaced_when_the_last_gap_changes_the_plan(
+    early: World,
+) -> None:
+    """Faster blocks in the last gap need a later height: the early signature is
+    dropped unrecorded (it never left the agent) and the proposal signed again."""
+    w = early
+    slow = w.chain.block_time
+
+    def faster_after_3(h: int) -> str:
+        return slow(h) if h <= 3 else rfc3339(GENESIS + 3 + (h - 3) * 0.5)
+
+    w.chain.block_time = faster_after_3  # type: ignore[method-assign]
+    action = replace(SUBMIT, upgrade_height=5, voting_period=20.0)
+    fact = await submit_proposal(w.ctx, action, state())
+    assert isinstance(fact, ProposalSubmitted)
+    assert len(w.chain.signed) == 2 and len(w.ledger.records) == 1
+    assert len(w.chain.broadcasts) == 1
+    assert w.ledger.records[0][2] == fact.tx_hash
+    assert fact.upgrade_height == 4 + height_policy(w.cfg.timing).blocks_ahead(0.5, 20.0)
+    assert only(w.chain.signed[1:]).what[2] == fact.upgrade_height
 
 
 async def test_submit_reuses_an_open_proposal_for_the_same_plan(world: World) -> None:

@@ -121,22 +121,22 @@ def test_upgrade_height_comes_from_block_time_and_voting_period() -> None:
     state, actions = run(happy_path()[:2])
     _, out = decide(state, ChainLive(block_interval=0.5, voting_period=20.0, height=100, at=1.0))
     submit = [a for a in out if isinstance(a, SubmitProposal)][0]
-    # 2 inclusion blocks, 20 s at 0.45 s a block (10 % faster than measured), the
+    # 1 inclusion block, 20 s at 0.45 s a block (10 % faster than measured), the
     # tally block and one spare.
-    assert submit.upgrade_height == 100 + 2 + 45 + 1 + 1
+    assert submit.upgrade_height == 100 + 1 + 45 + 1 + 1
     _, out = decide(state, ChainLive(block_interval=2.0, voting_period=20.0, height=100, at=1.0))
     submit2 = [a for a in out if isinstance(a, SubmitProposal)][0]
-    assert submit2.upgrade_height == 100 + 2 + 12 + 1 + 1
+    assert submit2.upgrade_height == 100 + 1 + 12 + 1 + 1
 
 
 @pytest.mark.parametrize(
     ("policy", "interval", "voting", "ahead"),
     [
-        (UpgradeHeightPolicy(), 1.92, 20.0, 2 + 12 + 1 + 1),  # the prod-sim
-        (UpgradeHeightPolicy(), 6.0, 172800.0, 2 + 32000 + 1 + 1),  # 2 days, 6 s blocks
+        (UpgradeHeightPolicy(), 1.92, 20.0, 1 + 12 + 1 + 1),  # the prod-sim
+        (UpgradeHeightPolicy(), 6.0, 172800.0, 1 + 32000 + 1 + 1),  # 2 days, 6 s blocks
         (UpgradeHeightPolicy(), 5.0, 1.0, 10),  # the floor
-        (UpgradeHeightPolicy(margin_seconds=12.0), 2.0, 20.0, 2 + 18 + 1 + 1),
-        (UpgradeHeightPolicy(speedup=0.0, spare_blocks=0), 2.0, 20.0, 2 + 10 + 1 + 0),
+        (UpgradeHeightPolicy(margin_seconds=12.0), 2.0, 20.0, 1 + 18 + 1 + 1),
+        (UpgradeHeightPolicy(speedup=0.0, spare_blocks=0), 2.0, 20.0, 1 + 10 + 1 + 0),
         (UpgradeHeightPolicy(inclusion_blocks=4, min_blocks_ahead=1), 1.0, 3.0, 4 + 4 + 1 + 1),
     ],
 )
@@ -405,5 +405,5 @@ def test_the_upgrade_height_is_planned_with_the_fastest_interval() -> None:
     h_slow = next(a.upgrade_height for a in a_slow if isinstance(a, SubmitProposal))
     h_fast = next(a.upgrade_height for a in a_fast if isinstance(a, SubmitProposal))
     # 20 s at 2.4 s x 0.9 -> 10 blocks, but the chain can do 1.8 s blocks: 20 s at
-    # 1.62 s -> 13 (each + 4: two for the inclusion, the tally block, a spare one).
-    assert (h_slow, h_fast) == (3 + 14, 3 + 17)
+    # 1.62 s -> 13 (each + 3: the inclusion block, the tally block, a spare one).
+    assert (h_slow, h_fast) == (3 + 13, 3 + 16)

@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 import structlog
 
-from agent.adapters.chaincli import vote_args
+from agent.adapters.chaincli import SignedTx, vote_args
 from agent.config import VoterConfig
 from agent.core.actions import CastVote, SubmitProposal
 from agent.core.chainview import parse_rfc3339
@@ -63,22 +63,44 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         log.info("proposal_reused", proposal_id=pid, upgrade_height=height)
         return ProposalSubmitted(pid, "", height, reused=True, voting_end=end, **ctx.fact_kw())
 
-    # Replanned from the height now, with the fastest interval seen so far, by the
-    # policy the machine planned with.
-    policy = state.params.height_policy
-    fastest = ctx.view.fastest_interval(MEASURE_GAPS)
-    interval = min(action.block_interval, fastest or action.block_interval)
-    height = max(
-        action.upgrade_height,
-        policy.height(ctx.view.max_height, interval, action.voting_period),
-    )
     proposer = ctx.cfg.voters[0]
-    args = ctx.cli.proposal_args(
-        action.upgrade_name,
-        height,
-        f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
-    )
-    tx_hash, (code, events) = await _sign_record_send(ctx, state.rehearsal_id, kind, proposer, args)
+    policy = state.params.height_policy
+
+    def plan(base: int) -> int:
+        # From the height ``base``, with the fastest interval seen so far, by the
+        # policy the machine planned with; never before the machine's own plan.
+        fastest = ctx.view.fastest_interval(MEASURE_GAPS) or ctx.view.fastest_interval(1)
+        interval = min(action.block_interval, fastest or action.block_interval)
+        return max(action.upgrade_height, policy.height(base, interval, action.voting_period))
+
+    async def sign(height: int) -> SignedTx:
+        args = ctx.cli.proposal_args(
+            action.upgrade_name,
+            height,
+            f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
+        )
+        return await _sign(ctx, proposer, args)
+
+    if ctx.view.fastest_interval(MEASURE_GAPS) is None:
+        # Signed now for the next block's plan, kept in memory only (a kill before
+        # it is recorded loses nothing: it never left the agent), and sent as that
+        # block arrives if the last gap did not change the plan; else signed again.
+        height = plan(ctx.view.max_height + 1)
+        signed = await sign(height)
+        base = ctx.view.max_height
+        while ctx.view.fastest_interval(MEASURE_GAPS) is None and ctx.view.max_height == base:
+            await ctx.wait_blocks(1)
+        interval = min(
+            action.block_interval, ctx.view.fastest_interval(MEASURE_GAPS) or action.block_interval
+        )
+        if not policy.holds(height, ctx.view.max_height, interval, action.voting_period):
+            log.info("presigned_proposal_replaced", signed_for=height)
+            height = plan(ctx.view.max_height)
+            signed = await sign(height)
+    else:
+        height = plan(ctx.view.max_height)
+        signed = await sign(height)
+    tx_hash, (code, events) = await _record_send(ctx, state.rehearsal_id, kind, signed)
     if code != 0:
         raise ProtocolError(f"proposal tx {tx_hash} failed with code {code}")
     pid_attr = _event_attr(events, "submit_proposal", "proposal_id")
@@ -127,18 +149,21 @@ async def _resend_recorded(
     return None
 
 
-async def _sign_record_send(
-    ctx: ExecContext, rehearsal: str, kind: str, voter: VoterConfig, args: list[str]
-) -> tuple[str, Included]:
+async def _sign(ctx: ExecContext, voter: VoterConfig, args: list[str]) -> SignedTx:
     address = await ctx.cli.address(voter)
     account = await ctx.rest.account(address)
-    signed = await ctx.cli.sign(
+    return await ctx.cli.sign(
         voter,
         args,
         address=address,
         account_number=account.account_number,
         sequence=account.sequence,
     )
+
+
+async def _record_send(
+    ctx: ExecContext, rehearsal: str, kind: str, signed: SignedTx
+) -> tuple[str, Included]:
     # Recorded before it leaves the agent: a kill from here on is reconciled by hash.
     await ctx.ledger.record(rehearsal, kind, signed.tx_hash, tx=signed.base64)
     result = await ctx.tx_rpc.broadcast_tx_sync(signed.tx_bytes)
@@ -152,6 +177,12 @@ async def _sign_record_send(
     if found is None:
         raise TransientError(f"{kind} tx {signed.tx_hash} not included within 10 blocks")
     return signed.tx_hash, found
+
+
+async def _sign_record_send(
+    ctx: ExecContext, rehearsal: str, kind: str, voter: VoterConfig, args: list[str]
+) -> tuple[str, Included]:
+    return await _record_send(ctx, rehearsal, kind, await _sign(ctx, voter, args))
 
 
 # How often an awaited transaction is looked up between blocks. The block wakes the
