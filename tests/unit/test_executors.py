@@ -793,6 +793,21 @@ async def test_verify_upgrade_waits_for_each_node_to_commit_the_height(world: Wo
     assert chain.heights["node-carol"] >= H
 
 
+async def test_a_node_that_never_commits_the_height_is_named(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agent.runtime.executors.verify.COMMITTED_WITHIN_S", 0.5)
+    b = await baseline_of(world)
+    good_upgrade(world)
+    world.chain.frozen.add("node-carol")  # halted on v1 for good
+    world.chain.app_version["node-carol"] = 1
+    with pytest.raises(ProtocolError) as info:
+        await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+    assert str(info.value) == (
+        f"upgrade height {H} not committed within 0.5s by: node-carol (app at 10 (v1))"
+    )
+
+
 async def test_app_hashes_are_read_when_the_last_node_has_the_next_block(world: World) -> None:
     """The first node with h+1 wakes a block waiter; the others get it a moment
     later. The app hashes are read then, not a whole block later."""

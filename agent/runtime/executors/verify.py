@@ -31,7 +31,7 @@ from agent.core.facts import (
     UpgradeVerified,
 )
 from agent.core.machine import State
-from agent.errors import AgentError, TransientError
+from agent.errors import AgentError, ProtocolError, TransientError
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.declared import cli_binaries_read, judge_stage, take_reads
 from agent.runtime.executors.state_reads import balances
@@ -87,29 +87,43 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
 COMMITTED_POLL_S = 0.2
 
 
+# How long a node may show the upgrade height before its app committed it: a few
+# blocks' worth on any chain; beyond that something holds it (a halted old binary
+# with the block stored, not executed), and the check names the node.
+COMMITTED_WITHIN_S = 60.0
+
+
 async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -> None:
     """Return once every node's app committed ``height`` (``abci_info``).
 
     The view may show a node at the upgrade height before its app executed it: a
     node that halted there holds the block in its store, and a stream that
     reconnected to it backfills it. The app's own last block height is the proof.
-    A node that cannot answer yet (restarting under Cosmovisor) is asked again;
-    the action's deadline bounds the wait."""
+    A node that cannot answer yet (restarting under Cosmovisor) is asked again."""
+    seen: dict[str, str] = {}
 
-    async def committed(rpc: CometRPC) -> bool:
+    async def committed(name: str, rpc: CometRPC) -> bool:
         try:
-            return (await rpc.abci_info()).last_block_height >= height
-        except TransientError:
+            info = await rpc.abci_info()
+        except TransientError as exc:
+            seen[name] = f"no answer ({str(exc)[:80]})"
             return False
+        seen[name] = f"app at {info.last_block_height} ({info.version})"
+        return info.last_block_height >= height
 
     waiting = dict(rpcs)
-    while True:
-        done = await gather(*(partial(committed, r) for r in waiting.values()))
-        waiting = {n: r for (n, r), ok in zip(waiting.items(), done, strict=True) if not ok}
-        if not waiting:
-            return
-        with anyio.move_on_after(COMMITTED_POLL_S):  # a block, or a moment
-            await ctx.wait_blocks(1)
+    with anyio.move_on_after(COMMITTED_WITHIN_S):
+        while True:
+            done = await gather(*(partial(committed, n, r) for n, r in waiting.items()))
+            waiting = {n: r for (n, r), ok in zip(waiting.items(), done, strict=True) if not ok}
+            if not waiting:
+                return
+            with anyio.move_on_after(COMMITTED_POLL_S):  # a block, or a moment
+                await ctx.wait_blocks(1)
+    raise ProtocolError(
+        f"upgrade height {height} not committed within {COMMITTED_WITHIN_S:g}s by: "
+        + ", ".join(f"{n} ({seen.get(n, 'not asked')})" for n in waiting)
+    )
 
 
 async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) -> Fact:
