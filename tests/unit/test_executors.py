@@ -793,6 +793,26 @@ async def test_verify_upgrade_waits_for_each_node_to_commit_the_height(world: Wo
     assert chain.heights["node-carol"] >= H
 
 
+async def test_the_applied_plan_is_asked_again_while_rest_is_not_up(world: World) -> None:
+    """An SDK v0.50 node's REST answers 503 until its gRPC server is up, a moment
+    after the node committed the upgrade height."""
+    b = await baseline_of(world)
+    good_upgrade(world)
+    real = world.rest.applied_plan
+    refusals = [1]
+
+    async def not_yet(name: str) -> int:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise TransientError("GET /cosmos/upgrade/v1beta1/applied_plan/v1tov2: HTTP 503")
+        return await real(name)
+
+    world.rest.applied_plan = not_yet  # type: ignore[method-assign]
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+    assert isinstance(fact, UpgradeVerified)
+    assert names(fact.checks)["applied_plan_height"] and refusals == [0]
+
+
 async def test_a_node_that_never_commits_the_height_is_named(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

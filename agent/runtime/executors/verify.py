@@ -162,7 +162,9 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
     async def applied_plan_height() -> list[Check]:
         if not _on(ctx, "applied_plan_height"):
             return []
-        applied = await ctx.rest.applied_plan(name)
+        # REST on an SDK v0.50 node answers 503 until its gRPC server is up, a moment
+        # after the node committed the height: asked again on the next blocks.
+        applied = await ctx.on_next_blocks("applied plan", lambda: ctx.rest.applied_plan(name))
         return [Check("applied_plan_height", applied == h, f"applied at {applied}, planned {h}")]
 
     async def app_version_changed() -> list[Check]:
