@@ -423,20 +423,20 @@ def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
     state = _advance(state, Phase.PASSED, fact, f"proposal {fact.proposal_id} passed")
     interval = state.block_interval or 1.0
     until_height = max(0, upgrade_height - fact.height) * interval
-    # Block upgrade_height is the first one the new binary commits: verification
-    # starts once every node showed it, and each check waits for its own data (the
-    # app's committed height, the next block's app hash). A node that halted at
-    # the height may already hold the block in its store, stored and not executed,
-    # so the view's height alone proves nothing; the verification's readiness wait
-    # asks each node's app which height it committed.
-    state = replace(state, awaiting=upgrade_height - 1)
+    # Block upgrade_height is the first one the new binary commits, but a node
+    # that halted there may already hold it in its block store (stored, then
+    # executed), and a stream that reconnects to it backfills it: only a block
+    # *after* it proves the node runs the new binary. (Waiting for the height
+    # alone once started the checks beside a node halted on the old binary, and
+    # the remediation of a node without Cosmovisor never came.)
+    state = replace(state, awaiting=upgrade_height)
     delay = p.remediation_delay if p.remediate else 0.0
     return _issue(
         state,
         ArmDeadline(
             "upgrade",
             until_height + p.resume_budget + delay,
-            f"every node at upgrade height {state.upgrade_height} on v2",
+            f"every node past upgrade height {state.upgrade_height} on v2",
         ),
     )
 
@@ -568,7 +568,7 @@ def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:
             ArmDeadline(
                 "remediate",
                 p.resume_budget,
-                f"{', '.join(behind)} at upgrade height {state.upgrade_height} on v2",
+                f"{', '.join(behind)} past upgrade height {state.upgrade_height} on v2",
             ),
         )
     who = f" (behind: {', '.join(behind)})" if behind else ""

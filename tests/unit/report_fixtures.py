@@ -119,7 +119,7 @@ def stalled_after_pass() -> State:
         [
             *_to_voted(),
             ProposalStatusSeen(7, "PROPOSAL_STATUS_PASSED", 27, T + 39),
-            DeadlinePassed("upgrade", U + 3, T + 160, "every node at upgrade height"),
+            DeadlinePassed("upgrade", U + 3, T + 160, "every node past upgrade height"),
         ]
     )
 

@@ -344,7 +344,7 @@ async def _fails_on_deadline(r: Rig, reach: Callable[[], bool], *, blocks: bool 
         ("propose", {"hang": "submit_proposal"}, "software-upgrade proposal submitted"),
         ("vote", {"hang": "cast_vote:bob"}, "votes from alice, bob"),
         ("pass", {"statuses": [VOTING]}, "proposal status PASSED"),
-        ("upgrade", {"stop_at": Phase.PASSED}, "every node at upgrade height"),
+        ("upgrade", {"stop_at": Phase.PASSED}, "every node past upgrade height"),
         ("verify_upgrade", {"hang": "verify_upgrade"}, "upgrade verification"),
         ("restart", {"hang": "restart_on_v2"}, "every node producing blocks on v2"),
         ("verify_restart", {"hang": "verify_restart"}, "restart verification"),
@@ -603,7 +603,7 @@ def _facts() -> list[Any]:
         BaselineCaptured((("players", '{"value": null}'),), (), 1, height=7, at=t + 7),  # 6
         VoteCast("bob", 1, "TXB", height=8, at=t + 8),  # 7
         ProposalStatusSeen(1, PASSED, height=9, at=t + 9),  # 8
-        NodesReached(14, height=15, at=t + 16),  # 9: every node at the upgrade height
+        NodesReached(15, height=16, at=t + 16),  # 9: every node past the upgrade height
         UpgradeVerified(OK, height=16, at=t + 16),  # 10
         StackRestarted(16, height=16, at=t + 17),  # 11
         NodesReached(16, height=17, at=t + 18),  # 12

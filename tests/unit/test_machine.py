@@ -61,7 +61,7 @@ def happy_path() -> list[Any]:
         VoteCast("bob", 1, "TXB", height=6, at=8.0),
         ProposalStatusSeen(1, "PROPOSAL_STATUS_VOTING_PERIOD", height=10, at=12.0),
         ProposalStatusSeen(1, PASSED, height=26, at=27.0),
-        NodesReached(30, height=31, at=40.0),
+        NodesReached(31, height=32, at=40.0),
         UpgradeVerified(OK, height=33, at=42.0),
         StackRestarted(34, height=34, at=45.0),
         NodesReached(34, height=36, at=55.0),
@@ -407,3 +407,15 @@ def test_the_upgrade_height_is_planned_with_the_fastest_interval() -> None:
     # 20 s at 2.4 s x 0.9 -> 10 blocks, but the chain can do 1.8 s blocks: 20 s at
     # 1.62 s -> 13 (each + 3: the inclusion block, the tally block, a spare one).
     assert (h_slow, h_fast) == (3 + 13, 3 + 16)
+
+
+def test_upgrade_checks_wait_for_a_block_past_the_height() -> None:
+    """A node halted at the height may hold that block stored, not executed (and a
+    stream reconnecting to it backfills it): only a block past it proves v2. The
+    carol-without-cosmovisor scenario failed when the checks started at the height."""
+    facts = happy_path()
+    state, _ = run(facts[: facts.index(next(f for f in facts if isinstance(f, NodesReached)))])
+    assert state.phase is Phase.PASSED and state.upgrade_height is not None
+    assert state.awaiting == state.upgrade_height
+    _, early = decide(state, NodesReached(state.upgrade_height - 1, state.upgrade_height, 1.0))
+    assert not any(isinstance(a, VerifyUpgrade) for a in early)

@@ -167,7 +167,7 @@ def test_absent_nodes_stay_excused_after_the_restart() -> None:
     state = passed(p)
     state, _ = decide(state, FaultInjected("stop:node-carol", "stopped", ("node-carol",)))
     assert state.absent == frozenset({"node-carol"})
-    state, _ = decide(state, NodesReached(30, height=31, at=40.0))
+    state, _ = decide(state, NodesReached(31, height=32, at=40.0))
     state, _ = decide(state, UpgradeVerified((Check("c", True, ""),), height=33, at=42.0))
     state, _ = decide(state, StackRestarted(34, height=34, at=45.0))
     assert state.absent == frozenset({"node-carol"})  # gone for good

@@ -96,10 +96,11 @@ COMMITTED_WITHIN_S = 60.0
 async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -> None:
     """Return once every node's app committed ``height`` (``abci_info``).
 
-    The view may show a node at the upgrade height before its app executed it: a
-    node that halted there holds the block in its store, and a stream that
-    reconnected to it backfills it. The app's own last block height is the proof.
-    A node that cannot answer yet (restarting under Cosmovisor) is asked again."""
+    The machine starts the checks once every node showed a block past the height,
+    which an app that did not execute the height cannot produce; this asks each app
+    as well, so no check reads a node whose app lags its blocks, and a node that
+    never commits is named rather than timed out. A node that cannot answer yet
+    (restarting under Cosmovisor) is asked again."""
     seen: dict[str, str] = {}
 
     async def committed(name: str, rpc: CometRPC) -> bool:
@@ -127,10 +128,9 @@ async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -
 
 
 async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) -> Fact:
-    """Every check at once, each as soon as its data can exist: the links, the plan and
-    the versions once every node's app committed block h (the new binary ran the
-    migration); the app hashes of block h+1 once every node has it. The report
-    lists them in a fixed order."""
+    """Every check at once (the links, the plan, the versions, the declared reads, the
+    app hashes of block h+1), once every node's app committed block h: the new
+    binary ran the migration. The report lists them in a fixed order."""
     name, h = action.upgrade_name, action.upgrade_height
     present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
     rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
