@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import structlog
 
 from agent.adapters.chaincli import ChainCLI
@@ -27,6 +28,9 @@ __all__ = ["ExecContext"]
 log = structlog.get_logger("agent.executor")
 
 T = TypeVar("T")
+
+# The longest ``next_block_or_moment`` waits before its caller looks again.
+LOOK_AGAIN_S = 0.2
 
 
 @dataclass
@@ -57,6 +61,16 @@ class ExecContext:
         tx_node = self.cfg.chain.tx_node
         order = sorted(self.rpcs.items(), key=lambda kv: kv[0] != tx_node)
         return RpcPool(order)
+
+    async def next_block_or_moment(self) -> None:
+        """Until the next block or ``LOOK_AGAIN_S``, whichever comes first.
+
+        A block wakes waiters as soon as the *first* node has it; the node asked
+        next (the tx node a hop or two behind, its indexer after the commit, the
+        last node of five) may not have it yet. Looking again within the block
+        saves waiting a whole block for the answer."""
+        with anyio.move_on_after(LOOK_AGAIN_S):
+            await self.wait_blocks(1)
 
     def voter(self, name: str) -> VoterConfig:
         for v in self.cfg.voters:

@@ -19,7 +19,6 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
 import structlog
 
 from agent.adapters.chaincli import SignedTx, vote_args
@@ -30,7 +29,7 @@ from agent.core.derive import MEASURE_GAPS
 from agent.core.facts import Fact, ProposalSubmitted, VoteCast
 from agent.core.machine import State
 from agent.errors import ProtocolError, TransientError
-from agent.runtime.executors.context import ExecContext
+from agent.runtime.executors.context import LOOK_AGAIN_S, ExecContext
 
 __all__ = ["cast_vote", "submit_proposal"]
 
@@ -185,16 +184,10 @@ async def _sign_record_send(
     return await _record_send(ctx, rehearsal, kind, await _sign(ctx, voter, args))
 
 
-# How often an awaited transaction is looked up between blocks. The block wakes the
-# waiter as soon as the *first* node has it; the tx node may be a hop or two behind,
-# and its indexer runs after the commit. A lookup on the block alone then misses
-# and the next one comes a whole block later.
-TX_POLL_S = 0.2
-
-
 async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Included | None:
     """(code, events) once the tx is in a block; None if not within ``blocks``
-    blocks (0: look once). Looked up on every block and every ``TX_POLL_S``."""
+    blocks (0: look once). Looked up on every block and every ``LOOK_AGAIN_S``: the
+    tx node may lag the first node to show the block, and indexes after the commit."""
     last = ctx.view.max_height + blocks
     final = blocks == 0
     while True:
@@ -207,10 +200,9 @@ async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Include
         if ctx.view.max_height >= last:
             # One lookup a moment after the last block: the tx node may lag it.
             final = True
-            await ctx.clock.sleep(TX_POLL_S)
+            await ctx.clock.sleep(LOOK_AGAIN_S)
             continue
-        with anyio.move_on_after(TX_POLL_S):
-            await ctx.wait_blocks(1)
+        await ctx.next_block_or_moment()
 
 
 def _event_attr(events: Sequence[dict[str, Any]], etype: str, key: str) -> str | None:

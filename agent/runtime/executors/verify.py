@@ -83,10 +83,6 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
     return r.stdout.strip()
 
 
-# Between two looks at a node's committed height while it restarts on the new binary.
-COMMITTED_POLL_S = 0.2
-
-
 # How long a node may show the upgrade height before its app committed it: a few
 # blocks' worth on any chain; beyond that something holds it (a halted old binary
 # with the block stored, not executed), and the check names the node.
@@ -119,8 +115,7 @@ async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -
             waiting = {n: r for (n, r), ok in zip(waiting.items(), done, strict=True) if not ok}
             if not waiting:
                 return
-            with anyio.move_on_after(COMMITTED_POLL_S):  # a block, or a moment
-                await ctx.wait_blocks(1)
+            await ctx.next_block_or_moment()
     raise ProtocolError(
         f"upgrade height {height} not committed within {COMMITTED_WITHIN_S:g}s by: "
         + ", ".join(f"{n} ({seen.get(n, 'not asked')})" for n in waiting)
@@ -196,10 +191,8 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
         # State after executing block h (the migration) is in block h+1's app hash.
         target = h + 1
         while not ctx.view.all_above(target - 1, state.absent):
-            # wait_blocks wakes when the *highest* height rises: the first node with
-            # h+1 would leave the others' h+1 to the block after. Look again soon.
-            with anyio.move_on_after(COMMITTED_POLL_S):
-                await ctx.wait_blocks(1)
+            # The first node with h+1 wakes the waiter; the others get it a moment later.
+            await ctx.next_block_or_moment()
         headers = await _each(rpcs, lambda r: r.block_header(target))
         hashes = {n: hd.app_hash for n, hd in headers.items()}
         return [
