@@ -48,13 +48,6 @@ class UpgradeHeightPolicy:
     def height(self, current_height: int, block_interval: float, voting_period: float) -> int:
         return current_height + self.blocks_ahead(block_interval, voting_period)
 
-    def holds(
-        self, signed: int, current_height: int, block_interval: float, voting_period: float
-    ) -> bool:
-        """A height signed ahead of time is still a safe plan now: at or after the
-        height this policy would choose from ``current_height``."""
-        return signed >= self.height(current_height, block_interval, voting_period)
-
     @staticmethod
     def predicted_time(
         target_height: int, current_height: int, block_interval: float, now: float

@@ -89,12 +89,10 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         base = ctx.view.max_height
         while ctx.view.fastest_interval(MEASURE_GAPS) is None and ctx.view.max_height == base:
             await ctx.wait_blocks(1)
-        interval = min(
-            action.block_interval, ctx.view.fastest_interval(MEASURE_GAPS) or action.block_interval
-        )
-        if not policy.holds(height, ctx.view.max_height, interval, action.voting_period):
-            log.info("presigned_proposal_replaced", signed_for=height)
-            height = plan(ctx.view.max_height)
+        needed = plan(ctx.view.max_height)
+        if height < needed:  # faster blocks in the last gap (or a slow signature)
+            log.info("presigned_proposal_replaced", signed_for=height, needed=needed)
+            height = needed
             signed = await sign(height)
     else:
         height = plan(ctx.view.max_height)
