@@ -128,6 +128,9 @@ class AbciInfo:
     app_version: int  # omitted by CometBFT when 0, so it defaults to 0
     version: str  # the app's version string (e.g. "v1")
     last_block_height: int
+    # Hex, upper case, as in a header: the app hash *after* executing
+    # ``last_block_height`` (block last_block_height + 1 will carry it).
+    last_block_app_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +408,16 @@ def parse_abci_info(result: dict[str, Any]) -> AbciInfo:
         app_version=as_int(response.get("app_version", 0), "abci_info app_version"),
         version=str(response.get("version", "")),
         last_block_height=as_int(response.get("last_block_height", 0), "abci_info height"),
+        last_block_app_hash=_b64_hex(response.get("last_block_app_hash", ""), "abci_info app hash"),
     )
+
+
+def _b64_hex(value: object, what: str) -> str:
+    """CometBFT's JSON gives byte slices in base64; headers give hashes in hex."""
+    try:
+        return base64.b64decode(as_str(value, what), validate=True).hex().upper()
+    except binascii.Error as exc:
+        raise ProtocolError(f"{what}: not base64: {str(value)[:40]!r}") from exc
 
 
 def parse_header(header: object, what: str) -> BlockHeader:

@@ -6,6 +6,10 @@ with the machine's current state; this module decides what the block means:
 - ``HeightObserved`` whenever the highest known height rises;
 - ``NodesReached(threshold)`` once every node is past ``state.awaiting``
   (the machine sets ``awaiting``; this is the only place that answers it);
+  when the machine also asks for the apps (``awaiting_apps``), a
+  ``ReadCommitted`` request first: a block in a node's store is not proof its
+  app executed it, so each app's committed height is read, and the answer
+  comes only once every app has it;
 - in ``launched``, once every node is past it and the block interval is
   measured, a ``ReadGovParams`` request: the runtime reads the voting period
   and hands the answer back, which becomes ``ChainLive``;
@@ -52,6 +56,7 @@ __all__ = [
     "Derivation",
     "Output",
     "Read",
+    "ReadCommitted",
     "ReadGovParams",
     "ReadProposalStatus",
     "action_timeout",
@@ -74,7 +79,20 @@ class ReadProposalStatus:
     proposal_id: int
 
 
-Read = ReadGovParams | ReadProposalStatus
+@dataclass(frozen=True, slots=True)
+class ReadCommitted:
+    """Every node shows a block past ``threshold``: has each app executed it too?
+    (``abci_info``'s last block height, on ``nodes``)."""
+
+    threshold: int
+    nodes: tuple[str, ...]
+
+    @property
+    def height(self) -> int:
+        return self.threshold + 1
+
+
+Read = ReadGovParams | ReadProposalStatus | ReadCommitted
 Output = Fact | Read
 
 _STACK_ACTIONS = ("launch_stack", "restart_on_v2")
@@ -132,6 +150,9 @@ class Derivation:
         self._answered: int | None = None
         self._reading_params = False
         self._reading_status = False
+        self._reading_apps = False
+        # The last ReadCommitted's answer: (threshold, nodes whose app lags it).
+        self._apps_behind: tuple[int, tuple[str, ...]] | None = None
         self._last_status: str | None = None
         self._rereads: dict[int, int] = {}  # height -> status reads repeated within it
         self.status_changed = False  # the last status read differs from the one before
@@ -140,6 +161,7 @@ class Derivation:
         """The stack was relaunched from genesis: heights start again."""
         self.view.reset()
         self._answered = None
+        self._apps_behind = None
 
     def on_block(self, state: State, ev: NewBlock, before: int) -> list[Output]:
         """``ev`` raised its node's height; ``before`` is the max height before it."""
@@ -156,6 +178,11 @@ class Derivation:
                     self._answered = aw
                     self._reading_params = True
                     out.append(ReadGovParams(aw, interval, view.fastest_interval(PRESIGN_GAPS)))
+            elif state.awaiting_apps:
+                if not self._reading_apps:
+                    self._reading_apps = True
+                    nodes = tuple(n for n in view.nodes if n not in state.absent)
+                    out.append(ReadCommitted(aw, nodes))
             else:
                 self._answered = aw
                 out.append(NodesReached(aw, view.max_height, ev.at))
@@ -190,6 +217,20 @@ class Derivation:
         self._last_status = status
         return ProposalStatusSeen(read.proposal_id, status, self.view.max_height, at)
 
+    def committed_read(
+        self, state: State, read: ReadCommitted, heights: dict[str, int | None], at: float
+    ) -> NodesReached | None:
+        """``NodesReached`` once every app asked executed ``read.height``; otherwise the
+        laggards are remembered (``behind``) and the next block asks again. ``heights``:
+        each node's app height, None for a node that did not answer."""
+        self._reading_apps = False
+        lagging = tuple(n for n in read.nodes if (heights.get(n) or 0) < read.height)
+        self._apps_behind = (read.threshold, lagging)
+        if lagging or state.awaiting != read.threshold or self._answered == read.threshold:
+            return None
+        self._answered = read.threshold
+        return NodesReached(read.threshold, self.view.max_height, at)
+
     def reread_after(self, state: State, fact: ProposalStatusSeen) -> float | None:
         """Seconds until the status is read again before the next block, or None.
 
@@ -220,14 +261,23 @@ class Derivation:
 
     def behind(self, state: State) -> tuple[str, ...]:
         """Who holds up the machine's current wait (for a deadline that ran out)."""
-        if state.awaiting is None:
+        aw = state.awaiting
+        if aw is None:
             return ()
-        return self.view.behind(state.awaiting, state.absent)
+        shown = self.view.behind(aw, state.absent)
+        if not state.awaiting_apps or self._apps_behind is None or self._apps_behind[0] != aw:
+            return shown
+        # A node halted on the old binary can show the block it stored and never
+        # executed: its app, not its block store, says it is behind.
+        apps = [n for n in self._apps_behind[1] if n not in shown and n not in state.absent]
+        return tuple(n for n in self.view.nodes if n in shown or n in apps)
 
     def read_failed(self, read: Read) -> None:
         """Ask again on the next block."""
         if isinstance(read, ReadGovParams):
             self._reading_params = False
             self._answered = None
+        elif isinstance(read, ReadCommitted):
+            self._reading_apps = False
         else:
             self._reading_status = False

@@ -168,8 +168,10 @@ class State:
     issued: frozenset[str] = frozenset()
     pending: tuple[Action, ...] = ()
     deadline: Deadline | None = None
-    # Awaiting "every node produced a block above this height" (None: not waiting).
+    # Awaiting "every node produced a block above this height" (None: not waiting),
+    # and, with awaiting_apps, "and every node's app executed it".
     awaiting: int | None = None
+    awaiting_apps: bool = False
     block_interval: float | None = None
     voting_period: float | None = None
     proposal_id: int | None = None
@@ -271,7 +273,9 @@ def _fail(state: State, fact: Any, reason: str) -> Result:
     # Nothing else is re-issued after a failure (a resumed agent must not cast a
     # vote for a rehearsal that already failed); only the report remains.
     pending = tuple(a for a in state.pending if isinstance(a, WriteReport))
-    state = replace(state, failure=reason, deadline=None, awaiting=None, pending=pending)
+    state = replace(
+        state, failure=reason, deadline=None, awaiting=None, awaiting_apps=False, pending=pending
+    )
     return _issue(state, WriteReport())
 
 
@@ -423,20 +427,21 @@ def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
     state = _advance(state, Phase.PASSED, fact, f"proposal {fact.proposal_id} passed")
     interval = state.block_interval or 1.0
     until_height = max(0, upgrade_height - fact.height) * interval
-    # Block upgrade_height is the first one the new binary commits, but a node
-    # that halted there may already hold it in its block store (stored, then
-    # executed), and a stream that reconnects to it backfills it: only a block
-    # *after* it proves the node runs the new binary. (Waiting for the height
-    # alone once started the checks beside a node halted on the old binary, and
-    # the remediation of a node without Cosmovisor never came.)
-    state = replace(state, awaiting=upgrade_height)
+    # Block upgrade_height is the first one the new binary commits, and its state
+    # (the migration's) is what the checks read: they start once every node shows
+    # it *and* every node's app executed it. A node halted there on the old binary
+    # may hold the block stored, not executed (a stream reconnecting to it
+    # backfills it), so the block alone proves nothing: waiting for the height
+    # alone once started the checks beside such a node, and the remediation of a
+    # node without Cosmovisor never came. (Waiting for a block past it cost a block.)
+    state = replace(state, awaiting=upgrade_height - 1, awaiting_apps=True)
     delay = p.remediation_delay if p.remediate else 0.0
     return _issue(
         state,
         ArmDeadline(
             "upgrade",
             until_height + p.resume_budget + delay,
-            f"every node past upgrade height {state.upgrade_height} on v2",
+            f"every node executing upgrade height {state.upgrade_height} on v2",
         ),
     )
 
@@ -456,7 +461,7 @@ def _nodes_reached(state: State, fact: NodesReached) -> Result:
     if state.awaiting is None or fact.threshold != state.awaiting:
         return state, ()  # stale
     p = state.params
-    state = replace(state, awaiting=None)
+    state = replace(state, awaiting=None, awaiting_apps=False)
     if state.rejected is not None and state.upgrade_height is not None:
         return _issue(
             state,
@@ -568,7 +573,7 @@ def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:
             ArmDeadline(
                 "remediate",
                 p.resume_budget,
-                f"{', '.join(behind)} past upgrade height {state.upgrade_height} on v2",
+                f"{', '.join(behind)} executing upgrade height {state.upgrade_height} on v2",
             ),
         )
     who = f" (behind: {', '.join(behind)})" if behind else ""

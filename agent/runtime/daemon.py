@@ -34,6 +34,7 @@ from agent.core.chainview import ChainView
 from agent.core.derive import (
     Derivation,
     Read,
+    ReadCommitted,
     ReadGovParams,
     ReadProposalStatus,
     action_timeout,
@@ -70,11 +71,16 @@ class ActionRunner(Protocol):
 
 
 class ChainReads(Protocol):
-    """The two chain reads the derivation asks for (REST, with failover)."""
+    """The chain reads the derivation asks for (REST with failover; each node's RPC)."""
 
     async def voting_period(self) -> float: ...
 
     async def proposal_status(self, proposal_id: int) -> str | None: ...
+
+    async def app_heights(self, nodes: Sequence[str]) -> dict[str, int | None]:
+        """Each node's last height its app executed (``abci_info``), all at once;
+        None for a node that did not answer."""
+        ...
 
 
 class Source(Protocol):
@@ -306,7 +312,7 @@ class Runner:
                 self.watch.observe(obs)
 
     async def _emit(self, out: Fact | Read, received: float) -> None:
-        if isinstance(out, ReadGovParams | ReadProposalStatus):
+        if isinstance(out, ReadGovParams | ReadProposalStatus | ReadCommitted):
             assert self._tg is not None
             self._tg.start_soon(self._read, out, received)
             return
@@ -330,6 +336,16 @@ class Runner:
                         block_interval=round(read.block_interval, 3),
                         voting_period=period,
                         height=self.view.max_height,
+                    )
+                elif isinstance(read, ReadCommitted):
+                    heights = await self.reads.app_heights(read.nodes)
+                    fact = self.derivation.committed_read(
+                        self.state, read, heights, self.clock.wall()
+                    )
+                    (log.info if fact is not None else log.debug)(
+                        "apps_committed" if fact is not None else "apps_behind",
+                        height=read.height,
+                        apps=heights,
                     )
                 else:
                     status = await self.reads.proposal_status(read.proposal_id)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
 from agent.adapters.sdk import LazyLine, SdkLine, gov_api
 from agent.adapters.ws import NewBlockSource
+from agent.concurrency import gather
 from agent.config import Config, VoterConfig, height_policy, read_password
 from agent.core.chainview import ChainView
 from agent.core.machine import Params, State
@@ -54,7 +56,7 @@ from agent.watchdog.service import WatchService
 
 __all__ = [
     "Clients",
-    "RestReads",
+    "NodeReads",
     "clients",
     "params_from_config",
     "run_rehearsal",
@@ -100,11 +102,13 @@ def params_from_config(cfg: Config) -> Params:
     )
 
 
-class RestReads:
-    """The daemon's ``ChainReads`` over Cosmos REST (any node that serves it)."""
+class NodeReads:
+    """The daemon's ``ChainReads``: governance over Cosmos REST (any node that serves
+    it), each app's committed height over its node's RPC."""
 
-    def __init__(self, rest: RestPool) -> None:
+    def __init__(self, rest: RestPool, rpcs: dict[str, CometRPC]) -> None:
         self.rest = rest
+        self.rpcs = rpcs
 
     async def voting_period(self) -> float:
         return (await self.rest.gov_params()).voting_period
@@ -112,6 +116,19 @@ class RestReads:
     async def proposal_status(self, proposal_id: int) -> str | None:
         p = await self.rest.proposal(proposal_id)
         return None if p is None else p.status
+
+    async def app_heights(self, nodes: Sequence[str]) -> dict[str, int | None]:
+        async def height(name: str) -> int | None:
+            rpc = self.rpcs.get(name)
+            if rpc is None:
+                return None
+            try:
+                return (await rpc.abci_info()).last_block_height
+            except AgentError:  # restarting, say: asked again on the next block
+                return None
+
+        got = await gather(*(partial(height, n) for n in nodes))
+        return dict(zip(nodes, got, strict=True))
 
 
 @dataclass
@@ -553,7 +570,7 @@ async def _run_rehearsal(
                 replace(apply(sc, params_from_config(cfg)), attach=attach),
                 journal,
                 Executor(ctx),
-                RestReads(rest),
+                NodeReads(rest, dict(c.rpcs)),
                 view,
                 clock,
                 rehearsal_sources(cfg, c.rpcs, clock, ws_urls=ws_urls, docker_url=docker_url),

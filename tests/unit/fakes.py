@@ -33,7 +33,7 @@ import copy
 import json
 import sys
 import tomllib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -238,6 +238,9 @@ class FakeChain:
     applied: dict[str, int] = field(default_factory=dict)
     app_version: dict[str, int] = field(default_factory=dict)
     app_hash_override: dict[tuple[str, int], str] = field(default_factory=dict)
+    # Nodes whose last block is stored, not executed (halted on the old binary at the
+    # upgrade height): their app is one height behind their block store.
+    stored_only: set[str] = field(default_factory=set)
     links: dict[str, str] = field(default_factory=dict)  # container id -> current link
     containers: dict[str, str] = field(default_factory=dict)  # service -> container id
     query_errors: int = 0  # the next N abci queries fail (a node restarting)
@@ -273,6 +276,9 @@ class FakeChain:
                 for src_node, send in self.streams:
                     if src_node == node:
                         send.send_nowait(ev)
+
+    def app_height(self, node: str) -> int:
+        return self.heights[node] - (1 if node in self.stored_only else 0)
 
     def app_hash(self, node: str, h: int) -> str:
         return self.app_hash_override.get((node, h), f"APPHASH{h:08d}ABCDEF")
@@ -417,8 +423,12 @@ class FakeRPC:
     async def abci_info(self) -> AbciInfo:
         self._reach()
         c = self.chain
+        h = c.app_height(self.node)
         return AbciInfo(
-            c.app_version[self.node], f"v{c.app_version[self.node]}", c.heights[self.node]
+            c.app_version[self.node],
+            f"v{c.app_version[self.node]}",
+            h,
+            c.app_hash(self.node, h + 1),  # the hash block h+1 will carry
         )
 
     async def block_header(self, height: int | None = None) -> BlockHeader:
@@ -736,7 +746,8 @@ def source_factory(
 
 
 class FakeReads:
-    """Voting period and a proposal-status sequence that moves on only when ``gate()``."""
+    """Voting period and a proposal-status sequence that moves on only when ``gate()``;
+    the apps' heights are ``chain``'s."""
 
     def __init__(
         self,
@@ -744,7 +755,9 @@ class FakeReads:
         *,
         voting_period: float = 1.0,
         gate: Callable[[], bool] | None = None,
+        chain: FakeChain | None = None,
     ) -> None:
+        self.chain = chain
         self.statuses = statuses or [VOTING, PASSED]
         self.voting_period_s = voting_period
         self.gate = gate
@@ -765,6 +778,12 @@ class FakeReads:
     async def voting_period(self) -> float:
         await self._enter("voting_period")
         return self.voting_period_s
+
+    async def app_heights(self, nodes: Sequence[str]) -> dict[str, int | None]:
+        await self._enter("app_heights")
+        assert self.chain is not None, "FakeReads(chain=...) answers the apps' heights"
+        c = self.chain
+        return {n: None if n in c.down else c.app_height(n) for n in nodes}
 
     async def proposal_status(self, proposal_id: int) -> str | None:
         await self._enter("proposal_status")

@@ -144,7 +144,7 @@ def rig(
     view = ChainView(list(NODES))
     clock = SteppedClock()
     ex = ScriptedExecutor(view, clock, report_dir=tmp_path)
-    reads = FakeReads()
+    reads = FakeReads(chain=chain)
     journal = journal or RecordingJournal()
     w = FakeWatch() if watch else None
     runner = Runner(
@@ -344,7 +344,7 @@ async def _fails_on_deadline(r: Rig, reach: Callable[[], bool], *, blocks: bool 
         ("propose", {"hang": "submit_proposal"}, "software-upgrade proposal submitted"),
         ("vote", {"hang": "cast_vote:bob"}, "votes from alice, bob"),
         ("pass", {"statuses": [VOTING]}, "proposal status PASSED"),
-        ("upgrade", {"stop_at": Phase.PASSED}, "every node past upgrade height"),
+        ("upgrade", {"stop_at": Phase.PASSED}, "every node executing upgrade height"),
         ("verify_upgrade", {"hang": "verify_upgrade"}, "upgrade verification"),
         ("restart", {"hang": "restart_on_v2"}, "every node producing blocks on v2"),
         ("verify_restart", {"hang": "verify_restart"}, "restart verification"),
@@ -371,6 +371,43 @@ async def test_each_deadline_fails_the_rehearsal_naming_the_wait(
     assert final.transitions[-1].reason == final.failure
     assert final.report_path == str(tmp_path / "report.json")
     assert r.journal.phases[-1] is Phase.FAILED
+
+
+@pytest.mark.parametrize("remediate", [False, True])
+async def test_a_node_showing_the_height_its_app_never_executed_is_named_behind(
+    tmp_path: Path, remediate: bool
+) -> None:
+    """The carol-without-cosmovisor case: a node halted on v1 at the upgrade height
+    shows the block (stored, not executed). The checks must not start beside it, and
+    the upgrade deadline must name it, so that remediation (when allowed) comes."""
+    r = rig(tmp_path, params(remediate=remediate))
+    r.executor.hang.add("remediate:full-c")  # the swap does not bring it back
+    chain = r.chain
+
+    async def body() -> None:
+        await drive_blocks(chain, phase_is(r, Phase.PASSED), journal=r.journal)
+        h = r.runner.state.upgrade_height
+        assert h is not None and chain.height < h
+        chain.stored_only.add("full-c")  # its app halts one block short of its store
+        while chain.height < h:
+            chain.advance()
+            await settle()
+        chain.frozen.add("full-c")
+        for _ in range(5):  # the others go on
+            chain.advance()
+            await settle()
+        assert "verify_upgrade" not in r.executor.started
+        assert r.runner.derivation.behind(r.runner.state) == ("full-c",)
+        r.clock.advance(10_000)
+        await settle()
+        if remediate:
+            assert "remediate:full-c" in r.executor.started
+            r.clock.advance(10_000)
+
+    final = await play(r, body)
+    assert final.phase is Phase.FAILED
+    assert final.failure is not None and final.failure.endswith("(behind: full-c)")
+    assert "verify_upgrade" not in r.executor.started
 
 
 async def test_launch_deadline_when_no_block_ever_comes(tmp_path: Path) -> None:
@@ -603,7 +640,7 @@ def _facts() -> list[Any]:
         BaselineCaptured((("players", '{"value": null}'),), (), 1, height=7, at=t + 7),  # 6
         VoteCast("bob", 1, "TXB", height=8, at=t + 8),  # 7
         ProposalStatusSeen(1, PASSED, height=9, at=t + 9),  # 8
-        NodesReached(15, height=16, at=t + 16),  # 9: every node past the upgrade height
+        NodesReached(14, height=15, at=t + 16),  # 9: every node executed the upgrade height
         UpgradeVerified(OK, height=16, at=t + 16),  # 10
         StackRestarted(16, height=16, at=t + 17),  # 11
         NodesReached(16, height=17, at=t + 18),  # 12

@@ -22,6 +22,7 @@ from agent.core.derive import (
     REREAD_S,
     REREADS_PER_BLOCK,
     Derivation,
+    ReadCommitted,
     ReadGovParams,
     ReadProposalStatus,
     action_timeout,
@@ -102,6 +103,54 @@ def test_nodes_reached_answers_a_new_threshold_again() -> None:
     feed(d, state(Phase.PASSED, awaiting=10), chain(NODES, range(9, 12)))
     out = feed(d, state(Phase.UPGRADED, awaiting=20), chain(NODES, range(12, 22)))
     assert [o.threshold for o in out if isinstance(o, NodesReached)] == [20]
+
+
+def test_when_the_apps_are_awaited_the_blocks_bring_a_read_not_the_answer() -> None:
+    """``awaiting_apps``: every node showing the block is not enough (a halted node
+    can show one it stored and never executed); each app is asked, one read at a
+    time, and the answer comes from the read."""
+    d = Derivation(ChainView(NODES))
+    s = replace(state(Phase.PASSED, awaiting=10), awaiting_apps=True)
+    out = feed(d, s, chain(NODES, range(9, 12)))
+    assert [o for o in out if isinstance(o, NodesReached)] == []
+    assert [o for o in out if isinstance(o, ReadCommitted)] == [ReadCommitted(10, NODES)]
+    fact = d.committed_read(s, ReadCommitted(10, NODES), dict.fromkeys(NODES, 11), T0 + 12)
+    assert fact == NodesReached(10, 11, T0 + 12)
+    later = feed(d, s, chain(NODES, range(12, 13)))  # answered: neither asked nor answered again
+    assert not [o for o in later if isinstance(o, ReadCommitted | NodesReached)]
+
+
+def test_an_app_behind_its_blocks_holds_the_answer_and_is_named_behind() -> None:
+    d = Derivation(ChainView(NODES))
+    s = replace(state(Phase.PASSED, awaiting=10, proposal_id=1), awaiting_apps=True)
+    (read,) = [o for o in feed(d, s, chain(NODES, range(9, 12))) if isinstance(o, ReadCommitted)]
+    # c shows block 11 but its app stopped at 10 (halted, the block stored); b is
+    # restarting and does not answer.
+    assert d.committed_read(s, read, {"a": 11, "b": None, "c": 10}, T0 + 12) is None
+    assert d.view.behind(10) == ()  # the blocks alone say nobody is behind
+    assert d.behind(s) == ("b", "c")
+    # Asked again on the next block; now every app has it.
+    (again,) = [o for o in feed(d, s, chain(("a",), range(12, 13))) if isinstance(o, ReadCommitted)]
+    assert d.committed_read(s, again, {"a": 12, "b": 11, "c": 11}, T0 + 13) == NodesReached(
+        10, 12, T0 + 13
+    )
+    # A node the scenario took away is neither asked nor waited for.
+    gone = replace(s, absent=frozenset({"c"}))
+    d2 = Derivation(ChainView(NODES))
+    reads = [
+        o for o in feed(d2, gone, chain(("a", "b"), range(9, 12))) if isinstance(o, ReadCommitted)
+    ]
+    assert reads == [ReadCommitted(10, ("a", "b"))]
+
+
+def test_a_failed_apps_read_is_asked_again_on_the_next_block() -> None:
+    d = Derivation(ChainView(NODES))
+    s = replace(state(Phase.PASSED, awaiting=10), awaiting_apps=True)
+    (read,) = [o for o in feed(d, s, chain(NODES, range(9, 12))) if isinstance(o, ReadCommitted)]
+    assert not [o for o in feed(d, s, chain(NODES, range(12, 13))) if isinstance(o, ReadCommitted)]
+    d.read_failed(read)
+    again = [o for o in feed(d, s, chain(NODES, range(13, 14))) if isinstance(o, ReadCommitted)]
+    assert again == [read]
 
 
 # --- chain live -----------------------------------------------------------------------

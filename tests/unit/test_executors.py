@@ -691,7 +691,8 @@ async def test_verify_upgrade_passes_on_a_good_chain(world: World) -> None:
     }
     migrated = {c.name: c.evidence for c in fact.checks}["leaderboard_migrated"]
     assert "computed from 3 players" in migrated
-    assert world.view.all_above(H)  # it waited for block h+1 on every node
+    # Every app executed h, and no block past it was waited for.
+    assert world.view.all_above(H - 1) and world.chain.height == H
     # The reads after the upgrade: the check's, and what "restarted" compares with.
     assert [n for n, _ in fact.reads] == ["leaderboard_cli", "leaderboard_store"]
     assert ("cli", (("checkers", "show-leaderboard"), True)) in world.chain.queries
@@ -828,34 +829,45 @@ async def test_a_node_that_never_commits_the_height_is_named(
     )
 
 
-async def test_app_hashes_are_read_when_the_last_node_has_the_next_block(world: World) -> None:
-    """The first node with h+1 wakes a block waiter; the others get it a moment
-    later. The app hashes are read then, not a whole block later."""
+async def test_app_hashes_are_read_at_the_height_from_each_app(world: World) -> None:
+    """The state after h is the app's own last hash while it is at h, and block h+1's
+    header once it has gone on: no block past h is waited for, and a node already
+    past it is compared by its header."""
     b = await baseline_of(world)
     good_upgrade(world)
     chain = world.chain
-    chain.advance(H - chain.height)  # every node committed the height
-    chain.frozen.add("node-carol")  # h+1 reaches carol a moment after the others
+    chain.advance(H - chain.height)  # every node executed the height
+    chain.frozen = set(chain.nodes) - {"val-alice"}
+    chain.advance(1)  # val-alice alone has gone on to h+1
 
-    async def one_block_then_none(n: int) -> None:
-        if chain.height > H:
-            await anyio.sleep_forever()  # the block after h+1 comes after the deadline
-        chain.advance(n)
+    async def no_more_blocks(n: int) -> None:
+        await anyio.sleep_forever()
 
-    async def carol_catches_up() -> None:
-        await anyio.sleep(0.05)
-        chain.frozen.discard("node-carol")
-        chain.heights["node-carol"] = H + 1
-        world.view.observe(NewBlock("node-carol", H + 1, chain.block_time(H + 1), GENESIS + H + 1))
-
-    world.ctx.wait_blocks = one_block_then_none
+    world.ctx.wait_blocks = no_more_blocks
     with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(carol_catches_up)
-            fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+        fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
     assert isinstance(fact, UpgradeVerified)
-    assert names(fact.checks)["app_hash_agree"], fact.checks
-    assert chain.height == H + 1
+    hashes = {c.name: c for c in fact.checks}["app_hash_agree"]
+    assert hashes.passed, hashes
+    assert f"after {H}: val-alice=APPHASH0000" in hashes.evidence
+    assert chain.heights == {**dict.fromkeys(chain.nodes, H), "val-alice": H + 1}
+
+
+async def test_an_app_whose_own_hash_differs_at_the_height_fails_the_check(
+    world: World,
+) -> None:
+    """A node still at h is judged by its app's hash (what h+1 will carry)."""
+    b = await baseline_of(world)
+    good_upgrade(world)
+    chain = world.chain
+    chain.advance(H - chain.height)
+    chain.app_hash_override[("sentry-bob", H + 1)] = "FORKEDHASH0000"
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b))
+    assert isinstance(fact, UpgradeVerified)
+    hashes = {c.name: c for c in fact.checks}["app_hash_agree"]
+    assert not hashes.passed
+    assert "sentry-bob=FORKEDHASH00" in hashes.evidence
+    assert chain.height == H
 
 
 @pytest.mark.parametrize(
@@ -970,7 +982,7 @@ def _stored_read(rows: list[tuple[str, int]]) -> str:
 @pytest.mark.parametrize(
     ("last", "mutate", "check", "evidence"),
     [
-        (13, None, "blocks_resumed", "last before restart 13; now val-alice=13"),
+        (12, None, "blocks_resumed", "last before restart 12; now val-alice=12"),
         (8, {"leaderboard": [("cosmos1p2", 5)]}, "leaderboard_kept", "after [('cosmos1p2', 5)]"),
         (8, {"leaderboard": None}, "leaderboard_kept", "after None"),
         (8, {"balances": {"cosmos1alice": 5}}, "balances_kept", "after [('cosmos1alice', 5), "),

@@ -61,7 +61,7 @@ def happy_path() -> list[Any]:
         VoteCast("bob", 1, "TXB", height=6, at=8.0),
         ProposalStatusSeen(1, "PROPOSAL_STATUS_VOTING_PERIOD", height=10, at=12.0),
         ProposalStatusSeen(1, PASSED, height=26, at=27.0),
-        NodesReached(31, height=32, at=40.0),
+        NodesReached(30, height=31, at=40.0),  # every node executed the upgrade height
         UpgradeVerified(OK, height=33, at=42.0),
         StackRestarted(34, height=34, at=45.0),
         NodesReached(34, height=36, at=55.0),
@@ -409,13 +409,18 @@ def test_the_upgrade_height_is_planned_with_the_fastest_interval() -> None:
     assert (h_slow, h_fast) == (3 + 13, 3 + 16)
 
 
-def test_upgrade_checks_wait_for_a_block_past_the_height() -> None:
+def test_upgrade_checks_wait_for_every_app_to_execute_the_height() -> None:
     """A node halted at the height may hold that block stored, not executed (and a
-    stream reconnecting to it backfills it): only a block past it proves v2. The
-    carol-without-cosmovisor scenario failed when the checks started at the height."""
+    stream reconnecting to it backfills it): the block alone proves nothing, so the
+    wait asks the apps too (``awaiting_apps``). The carol-without-cosmovisor scenario
+    failed when the checks started on the blocks alone; a block past the height
+    proved it too, a block later."""
     facts = happy_path()
     state, _ = run(facts[: facts.index(next(f for f in facts if isinstance(f, NodesReached)))])
     assert state.phase is Phase.PASSED and state.upgrade_height is not None
-    assert state.awaiting == state.upgrade_height
-    _, early = decide(state, NodesReached(state.upgrade_height - 1, state.upgrade_height, 1.0))
+    assert (state.awaiting, state.awaiting_apps) == (state.upgrade_height - 1, True)
+    _, early = decide(state, NodesReached(state.upgrade_height - 2, state.upgrade_height, 1.0))
     assert not any(isinstance(a, VerifyUpgrade) for a in early)
+    after, due = decide(state, NodesReached(state.upgrade_height - 1, state.upgrade_height, 1.0))
+    assert any(isinstance(a, VerifyUpgrade) for a in due)
+    assert (after.awaiting, after.awaiting_apps) == (None, False)

@@ -94,7 +94,9 @@ async def test_abci_info_defaults_missing_app_version_to_zero() -> None:
         "last_block_app_hash": "nQYf",
     }
     async with rpc_with(lambda r: ok({"response": response})) as rpc:
-        assert await rpc.abci_info() == AbciInfo(app_version=0, version="v1", last_block_height=5)
+        assert await rpc.abci_info() == AbciInfo(
+            app_version=0, version="v1", last_block_height=5, last_block_app_hash="9D061F"
+        )
 
     response = {**response, "app_version": "2"}
     async with rpc_with(lambda r: ok({"response": response})) as rpc:

@@ -51,3 +51,25 @@ def test_a_rehearsals_streams_reconnect_at_least_once_a_second(cfg: Config) -> N
         assert {s._backoff.cap for s in ws} == {REHEARSAL_RECONNECT_CAP}
         for s in made:
             s._send.close()  # type: ignore[attr-defined]
+
+
+async def test_the_apps_heights_are_read_from_each_node_and_a_silent_one_is_none() -> None:
+    """``NodeReads.app_heights``: each node's own RPC (``abci_info``), all at once; a
+    node that does not answer (restarting) is None, and does not blind the others."""
+    from agent.adapters.rpc import AbciInfo
+    from agent.errors import TransientError
+    from agent.runtime.wiring import NodeReads
+
+    class Rpc:
+        def __init__(self, height: int | None) -> None:
+            self.height = height
+
+        async def abci_info(self) -> AbciInfo:
+            if self.height is None:
+                raise TransientError("connection refused")
+            return AbciInfo(2, "v2", self.height)
+
+    rpcs = {"a": Rpc(12), "b": Rpc(None), "c": Rpc(11)}
+    reads = NodeReads(None, rpcs)  # type: ignore[arg-type]
+    got = await reads.app_heights(["a", "b", "c", "unknown"])
+    assert got == {"a": 12, "b": None, "c": 11, "unknown": None}

@@ -92,11 +92,13 @@ COMMITTED_WITHIN_S = 60.0
 async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -> None:
     """Return once every node's app committed ``height`` (``abci_info``).
 
-    The machine starts the checks once every node showed a block past the height,
-    which an app that did not execute the height cannot produce; this asks each app
-    as well, so no check reads a node whose app lags its blocks, and a node that
-    never commits is named rather than timed out. A node that cannot answer yet
-    (restarting under Cosmovisor) is asked again."""
+    The machine starts the checks once every node showed the height and every app
+    said it executed it (``ReadCommitted``), so this passes on its first look; it
+    stays for what the machine's wait does not cover (a journal from before that
+    wait, which awaited a block past the height; a node whose app went back), so
+    no check reads a node whose app lags its blocks, and a node that never commits
+    is named rather than timed out. A node that cannot answer yet (restarting
+    under Cosmovisor) is asked again."""
     seen: dict[str, str] = {}
 
     async def committed(name: str, rpc: CometRPC) -> bool:
@@ -124,7 +126,7 @@ async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -
 
 async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) -> Fact:
     """Every check at once (the links, the plan, the versions, the declared reads, the
-    app hashes of block h+1), once every node's app committed block h: the new
+    app hashes after block h), once every node's app committed block h: the new
     binary ran the migration. The report lists them in a fixed order."""
     name, h = action.upgrade_name, action.upgrade_height
     present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
@@ -188,18 +190,22 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
     async def app_hash_agree() -> list[Check]:
         if not _on(ctx, "app_hash_agree"):
             return []
-        # State after executing block h (the migration) is in block h+1's app hash.
-        target = h + 1
-        while not ctx.view.all_above(target - 1, state.absent):
-            # The first node with h+1 wakes the waiter; the others get it a moment later.
-            await ctx.next_block_or_moment()
-        headers = await _each(rpcs, lambda r: r.block_header(target))
-        hashes = {n: hd.app_hash for n, hd in headers.items()}
+
+        # The state after executing block h (the migration): the app's own last hash
+        # while it is at h, block h+1's header once it has gone on. The checks start
+        # when every app executed h, not a block later.
+        async def after_h(rpc: CometRPC) -> str:
+            info = await rpc.abci_info()
+            if info.last_block_height == h:
+                return info.last_block_app_hash
+            return (await rpc.block_header(h + 1)).app_hash
+
+        hashes = await _each(rpcs, after_h)
         return [
             Check(
                 "app_hash_agree",
                 len(set(hashes.values())) == 1,
-                f"at {target}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()),
+                f"after {h}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()),
             )
         ]
 
