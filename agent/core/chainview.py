@@ -28,6 +28,9 @@ __all__ = ["ChainView", "NodeView", "parse_rfc3339"]
 
 WINDOW = 32  # recent header times kept per node
 FAR_AHEAD = 1000  # blocks ahead of every other node: a height not to be trusted
+# Two live arrivals closer than this are one burst (a stream catching up), not a
+# block interval.
+MIN_ARRIVAL_GAP = 0.2
 
 
 def parse_rfc3339(rfc3339: str | None) -> float | None:
@@ -62,6 +65,8 @@ class ChainView:
         self.nodes: dict[str, NodeView] = {n: NodeView() for n in nodes}
         # (node, height before, height after) of recent rewinds, for logs and alerts.
         self.rewinds: deque[tuple[str, int, int]] = deque(maxlen=16)
+        # (height, when any node's stream first brought it live), rising heights only.
+        self.arrivals: deque[tuple[int, float]] = deque(maxlen=WINDOW)
 
     # --- input -----------------------------------------------------------------
 
@@ -84,6 +89,8 @@ class ChainView:
         nv.last_block_at = ev.at
         if t is not None:
             nv.block_times.append((ev.height, t))
+        if not ev.backfilled and (not self.arrivals or ev.height > self.arrivals[-1][0]):
+            self.arrivals.append((ev.height, ev.at))
         return True
 
     def observe_info(self, info: NodeInfo) -> None:
@@ -96,6 +103,7 @@ class ChainView:
         """The chain starts again from genesis: forget heights, keep nothing."""
         for n in self.nodes:
             self.nodes[n] = NodeView()
+        self.arrivals.clear()
 
     # --- questions ---------------------------------------------------------------
 
@@ -149,6 +157,22 @@ class ChainView:
         """
         gaps = self._gaps()
         return statistics.median(gaps) if len(gaps) >= min_gaps else None
+
+    def arrival_interval(self) -> float | None:
+        """Seconds between the live arrivals of the latest two consecutive heights.
+
+        An estimate before any header gap can be measured (a chain's second block,
+        whose header gap from block 1 carries the genesis time): the agent's own
+        clock, so it carries the network's jitter, and it is used only to sign a
+        proposal ahead; the plan that is sent is checked against a header gap.
+        None without two consecutive live arrivals, or when they came in one burst.
+        """
+        pairs = list(zip(self.arrivals, list(self.arrivals)[1:], strict=False))
+        for (h1, t1), (h2, t2) in reversed(pairs):
+            if h2 == h1 + 1:
+                gap = t2 - t1
+                return gap if gap >= MIN_ARRIVAL_GAP else None
+        return None
 
     def reached_at(self, height: int) -> float | None:
         """Earliest header time of block ``height`` on any node (None: not seen).

@@ -315,9 +315,14 @@ def _resumed(state: State, _fact: Resumed) -> Result:
     return state, tuple(again)
 
 
+# After a launch, the height every node must be past before the chain counts as live:
+# block 2 brings the first block-time estimate (see agent.core.derive).
+LIVE_AT = 1
+
+
 def _stack_launched(state: State, fact: StackLaunched) -> Result:
-    # After a reset the chain restarts at height 1: wait until every node is past 2.
-    return replace(_complete(state, "launch_stack"), awaiting=2), ()
+    # After a reset the chain restarts at height 1.
+    return replace(_complete(state, "launch_stack"), awaiting=LIVE_AT), ()
 
 
 def _chain_live(state: State, fact: ChainLive) -> Result:

@@ -72,9 +72,12 @@ log = structlog.get_logger("agent.wiring")
 OnStarted = Callable[[Runner | None, WatchService], None]
 
 
-# The longest pause between reconnects of a node's stream during a rehearsal (one
-# attempt a second on loopback costs nothing; `rehearse watch` keeps the default 5 s).
-REHEARSAL_RECONNECT_CAP = 1.0
+# The longest pause between reconnects of a node's stream during a rehearsal. Every
+# node restarts at the upgrade halt and at the restart, and the checks wait for the
+# last stream back: with a 1 s cap that one came up to a second after its node (a
+# run of 2026-12-06). A few attempts a second on loopback cost nothing; `rehearse
+# watch` keeps the default 5 s.
+REHEARSAL_RECONNECT_CAP = 0.25
 
 
 def params_from_config(cfg: Config) -> Params:

@@ -83,3 +83,30 @@ def test_one_block_gap_seen_by_every_node_is_one_sample() -> None:
         v.observe(block(n, 8, stamp(3)))
     # Five reports of the same slow gap 7 -> 8: not yet a measurement.
     assert v.block_interval() is None and v.fastest_interval() is None
+
+
+def test_the_arrival_interval_is_the_first_live_arrivals_of_consecutive_heights() -> None:
+    """Before any header gap can be measured, blocks 1 and 2 arriving live give an
+    estimate: the first node to bring each height counts, a later node does not."""
+    v = ChainView(["a", "b"])
+    assert v.arrival_interval() is None
+    v.observe(NewBlock("a", 1, "2026-01-01T00:00:00Z", at=100.0))
+    v.observe(NewBlock("b", 1, "2026-01-01T00:00:00Z", at=100.3))  # same height, later
+    assert v.arrival_interval() is None
+    v.observe(NewBlock("b", 2, stamp(2), at=101.9))
+    v.observe(NewBlock("a", 2, stamp(2), at=102.0))
+    gap = v.arrival_interval()
+    assert gap is not None and abs(gap - 1.9) < 1e-9
+    v.reset()
+    assert v.arrival_interval() is None
+
+
+def test_backfilled_blocks_and_bursts_give_no_arrival_interval() -> None:
+    v = ChainView(["a"])
+    v.observe(NewBlock("a", 1, "2026-01-01T00:00:00Z", at=100.0, backfilled=True))
+    v.observe(NewBlock("a", 2, stamp(2), at=100.01))
+    assert v.arrival_interval() is None  # block 1 came by backfill: no live arrival
+    v.observe(NewBlock("a", 3, stamp(3), at=100.05))
+    assert v.arrival_interval() is None  # 2 and 3 came in one burst
+    v.observe(NewBlock("a", 5, stamp(5), at=104.0))
+    assert v.arrival_interval() is None  # 3 -> 5 skips a height: the last pair is 2 -> 3

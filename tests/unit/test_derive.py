@@ -18,7 +18,6 @@ from agent.core.actions import (
 from agent.core.chainview import ChainView
 from agent.core.derive import (
     MEASURE_GAPS,
-    PRESIGN_GAPS,
     REREAD_S,
     REREADS_PER_BLOCK,
     Derivation,
@@ -156,29 +155,44 @@ def test_a_failed_apps_read_is_asked_again_on_the_next_block() -> None:
 # --- chain live -----------------------------------------------------------------------
 
 
-def test_launched_reads_gov_params_once_the_interval_is_measured() -> None:
+def test_launched_reads_gov_params_at_block_2_with_the_arrival_gap() -> None:
+    """Block 2's header gap from block 1 carries the genesis time, so the first
+    estimate is the agent's own: blocks 1 and 2 arriving live. The proposal is
+    signed with it while the first header gap (2-3) is measured."""
     d = Derivation(ChainView(NODES))
-    s = state(Phase.LAUNCHED, awaiting=2)
-    # One header gap (2-3) after the genesis gap is skipped: the proposal is signed
-    # while the second one (3-4) is measured; the same gap on every node counts once.
-    assert PRESIGN_GAPS == MEASURE_GAPS - 1 == 1
-    assert not [o for o in feed(d, s, chain(NODES, range(1, 3))) if isinstance(o, ReadGovParams)]
-    out = feed(d, s, chain(NODES, range(3, 5)))
+    s = state(Phase.LAUNCHED, awaiting=1)
+    assert MEASURE_GAPS == 1
+    genesis = [NewBlock(n, 1, "2026-01-01T00:00:00Z", T0 + 1) for n in NODES]
+    assert not [o for o in feed(d, s, genesis) if isinstance(o, ReadGovParams)]
+    out = feed(d, s, [block(n, 2, T0 + 2.5) for n in NODES])
     reads = [o for o in out if isinstance(o, ReadGovParams)]
-    assert reads == [ReadGovParams(2, 1.0, 1.0)]
+    assert reads == [ReadGovParams(1, 1.5, None)]  # no header gap measured yet
     # In flight: further blocks do not ask again.
-    assert not [o for o in feed(d, s, chain(NODES, range(5, 8))) if isinstance(o, ReadGovParams)]
+    assert not [o for o in feed(d, s, chain(NODES, range(3, 6))) if isinstance(o, ReadGovParams)]
     live = d.gov_params_read(reads[0], 20.0, T0 + 9)
-    assert live == ChainLive(1.0, 20.0, 7, T0 + 9, fastest_interval=1.0)
+    assert live == ChainLive(1.5, 20.0, 5, T0 + 9, fastest_interval=None)
+
+
+def test_without_live_arrivals_the_chain_is_live_at_the_first_header_gap() -> None:
+    """Blocks 1 and 2 backfilled (the streams connected late) give no arrival gap:
+    the estimate waits for the header gap 2-3."""
+    d = Derivation(ChainView(NODES))
+    s = state(Phase.LAUNCHED, awaiting=1)
+    late = [
+        replace(block(n, h, T0 + h), at=T0 + 2.05, backfilled=True) for h in (1, 2) for n in NODES
+    ]
+    assert not [o for o in feed(d, s, late) if isinstance(o, ReadGovParams)]
+    out = feed(d, s, chain(NODES, range(3, 4)))
+    assert [o for o in out if isinstance(o, ReadGovParams)] == [ReadGovParams(1, 1.0, 1.0)]
 
 
 def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
     d = Derivation(ChainView(NODES))
-    s = state(Phase.LAUNCHED, awaiting=2)
+    s = state(Phase.LAUNCHED, awaiting=1)
     reads = [o for o in feed(d, s, chain(NODES, range(1, 6))) if isinstance(o, ReadGovParams)]
     d.read_failed(reads[0])
     again = [o for o in feed(d, s, chain(NODES, range(6, 7))) if isinstance(o, ReadGovParams)]
-    assert again == [ReadGovParams(2, 1.0, 1.0)]
+    assert again == [ReadGovParams(1, 1.0, 1.0)]
 
 
 def test_restart_chain_forgets_heights_and_answers() -> None:

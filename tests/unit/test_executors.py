@@ -223,8 +223,8 @@ async def test_submit_recomputes_a_later_height_from_the_current_one(world: Worl
 
 @pytest.fixture
 def early(tmp_path: Path) -> World:
-    """A chain at height 3: one block gap measured (block 1's is never counted)."""
-    return make_world(tmp_path, height=3)
+    """A chain at height 2: no block gap measured yet (block 1's is never counted)."""
+    return make_world(tmp_path, height=2)
 
 
 async def test_a_proposal_is_signed_ahead_and_sent_as_the_next_block_arrives(
@@ -244,29 +244,30 @@ async def test_a_proposal_is_signed_ahead_and_sent_as_the_next_block_arrives(
     assert isinstance(fact, ProposalSubmitted)
     assert signed_before_block[0] == 1  # the signature came before the block
     assert len(w.chain.signed) == 1 and len(w.ledger.records) == 1
-    # The plan the second gap gives from the block the proposal was sent at.
-    assert fact.upgrade_height == 4 + height_policy(w.cfg.timing).blocks_ahead(1.0, 20.0)
+    # The plan the first measured gap gives from the block the proposal was sent at.
+    assert fact.upgrade_height == 3 + height_policy(w.cfg.timing).blocks_ahead(1.0, 20.0)
 
 
 async def test_a_proposal_signed_ahead_is_replaced_when_the_last_gap_changes_the_plan(
     early: World,
 ) -> None:
-    """Faster blocks in the last gap need a later height: the early signature is
-    dropped unrecorded (it never left the agent) and the proposal signed again."""
+    """A measured gap faster than the estimate needs a later height: the early
+    signature is dropped unrecorded (it never left the agent) and the proposal
+    signed again."""
     w = early
     slow = w.chain.block_time
 
-    def faster_after_3(h: int) -> str:
-        return slow(h) if h <= 3 else rfc3339(GENESIS + 3 + (h - 3) * 0.5)
+    def faster_after_2(h: int) -> str:
+        return slow(h) if h <= 2 else rfc3339(GENESIS + 2 + (h - 2) * 0.5)
 
-    w.chain.block_time = faster_after_3  # type: ignore[method-assign]
+    w.chain.block_time = faster_after_2  # type: ignore[method-assign]
     action = replace(SUBMIT, upgrade_height=5, voting_period=20.0)
     fact = await submit_proposal(w.ctx, action, state())
     assert isinstance(fact, ProposalSubmitted)
     assert len(w.chain.signed) == 2 and len(w.ledger.records) == 1
     assert len(w.chain.broadcasts) == 1
     assert w.ledger.records[0][2] == fact.tx_hash
-    assert fact.upgrade_height == 4 + height_policy(w.cfg.timing).blocks_ahead(0.5, 20.0)
+    assert fact.upgrade_height == 3 + height_policy(w.cfg.timing).blocks_ahead(0.5, 20.0)
     assert only(w.chain.signed[1:]).what[2] == fact.upgrade_height
 
 

@@ -68,7 +68,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     def plan(base: int) -> int:
         # From the height ``base``, with the fastest interval seen so far, by the
         # policy the machine planned with; never before the machine's own plan.
-        fastest = ctx.view.fastest_interval(MEASURE_GAPS) or ctx.view.fastest_interval(1)
+        fastest = ctx.view.fastest_interval(MEASURE_GAPS)
         interval = min(action.block_interval, fastest or action.block_interval)
         return max(action.upgrade_height, policy.height(base, interval, action.voting_period))
 
@@ -81,9 +81,10 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         return await _sign(ctx, proposer, args)
 
     if ctx.view.fastest_interval(MEASURE_GAPS) is None:
-        # Signed now for the next block's plan, kept in memory only (a kill before
-        # it is recorded loses nothing: it never left the agent), and sent as that
-        # block arrives if the last gap did not change the plan; else signed again.
+        # Signed now for the next block's plan with the estimate the machine planned
+        # with, kept in memory only (a kill before it is recorded loses nothing: it
+        # never left the agent), and sent as that block arrives if its measured gap
+        # does not change the plan; else signed again.
         height = plan(ctx.view.max_height + 1)
         signed = await sign(height)
         base = ctx.view.max_height
