@@ -6,10 +6,13 @@ with the machine's current state; this module decides what the block means:
 - ``HeightObserved`` whenever the highest known height rises;
 - ``NodesReached(threshold)`` once every node is past ``state.awaiting``
   (the machine sets ``awaiting``; this is the only place that answers it);
-  when the machine also asks for the apps (``awaiting_apps``), a
-  ``ReadCommitted`` request first: a block in a node's store is not proof its
-  app executed it, so each app's committed height is read, and the answer
-  comes only once every app has it;
+  when the machine also asks for the apps (``awaiting_apps``), every app must
+  be known to have executed that block too: a block in a node's store is no
+  proof (a halted node keeps the block it could not execute, and a stream
+  reconnecting to it backfills it). A block that came *live* is proof, as
+  CometBFT fires NewBlock after the app's commit; for any other node showing
+  the block a ``ReadCommitted`` request asks its app (``abci_info``), the
+  moment it shows it, so the last node's read is the only one on the path;
 - in ``launched``, once every node is past it and the block interval is
   measured or estimated, a ``ReadGovParams`` request: the runtime reads the voting period
   and hands the answer back, which becomes ``ChainLive``;
@@ -80,8 +83,8 @@ class ReadProposalStatus:
 
 @dataclass(frozen=True, slots=True)
 class ReadCommitted:
-    """Every node shows a block past ``threshold``: has each app executed it too?
-    (``abci_info``'s last block height, on ``nodes``)."""
+    """``nodes`` show a block past ``threshold``: has each one's app executed it too?
+    (``abci_info``'s last block height)."""
 
     threshold: int
     nodes: tuple[str, ...]
@@ -152,9 +155,10 @@ class Derivation:
         self._answered: int | None = None
         self._reading_params = False
         self._reading_status = False
-        self._reading_apps = False
-        # The last ReadCommitted's answer: (threshold, nodes whose app lags it).
-        self._apps_behind: tuple[int, tuple[str, ...]] | None = None
+        self._reading_apps: set[str] = set()  # nodes whose app is being asked
+        # node -> the highest height its app is known to have executed (a live block,
+        # or a ReadCommitted answer).
+        self._executed: dict[str, int] = {}
         self._last_status: str | None = None
         self._rereads: dict[int, int] = {}  # height -> status reads repeated within it
         self.status_changed = False  # the last status read differs from the one before
@@ -163,7 +167,7 @@ class Derivation:
         """The stack was relaunched from genesis: heights start again."""
         self.view.reset()
         self._answered = None
-        self._apps_behind = None
+        self._executed.clear()
 
     def on_block(self, state: State, ev: NewBlock, before: int) -> list[Output]:
         """``ev`` raised its node's height; ``before`` is the max height before it."""
@@ -172,8 +176,12 @@ class Derivation:
         rose = view.max_height > before
         if rose:
             out.append(HeightObserved(view.max_height, ev.at))
+        if not ev.backfilled:  # fired after the app's commit: the app executed it
+            self._executed[ev.node] = max(self._executed.get(ev.node, 0), ev.height)
         aw = state.awaiting
-        if aw is not None and aw != self._answered and view.all_above(aw, state.absent):
+        if aw is not None and aw != self._answered and state.awaiting_apps:
+            out += self._await_apps(state, aw, ev.at)
+        elif aw is not None and aw != self._answered and view.all_above(aw, state.absent):
             if state.phase is Phase.LAUNCHED:
                 # The measured gap once there is one, the arrival estimate before it.
                 interval = view.block_interval(MEASURE_GAPS) or view.arrival_interval()
@@ -181,11 +189,6 @@ class Derivation:
                     self._answered = aw
                     self._reading_params = True
                     out.append(ReadGovParams(aw, interval, view.fastest_interval(MEASURE_GAPS)))
-            elif state.awaiting_apps:
-                if not self._reading_apps:
-                    self._reading_apps = True
-                    nodes = tuple(n for n in view.nodes if n not in state.absent)
-                    out.append(ReadCommitted(aw, nodes))
             else:
                 self._answered = aw
                 out.append(NodesReached(aw, view.max_height, ev.at))
@@ -220,19 +223,51 @@ class Derivation:
         self._last_status = status
         return ProposalStatusSeen(read.proposal_id, status, self.view.max_height, at)
 
+    def _unconfirmed(self, state: State, threshold: int) -> tuple[str, ...]:
+        """Nodes showing a block past ``threshold`` whose app is not known to have
+        executed it."""
+        return tuple(
+            n
+            for n, nv in self.view.nodes.items()
+            if n not in state.absent
+            and nv.height > threshold
+            and self._executed.get(n, 0) <= threshold
+        )
+
+    def _apps_reached(self, state: State, threshold: int, at: float) -> NodesReached | None:
+        if self._unconfirmed(state, threshold) or not self.view.all_above(threshold, state.absent):
+            return None
+        self._answered = threshold
+        return NodesReached(threshold, self.view.max_height, at)
+
+    def _await_apps(self, state: State, threshold: int, at: float) -> list[Output]:
+        reached = self._apps_reached(state, threshold, at)
+        if reached is not None:
+            return [reached]
+        ask = tuple(n for n in self._unconfirmed(state, threshold) if n not in self._reading_apps)
+        if not ask:
+            return []
+        self._reading_apps.update(ask)
+        return [ReadCommitted(threshold, ask)]
+
     def committed_read(
         self, state: State, read: ReadCommitted, heights: dict[str, int | None], at: float
     ) -> NodesReached | None:
-        """``NodesReached`` once every app asked executed ``read.height``; otherwise the
-        laggards are remembered (``behind``) and the next block asks again. ``heights``:
-        each node's app height, None for a node that did not answer."""
-        self._reading_apps = False
-        lagging = tuple(n for n in read.nodes if (heights.get(n) or 0) < read.height)
-        self._apps_behind = (read.threshold, lagging)
-        if lagging or state.awaiting != read.threshold or self._answered == read.threshold:
+        """Record what the apps said; ``NodesReached`` if that was the last proof
+        missing. A node whose app lags (or did not answer: None) is asked again on
+        its next block, or any node's, and is named by ``behind``."""
+        self._reading_apps.difference_update(read.nodes)
+        for n in read.nodes:
+            h = heights.get(n)
+            if h is not None:
+                self._executed[n] = max(self._executed.get(n, 0), h)
+        if (
+            not state.awaiting_apps
+            or state.awaiting != read.threshold
+            or self._answered == read.threshold
+        ):
             return None
-        self._answered = read.threshold
-        return NodesReached(read.threshold, self.view.max_height, at)
+        return self._apps_reached(state, read.threshold, at)
 
     def reread_after(self, state: State, fact: ProposalStatusSeen) -> float | None:
         """Seconds until the status is read again before the next block, or None.
@@ -268,11 +303,11 @@ class Derivation:
         if aw is None:
             return ()
         shown = self.view.behind(aw, state.absent)
-        if not state.awaiting_apps or self._apps_behind is None or self._apps_behind[0] != aw:
+        if not state.awaiting_apps:
             return shown
         # A node halted on the old binary can show the block it stored and never
         # executed: its app, not its block store, says it is behind.
-        apps = [n for n in self._apps_behind[1] if n not in shown and n not in state.absent]
+        apps = set(self._unconfirmed(state, aw))
         return tuple(n for n in self.view.nodes if n in shown or n in apps)
 
     def read_failed(self, read: Read) -> None:
@@ -281,6 +316,6 @@ class Derivation:
             self._reading_params = False
             self._answered = None
         elif isinstance(read, ReadCommitted):
-            self._reading_apps = False
+            self._reading_apps.difference_update(read.nodes)
         else:
             self._reading_status = False

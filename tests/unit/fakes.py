@@ -256,6 +256,17 @@ class FakeChain:
     def block_time(self, h: int) -> str:
         return rfc3339(GENESIS + h * self.interval)
 
+    def backfill(self, node: str, height: int) -> None:
+        """``node`` shows ``height`` by its RPC, not live: what a stream reconnecting to
+        it fetches (the block may be stored only: see ``stored_only``)."""
+        self.heights[node] = height
+        ev = NewBlock(node, height, self.block_time(height), GENESIS + height, backfilled=True)
+        for v in self.views:
+            v.observe(ev)
+        for src_node, send in self.streams:
+            if src_node == node:
+                send.send_nowait(ev)
+
     def advance(self, n: int = 1) -> None:
         """``n`` new blocks on every node that is not frozen; include the mempool."""
         for _ in range(n):

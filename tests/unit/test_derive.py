@@ -104,16 +104,41 @@ def test_nodes_reached_answers_a_new_threshold_again() -> None:
     assert [o.threshold for o in out if isinstance(o, NodesReached)] == [20]
 
 
-def test_when_the_apps_are_awaited_the_blocks_bring_a_read_not_the_answer() -> None:
-    """``awaiting_apps``: every node showing the block is not enough (a halted node
-    can show one it stored and never executed); each app is asked, one read at a
-    time, and the answer comes from the read."""
+def backfilled(nodes: tuple[str, ...], height: int, at: float) -> list[NewBlock]:
+    return [replace(block(n, height, at), backfilled=True) for n in nodes]
+
+
+def awaiting_apps(threshold: int) -> State:
+    return replace(state(Phase.PASSED, awaiting=threshold, proposal_id=1), awaiting_apps=True)
+
+
+def test_when_the_apps_are_awaited_a_live_block_is_proof_enough() -> None:
+    """CometBFT fires NewBlock after the app's commit: blocks that came live prove
+    their apps executed them, and nothing is read."""
     d = Derivation(ChainView(NODES))
-    s = replace(state(Phase.PASSED, awaiting=10), awaiting_apps=True)
-    out = feed(d, s, chain(NODES, range(9, 12)))
-    assert [o for o in out if isinstance(o, NodesReached)] == []
-    assert [o for o in out if isinstance(o, ReadCommitted)] == [ReadCommitted(10, NODES)]
-    fact = d.committed_read(s, ReadCommitted(10, NODES), dict.fromkeys(NODES, 11), T0 + 12)
+    out = feed(d, awaiting_apps(10), chain(NODES, range(9, 12)))
+    assert not [o for o in out if isinstance(o, ReadCommitted)]
+    assert [o for o in out if isinstance(o, NodesReached)] == [NodesReached(10, 11, T0 + 11)]
+
+
+def test_a_backfilled_block_brings_a_read_of_that_node_alone() -> None:
+    """After the upgrade halt every node's stream reconnects and backfills the
+    height: each node's app is asked as it shows it, so when the last one shows it
+    only its own read stands between the block and the checks."""
+    d = Derivation(ChainView(NODES))
+    s = awaiting_apps(10)
+    feed(d, s, chain(NODES, range(9, 11)))
+    reads: list[object] = []
+    for n in NODES:
+        reads += [
+            o
+            for o in feed(d, s, backfilled((n,), 11, T0 + 11))
+            if not isinstance(o, HeightObserved)
+        ]
+    assert reads == [ReadCommitted(10, (n,)) for n in NODES]
+    assert d.committed_read(s, ReadCommitted(10, ("a",)), {"a": 11}, T0 + 12) is None
+    assert d.committed_read(s, ReadCommitted(10, ("b",)), {"b": 11}, T0 + 12) is None
+    fact = d.committed_read(s, ReadCommitted(10, ("c",)), {"c": 11}, T0 + 12)
     assert fact == NodesReached(10, 11, T0 + 12)
     later = feed(d, s, chain(NODES, range(12, 13)))  # answered: neither asked nor answered again
     assert not [o for o in later if isinstance(o, ReadCommitted | NodesReached)]
@@ -121,34 +146,41 @@ def test_when_the_apps_are_awaited_the_blocks_bring_a_read_not_the_answer() -> N
 
 def test_an_app_behind_its_blocks_holds_the_answer_and_is_named_behind() -> None:
     d = Derivation(ChainView(NODES))
-    s = replace(state(Phase.PASSED, awaiting=10, proposal_id=1), awaiting_apps=True)
-    (read,) = [o for o in feed(d, s, chain(NODES, range(9, 12))) if isinstance(o, ReadCommitted)]
+    s = awaiting_apps(10)
+    feed(d, s, chain(NODES, range(9, 11)))
+    reads = [o for o in feed(d, s, backfilled(NODES, 11, T0 + 11)) if isinstance(o, ReadCommitted)]
+    assert reads == [ReadCommitted(10, (n,)) for n in NODES]
+    # While they are in flight, another block asks nothing again.
+    assert not [o for o in feed(d, s, chain(("a",), range(12, 13))) if isinstance(o, ReadCommitted)]
     # c shows block 11 but its app stopped at 10 (halted, the block stored); b is
     # restarting and does not answer.
-    assert d.committed_read(s, read, {"a": 11, "b": None, "c": 10}, T0 + 12) is None
+    answers: list[dict[str, int | None]] = [{"a": 11}, {"b": None}, {"c": 10}]
+    assert [d.committed_read(s, r, a, T0 + 12) for r, a in zip(reads, answers, strict=True)] == [
+        None
+    ] * 3
     assert d.view.behind(10) == ()  # the blocks alone say nobody is behind
     assert d.behind(s) == ("b", "c")
-    # Asked again on the next block; now every app has it.
-    (again,) = [o for o in feed(d, s, chain(("a",), range(12, 13))) if isinstance(o, ReadCommitted)]
-    assert d.committed_read(s, again, {"a": 12, "b": 11, "c": 11}, T0 + 13) == NodesReached(
-        10, 12, T0 + 13
+    # Asked again on the next block, any node's; now every app has it.
+    again = [o for o in feed(d, s, chain(("a",), range(13, 14))) if isinstance(o, ReadCommitted)]
+    assert again == [ReadCommitted(10, ("b", "c"))]
+    assert d.committed_read(s, again[0], {"b": 12, "c": 11}, T0 + 14) == NodesReached(
+        10, 13, T0 + 14
     )
+    assert d.behind(s) == ()
     # A node the scenario took away is neither asked nor waited for.
     gone = replace(s, absent=frozenset({"c"}))
     d2 = Derivation(ChainView(NODES))
-    reads = [
-        o for o in feed(d2, gone, chain(("a", "b"), range(9, 12))) if isinstance(o, ReadCommitted)
-    ]
-    assert reads == [ReadCommitted(10, ("a", "b"))]
+    reads = [o for o in feed(d2, gone, backfilled(NODES, 11, T0)) if isinstance(o, ReadCommitted)]
+    assert reads == [ReadCommitted(10, ("a",)), ReadCommitted(10, ("b",))]
 
 
 def test_a_failed_apps_read_is_asked_again_on_the_next_block() -> None:
     d = Derivation(ChainView(NODES))
-    s = replace(state(Phase.PASSED, awaiting=10), awaiting_apps=True)
-    (read,) = [o for o in feed(d, s, chain(NODES, range(9, 12))) if isinstance(o, ReadCommitted)]
-    assert not [o for o in feed(d, s, chain(NODES, range(12, 13))) if isinstance(o, ReadCommitted)]
+    s = awaiting_apps(10)
+    (read,) = [o for o in feed(d, s, backfilled(("a",), 11, T0)) if isinstance(o, ReadCommitted)]
+    assert not [o for o in feed(d, s, chain(("b",), range(12, 13))) if isinstance(o, ReadCommitted)]
     d.read_failed(read)
-    again = [o for o in feed(d, s, chain(NODES, range(13, 14))) if isinstance(o, ReadCommitted)]
+    again = [o for o in feed(d, s, chain(("b",), range(13, 14))) if isinstance(o, ReadCommitted)]
     assert again == [read]
 
 
