@@ -13,9 +13,10 @@ with the machine's current state; this module decides what the block means:
   CometBFT fires NewBlock after the app's commit; for any other node showing
   the block a ``ReadCommitted`` request asks its app (``abci_info``), the
   moment it shows it, so the last node's read is the only one on the path;
-- in ``launched``, once every node is past it and the block interval is
-  measured or estimated, a ``ReadGovParams`` request: the runtime reads the voting period
-  and hands the answer back, which becomes ``ChainLive``;
+- in ``launched``: a ``ReadGovParams`` request at the first block (the runtime
+  reads the voting period and hands the answer back), and ``ChainLive`` once
+  every node is past ``awaiting``, the block interval is measured or estimated,
+  and the voting period is known;
 - in ``proposed``/``voted``, a ``ReadProposalStatus`` request on every new
   height (from any node: one node's outage must not blind the agent), at most
   one in flight; every status read is reported (the machine ignores what it
@@ -69,11 +70,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ReadGovParams:
-    """Every node is live: read the chain's voting period (then ``ChainLive``)."""
-
-    threshold: int
-    block_interval: float
-    fastest_interval: float | None = None
+    """Read the chain's voting period. Asked at the first block after the launch,
+    ahead of the moment it is needed, so ``ChainLive`` comes without a read on the
+    path from the block that makes the chain live."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +153,7 @@ class Derivation:
         self.view = view
         self._answered: int | None = None
         self._reading_params = False
+        self._voting_period: float | None = None  # from the one ReadGovParams
         self._reading_status = False
         self._reading_apps: set[str] = set()  # nodes whose app is being asked
         # node -> the highest height its app is known to have executed (a live block,
@@ -179,17 +179,12 @@ class Derivation:
         if not ev.backfilled:  # fired after the app's commit: the app executed it
             self._executed[ev.node] = max(self._executed.get(ev.node, 0), ev.height)
         aw = state.awaiting
-        if aw is not None and aw != self._answered and state.awaiting_apps:
-            out += self._await_apps(state, aw, ev.at)
-        elif aw is not None and aw != self._answered and view.all_above(aw, state.absent):
+        if aw is not None and aw != self._answered:
             if state.phase is Phase.LAUNCHED:
-                # The measured gap once there is one, the arrival estimate before it.
-                interval = view.block_interval(MEASURE_GAPS) or view.arrival_interval()
-                if interval is not None and not self._reading_params:
-                    self._answered = aw
-                    self._reading_params = True
-                    out.append(ReadGovParams(aw, interval, view.fastest_interval(MEASURE_GAPS)))
-            else:
+                out += self._chain_live(state, aw, ev.at)
+            elif state.awaiting_apps:
+                out += self._await_apps(state, aw, ev.at)
+            elif view.all_above(aw, state.absent):
                 self._answered = aw
                 out.append(NodesReached(aw, view.max_height, ev.at))
         if (
@@ -202,15 +197,42 @@ class Derivation:
             out.append(ReadProposalStatus(state.proposal_id))
         return out
 
-    def gov_params_read(self, read: ReadGovParams, voting_period: float, at: float) -> ChainLive:
+    def _chain_live(self, state: State, threshold: int, at: float) -> list[Output]:
+        if self._voting_period is None:
+            if self._reading_params:
+                return []
+            self._reading_params = True
+            return [ReadGovParams()]
+        view = self.view
+        if not view.all_above(threshold, state.absent):
+            return []
+        # The measured gap once there is one, the arrival estimate before it.
+        interval = view.block_interval(MEASURE_GAPS) or view.arrival_interval()
+        if interval is None:
+            return []
+        self._answered = threshold
+        return [
+            ChainLive(
+                interval,
+                self._voting_period,
+                view.max_height,
+                at,
+                fastest_interval=view.fastest_interval(MEASURE_GAPS),
+            )
+        ]
+
+    def gov_params_read(
+        self, state: State, _read: ReadGovParams, voting_period: float, at: float
+    ) -> ChainLive | None:
+        """Keep the voting period; ``ChainLive`` if the chain was live already (the
+        read came after the block that made it so)."""
         self._reading_params = False
-        return ChainLive(
-            read.block_interval,
-            voting_period,
-            self.view.max_height,
-            at,
-            fastest_interval=read.fastest_interval,
-        )
+        self._voting_period = voting_period
+        aw = state.awaiting
+        if state.phase is not Phase.LAUNCHED or aw is None or aw == self._answered:
+            return None
+        live = [f for f in self._chain_live(state, aw, at) if isinstance(f, ChainLive)]
+        return live[0] if live else None
 
     def status_read(
         self, read: ReadProposalStatus, status: str | None, at: float
@@ -314,7 +336,6 @@ class Derivation:
         """Ask again on the next block."""
         if isinstance(read, ReadGovParams):
             self._reading_params = False
-            self._answered = None
         elif isinstance(read, ReadCommitted):
             self._reading_apps.difference_update(read.nodes)
         else:

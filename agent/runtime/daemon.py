@@ -44,6 +44,7 @@ from agent.core.derive import (
 from agent.core.facts import (
     ActionFailed,
     Begin,
+    ChainLive,
     DeadlinePassed,
     Fact,
     ProposalStatusSeen,
@@ -146,6 +147,7 @@ class Runner:
         self.deadline_armed: tuple[str, float] | None = None
         self._sources_started = False
         self._triggers: dict[int, float] = {}  # id(fact) -> monotonic time of its NewBlock
+        self._last_received = 0.0  # monotonic time of the latest block that was news
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
 
@@ -295,6 +297,7 @@ class Runner:
             if isinstance(obs, NewBlock):
                 before = self.view.max_height
                 if self.view.observe(obs):
+                    self._last_received = received
                     if self.block_log is not None:
                         self.block_log.record(obs)
                     if before == 0:
@@ -319,6 +322,13 @@ class Runner:
         await self._send_derived(out, received)
 
     async def _send_derived(self, fact: Fact, received: float) -> None:
+        if isinstance(fact, ChainLive):
+            log.info(
+                "chain_live",
+                block_interval=round(fact.block_interval, 3),
+                voting_period=fact.voting_period,
+                height=fact.height,
+            )
         self._triggers[id(fact)] = received
         if len(self._triggers) > 256:  # facts the machine never saw (shutdown) must not pile up
             self._triggers.pop(next(iter(self._triggers)))
@@ -330,13 +340,13 @@ class Runner:
             with anyio.fail_after(self.read_timeout):
                 if isinstance(read, ReadGovParams):
                     period = await self.reads.voting_period()
-                    fact = self.derivation.gov_params_read(read, period, self.clock.wall())
-                    log.info(
-                        "chain_live",
-                        block_interval=round(read.block_interval, 3),
-                        voting_period=period,
-                        height=self.view.max_height,
+                    fact = self.derivation.gov_params_read(
+                        self.state, read, period, self.clock.wall()
                     )
+                    log.info("gov_params", voting_period=period, height=self.view.max_height)
+                    # Read ahead; if the chain went live while it was in flight, the
+                    # block that made it so is the one this answer keeps waiting.
+                    received = self._last_received
                 elif isinstance(read, ReadCommitted):
                     heights = await self.reads.app_heights(read.nodes)
                     fact = self.derivation.committed_read(

@@ -187,22 +187,40 @@ def test_a_failed_apps_read_is_asked_again_on_the_next_block() -> None:
 # --- chain live -----------------------------------------------------------------------
 
 
-def test_launched_reads_gov_params_at_block_2_with_the_arrival_gap() -> None:
-    """Block 2's header gap from block 1 carries the genesis time, so the first
-    estimate is the agent's own: blocks 1 and 2 arriving live. The proposal is
-    signed with it while the first header gap (2-3) is measured."""
+def live_facts(out: list[object]) -> list[ChainLive]:
+    return [o for o in out if isinstance(o, ChainLive)]
+
+
+def test_the_chain_is_live_at_block_2_with_the_arrival_gap() -> None:
+    """The voting period is read at the first block, ahead of need. Block 2's header
+    gap from block 1 carries the genesis time, so the first estimate is the agent's
+    own: blocks 1 and 2 arriving live. The proposal is signed with it while the
+    first header gap (2-3) is measured."""
     d = Derivation(ChainView(NODES))
     s = state(Phase.LAUNCHED, awaiting=1)
     assert MEASURE_GAPS == 1
     genesis = [NewBlock(n, 1, "2026-01-01T00:00:00Z", T0 + 1) for n in NODES]
-    assert not [o for o in feed(d, s, genesis) if isinstance(o, ReadGovParams)]
-    out = feed(d, s, [block(n, 2, T0 + 2.5) for n in NODES])
+    out = feed(d, s, genesis)
     reads = [o for o in out if isinstance(o, ReadGovParams)]
-    assert reads == [ReadGovParams(1, 1.5, None)]  # no header gap measured yet
-    # In flight: further blocks do not ask again.
-    assert not [o for o in feed(d, s, chain(NODES, range(3, 6))) if isinstance(o, ReadGovParams)]
-    live = d.gov_params_read(reads[0], 20.0, T0 + 9)
-    assert live == ChainLive(1.5, 20.0, 5, T0 + 9, fastest_interval=None)
+    assert reads == [ReadGovParams()] and not live_facts(out)
+    assert d.gov_params_read(s, reads[0], 20.0, T0 + 1.1) is None  # not live yet
+    out = feed(d, s, [block(n, 2, T0 + 2.5) for n in NODES])
+    # No read on the path: the block that makes the chain live brings ChainLive.
+    assert not [o for o in out if isinstance(o, ReadGovParams)]
+    assert live_facts(out) == [ChainLive(1.5, 20.0, 2, T0 + 2.5, fastest_interval=None)]
+    # Answered: further blocks neither read nor go live again.
+    later = feed(d, s, chain(NODES, range(3, 6)))
+    assert not [o for o in later if isinstance(o, ReadGovParams | ChainLive)]
+
+
+def test_a_voting_period_read_that_comes_late_brings_chain_live_itself() -> None:
+    d = Derivation(ChainView(NODES))
+    s = state(Phase.LAUNCHED, awaiting=1)
+    out = feed(d, s, chain(NODES, range(1, 4)))
+    (read,) = [o for o in out if isinstance(o, ReadGovParams)]  # one, still in flight
+    assert not live_facts(out)
+    live = d.gov_params_read(s, read, 20.0, T0 + 9)
+    assert live == ChainLive(1.0, 20.0, 3, T0 + 9, fastest_interval=1.0)
 
 
 def test_without_live_arrivals_the_chain_is_live_at_the_first_header_gap() -> None:
@@ -213,9 +231,11 @@ def test_without_live_arrivals_the_chain_is_live_at_the_first_header_gap() -> No
     late = [
         replace(block(n, h, T0 + h), at=T0 + 2.05, backfilled=True) for h in (1, 2) for n in NODES
     ]
-    assert not [o for o in feed(d, s, late) if isinstance(o, ReadGovParams)]
+    out = feed(d, s, late)
+    d.gov_params_read(s, ReadGovParams(), 20.0, T0 + 2.1)
+    assert not live_facts(out)
     out = feed(d, s, chain(NODES, range(3, 4)))
-    assert [o for o in out if isinstance(o, ReadGovParams)] == [ReadGovParams(1, 1.0, 1.0)]
+    assert live_facts(out) == [ChainLive(1.0, 20.0, 3, T0 + 3, fastest_interval=1.0)]
 
 
 def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
@@ -224,7 +244,7 @@ def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
     reads = [o for o in feed(d, s, chain(NODES, range(1, 6))) if isinstance(o, ReadGovParams)]
     d.read_failed(reads[0])
     again = [o for o in feed(d, s, chain(NODES, range(6, 7))) if isinstance(o, ReadGovParams)]
-    assert again == [ReadGovParams(1, 1.0, 1.0)]
+    assert again == [ReadGovParams()]
 
 
 def test_restart_chain_forgets_heights_and_answers() -> None:
