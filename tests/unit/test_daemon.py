@@ -322,6 +322,29 @@ async def test_an_illegal_fact_is_logged_and_ignored(tmp_path: Path) -> None:
     assert final.phase is Phase.RESTARTED
 
 
+async def test_the_voting_period_is_read_at_the_first_block_not_when_the_chain_is_live(
+    tmp_path: Path,
+) -> None:
+    """The read is done before the block that makes the chain live arrives, so the
+    proposal's reaction to that block has no REST read in it."""
+    r = rig(tmp_path)
+    seen: dict[str, object] = {}
+
+    async def body() -> None:
+        await drive_blocks(r.chain, lambda: r.chain.height >= 1, journal=r.journal)
+        await drive_blocks(r.chain, lambda: "voting_period" in r.reads.calls, journal=r.journal)
+        seen["height_at_read"] = r.chain.height
+        await drive_blocks(r.chain, started(r, "submit_proposal"), journal=r.journal)
+        seen["height_at_submit"] = r.chain.height
+        await drive_blocks(r.chain, lambda: bool(r.final), journal=r.journal)
+
+    final = await play(r, body)
+    assert final.phase is Phase.RESTARTED
+    assert seen["height_at_read"] == 1
+    assert seen["height_at_submit"] == 2
+    assert r.reads.calls.count("voting_period") == 1
+
+
 # --- 2. every deadline -----------------------------------------------------------------
 
 
