@@ -102,8 +102,9 @@ _STACK_ACTIONS = ("launch_stack", "restart_on_v2")
 # block time is steady from its second block on (the gap from block 1 carries the
 # genesis time and is never counted); the plan takes the fastest gap seen, less the
 # policy's speed-up allowance, plus a spare block; each further gap would hold the
-# proposal back a whole block (in the runs of 2026-12-06 the first gap was within
-# 1 % of the steady time, and the fastest of the run).
+# proposal back a whole block. (In three bench runs of 2026-12-06 the first gap was
+# within 0.3 % of the run's median in two and 10 % slower in one, on a loaded
+# machine; no gap of any run was more than 4 % under its median.)
 MEASURE_GAPS = 1
 # The proposal is signed a block earlier, as every node shows block 2, with the
 # agent's own arrival gap (blocks 1 -> 2) as the estimate (``ChainLive`` comes then),
