@@ -13,7 +13,7 @@ with the machine's current state; this module decides what the block means:
   CometBFT fires NewBlock after the app's commit; for any other node showing
   the block a ``ReadCommitted`` request asks its app (``abci_info``), the
   moment it shows it, so the last node's read is the only one on the path;
-- in ``launched``: a ``ReadGovParams`` request at the first block (the runtime
+- in ``launched``: a ``ReadGovParams`` request once every node shows block 1 (the runtime
   reads the voting period and hands the answer back), and ``ChainLive`` once
   every node is past ``awaiting``, the block interval is measured or estimated,
   and the voting period is known;
@@ -199,12 +199,15 @@ class Derivation:
         return out
 
     def _chain_live(self, state: State, threshold: int, at: float) -> list[Output]:
+        view = self.view
         if self._voting_period is None:
-            if self._reading_params:
+            # Once every node shows block 1: a node's REST answers "not ready" until
+            # its app committed a block, and the REST pool would fail over to (and
+            # stay on) another node, which may lag the tx node.
+            if self._reading_params or not view.all_above(0, state.absent):
                 return []
             self._reading_params = True
             return [ReadGovParams()]
-        view = self.view
         if not view.all_above(threshold, state.absent):
             return []
         # The measured gap once there is one, the arrival estimate before it.

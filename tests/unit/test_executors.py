@@ -213,6 +213,32 @@ async def test_submit_signs_at_the_accounts_current_sequence(world: World) -> No
     assert world.chain.sequences["cosmos1alice"] == 8
 
 
+async def test_a_vote_after_the_proposal_is_not_signed_at_its_sequence_by_a_lagging_rest(
+    world: World,
+) -> None:
+    """CI, 2026-12-06: REST had failed over to a sentry (the tx node's REST was not
+    ready at block 1); the sentry had not applied the proposal's block when alice's
+    vote was signed, gave the proposal's sequence again, and CheckTx refused the vote
+    (code 32, taken for a duplicate): it never landed. The sequence of a transaction
+    of ours seen in a block is spent, whatever a lagging node says."""
+    chain = world.chain
+    chain.sequences["cosmos1alice"] = 1
+    fact = await submit_proposal(world.ctx, SUBMIT, state())
+    assert isinstance(fact, ProposalSubmitted)
+    assert only(chain.signed).sequence == 1 and chain.sequences["cosmos1alice"] == 2
+    real = chain.account
+
+    def lagging(address: str) -> Any:  # the REST node is a block behind
+        got = real(address)
+        return got._replace(sequence=got.sequence - 1) if address == "cosmos1alice" else got
+
+    chain.account = lagging  # type: ignore[method-assign]
+    vote = await cast_vote(world.ctx, CastVote("alice", fact.proposal_id), state())
+    assert isinstance(vote, VoteCast) and not vote.reused
+    assert chain.signed[-1].sequence == 2
+    assert chain.sequences["cosmos1alice"] == 3  # it landed
+
+
 async def test_submit_recomputes_a_later_height_from_the_current_one(world: World) -> None:
     action = replace(SUBMIT, upgrade_height=5, voting_period=20.0)
     fact = await submit_proposal(world.ctx, action, state())

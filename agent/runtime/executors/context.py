@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +50,11 @@ class ExecContext:
     cut_streams: Callable[[], Awaitable[int]] | None = None
     # The scenario's verdict on a finished state: (met, findings); None: not judged.
     judge: Callable[[State], Awaitable[tuple[bool, list[str]]]] | None = None
+    # address -> the lowest sequence its account can have now: one past the last of
+    # our transactions from it seen in a block. The REST node asked for the account
+    # may not have that block yet (a sentry after a failover), and a sequence read
+    # from it would sign a second transaction at the first one's sequence.
+    next_sequence: dict[str, int] = field(default_factory=dict)
 
     def fact_kw(self) -> dict[str, Any]:
         return {"height": self.view.max_height, "at": self.clock.wall()}

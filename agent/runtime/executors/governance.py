@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -72,7 +73,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         interval = min(action.block_interval, fastest or action.block_interval)
         return max(action.upgrade_height, policy.height(base, interval, action.voting_period))
 
-    async def sign(height: int) -> SignedTx:
+    async def sign(height: int) -> _Signed:
         args = ctx.cli.proposal_args(
             action.upgrade_name,
             height,
@@ -147,21 +148,33 @@ async def _resend_recorded(
     return None
 
 
-async def _sign(ctx: ExecContext, voter: VoterConfig, args: list[str]) -> SignedTx:
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    tx: SignedTx
+    address: str
+    sequence: int
+
+
+async def _sign(ctx: ExecContext, voter: VoterConfig, args: list[str]) -> _Signed:
     address = await ctx.cli.address(voter)
     account = await ctx.rest.account(address)
-    return await ctx.cli.sign(
+    sequence = max(account.sequence, ctx.next_sequence.get(address, 0))
+    if sequence != account.sequence:
+        log.info("sequence_ahead_of_rest", address=address, rest=account.sequence, used=sequence)
+    tx = await ctx.cli.sign(
         voter,
         args,
         address=address,
         account_number=account.account_number,
-        sequence=account.sequence,
+        sequence=sequence,
     )
+    return _Signed(tx, address, sequence)
 
 
 async def _record_send(
-    ctx: ExecContext, rehearsal: str, kind: str, signed: SignedTx
+    ctx: ExecContext, rehearsal: str, kind: str, one: _Signed
 ) -> tuple[str, Included]:
+    signed = one.tx
     # Recorded before it leaves the agent: a kill from here on is reconciled by hash.
     await ctx.ledger.record(rehearsal, kind, signed.tx_hash, tx=signed.base64)
     result = await ctx.tx_rpc.broadcast_tx_sync(signed.tx_bytes)
@@ -174,6 +187,9 @@ async def _record_send(
     found = await tx_included(ctx, signed.tx_hash, blocks=10)
     if found is None:
         raise TransientError(f"{kind} tx {signed.tx_hash} not included within 10 blocks")
+    if found[0] == 0:  # its sequence is spent: the account's next is past it
+        seen = ctx.next_sequence.get(one.address, 0)
+        ctx.next_sequence[one.address] = max(seen, one.sequence + 1)
     return signed.tx_hash, found
 
 
