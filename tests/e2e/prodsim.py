@@ -82,8 +82,14 @@ class ProdSim:
         argv = [*compose_prefix(), "--project-name", self.project,
                 "--file", str(PROD_SIM / "docker-compose.yml"),
                 "--file", str(PROD_SIM / overlay), *args]  # fmt: skip
-        return subprocess.run(argv, env=self.run_env(), capture_output=True, text=True,
-                              timeout=timeout, check=True)  # fmt: skip
+        try:
+            return subprocess.run(argv, env=self.run_env(), capture_output=True, text=True,
+                                  timeout=timeout, check=True)  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            # Compose says why on stderr; a bare exit status hid it once.
+            raise AssertionError(
+                f"{' '.join(args)} exited {exc.returncode}: {(exc.stderr or '')[-1500:]}"
+            ) from exc
 
     def container(self, service: str) -> str:
         out = self.compose("ps", "-q", service).stdout.split()

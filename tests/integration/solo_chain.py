@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -51,18 +52,36 @@ def find_binary() -> Path | None:
     return None
 
 
-def free_ports(n: int) -> list[int]:
-    # Hold every socket open until all are chosen so the kernel cannot hand out one twice.
-    socks = []
+def _ephemeral_low() -> int:
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports free on 127.0.0.1, below the kernel's ephemeral range.
+
+    Not port 0: the kernel hands those out from the ephemeral range, which every
+    outgoing connection (the agent's, docker-proxy's) draws from too, so one could be
+    taken again before Compose binds it (CI: `compose up` of the watch test exited 1).
+    Random ports below that range are only ever taken by a listener on purpose."""
+    low, high = 20000, min(_ephemeral_low(), 65536)
+    if high - low < 1000:
+        low, high = 1024, high
+    chosen: list[int] = []
+    rng = random.SystemRandom()
+    while len(chosen) < n:
+        port = rng.randrange(low, high)
+        if port in chosen:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+    return chosen
 
 
 def _run(binary: Path, *args: str, home: Path) -> str:
