@@ -1,6 +1,7 @@
 """The block log: every block the agent saw, for the report's timeline and chart.
 
-One JSON line per accepted block (node, height, header time, receive time),
+One JSON line per accepted block (node, height, header time, receive time, and
+``"backfilled": true`` for a block fetched over RPC after a reconnect, not live),
 appended to ``<state_dir>/blocks-<rehearsal id>.jsonl``. A rehearsal sees a few
 hundred blocks per node, so the file stays small; it survives a kill -9 (the
 next run of the same rehearsal appends) and the report reads it back.
@@ -37,9 +38,15 @@ class BlockLog:
         self.path = self.directory / f"blocks-{rehearsal_id}.jsonl"
 
     def record(self, ev: NewBlock) -> None:
-        self._buffer.append(
-            {"node": ev.node, "height": ev.height, "time": ev.block_time, "at": ev.at}
-        )
+        row: dict[str, Any] = {
+            "node": ev.node,
+            "height": ev.height,
+            "time": ev.block_time,
+            "at": ev.at,
+        }
+        if ev.backfilled:  # old news: made before it was received (the bench tells them apart)
+            row["backfilled"] = True
+        self._buffer.append(row)
         del self._buffer[:-MAX_BUFFER]
 
     async def flush(self) -> None:
