@@ -10,15 +10,13 @@ rehearsal says what was seen.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar
 
 import anyio
 import structlog
 
 from agent.adapters.process import run_command
-from agent.adapters.rpc import CometRPC
+from agent.adapters.rpc import AbciInfo, CometRPC
 from agent.concurrency import gather
 from agent.config import NodeConfig
 from agent.core.actions import CaptureBaseline, VerifyNoUpgrade, VerifyRestart, VerifyUpgrade
@@ -39,16 +37,6 @@ from agent.runtime.executors.state_reads import balances
 log = structlog.get_logger("agent.executor")
 
 __all__ = ["capture_baseline", "verify_no_upgrade", "verify_restart", "verify_upgrade"]
-
-T = TypeVar("T")
-
-
-async def _each(
-    rpcs: dict[str, CometRPC], call: Callable[[CometRPC], Awaitable[T]]
-) -> dict[str, T]:
-    """``call`` on every node at once; the answers in the nodes' order."""
-    got = await gather(*(partial(call, rpc) for rpc in rpcs.values()))
-    return dict(zip(rpcs, got, strict=True))
 
 
 def _on(ctx: ExecContext, name: str) -> bool:
@@ -89,8 +77,11 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
 COMMITTED_WITHIN_S = 60.0
 
 
-async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -> None:
-    """Return once every node's app committed ``height`` (``abci_info``).
+async def _committed(
+    ctx: ExecContext, rpcs: dict[str, CometRPC], height: int
+) -> dict[str, AbciInfo]:
+    """Once every node's app committed ``height``, each one's ``abci_info`` that said
+    so (the version and app-hash checks read these, not a second round).
 
     The machine starts the checks once every node showed the height and every app
     said it executed it (``ReadCommitted``), so this passes on its first look; it
@@ -100,6 +91,7 @@ async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -
     is named rather than timed out. A node that cannot answer yet (restarting
     under Cosmovisor) is asked again."""
     seen: dict[str, str] = {}
+    infos: dict[str, AbciInfo] = {}
 
     async def committed(name: str, rpc: CometRPC) -> bool:
         try:
@@ -108,6 +100,7 @@ async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -
             seen[name] = f"no answer ({str(exc)[:80]})"
             return False
         seen[name] = f"app at {info.last_block_height} ({info.version})"
+        infos[name] = info
         return info.last_block_height >= height
 
     waiting = dict(rpcs)
@@ -116,7 +109,7 @@ async def _committed(ctx: ExecContext, rpcs: dict[str, CometRPC], height: int) -
             done = await gather(*(partial(committed, n, r) for n, r in waiting.items()))
             waiting = {n: r for (n, r), ok in zip(waiting.items(), done, strict=True) if not ok}
             if not waiting:
-                return
+                return {n: infos[n] for n in rpcs}
             await ctx.next_block_or_moment()
     raise ProtocolError(
         f"upgrade height {height} not committed within {COMMITTED_WITHIN_S:g}s by: "
@@ -131,7 +124,7 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
     name, h = action.upgrade_name, action.upgrade_height
     present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
     rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
-    await _committed(ctx, rpcs, h)
+    infos = await _committed(ctx, rpcs, h)
 
     async def cosmovisor_current() -> list[Check]:
         # Attached to a network we did not launch: its containers are not ours to inspect.
@@ -168,7 +161,7 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
         if not _on(ctx, "app_version_changed"):
             return []
         before = state.baseline.app_version if state.baseline else None
-        versions = await _each(rpcs, lambda r: r.abci_info())
+        versions = infos
         changed = all(before is not None and v.app_version != before for v in versions.values())
         return [
             Check(
@@ -194,13 +187,14 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
         # The state after executing block h (the migration): the app's own last hash
         # while it is at h, block h+1's header once it has gone on. The checks start
         # when every app executed h, not a block later.
-        async def after_h(rpc: CometRPC) -> str:
-            info = await rpc.abci_info()
+        async def after_h(name: str) -> str:
+            info = infos[name]
             if info.last_block_height == h:
                 return info.last_block_app_hash
-            return (await rpc.block_header(h + 1)).app_hash
+            return (await rpcs[name].block_header(h + 1)).app_hash
 
-        hashes = await _each(rpcs, after_h)
+        got = await gather(*(partial(after_h, n) for n in rpcs))
+        hashes = dict(zip(rpcs, got, strict=True))
         return [
             Check(
                 "app_hash_agree",
