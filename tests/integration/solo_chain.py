@@ -22,6 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.kit.forms import CliForms, commands_of, forms_from_help
+from agent.kit.genesis import set_voting_period
+
 REPO = Path(__file__).resolve().parents[2]
 BINARY_CANDIDATES = (REPO / "prod-sim" / "build" / "checkersd-v1", Path("/tmp/checkersd-v1"))
 CHAIN_ID = "checkers-solo"
@@ -37,6 +40,8 @@ class SoloChain:
     api_url: str  # http://127.0.0.1:PORT (Cosmos REST)
     validator_address: str  # account address of the genesis validator key
     process: subprocess.Popen[bytes]
+    denom: str = DENOM  # the chain's bond denom, from its own init
+    forms: CliForms | None = None
 
     def pause(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
@@ -135,12 +140,37 @@ def wait_for_height(rpc_url: str, height: int, deadline: float = 60.0) -> int:
     raise TimeoutError(f"node at {rpc_url} did not reach height {height}: {last_error!r}")
 
 
+def cli_forms(binary: Path) -> CliForms:
+    """The binary's genesis/node command forms, read from its own help."""
+
+    def help_of(*args: str) -> str:
+        out = subprocess.run(
+            [str(binary), *args, "--help"], capture_output=True, timeout=30, check=False
+        )
+        return out.stdout.decode() + out.stderr.decode()
+
+    top = help_of()
+    genesis = help_of("genesis") if "genesis" in commands_of(top) else ""
+    return forms_from_help(top, genesis, help_of("init"))
+
+
+def bond_denom(home: Path) -> str:
+    genesis = json.loads((home / "config" / "genesis.json").read_text())
+    return str(genesis["app_state"]["staking"]["params"]["bond_denom"])
+
+
 @contextmanager
-def start_solo_chain(binary: Path, timeout_commit: str = "300ms") -> Iterator[SoloChain]:
+def start_solo_chain(
+    binary: Path, timeout_commit: str = "300ms", *, voting_period: str = ""
+) -> Iterator[SoloChain]:
+    """One validator of ``binary`` (any SDK line: the command forms come from its help);
+    ``voting_period``: set in the genesis, wherever its SDK line keeps it."""
     home = Path(tempfile.mkdtemp(prefix="checkers-solo-"))
     proc: subprocess.Popen[bytes] | None = None
+    forms = cli_forms(binary)
     try:
         _run(binary, "init", "solo", "--chain-id", CHAIN_ID, home=home)
+        denom = bond_denom(home)
         _run(binary, "keys", "add", "val", "--keyring-backend", "test", home=home)
         address = (
             _run(binary, "keys", "show", "val", "-a", "--keyring-backend", "test", home=home)
@@ -149,27 +179,29 @@ def start_solo_chain(binary: Path, timeout_commit: str = "300ms") -> Iterator[So
         )
         _run(
             binary,
-            "genesis",
-            "add-genesis-account",
+            *forms.add_genesis_account(),
             address,
-            f"1000000000000{DENOM}",
+            f"1000000000000{denom}",
             "--keyring-backend",
             "test",
             home=home,
         )
         _run(
             binary,
-            "genesis",
-            "gentx",
+            *forms.gentx(),
             "val",
-            f"100000000{DENOM}",
+            f"100000000{denom}",
             "--chain-id",
             CHAIN_ID,
             "--keyring-backend",
             "test",
             home=home,
         )
-        _run(binary, "genesis", "collect-gentxs", home=home)
+        _run(binary, *forms.collect_gentxs(), home=home)
+        if voting_period:
+            path = home / "config" / "genesis.json"
+            doc = set_voting_period(json.loads(path.read_text()), voting_period)
+            path.write_text(json.dumps(doc))
 
         rpc, p2p, grpc, api, proxy = free_ports(5)
         config, app = home / "config" / "config.toml", home / "config" / "app.toml"
@@ -203,6 +235,8 @@ def start_solo_chain(binary: Path, timeout_commit: str = "300ms") -> Iterator[So
             api_url=f"http://127.0.0.1:{api}",
             validator_address=address,
             process=proc,
+            denom=denom,
+            forms=forms,
         )
     finally:
         if proc is not None:
