@@ -100,6 +100,21 @@ testnet-sdkbump-reset:
 ports-check-sdkbump:
 	$(PYTHON) $(BUMP)/testnet.py ports-check
 
+# ---- one binary of each older SDK line, from the Go module proxy (tests/fixtures/README.md) ----
+.PHONY: sdk-lines fixtures
+SDK_LINES := build/sdk-lines
+GOBUILD = $(VENV)/bin/python -m agent.kit.gobuild
+
+sdk-lines: $(SDK_LINES)/simd-v0.45.16 $(SDK_LINES)/simd-v0.46.16
+
+$(SDK_LINES)/simd-%: | venv
+	$(GOBUILD) github.com/cosmos/cosmos-sdk@$* simapp/simd simd $@
+
+# Record what real nodes of v0.45 and v0.46 answer into tests/fixtures/.
+fixtures: sdk-lines
+	for v in 45 46; do PYTHONPATH=$(CURDIR):$(CURDIR)/tests $(VENV)/bin/python \
+		scripts/record_fixtures.py v0.$$v $(SDK_LINES)/simd-v0.$$v.16 tests/fixtures/sdk0$$v || exit 1; done
+
 # ---- the agent: Python environment, the main job and the tests ----
 .PHONY: venv rehearse test lint agent-image
 VENV := .venv
@@ -128,7 +143,7 @@ agent-image:
 	PYTHON=$(PYTHON) scripts/build-agent-image.sh
 
 # Every test: the Go migration test, then unit, integration and e2e tests.
-test: venv prod-sim profile-sdkbump agent-image go-test
+test: venv prod-sim profile-sdkbump sdk-lines agent-image go-test
 	$(VENV)/bin/python -m pytest
 
 lint: venv

@@ -39,6 +39,7 @@ __all__ = [
     "ChainCLI",
     "SignedTx",
     "TxArgs",
+    "build_chain_id",
     "proposal_args",
     "vote_args",
     "SIGN_SCRIPT",
@@ -53,18 +54,21 @@ DOCUMENT = "/tmp/proposal.json"
 # parameter (never spliced into the script, so no quoting can go wrong), the tx
 # arguments last ("$@"); $1 is the chain's binary. Only `tx sign` reads stdin: the file
 # keyring asks for its password once per process (a wrong one is asked again, up to
-# three times, and then reads EOF). `--chain-id ""` on the build step: the CLI refuses
-# a chain id together with --offline --generate-only, and a desk's client.toml usually
-# sets one. A non-empty $10 is written to /tmp/proposal.json first (a proposal file).
+# three times, and then reads EOF). The build step's chain id is $11
+# (``build_chain_id``): SDK v0.46 and later refuse one together with --offline
+# --generate-only (client/tx/factory.go BuildUnsignedTx), so it is "" there, overriding
+# a desk's client.toml; v0.45 requires one. A non-empty $10 is written to
+# /tmp/proposal.json first (a proposal file).
 # The box outlives the call: the work files go to a directory of this shell's own.
 SIGN_SCRIPT = r"""set -e
 bin=$1 from=$2 key=$3 acc=$4 seq=$5 chain=$6 gas=$7 home=$8 backend=$9 doc=${10}
-shift 10
+build_chain=${11}
+shift 11
 t=/tmp/sign.$$
 rm -rf "$t"; mkdir "$t"; trap 'rm -rf "$t"' EXIT
 if [ -n "$doc" ]; then printf '%s' "$doc" >/tmp/proposal.json; fi
 "$bin" tx "$@" --from "$from" --generate-only --offline \
-  --account-number "$acc" --sequence "$seq" --chain-id "" --gas "$gas" \
+  --account-number "$acc" --sequence "$seq" --chain-id "$build_chain" --gas "$gas" \
   --home "$home" --output json </dev/null >"$t/unsigned.json"
 "$bin" tx sign "$t/unsigned.json" --from "$key" --offline \
   --account-number "$acc" --sequence "$seq" --chain-id "$chain" \
@@ -156,6 +160,14 @@ def proposal_args(
         ["upgrade", "software-upgrade", name, *plan,
          "--title", name, "--summary", summary, "--deposit", deposit, "--no-validate"]
     )  # fmt: skip
+
+
+def build_chain_id(line: SdkLine, chain_id: str) -> str:
+    """The chain id of the offline build step (``tx ... --generate-only --offline``):
+    SDK v0.45's BuildUnsignedTx requires one ("chain ID required but not specified");
+    from v0.46 on it refuses one in that mode ("chain ID cannot be used when offline and
+    generate-only flags are set"), so the flag is set empty, over a client.toml's."""
+    return chain_id if line == "v0.45" else ""
 
 
 def vote_args(proposal_id: int, option: str = "yes") -> list[str]:
@@ -338,6 +350,7 @@ class ChainCLI:
             self.home,
             self.cfg.keyring.backend,
             args.document if isinstance(args, TxArgs) else "",
+            build_chain_id(self.sdk_line, c.chain_id),
             *args,
         ]
 

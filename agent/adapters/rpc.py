@@ -40,6 +40,7 @@ __all__ = [
     "NodeStatus",
     "QueryFailed",
     "RPCError",
+    "plain_events",
     "tx_hash",
     # The Cosmos REST client lives in ``rest``; re-exported as the brief names it here.
     "GovParams",
@@ -224,9 +225,23 @@ class HttpCometRPC(JsonHttpClient):
         return parse_validator_info(await self._call("status"))
 
     async def block_header(self, height: int | None = None) -> BlockHeader:
-        params = None if height is None else {"height": str(height)}
-        result = await self._call("header", params)
-        return parse_header(result.get("header"), "header")
+        """One block's header (None: the newest), through ``/blockchain``: every
+        CometBFT line serves it, while ``/header`` came only in v0.37 (a Tendermint
+        v0.34 node of SDK v0.45/v0.46 answers it with HTTP 404)."""
+        if height is None:
+            result = await self._call("blockchain")
+            metas = result.get("block_metas") or []
+            if not isinstance(metas, list) or not metas:
+                raise ProtocolError("blockchain: no block_metas")
+            page = [
+                parse_header(as_dict(m, "blockchain block_meta").get("header"), "blockchain")
+                for m in metas
+            ]
+            return max(page, key=lambda h: h.height)
+        found = await self.headers(height, height)
+        if not found:
+            raise TransientError(f"blockchain: no header at height {height} yet")
+        return found[0]
 
     async def headers(self, min_height: int, max_height: int) -> list[BlockHeader]:
         """Headers ``min_height..max_height`` (inclusive) in ascending order.
@@ -266,13 +281,19 @@ class HttpCometRPC(JsonHttpClient):
         return [found[h] for h in sorted(found)]
 
     async def tx(self, tx_hash: str) -> dict[str, Any] | None:
-        """The committed transaction (``/tx``), or None while it is not in a block."""
+        """The committed transaction (``/tx``), or None while it is not in a block.
+        Its events come with plain-text attributes on every line (``plain_events``)."""
         try:
-            return await self._call("tx", {"hash": "0x" + tx_hash.removeprefix("0x")})
+            result = await self._call("tx", {"hash": "0x" + tx_hash.removeprefix("0x")})
         except RPCError as exc:
             if "not found" in (exc.data + exc.message).lower():
                 return None
             raise
+        tx_result = result.get("tx_result")
+        if isinstance(tx_result, dict) and isinstance(tx_result.get("events"), list):
+            events = plain_events(tx_result["events"])
+            result = {**result, "tx_result": {**tx_result, "events": events}}
+        return result
 
     async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult:
         """Hand signed bytes to the node's mempool and return CheckTx's answer.
@@ -410,6 +431,52 @@ def parse_abci_info(result: dict[str, Any]) -> AbciInfo:
         last_block_height=as_int(response.get("last_block_height", 0), "abci_info height"),
         last_block_app_hash=_b64_hex(response.get("last_block_app_hash", ""), "abci_info app hash"),
     )
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _b64_text(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def plain_events(events: list[Any]) -> list[Any]:
+    """ABCI events with plain-text attribute keys and values.
+
+    Tendermint v0.34 (SDK v0.45, v0.46) sends both base64-encoded; CometBFT v0.37 and
+    later send text. Decided per transaction, not per attribute: the events are base64
+    when every attribute key decodes to an identifier. A plain key set never does, as
+    every transaction's ``tx`` event carries ``fee_payer`` or ``acc_seq`` (``_`` is not
+    a base64 character), and one attribute alone could be either."""
+    keys = [
+        a.get("key")
+        for e in events
+        if isinstance(e, dict)
+        for a in (e.get("attributes") or [])
+        if isinstance(a, dict)
+    ]
+    decoded = [_b64_text(k) for k in keys]
+    if not keys or not all(d is not None and _IDENTIFIER.match(d) for d in decoded):
+        return events
+    out: list[Any] = []
+    for e in events:
+        if not isinstance(e, dict):
+            out.append(e)
+            continue
+        attrs = []
+        for a in e.get("attributes") or []:
+            if isinstance(a, dict):
+                value = a.get("value")
+                text = "" if value in (None, "") else _b64_text(value)
+                a = {**a, "key": _b64_text(a.get("key")), "value": value if text is None else text}
+            attrs.append(a)
+        out.append({**e, "attributes": attrs})
+    return out
 
 
 def _b64_hex(value: object, what: str) -> str:

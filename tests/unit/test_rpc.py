@@ -153,14 +153,29 @@ async def test_headers_stops_at_the_tip_and_at_the_pruning_base() -> None:
         assert await rpc.headers(9, 8) == []
 
 
-async def test_block_header_reads_header_endpoint() -> None:
+async def test_block_header_reads_blockchain_not_header() -> None:
+    # /header exists only from CometBFT v0.37; /blockchain on every line.
+    asked: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/header"
-        assert request.url.params["height"] == "7"
-        return ok({"header": header(7)})
+        asked.append(request.url.path)
+        if request.url.path != "/blockchain":
+            return httpx.Response(404, text="404 page not found\n")
+        if "minHeight" not in request.url.params:  # the newest page
+            return ok({"last_height": "9", "block_metas": [{"header": header(9)}]})
+        assert request.url.params["minHeight"] == request.url.params["maxHeight"] == "7"
+        return ok({"last_height": "9", "block_metas": [{"header": header(7)}]})
 
     async with rpc_with(handler) as rpc:
         assert await rpc.block_header(7) == BlockHeader(7, "2026-01-01T00:00:07Z", "H7")
+        assert (await rpc.block_header()).height == 9
+    assert asked == ["/blockchain", "/blockchain"]
+
+
+async def test_block_header_above_the_tip_is_transient() -> None:
+    async with rpc_with(blockchain_handler(latest=30, base=10)) as rpc:
+        with pytest.raises(TransientError, match="no header at height 31"):
+            await rpc.block_header(31)
 
 
 async def test_abci_query_sends_quoted_path_and_hex_data_and_decodes_value() -> None:

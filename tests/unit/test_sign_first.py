@@ -362,7 +362,7 @@ def test_sign_runs_offline_and_holds_no_secret(tmp_path: Path) -> None:
     )
     assert argv[:4] == ["sh", "-c", SIGN_SCRIPT, "sign"]
     positional = argv[4:]
-    assert positional[:10] == [
+    assert positional[:11] == [
         "simd",
         ADDRESS,
         "alice",
@@ -373,8 +373,9 @@ def test_sign_runs_offline_and_holds_no_secret(tmp_path: Path) -> None:
         "/root/.simapp",
         "file",
         "",  # no proposal file
+        "",  # the build step's chain id: refused offline from SDK v0.46 on
     ]
-    assert positional[10:] == [
+    assert positional[11:] == [
         "upgrade",
         "software-upgrade",
         "v1tov2",
