@@ -697,11 +697,13 @@ async def test_a_read_refused_by_one_node_is_answered_by_the_next(world: World) 
 
 
 async def test_a_read_that_gives_up_is_recorded_as_an_error_document(world: World) -> None:
-    world.chain.query_errors = 100
+    world.chain.query_errors = 10_000
+    start = world.ctx.clock.monotonic()
     fact = await capture_baseline(world.ctx, CaptureBaseline(), state())
     assert isinstance(fact, BaselineCaptured)  # the baseline is still taken
     assert "invalid height" in docs(fact.reads)["players"]["__error__"]
-    assert world.chain.height == 15  # retried on each of the next 5 blocks
+    assert world.chain.height == 15  # retried on each of the next 5 blocks,
+    assert world.ctx.clock.monotonic() - start >= 15.0  # then each second for 15 s
 
 
 async def test_verify_upgrade_passes_on_a_good_chain(world: World) -> None:

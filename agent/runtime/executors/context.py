@@ -83,18 +83,28 @@ class ExecContext:
                 return v
         raise ProtocolError(f"unknown voter {name!r}")
 
-    async def on_next_blocks(self, what: str, fn: Callable[[], Awaitable[T]], blocks: int = 5) -> T:
-        """Call ``fn``; on an error, retry on each of the next ``blocks`` blocks.
+    async def on_next_blocks(
+        self, what: str, fn: Callable[[], Awaitable[T]], blocks: int = 5, seconds: float = 15.0
+    ) -> T:
+        """Call ``fn``; on an error, retry on each next block, for at least ``blocks``
+        blocks and ``seconds`` seconds.
 
-        A node that just restarted answers queries with "invalid height" until
-        its first new block is committed; this absorbs that without a sleep.
-        """
-        for attempt in range(blocks + 1):
+        A node that just restarted answers queries with "invalid height" until its
+        first new block is committed, and its REST gateway answers 503 until its gRPC
+        server listens: SDK v0.46 starts that server five seconds after the API
+        (server/grpc StartGRPCServer), over five one-second blocks. This absorbs both
+        without a sleep."""
+        start = self.clock.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return await fn()
             except AgentError as exc:
-                if attempt == blocks:
+                if attempt > blocks and self.clock.monotonic() - start >= seconds:
                     raise
-                log.info("read_retry", what=what, error=str(exc)[:200], attempt=attempt + 1)
-                await self.wait_blocks(1)
-        raise AssertionError("unreachable")
+                log.info("read_retry", what=what, error=str(exc)[:200], attempt=attempt)
+                if attempt > blocks:  # the blocks are spent: once a second until `seconds`
+                    await self.clock.sleep(1.0)
+                else:
+                    await self.wait_blocks(1)
