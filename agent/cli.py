@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--watch", action="store_true", help="check what `rehearse watch` needs instead"
     )
+    kit = sub.add_parser("kit", help="the network a profile's [kit] builds from two binaries")
+    kit_sub = kit.add_subparsers(dest="kit_command", required=True)
+    kit_sub.add_parser(
+        "build",
+        parents=[cfg_arg],
+        help="build the binaries, images, node homes and Compose files (run does it too)",
+    )
     alerts = sub.add_parser("alerts", help="alert sinks")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
     alerts_sub.add_parser(
@@ -413,6 +420,21 @@ async def _alerts_test(cfg: Config) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_ENVIRONMENT
 
 
+def _kit_build(cfg: Config) -> int:
+    """Make the kit's network (cached steps are skipped); exit 2 with the reason."""
+    from agent.kit.build import KitError, prepare
+
+    if cfg.kit is None:
+        print("rehearse: error: the profile has no [kit] section", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        prepare(cfg, read_password(cfg), say=lambda m: print(f"kit: {m}", file=sys.stderr))
+    except (KitError, ConfigError) as exc:
+        print(f"rehearse: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def _live_wanted(args: argparse.Namespace) -> bool:
     if getattr(args, "plain", False) or os.environ.get("TERM") == "dumb":
         return False
@@ -478,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "status":
         return _status(cfg, args.json)
+    if args.command == "kit" or (args.command == "run" and cfg.kit and not args.attach):
+        code = _kit_build(cfg)
+        if code != EXIT_OK or args.command == "kit":
+            return code
     log_file = cfg.path(cfg.agent.log_file)
     verbose = bool(getattr(args, "verbose", False))
     console_out = configure_logging(

@@ -11,9 +11,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
 from agent.config.schema import Config
 from agent.errors import ConfigError
-from agent.validation import validate
+from agent.kit.plan import derived_sections
+from agent.kit.spec import KitConfig, TopologyConfig
+from agent.validation import Schema, validate
 
 __all__ = ["load_config", "parse_config", "read_password"]
 
@@ -34,8 +38,23 @@ def load_config(path: Path | None) -> Config:
     return parse_config(raw, path.resolve().parent)
 
 
+class _KitSections(Schema):
+    model_config = ConfigDict(extra="ignore")
+
+    kit: KitConfig
+    topology: TopologyConfig = Field(default_factory=TopologyConfig)
+
+
 def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
-    """Validate a parsed TOML document; relative paths are relative to ``base_dir``."""
+    """Validate a parsed TOML document; relative paths are relative to ``base_dir``.
+    A profile with ``[kit]`` gets every section its network implies (``agent.kit.plan``)
+    where it left them out."""
+    if "kit" in raw:
+        sections = validate(_KitSections, raw, base_dir)
+        kit_dir = Path(sections.kit.dir).expanduser()
+        kit_dir = kit_dir if kit_dir.is_absolute() else base_dir / kit_dir
+        raw = derived_sections(raw, sections.kit, sections.topology, kit_dir)
+        raw.setdefault("topology", {})
     return validate(Config, raw, base_dir)
 
 

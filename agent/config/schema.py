@@ -19,6 +19,7 @@ from pydantic import ValidationInfo as Info
 from agent.core.checks import parse_json_path
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ConfigError
+from agent.kit.spec import KitConfig, TopologyConfig
 from agent.validation import (
     Argv,
     Count,
@@ -420,6 +421,10 @@ class Config(Schema):
     # [watch], [metrics], [alerts]: agent/watchdog/settings.py. Validated defaults
     # so their relative paths resolve against base_dir; ``watch`` is the property.
     watch_tuning: WatchTuning = Field(default_factory=dict, validate_default=True, alias="watch")
+    # [kit], [topology]: the network built from two binaries (agent/kit); the loader
+    # fills the sections they imply before this model sees them.
+    kit: KitConfig | None = None
+    topology: TopologyConfig | None = None
     metrics: MetricsSettings = Field(default_factory=dict, validate_default=True)
     alerts: AlertSettings = Field(default_factory=dict, validate_default=True)
 

@@ -138,6 +138,9 @@ def _schema_keys(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
     for name, f in model.model_fields.items():
         key = prefix + (f.alias or name)
         ann = f.annotation
+        optional = [a for a in get_args(ann) if a is not type(None)]
+        if len(optional) == 1 and get_origin(ann) is not list:  # Model | None
+            ann = optional[0]
         inner = get_args(ann)[0] if get_origin(ann) is list else None
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out.update(_schema_keys(ann, key + "."))
@@ -152,7 +155,7 @@ def _doc_keys(raw: Any, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         path = prefix + key
-        if isinstance(value, dict) and not path.endswith("for_s"):
+        if isinstance(value, dict) and not path.endswith(("for_s", "kit.env")):
             out.update(_doc_keys(value, path + "."))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for item in value:
