@@ -110,10 +110,14 @@ sdk-lines: $(SDK_LINES)/simd-v0.45.16 $(SDK_LINES)/simd-v0.46.16
 $(SDK_LINES)/simd-%: | venv
 	$(GOBUILD) github.com/cosmos/cosmos-sdk@$* simapp/simd simd $@
 
-# Record what real nodes of v0.45 and v0.46 answer into tests/fixtures/.
-fixtures: sdk-lines
-	for v in 45 46; do PYTHONPATH=$(CURDIR):$(CURDIR)/tests $(VENV)/bin/python \
-		scripts/record_fixtures.py v0.$$v $(SDK_LINES)/simd-v0.$$v.16 tests/fixtures/sdk0$$v || exit 1; done
+# Record what a real node of each SDK line answers into tests/fixtures/.
+RECORD = PYTHONPATH=$(CURDIR):$(CURDIR)/tests $(VENV)/bin/python scripts/record_fixtures.py
+fixtures: sdk-lines binaries binaries-sdkbump
+	$(RECORD) v0.45 $(SDK_LINES)/simd-v0.45.16 tests/fixtures/sdk045
+	$(RECORD) v0.46 $(SDK_LINES)/simd-v0.46.16 tests/fixtures/sdk046
+	$(RECORD) v0.47 $(BUMP_BUILD)/bumpd-v1 tests/fixtures/sdk047
+	$(RECORD) v0.50 $(BUMP_BUILD)/bumpd-v2 tests/fixtures/sdk050
+	$(RECORD) v0.53 $(BUILD)/checkersd-v1 tests/fixtures/sdk053
 
 # ---- the agent: Python environment, the main job and the tests ----
 .PHONY: venv rehearse test lint agent-image

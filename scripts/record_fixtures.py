@@ -15,7 +15,7 @@ agent's own code paths:
   block, commit, validators, an unknown tx) with their HTTP status, a NewBlock frame
   from the websocket, and every REST path the agent reads (rest/).
 
-Each answer is one JSON file ``{"status": HTTP status, "body": ...}``, and index.json
+Each answer is one JSON file ``{"status": HTTP status, "body": ...}``, and recorded.json
 names the binary's version and the day. Nothing is written by hand. Which binaries
 record which line: tests/fixtures/README.md (``make fixtures`` records them all).
 """
@@ -99,8 +99,8 @@ def wait_tx(rpc: str, h: str, deadline: float = 30.0) -> tuple[int, Any]:
 
 def main(line: str, binary: Path, out: Path) -> None:
     binary = binary.resolve()
-    if out.exists():
-        shutil.rmtree(out)
+    for old in ("cli", "rpc", "rest"):  # this recorder's own files, nothing else
+        shutil.rmtree(out / old, ignore_errors=True)
     rec = Recorder(out)
     with start_solo_chain(binary, timeout_commit="500ms", voting_period="8s") as chain:
         rpc, api = chain.rpc_url, chain.api_url
@@ -244,7 +244,8 @@ def main(line: str, binary: Path, out: Path) -> None:
                 "recorded": time.strftime("%Y-%m-%d"),
                 "by": "scripts/record_fixtures.py",
             }
-            (out / "index.json").write_text(json.dumps(rec.index, indent=2, sort_keys=True) + "\n")
+            text = json.dumps(rec.index, indent=2, sort_keys=True) + "\n"
+            (out / "recorded.json").write_text(text)
         finally:
             shutil.rmtree(desk, ignore_errors=True)
 

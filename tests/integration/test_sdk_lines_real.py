@@ -79,9 +79,9 @@ def test_the_agent_signs_sends_and_reads_on_every_line(recording: tuple[str, Pat
 def test_the_committed_recordings_match_the_nodes(recording: tuple[str, Path]) -> None:
     # The same names and HTTP statuses as the committed fixtures of that line.
     line, out = recording
-    committed = REPO / "tests" / "fixtures" / f"sdk0{line.split('.')[1]}" / "index.json"
+    committed = REPO / "tests" / "fixtures" / f"sdk0{line.split('.')[1]}" / "recorded.json"
     if not committed.exists():
         pytest.skip(f"no committed recording for {line} in this format")
     want = {k: v["status"] for k, v in json.loads(committed.read_text()).items() if k[0] != "_"}
-    got = {k: v["status"] for k, v in _body(out, "index").items() if k[0] != "_"}
+    got = {k: v["status"] for k, v in _body(out, "recorded").items() if k[0] != "_"}
     assert got == want

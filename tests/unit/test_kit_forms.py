@@ -42,6 +42,23 @@ def test_forms_of_the_tendermint_034_lines(line: str) -> None:
     assert forms.unsafe_reset_all() == ["tendermint", "unsafe-reset-all"]
 
 
+@pytest.mark.parametrize(
+    ("line", "validate", "consensus"),
+    [
+        ("sdk047", ["genesis", "validate-genesis"], "tendermint"),
+        ("sdk050", ["genesis", "validate"], "comet"),
+        ("sdk053", ["genesis", "validate"], "comet"),
+    ],
+)
+def test_forms_of_the_genesis_group_lines(line: str, validate: list[str], consensus: str) -> None:
+    forms = forms_from_help(*helps(line))
+    assert forms.add_genesis_account() == ["genesis", "add-genesis-account"]
+    assert forms.gentx() == ["genesis", "gentx"]
+    assert forms.validate_genesis() == validate
+    assert forms.show_node_id() == [consensus, "show-node-id"]
+    assert forms.default_denom_flag
+
+
 def test_default_denom_flag_arrived_after_045() -> None:
     assert not forms_from_help(*helps("sdk045")).default_denom_flag
     assert "add-genesis-account" in commands_of(helps("sdk045")[0])

@@ -257,7 +257,7 @@ async def test_pool_settles_the_line_before_the_first_gov_read() -> None:
 
 def _recorded_routes(line: str, gov: str) -> dict[str, Any]:
     """A REST node answering the paths the recording took, as the real node did."""
-    index = fx(f"{line}/index.json")
+    index = fx(f"{line}/recorded.json")
     routes: dict[str, Any] = {}
     for name, meta in index.items():
         if name.startswith("rest/") and "path" in meta:
