@@ -1,0 +1,104 @@
+"""A chain the project has no code for, from its profile alone: the chain kit builds
+simd v0.45.16 and v0.46.16 from the Go module proxy, the images, the homes and the
+Compose files, and the agent rehearses the SDK v0.45 -> v0.46 upgrade to `restarted`
+(Tendermint v0.34: base64 events, no /header, the v0.45 command forms)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from integration.solo_chain import free_ports
+
+from .prodsim import compose_prefix
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "profiles" / "sdk045" / "rehearse.toml"
+
+
+def _free_base(span: int = 3) -> int:
+    """A port base whose RPC (base + i) and REST (base + 100 + i) ports are all free."""
+    for _ in range(200):
+        (base,) = free_ports(1)
+        if base + 100 + span >= 65000:
+            continue
+        wanted = [base + i for i in range(span)] + [base + 100 + i for i in range(span)]
+        ok = True
+        for port in wanted:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port base")
+
+
+@pytest.fixture
+def kit_profile(tmp_path: Path) -> Iterator[tuple[Path, str, dict[str, str]]]:
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Docker is not reachable")
+        pytest.skip("Docker is not reachable")
+    prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
+    project = f"{prefix}-kit045-{secrets.token_hex(3)}".lower()
+    text = PROFILE.read_text().replace("port_base = 26830", f"port_base = {_free_base()}")
+    text += f'\n[stack]\nproject = "{project}"\n'
+    profile = tmp_path / "rehearse.toml"  # its .kit/, .rehearse/ and reports land here
+    profile.write_text(text)
+    env = {**os.environ, "REHEARSE_KEYRING_PASSWORD": "pw-" + secrets.token_hex(8)}
+    try:
+        yield profile, project, env
+    finally:
+        left = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=rehearse.cli={project}"],
+            capture_output=True, text=True, timeout=60,
+        ).stdout.split()  # fmt: skip
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
+        kit = tmp_path / ".kit"
+        files = [a for f in ("docker-compose.json", "docker-compose-cosmovisor.json")
+                 for a in ("--file", str(kit / f))]  # fmt: skip
+        if (kit / "docker-compose.json").exists():
+            subprocess.run(
+                [*compose_prefix(), "--project-name", project, *files,
+                 "down", "--volumes", "--remove-orphans", "--timeout", "5"],
+                capture_output=True, timeout=120,
+            )  # fmt: skip
+
+
+def test_an_sdk045_chain_reaches_restarted_from_its_profile_alone(
+    kit_profile: tuple[Path, str, dict[str, str]],
+) -> None:
+    profile, _project, env = kit_profile
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(profile), "--plain"],
+        env=env, cwd=profile.parent, capture_output=True, text=True, timeout=840,
+    )  # fmt: skip
+    report_path = profile.parent / "report.json"
+    assert report_path.exists(), proc.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert proc.returncode == 0, (report.get("failure"), proc.stdout[-2000:], proc.stderr[-2000:])
+    assert report["outcome"] == "restarted"
+    checks = {c["name"]: c for c in report["checks"]}
+    for name in ("cosmovisor_current", "applied_plan_height", "app_version_changed",
+                 "app_hash_agree", "v2_runs", "nft_store_added", "blocks_resumed",
+                 "bonded_tokens_kept", "balances_kept"):  # fmt: skip
+        assert checks[name]["result"] == "pass", checks[name]
+    log = (profile.parent / ".rehearse" / "agent.log").read_text()
+    assert '"line": "v0.45"' in log  # detected from the node, the v0.45 forms used
+    assert "upgrades/v045-to-v046" in checks["cosmovisor_current"]["evidence"]
+    # Everything came from the profile: the kit made the homes and the Compose files.
+    made = {p.name for p in (profile.parent / ".kit").iterdir()}
+    assert {"kit.json", "docker-compose.json", "val-alice", "node-carol", "desk-bob"} <= made
