@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the prod-sim tree (chain sources, Compose files, scripts) to DIR/prod-sim",
     )
     init.add_argument(
+        "--chain",
+        nargs=2,
+        metavar=("v1=PATH", "v2=PATH"),
+        help="write DIR/rehearse.toml, a kit profile, by asking these two binaries what they are",
+    )
+    init.add_argument("--upgrade", default="", help="with --chain: the upgrade's plan name")
+    init.add_argument(
         "--force",
         action="store_true",
         help="overwrite config.toml; update an existing prod-sim in place (build, homes kept)",
@@ -461,6 +468,10 @@ def _init(dest: Path, with_prod_sim: bool, force: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "init" and args.chain:
+        from agent.kit.cli import init_chain
+
+        return init_chain(args.dir, args.chain, args.upgrade, force=args.force)
     if args.command == "init":
         return _init(args.dir, args.prod_sim, args.force)
     path = _config_path(args.config)

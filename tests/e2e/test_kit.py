@@ -45,6 +45,12 @@ def _free_base(span: int = 3) -> int:
     raise RuntimeError("no free port base")
 
 
+def _profile_text(text: str, project: str) -> str:
+    """A profile on free ports and a project the CI cleanup knows."""
+    text = text.replace("[kit]\n", f"[kit]\nport_base = {_free_base()}\n", 1)
+    return text + f'\n[stack]\nproject = "{project}"\n'
+
+
 @pytest.fixture
 def kit_profile(tmp_path: Path) -> Iterator[tuple[Path, str, dict[str, str]]]:
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
@@ -53,10 +59,9 @@ def kit_profile(tmp_path: Path) -> Iterator[tuple[Path, str, dict[str, str]]]:
         pytest.skip("Docker is not reachable")
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
     project = f"{prefix}-kit045-{secrets.token_hex(3)}".lower()
-    text = PROFILE.read_text().replace("port_base = 26830", f"port_base = {_free_base()}")
-    text += f'\n[stack]\nproject = "{project}"\n'
+    text = PROFILE.read_text().replace("port_base = 26830\n", "")
     profile = tmp_path / "rehearse.toml"  # its .kit/, .rehearse/ and reports land here
-    profile.write_text(text)
+    profile.write_text(_profile_text(text, project))
     env = {**os.environ, "REHEARSE_KEYRING_PASSWORD": "pw-" + secrets.token_hex(8)}
     try:
         yield profile, project, env
@@ -102,3 +107,31 @@ def test_an_sdk045_chain_reaches_restarted_from_its_profile_alone(
     # Everything came from the profile: the kit made the homes and the Compose files.
     made = {p.name for p in (profile.parent / ".kit").iterdir()}
     assert {"kit.json", "docker-compose.json", "val-alice", "node-carol", "desk-bob"} <= made
+
+
+def test_a_new_chain_from_two_static_binaries_via_init_chain(
+    kit_profile: tuple[Path, str, dict[str, str]],
+) -> None:
+    # The README's first path: `rehearse init --chain` writes the profile by asking the
+    # binaries; nothing else is written by hand.
+    profile, project, env = kit_profile
+    lines = REPO / "build" / "sdk-lines"
+    v1, v2 = lines / "simd-v0.45.16", lines / "simd-v0.46.16"
+    if not (v1.exists() and v2.exists()):
+        pytest.fail("build/sdk-lines is missing: run `make sdk-lines`")
+    init = subprocess.run(
+        [sys.executable, "-m", "agent", "init", str(profile.parent), "--force",
+         "--chain", f"v1={v1}", f"v2={v2}", "--upgrade", "v045-to-v046"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    assert "prefix cosmos, denom stake" in init.stdout
+    profile.write_text(_profile_text(profile.read_text(), project))
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(profile), "--plain"],
+        env=env, cwd=profile.parent, capture_output=True, text=True, timeout=840,
+    )  # fmt: skip
+    report = json.loads((profile.parent / "report.json").read_text())
+    assert proc.returncode == 0, (report.get("failure"), proc.stderr[-2000:])
+    checks = {c["name"]: c["result"] for c in report["checks"]}
+    assert set(checks.values()) == {"pass"} and "app_hash_agree" in checks

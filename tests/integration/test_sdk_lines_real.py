@@ -85,3 +85,21 @@ def test_the_committed_recordings_match_the_nodes(recording: tuple[str, Path]) -
     want = {k: v["status"] for k, v in json.loads(committed.read_text()).items() if k[0] != "_"}
     got = {k: v["status"] for k, v in _body(out, "recorded").items() if k[0] != "_"}
     assert got == want
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "prefix", "denom"),
+    [
+        ("v0.45", "simd", "cosmos", "stake"),
+        ("v0.46", "simd", "cosmos", "stake"),
+        ("v0.47", "bumpd", "bump", "ustake"),
+        ("v0.50", "bumpd", "bump", "ustake"),
+        ("v0.53", "checkersd", "cosmos", "upawn"),
+    ],
+)
+def test_init_chain_probes_each_line(line: str, name: str, prefix: str, denom: str) -> None:
+    from agent.kit.probe import probe
+
+    facts = probe(_binary(line))
+    assert (facts.name, facts.bech32_prefix, facts.denom) == (name, prefix, denom)
+    assert facts.line == ("v0.50" if line == "v0.53" else line)
