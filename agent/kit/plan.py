@@ -133,7 +133,9 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
     home = homes(kit)
     kit_cmd = [sys.executable, "-m", "agent.kit"]
     stack = {
-        "project": f"rehearse-{kit.program.lower()}",
+        # Two profiles of one chain must not share a Compose project (or take each
+        # other's stack down): the kit's directory tells them apart.
+        "project": f"rehearse-{kit.program.lower()}-{_digest(str(kit_dir))[:6]}",
         "compose_dir": str(kit_dir),
         "base_file": BASE_FILE,
         "cosmovisor_file": COSMOVISOR_FILE,
