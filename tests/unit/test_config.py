@@ -91,6 +91,14 @@ def test_password_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert read_password(cfg2) == "fromfile"
 
 
+def test_the_test_keyring_needs_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    # It is not encrypted: the CLI never asks, so nothing is demanded.
+    monkeypatch.delenv("REHEARSE_KEYRING_PASSWORD", raising=False)
+    assert read_password(parse_config({"keyring": {"backend": "test"}}, ROOT)) == ""
+    with pytest.raises(ConfigError):
+        read_password(parse_config({"keyring": {"backend": "file"}}, ROOT))
+
+
 def test_cli_exits_2_on_bad_config_and_starts_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
