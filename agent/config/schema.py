@@ -103,6 +103,10 @@ class StackConfig(Schema):
         description="rehearse run --attach: how to restart the nodes on v2 (argv); "
         "empty: nothing (Cosmovisor already runs v2)",
     )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="variables for Compose and the stack commands (beside REHEARSE_TESTNET_DIR)",
+    )
 
 
 def _upgrade_info(value: str) -> str:
@@ -462,6 +466,11 @@ class Config(Schema):
     @property
     def testnet_dir(self) -> Path:
         return self.path(self.stack.testnet_dir) if self.stack.testnet_dir else self.compose_dir
+
+    @property
+    def stack_env(self) -> dict[str, str]:
+        """What Compose and the stack's commands get beside the minimal environment."""
+        return {**self.stack.env, "REHEARSE_TESTNET_DIR": str(self.testnet_dir)}
 
     @property
     def rest_url(self) -> str:

@@ -74,7 +74,6 @@ class KitConfig(Schema):
     min_deposit: int = Field(default=10_000_000, gt=0)
     port_base: int = Field(default=26800, ge=1024, le=65000)
     busybox: OptionalText = Field(default="", description='a static busybox; "" = found/fetched')
-    env: dict[str, str] = Field(default_factory=dict, description="variables for Compose")
 
     @property
     def program(self) -> str:

@@ -480,7 +480,7 @@ async def _run_rehearsal(
         prefix,
         cfg.stack.project,
         cfg.compose_dir,
-        env={"REHEARSE_TESTNET_DIR": str(cfg.testnet_dir)},
+        env=cfg.stack_env,
         timeout=cfg.timing.command_timeout,
     )
     cli = ChainCLI(cfg, password)

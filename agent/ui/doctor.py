@@ -198,7 +198,7 @@ class RealProbes:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.env = {"REHEARSE_TESTNET_DIR": str(cfg.testnet_dir)}
+        self.env = cfg.stack_env
 
     async def preflight(self) -> None:
         from agent.runtime.wiring import _preflight

@@ -91,6 +91,12 @@ def test_password_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert read_password(cfg2) == "fromfile"
 
 
+def test_stack_env_reaches_compose_beside_the_testnet_dir(tmp_path: Path) -> None:
+    cfg = parse_config({"stack": {"env": {"CHAIN_IMAGE_TAG": "rc1"}}}, tmp_path)
+    assert cfg.stack_env == {"CHAIN_IMAGE_TAG": "rc1",
+                             "REHEARSE_TESTNET_DIR": str(tmp_path / "prod-sim")}  # fmt: skip
+
+
 def test_the_test_keyring_needs_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
     # It is not encrypted: the CLI never asks, so nothing is demanded.
     monkeypatch.delenv("REHEARSE_KEYRING_PASSWORD", raising=False)
@@ -163,7 +169,7 @@ def _doc_keys(raw: Any, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         path = prefix + key
-        if isinstance(value, dict) and not path.endswith(("for_s", "kit.env")):
+        if isinstance(value, dict) and not path.endswith(("for_s", "stack.env")):
             out.update(_doc_keys(value, path + "."))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for item in value:

@@ -23,7 +23,7 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
     await ctx.cli.release_network()
     if await ctx.compose.has_containers():  # a fresh machine has nothing to take down
         await ctx.compose.down(files)
-    env = {"REHEARSE_TESTNET_DIR": str(ctx.cfg.testnet_dir)}
+    env = ctx.cfg.stack_env
 
     async def reset() -> None:
         await run_command(
