@@ -200,6 +200,13 @@ def _hms(iso_time: str | None, missing: str = NOT_REACHED) -> str:
     return iso_time[11:19] if iso_time and len(iso_time) >= 19 else missing
 
 
+def _at(what: str, iso_time: str | None, missing: str = NOT_REACHED) -> str:
+    """ "<what> at HH:MM:SS UTC", or "<what> <missing>": never a time zone after no time."""
+    if iso_time and len(iso_time) >= 19:
+        return f"{what} at {iso_time[11:19]} UTC"
+    return f"{what} {missing}"
+
+
 def _cell(v: object) -> str:
     return str(v).replace("|", "\\|")
 
@@ -249,13 +256,14 @@ def _timeline_lines(report: dict[str, Any]) -> list[str]:
         err = pvr.get("error_s")
         late = NA if err is None else f"{abs(err):.1f} s {'later' if err >= 0 else 'earlier'}"
         lines += [
-            f"- Last v1 block ({u - 1}) at {_hms(down.get('last_v1_block_time'))} UTC;"
-            f" first v2 block ({u}) at {_hms(down.get('first_v2_block_time'))} UTC",
+            f"- {_at(f'Last v1 block ({u - 1})', down.get('last_v1_block_time'))};"
+            f" {_at(f'first v2 block ({u})', down.get('first_v2_block_time'))}",
             f"- **Chain downtime** (header times of {u - 1} to {u}):"
             f" {_secs(down.get('header_s'))}; as the agent received them:"
             f" {_secs(down.get('received_s'))}",
-            f"- Predicted upgrade time {_hms(pvr.get('predicted'), NA)} UTC, real"
-            f" {_hms(pvr.get('real'))} UTC ({late} than predicted)",
+            f"- {_at('Predicted upgrade time', pvr.get('predicted'), NA)},"
+            f" {_at('real', pvr.get('real'))}"
+            + (f" ({late} than predicted)" if err is not None else ""),
             "",
             f"| node | halted (got block {u - 1}) | resumed (got block {u}) | gap |",
             "|---|---|---|---:|",
@@ -270,15 +278,15 @@ def _timeline_lines(report: dict[str, Any]) -> list[str]:
     if r is None:
         lines.append(f"- Restart on v2: {NOT_REACHED}")
     elif r.get("first_height_after") is None:
-        lines.append(
-            f"- Restart on v2 began {_hms(r['began'])} UTC; no block after it"
-            f" (last seen: {r.get('last_height_before') or 'none'})"
-        )
+        began = _at("Restart on v2 began", r.get("began"), "at an unknown time")
+        last = r.get("last_height_before") or "none"
+        lines.append(f"- {began}; no block after it (last seen: {last})")
     else:
+        before = _at(f"block {r['last_height_before']}", r.get("last_before_at"), "unseen")
+        after = _at(f"block {r['first_height_after']}", r.get("first_after_at"), "unseen")
         lines.append(
-            f"- **Restart gap**: {_secs(r['gap_s'])} (block {r['last_height_before']} at"
-            f" {_hms(r['last_before_at'])} to block {r['first_height_after']} at"
-            f" {_hms(r['first_after_at'])} UTC; header times {_secs(r['header_gap_s'])})"
+            f"- **Restart gap**: {_secs(r['gap_s'])} ({before} to {after};"
+            f" header times {_secs(r['header_gap_s'])})"
         )
     return lines
 

@@ -180,7 +180,7 @@ async def test_markdown_of_a_normal_upgrade(tmp_path: Path) -> None:
     md = await anyio.Path(tmp_path / "report.md").read_text()
     assert f"- **Chain downtime** (header times of {U - 1} to {U}): 12.0 s" in md
     assert "| val-alice | 22:14:01 | 22:14:13 | 12.0 s |" in md
-    assert "- **Restart gap**: 20.0 s (block 35 at 22:14:18 to block 36 at 22:14:38 UTC" in md
+    assert "- **Restart gap**: 20.0 s (block 35 at 22:14:18 UTC to block 36 at 22:14:38 UTC;" in md
     assert "| val-bob | 2 of 11 | 29, 30 |" in md and "| val-alice | 0 of 11 | - |" in md
     assert "| node-carol | unknown |" in md
     assert "`sha256:abababababab`" in md and "| `checkersd_i:v2` | `unknown` |" in md
@@ -206,6 +206,15 @@ async def test_markdown_says_not_reached_for_a_node_that_never_resumed(tmp_path:
     assert "| node-carol | 22:14:01 | not reached | n/a |" in md
     assert "- Restart on v2: not reached" in md
     assert "![heights](r.png)" in md  # the chart is named after report.md
+
+
+async def test_a_first_v2_block_never_seen_gets_no_time_zone(tmp_path: Path) -> None:
+    # Every node halted on v1: no v2 block came. It once read "at not reached UTC".
+    log = await write_log(tmp_path / "b.jsonl", records(upto={n: U - 1 for n in NODES}))
+    await write_report(stalled_after_pass(), tmp_path / "r.json", tmp_path / "r.md", block_log=log)
+    md = await anyio.Path(tmp_path / "r.md").read_text()
+    assert f"first v2 block ({U}) not reached" in md
+    assert "not reached UTC" not in md and "n/a UTC" not in md
 
 
 async def test_markdown_of_a_rejection_and_an_early_failure(tmp_path: Path) -> None:
