@@ -56,49 +56,23 @@ testnet-reset:
 ports-check:
 	$(PYTHON) prod-sim/testnet.py ports-check
 
-# ---- profile sdkbump: bump chain, SDK v0.47.17 -> v0.50.15 (see profiles/sdkbump/README.md) ----
-.PHONY: profile-sdkbump binaries-sdkbump images-sdkbump testnet-sdkbump testnet-sdkbump-reset ports-check-sdkbump
+# ---- profile sdkbump: bump chain, SDK v0.47.17 -> v0.50.15 (profiles/sdkbump/README.md) ----
+# A kit profile: `rehearse run --config profiles/sdkbump/rehearse.toml` builds its
+# binaries, images, homes and Compose files. The binaries alone, for the SDK-line
+# recordings and tests (tests/fixtures/README.md):
+.PHONY: binaries-sdkbump
 BUMP := profiles/sdkbump
-# As in prod-sim/scripts/build-binaries.sh: stripped, the version set by ldflags.
-LDFLAGS_COMMON := -s -w
-VERSION_PKG := github.com/cosmos/cosmos-sdk/version
 BUMP_BUILD := $(BUMP)/build
-BUMP_LDFLAGS = $(LDFLAGS_COMMON) -X $(VERSION_PKG).Name=bump -X $(VERSION_PKG).AppName=bumpd -X $(VERSION_PKG).Version=$(1)
 BUMP_V1_SRC := $(shell find $(BUMP)/chain-v1 -name '*.go' -o -name 'go.mod' -o -name 'go.sum')
 BUMP_V2_SRC := $(shell find $(BUMP)/chain-v2 -name '*.go' -o -name 'go.mod' -o -name 'go.sum')
+VERSION_PKG := github.com/cosmos/cosmos-sdk/version
 
 binaries-sdkbump: $(BUMP_BUILD)/bumpd-v1 $(BUMP_BUILD)/bumpd-v2
 
-# Two Go modules (the SDK version differs); same flags as prod-sim's, so Go's build
-# cache makes an unchanged rebuild a no-op and a one-file change a relink.
-$(BUMP_BUILD)/bumpd-v1: $(BUMP_V1_SRC)
+$(BUMP_BUILD)/bumpd-%: $(BUMP_V1_SRC) $(BUMP_V2_SRC)
 	@mkdir -p $(BUMP_BUILD)
-	cd $(BUMP)/chain-v1 && $(GOFLAGS_STATIC) go build -trimpath \
-		-ldflags '$(call BUMP_LDFLAGS,v1)' -o ../build/bumpd-v1 ./cmd/bumpd
-
-$(BUMP_BUILD)/bumpd-v2: $(BUMP_V2_SRC)
-	@mkdir -p $(BUMP_BUILD)
-	cd $(BUMP)/chain-v2 && $(GOFLAGS_STATIC) go build -trimpath \
-		-ldflags '$(call BUMP_LDFLAGS,v2)' -o ../build/bumpd-v2 ./cmd/bumpd
-
-# Binaries + prod-sim's busybox and Cosmovisor (shared) + bumpd_i:v1, bumpd_i:v2,
-# cosmovisor_bump_i:v1tov2.
-profile-sdkbump: prereqs
-	@$(MAKE) --no-print-directory images-sdkbump
-
-images-sdkbump: binaries-sdkbump $(BUILD)/busybox $(BUILD)/cosmovisor
-	$(BUMP)/scripts/build-images.sh
-
-# Fresh v1 testnet in profiles/sdkbump/<node> (or $$REHEARSE_TESTNET_DIR). Needs
-# REHEARSE_KEYRING_PASSWORD (>= 8 chars) and $(BUMP_BUILD)/bumpd-v1. FORCE=1 replaces one.
-testnet-sdkbump: $(BUMP_BUILD)/bumpd-v1
-	$(PYTHON) $(BUMP)/testnet.py generate $(if $(FORCE),--force)
-
-testnet-sdkbump-reset:
-	$(PYTHON) $(BUMP)/testnet.py reset
-
-ports-check-sdkbump:
-	$(PYTHON) $(BUMP)/testnet.py ports-check
+	cd $(BUMP)/chain-$* && $(GOFLAGS_STATIC) go build -trimpath \
+		-ldflags '-s -w -X $(VERSION_PKG).Version=$*' -o ../build/bumpd-$* ./cmd/bumpd
 
 # ---- one binary of each older SDK line, from the Go module proxy (tests/fixtures/README.md) ----
 .PHONY: sdk-lines fixtures
@@ -147,7 +121,7 @@ agent-image:
 	PYTHON=$(PYTHON) scripts/build-agent-image.sh
 
 # Every test: the Go migration test, then unit, integration and e2e tests.
-test: venv prod-sim profile-sdkbump sdk-lines agent-image go-test
+test: venv prod-sim binaries-sdkbump sdk-lines agent-image go-test
 	$(VENV)/bin/python -m pytest
 
 lint: venv

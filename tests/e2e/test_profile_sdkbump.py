@@ -1,4 +1,4 @@
-"""The agent rehearses the sdkbump chain from its profile alone (no agent code for it).
+"""The agent rehearses the sdkbump chain from its kit profile alone (no code for it).
 
 v1 on SDK v0.47.17, v2 on v0.50.15: the proposal goes out in the v0.47 form,
 detected from the node; the profile's declared checks run in the report.
@@ -10,38 +10,18 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from .test_sdkbump import NODES, PROFILE, Bump, bump  # noqa: F401 (the fixture)
+from .test_sdkbump import NODES, Bump, bump  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stack, pytest.mark.timeout(900)]
 
 
-def profile_config(b: Bump, path: Path) -> Path:
-    """profiles/sdkbump/rehearse.toml with this test's project, ports and homes."""
-    text = (PROFILE / "rehearse.toml").read_text()
-    text = text.replace('project = "rehearse-bump"', f'project = "{b.project}"')
-    text = text.replace('compose_dir = "."', f'compose_dir = "{PROFILE}"')
-    text = text.replace('["python3", "testnet.py",', f'["python3", "{PROFILE / "testnet.py"}",')
-    text = text.replace("[stack]", f'[stack]\ntestnet_dir = "{b.testnet}"', 1)
-    for node, default in (("val-alice", 26621), ("val-bob", 26622), ("node-carol", 26627)):
-        text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{b.ports[node]}")
-    text = text.replace("127.0.0.1:1327", f"127.0.0.1:{b.rest_port}")
-    for who in ("alice", "bob"):
-        text = text.replace(f'desk = "desk-{who}"', f'desk = "{b.testnet / ("desk-" + who)}"')
-    state = b.root / "state"
-    text = text.replace('state_dir = ".rehearse"', f'state_dir = "{state}"')
-    text = text.replace('log_file = ".rehearse/agent.log"', f'log_file = "{state / "agent.log"}"')
-    text = text.replace('report_json = "report.json"', f'report_json = "{b.root / "report.json"}"')
-    text = text.replace('report_md = "report.md"', f'report_md = "{b.root / "report.md"}"')
-    path.write_text(text)
-    return path
-
-
-def test_the_agent_rehearses_an_sdk_bump_from_its_profile(bump: Bump, tmp_path: Path) -> None:  # noqa: F811
-    config = profile_config(bump, tmp_path / "rehearse.toml")
+def test_the_agent_rehearses_an_sdk_bump_from_its_profile(bump: Bump) -> None:  # noqa: F811
+    # The fixture wrote the profile (this test's project and ports) and built its
+    # network with the kit; the agent needs nothing else.
+    config = bump.root / "rehearse.toml"
     proc = subprocess.run(
         [sys.executable, "-m", "agent", "run", "--config", str(config)],
         env={**os.environ, **bump.env}, cwd=bump.root,
@@ -68,7 +48,7 @@ def test_the_agent_rehearses_an_sdk_bump_from_its_profile(bump: Bump, tmp_path: 
         assert checks[name]["result"] == "pass", checks[name]
     assert "v0.47.17" in checks["sdk_line_changed"]["evidence"]
     # The v0.47 command form went out (the legacy proposal), found by the agent itself.
-    log = (bump.root / "state" / "agent.log").read_text()
+    log = (bump.root / ".rehearse" / "agent.log").read_text()
     assert "v0.47" in log
     for node in NODES:
         assert bump.height(node) > report["upgrade"]["height"]

@@ -1,9 +1,11 @@
 """Profile sdkbump by hand: an SDK bump (v0.47.17 -> v0.50.15) with store upgrades.
 
-No agent: Compose, the bumpd CLI in containers (password on stdin, desk mounted)
-and the nodes' RPC/REST. Two validators and a full node under Cosmovisor; the
-upgrade proposal goes in the SDK v0.47 legacy form; v2 applies `v2-sdk50`
-(circuit store added, crisis store deleted) and the stack restarts on plain v2.
+The chain kit builds the network from the profile (`rehearse kit build`); then no
+agent: Compose on the generated files, the bumpd CLI in containers (password on
+stdin, desk mounted) and the nodes' RPC/REST. Two validators and a full node under
+Cosmovisor; the upgrade proposal goes in the SDK v0.47 legacy form; v2 applies
+`v2-sdk50` (circuit store added, crisis store deleted) and the stack restarts on
+plain v2.
 
 On the way it records each line's REST answers (node_info, gov proposals on the
 v1 and v1beta1 paths, gov params, a vote, upgrade plan/applied_plan) into the
@@ -17,7 +19,9 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -37,26 +41,45 @@ pytestmark = [pytest.mark.e2e, pytest.mark.stack, pytest.mark.timeout(420)]
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "sdkbump"
 FIXTURES = REPO / "tests" / "fixtures"
-IMAGES = ("bumpd_i:v1", "bumpd_i:v2", "cosmovisor_bump_i:v1tov2")
 NODES = ["val-alice", "val-bob", "node-carol"]
-PORT_ENV = {
-    "val-alice": "REHEARSE_BUMP_VAL_ALICE_RPC_PORT",
-    "val-bob": "REHEARSE_BUMP_VAL_BOB_RPC_PORT",
-    "node-carol": "REHEARSE_BUMP_CAROL_RPC_PORT",
-}
-REST_ENV = "REHEARSE_BUMP_CAROL_REST_PORT"
-GRPC_ENV = "REHEARSE_BUMP_CAROL_GRPC_PORT"
 UPGRADE = "v2-sdk50"
 DENOM = "ustake"
 DEPOSIT = f"10000000{DENOM}"
-DAEMON_HOME = "/root/.bump-upgrade"
+HOME = "/root/.bumpd"  # the kit's node home: /root/.<binary>
+DAEMON_HOME = "/root/.bumpd-upgrade"
+COSMOVISOR = "docker-compose-cosmovisor.json"
+V2 = "docker-compose-v2.json"
 
 
-def missing_images() -> list[str]:
-    return [
-        i for i in IMAGES
-        if subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode != 0
-    ]  # fmt: skip
+def free_base(span: int = 3) -> int:
+    """A kit port base whose RPC (+i) and REST (+100+i) ports are free."""
+    for _ in range(200):
+        (base,) = free_ports(1)
+        wanted = [base + i for i in range(span)] + [base + 100 + i for i in range(span)]
+        if base + 100 + span < 65000 and all(_free(p) for p in wanted):
+            return base
+    raise RuntimeError("no free port base")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def kit_profile(root: Path, project: str, base: int) -> Path:
+    """profiles/sdkbump/rehearse.toml in ``root`` (its .kit/ and state land there) on
+    this test's project and ports; the chain sources stay where they are."""
+    text = (PROFILE / "rehearse.toml").read_text()
+    text = text.replace('source = "chain-v1"', f'source = "{PROFILE / "chain-v1"}"')
+    text = text.replace('source = "chain-v2"', f'source = "{PROFILE / "chain-v2"}"')
+    text = text.replace("port_base = 26620", f"port_base = {base}")
+    path = root / "rehearse.toml"
+    path.write_text(text + f'\n[stack]\nproject = "{project}"\n')
+    return path
 
 
 @dataclass
@@ -65,14 +88,14 @@ class Bump:
     project: str
     ports: dict[str, int]
     rest_port: int
-    grpc_port: int
     password: str
+    images: dict[str, str] = field(default_factory=dict)  # v1, v2: the kit's image tags
     env: dict[str, str] = field(default_factory=dict)
     recorded: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def testnet(self) -> Path:
-        return self.root / "testnet"
+        return self.root / ".kit"
 
     def rpc(self, node: str) -> str:
         return f"http://127.0.0.1:{self.ports[node]}"
@@ -81,15 +104,15 @@ class Bump:
     def rest(self) -> str:
         return f"http://127.0.0.1:{self.rest_port}"
 
-    def compose(self, *args: str, overlay: str = "docker-compose-cosmovisor.yml",
+    def compose(self, *args: str, overlay: str = COSMOVISOR,
                 check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
         argv = [*compose_prefix(), "--project-name", self.project,
-                "--file", str(PROFILE / "docker-compose.yml"),
-                "--file", str(PROFILE / overlay), *args]  # fmt: skip
+                "--file", str(self.testnet / "docker-compose.json"),
+                "--file", str(self.testnet / overlay), *args]  # fmt: skip
         return subprocess.run(argv, env={**os.environ, **self.env}, capture_output=True,
                               text=True, timeout=180, check=check)  # fmt: skip
 
-    def container(self, service: str, overlay: str = "docker-compose-cosmovisor.yml") -> str:
+    def container(self, service: str, overlay: str = COSMOVISOR) -> str:
         out = self.compose("ps", "-q", service, overlay=overlay).stdout.split()
         assert out, f"no container for {service}"
         return out[0]
@@ -139,9 +162,9 @@ class Bump:
 
     def cli(self, image: str, *args: str, desk: str | None = None, secret: bool = False,
             check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        argv = ["docker", "run", "--rm", "-i", "--network", f"{self.project}_net-bump"]
+        argv = ["docker", "run", "--rm", "-i", "--network", f"{self.project}_net"]
         if desk:
-            argv += ["-v", f"{self.testnet / desk}:/root/.bump"]
+            argv += ["-v", f"{self.testnet / desk}:{HOME}"]
         argv += [image, *args]
         r = subprocess.run(argv, input=(self.password + "\n") if secret else "",
                            capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -152,7 +175,7 @@ class Bump:
     def tx(self, image: str, who: str, *args: str) -> dict[str, Any]:
         r = self.cli(
             image, "tx", *args,
-            "--from", who, "--keyring-backend", "file", "--keyring-dir", "/root/.bump/keys",
+            "--from", who, "--keyring-backend", "file", "--keyring-dir", f"{HOME}/keys",
             "--chain-id", "bump-1", "--node", "tcp://node-carol:26657",
             "--gas", "auto", "--gas-adjustment", "1.5", "--yes", "--output", "json",
             desk=f"desk-{who}", secret=True,
@@ -162,41 +185,36 @@ class Bump:
         return out
 
     def down(self) -> None:
-        for overlay in ("docker-compose-cosmovisor.yml", "docker-compose-v2.yml"):
+        if not (self.testnet / "docker-compose.json").exists():
+            return
+        for overlay in (COSMOVISOR, V2):
             self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5",
                          overlay=overlay, check=False)  # fmt: skip
 
 
 @pytest.fixture
 def bump(tmp_path: Path) -> Iterator[Bump]:
-    problems = []
     if shutil.which("docker") is None:
-        problems.append("docker CLI missing")
-    else:
-        gone = missing_images()
-        if gone:
-            problems.append(f"images missing: {', '.join(gone)} (run `make profile-sdkbump`)")
-    if not (PROFILE / "build" / "bumpd-v1").exists():
-        problems.append("profiles/sdkbump/build/bumpd-v1 missing (run `make profile-sdkbump`)")
-    if problems:
         if os.environ.get("CI") == "true":
-            pytest.fail("; ".join(problems))
-        pytest.skip("; ".join(problems))
+            pytest.fail("docker CLI missing")
+        pytest.skip("docker CLI missing")
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
-    ports = free_ports(5)
-    b = Bump(tmp_path, f"{prefix}-sdkbump-{secrets.token_hex(3)}".lower(),
-             dict(zip(NODES, ports[:3], strict=True)), ports[3], ports[4],
+    project = f"{prefix}-sdkbump-{secrets.token_hex(3)}".lower()
+    base = free_base()
+    b = Bump(tmp_path, project, {n: base + i for i, n in enumerate(NODES)}, base + 102,
              password="pw-" + secrets.token_hex(8))  # fmt: skip
-    b.env = {
-        "REHEARSE_TESTNET_DIR": str(b.testnet),
-        "REHEARSE_KEYRING_PASSWORD": b.password,
-        REST_ENV: str(b.rest_port),
-        GRPC_ENV: str(b.grpc_port),
-        **{PORT_ENV[n]: str(p) for n, p in b.ports.items()},
-    }
-    subprocess.run(["python3", str(PROFILE / "testnet.py"), "generate"],
-                   env={**os.environ, **b.env}, check=True, capture_output=True,
-                   timeout=120)  # fmt: skip
+    b.env = {"REHEARSE_KEYRING_PASSWORD": b.password}
+    profile = kit_profile(tmp_path, project, base)
+    # The kit builds the binaries from the chain sources (cached), the images, the
+    # homes and the Compose files: nothing of the profile is written by hand.
+    built = subprocess.run([sys.executable, "-m", "agent", "kit", "build", "--config",
+                            str(profile)], env={**os.environ, **b.env}, capture_output=True,
+                           text=True, timeout=900)  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    doc = json.loads((b.testnet / "docker-compose.json").read_text())
+    v2 = json.loads((b.testnet / V2).read_text())
+    b.images = {"v1": doc["services"]["val-alice"]["image"],
+                "v2": v2["services"]["val-alice"]["image"]}  # fmt: skip
     try:
         yield b
     finally:
@@ -234,7 +252,7 @@ def test_sdkbump_v047_to_v050_with_store_upgrades(bump: Bump) -> None:
     # ---- v1: SDK v0.47.17 -------------------------------------------------------------
     ni = b.record("sdk047", "node_info", "/cosmos/base/tendermint/v1beta1/node_info")[1]
     assert ni["application_version"]["cosmos_sdk_version"] == "v0.47.17"
-    assert ni["application_version"]["version"] == "v1"
+    assert ni["application_version"]["version"] == "v1"  # the kit's version of a source build
     assert abci_store_query(b, "crisis")["code"] == 0  # v1 mounts crisis
     b.record("sdk047", "gov_params_v1_voting", "/cosmos/gov/v1/params/voting")
     b.record("sdk047", "gov_params_v1_deposit", "/cosmos/gov/v1/params/deposit")
@@ -248,7 +266,7 @@ def test_sdkbump_v047_to_v050_with_store_upgrades(bump: Bump) -> None:
     # v0.47.17). The v1 image's bumpd runs it; the tx goes through node-carol.
     h = b.height("node-carol")
     upgrade_height = h + 30
-    b.tx("bumpd_i:v1", "alice", "gov", "submit-legacy-proposal", "software-upgrade", UPGRADE,
+    b.tx(b.images["v1"], "alice", "gov", "submit-legacy-proposal", "software-upgrade", UPGRADE,
          "--upgrade-height", str(upgrade_height), "--upgrade-info", "{}",
          "--title", UPGRADE, "--description", "SDK v0.47 -> v0.50, circuit in, crisis out",
          "--deposit", DEPOSIT, "--no-validate")  # fmt: skip
@@ -258,7 +276,7 @@ def test_sdkbump_v047_to_v050_with_store_upgrades(bump: Bump) -> None:
         return str(body["proposal"]["status"]) if s == 200 else ""
 
     b.wait("proposal 1 in voting", lambda: status("1") == "PROPOSAL_STATUS_VOTING_PERIOD", 30)
-    b.tx("bumpd_i:v1", "alice", "gov", "vote", "1", "yes")
+    b.tx(b.images["v1"], "alice", "gov", "vote", "1", "yes")
     # Votes are deleted at tally: record one while the proposal is still voting.
     b.wait("alice's vote", lambda: b.http(b.rest + f"/cosmos/gov/v1/proposals/1/votes/{alice}")[0]
            == 200, 20)  # fmt: skip
@@ -266,7 +284,7 @@ def test_sdkbump_v047_to_v050_with_store_upgrades(bump: Bump) -> None:
     b.record("sdk047", "vote_v1beta1", f"/cosmos/gov/v1beta1/proposals/1/votes/{alice}")
     b.record("sdk047", "proposal_v1_voting", "/cosmos/gov/v1/proposals/1")
     b.record("sdk047", "proposal_v1beta1_voting", "/cosmos/gov/v1beta1/proposals/1")
-    b.tx("bumpd_i:v1", "bob", "gov", "vote", "1", "yes")
+    b.tx(b.images["v1"], "bob", "gov", "vote", "1", "yes")
     b.wait("PASSED", lambda: status("1") == "PROPOSAL_STATUS_PASSED", 60)
     assert b.height("node-carol") < upgrade_height - 1, "passed too late for the upgrade height"
     b.record("sdk047", "proposals_v1", "/cosmos/gov/v1/proposals")
@@ -330,7 +348,7 @@ def test_sdkbump_v047_to_v050_with_store_upgrades(bump: Bump) -> None:
     last = max(b.height(n) for n in NODES)
     b.compose("down", "--timeout", "10")
     t_v2 = time.monotonic()
-    b.compose("up", "-d", overlay="docker-compose-v2.yml")
+    b.compose("up", "-d", overlay=V2)
     b.wait("blocks after restart on v2", lambda: all(b.height(n) > last + 1 for n in NODES), 120)
     v2_restart = time.monotonic() - t_v2
 
@@ -339,11 +357,11 @@ def test_sdkbump_v047_to_v050_with_store_upgrades(bump: Bump) -> None:
     b.wait("REST after restart", lambda: b.http(b.rest + "/cosmos/gov/v1/params/voting")[0]
            == 200, 60, every=1.0)  # fmt: skip
     far = b.height("node-carol") + 100_000
-    b.tx("bumpd_i:v2", "alice", "upgrade", "software-upgrade", "v3-never",
+    b.tx(b.images["v2"], "alice", "upgrade", "software-upgrade", "v3-never",
          "--upgrade-height", str(far), "--upgrade-info", "{}", "--title", "v3-never",
          "--summary", "fixture only", "--deposit", DEPOSIT, "--no-validate")  # fmt: skip
     b.wait("proposal 2 in voting", lambda: status("2") == "PROPOSAL_STATUS_VOTING_PERIOD", 30)
-    b.tx("bumpd_i:v2", "alice", "gov", "vote", "2", "yes")
+    b.tx(b.images["v2"], "alice", "gov", "vote", "2", "yes")
     b.wait("alice's vote on 2", lambda: b.http(b.rest + f"/cosmos/gov/v1/proposals/2/votes/{alice}")
            [0] == 200, 20)  # fmt: skip
     b.record("sdk050", "vote_v1", f"/cosmos/gov/v1/proposals/2/votes/{alice}")
@@ -353,7 +371,7 @@ def test_sdkbump_v047_to_v050_with_store_upgrades(bump: Bump) -> None:
     b.record("sdk050", "proposals_v1_with_msg", "/cosmos/gov/v1/proposals")
     b.record("sdk050", "proposals_v1beta1_with_msg", "/cosmos/gov/v1beta1/proposals")
     assert bob  # both desks exist; bob's vote on 1 was checked through the PASSED status
-    b.compose("down", "--timeout", "5", overlay="docker-compose-v2.yml")
+    b.compose("down", "--timeout", "5", overlay=V2)
     wall = time.monotonic() - t0
     print(f"\nfigures: halt->v2 {halt_to_v2:.1f}s, up -f v2->blocks {v2_restart:.1f}s, "
           f"wall {wall:.0f}s")  # fmt: skip
