@@ -125,8 +125,11 @@ def module_replaces(go_mod: str) -> list[str]:
     return lines
 
 
-def _ldflags(version: str) -> str:
-    return f"-s -w -X {VERSION_PKG}.Version={version}"
+def _ldflags(version: str, name: str) -> str:
+    # Name and AppName too: without them the SDK's version command reports the
+    # placeholder "<appd>" as the binary's name.
+    v = VERSION_PKG
+    return f"-s -w -X {v}.Name={name} -X {v}.AppName={name} -X {v}.Version={version}"
 
 
 def _key(*parts: str) -> str:
@@ -157,17 +160,18 @@ def build(spec: GoModule | GoSource, name: str, version: str, *, log: object = N
     say = log if callable(log) else (lambda _msg: None)
     goversion = _go_version()
     if isinstance(spec, GoModule):
-        key = _key("mod", spec.import_path, spec.version, ",".join(spec.tags), version, goversion)
+        key = _key("mod2", spec.import_path, spec.version, ",".join(spec.tags), version, goversion)
     else:
         digest = _source_digest(spec)
-        key = _key("src", spec.package, ",".join(spec.tags), version, goversion, digest)
+        key = _key("src2", spec.package, ",".join(spec.tags), version, goversion, digest)
     out = cache_dir() / "bin" / key / name
     if out.is_file() and os.access(out, os.X_OK):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(f".{name}.{os.getpid()}")
     tags = ["-tags", ",".join(spec.tags)] if spec.tags else []
-    argv = ["go", "build", "-trimpath", *tags, "-ldflags", _ldflags(version), "-o", str(tmp_out)]
+    ldflags = _ldflags(version, name)
+    argv = ["go", "build", "-trimpath", *tags, "-ldflags", ldflags, "-o", str(tmp_out)]
     if isinstance(spec, GoModule):
         say(f"building {name} from {spec.import_path}@{spec.version}")
         with tempfile.TemporaryDirectory(prefix="rehearse-gobuild-") as work:

@@ -62,6 +62,21 @@ def _sdk_version(doc: dict[str, object]) -> str:
     return ""
 
 
+_PROGRAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _name(server_name: str, top_help: str, binary: Path) -> str:
+    """The program's name: the version's server_name, unless it is missing or the SDK's
+    placeholder ("<appd>", left when the build set no ldflags); then the root
+    command's name in ``--help`` ("Usage:\n  simd [command]"); then the file's."""
+    if _PROGRAM.match(server_name):
+        return server_name
+    m = re.search(r"Usage:\s*\n\s+(\S+)", top_help)
+    if m and _PROGRAM.match(m.group(1)):
+        return m.group(1)
+    return binary.name
+
+
 def probe(binary: Path) -> ChainFacts:
     if not binary.is_file():
         raise ProbeError(f"{binary} is not a file")
@@ -70,10 +85,10 @@ def probe(binary: Path) -> ChainFacts:
         doc = json.loads(raw[raw.index("{") :])
     except ValueError:
         doc = {}
-    name = str(doc.get("server_name") or binary.name)
+    top = _run(binary, "--help")
+    name = _name(str(doc.get("server_name") or ""), top, binary)
     sdk = _sdk_version(doc)
     line = line_of_version(sdk) or ""
-    top = _run(binary, "--help")
     m = re.search(r'--home string\s.*\(default "([^"]+)"\)', top)
     home_default = m.group(1) if m else f"/root/.{name}"
     genesis_help = _run(binary, "genesis", "--help") if "genesis" in commands_of(top) else ""

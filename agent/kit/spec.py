@@ -64,7 +64,9 @@ Duration = Annotated[str, Field(pattern=r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$", min_
 class KitConfig(Schema):
     v1: BinarySpec
     v2: BinarySpec
-    name: OptionalText = Field(default="", description="the binary's name; \"\" = v1's own")
+    name: Annotated[str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$")] = Field(
+        default="", description="the binary's name; \"\" = v1's own"
+    )
     dir: Text = Field(default=".kit", description="where homes, Compose files and contexts go")
     voting_period: Duration = "20s"
     max_deposit_period: Duration = "60s"

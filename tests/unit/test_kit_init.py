@@ -46,3 +46,13 @@ def test_bad_input_is_named_and_nothing_written(
     assert init_chain(tmp_path / "out", pairs, upgrade, force=False) == 2
     assert said in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_name_falls_back_to_the_root_command_when_the_build_set_none() -> None:
+    from agent.kit.probe import _name
+
+    usage = "simulation app\n\nUsage:\n  simd [command]\n\nAvailable Commands:\n"
+    assert _name("<appd>", usage, Path("/x/simd-v0.45.16")) == "simd"  # CI's build: no ldflags
+    assert _name("", usage, Path("/x/simd-v0.45.16")) == "simd"
+    assert _name("gaiad", usage, Path("/x/y")) == "gaiad"
+    assert _name("", "no usage", Path("/x/chaind")) == "chaind"

@@ -131,3 +131,9 @@ def test_program_names() -> None:
     assert BinarySpec(image="x:1", path="/usr/bin/gaiad").program_name() == "gaiad"
     assert BinarySpec(source="chain", package="./cmd/checkersd").program_name() == "checkersd"
     assert kit(name="simd2").program == "simd2"
+
+
+def test_a_kit_name_that_is_no_program_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"kit": {"v1": SIMD45, "v2": SIMD46, "name": "<appd>"}}, tmp_path)
+    assert err.value.key == "kit.name"
