@@ -59,8 +59,9 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
 
 
 def read_password(cfg: Config) -> str:
-    """The keyring password, from the configured file or environment variable; none
-    (``""``) for the ``test`` backend, whose keyring is not encrypted and never asks."""
+    """The keyring password: from ``password_file`` when set, else the environment
+    variable, else the testnet's ``.keyring-password`` (what ``make rehearse`` made);
+    none (``""``) for the ``test`` backend, whose keyring is not encrypted."""
     k = cfg.keyring
     if k.backend == "test":
         return ""
@@ -76,8 +77,20 @@ def read_password(cfg: Config) -> str:
             raise ConfigError("keyring.password_file", str(p), "is empty")
         return pw
     pw = os.environ.get(k.password_env, "")
-    if not pw:
-        raise ConfigError(
-            "keyring.password_env", k.password_env, "environment variable is unset or empty"
-        )
-    return pw
+    if pw:
+        return pw
+    # The testnet's own password file: `make rehearse` creates one beside the homes
+    # when the variable is unset, so `rehearse doctor` and `rehearse run` in the same
+    # checkout find what made the keyrings.
+    beside = cfg.testnet_dir / ".keyring-password"
+    try:
+        pw = beside.read_text(encoding="utf-8").rstrip("\n")
+    except OSError:
+        pw = ""
+    if pw:
+        return pw
+    raise ConfigError(
+        "keyring.password_env",
+        k.password_env,
+        f"environment variable is unset or empty (and there is no {beside})",
+    )

@@ -97,12 +97,30 @@ def test_stack_env_reaches_compose_beside_the_testnet_dir(tmp_path: Path) -> Non
                              "REHEARSE_TESTNET_DIR": str(tmp_path / "prod-sim")}  # fmt: skip
 
 
-def test_the_test_keyring_needs_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_password_file_make_created_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make rehearse` writes prod-sim/.keyring-password when the variable is unset;
+    # doctor and run in the same checkout must find it.
+    monkeypatch.delenv("REHEARSE_KEYRING_PASSWORD", raising=False)
+    cfg = parse_config({}, tmp_path)
+    with pytest.raises(ConfigError, match=r"no .*prod-sim/\.keyring-password"):
+        read_password(cfg)
+    (tmp_path / "prod-sim").mkdir()
+    (tmp_path / "prod-sim" / ".keyring-password").write_text("made-by-make\n")
+    assert read_password(cfg) == "made-by-make"
+    monkeypatch.setenv("REHEARSE_KEYRING_PASSWORD", "from-env")
+    assert read_password(cfg) == "from-env"  # the variable still wins
+
+
+def test_the_test_keyring_needs_no_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # It is not encrypted: the CLI never asks, so nothing is demanded.
     monkeypatch.delenv("REHEARSE_KEYRING_PASSWORD", raising=False)
-    assert read_password(parse_config({"keyring": {"backend": "test"}}, ROOT)) == ""
+    assert read_password(parse_config({"keyring": {"backend": "test"}}, tmp_path)) == ""
     with pytest.raises(ConfigError):
-        read_password(parse_config({"keyring": {"backend": "file"}}, ROOT))
+        read_password(parse_config({"keyring": {"backend": "file"}}, tmp_path))
 
 
 def test_cli_exits_2_on_bad_config_and_starts_nothing(
