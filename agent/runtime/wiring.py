@@ -568,7 +568,9 @@ async def _run_rehearsal(
                 cut_streams=cut,
                 judge=judge_it,
             )
-            watch = WatchService(cfg, dict(c.rpcs), clock, view=view, http=c.http)
+            rid = str(fresh_id if state is None else state.rehearsal_id)
+            # Scoped to this rehearsal: a new one does not resolve the last one's alerts.
+            watch = WatchService(cfg, dict(c.rpcs), clock, view=view, http=c.http, scope=rid)
             runner = Runner(
                 replace(apply(sc, params_from_config(cfg)), attach=attach),
                 journal,

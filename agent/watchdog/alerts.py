@@ -104,6 +104,7 @@ class AlertStoreCorrupt(FatalError):
 class StoredState:
     firing: dict[str, Notification]
     outbox: tuple[Notification, ...] = ()
+    scope: str = ""  # whose alerts these are: a rehearsal's id, or "watch"
 
 
 class AlertStore(Protocol):
@@ -117,6 +118,7 @@ def _encode(state: StoredState) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "firing": {k: n.to_json() for k, n in state.firing.items()},
         "outbox": [n.to_json() for n in state.outbox],
+        "scope": state.scope,
     }
 
 
@@ -126,9 +128,12 @@ def _decode(doc: Any, where: str) -> StoredState:
             raise AlertStoreCorrupt(f"{where}: unsupported version {doc.get('version')!r}")
         firing = {k: Notification.from_json(v) for k, v in doc["firing"].items()}
         outbox = tuple(Notification.from_json(v) for v in doc["outbox"])
+        scope = doc.get("scope", "")  # absent in files written before scopes
+        if not isinstance(scope, str):
+            raise TypeError(f"scope is {type(scope).__name__}, not a string")
     except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as exc:
         raise AlertStoreCorrupt(f"{where}: {exc!r}") from exc
-    return StoredState(firing, outbox)
+    return StoredState(firing, outbox, scope)
 
 
 class FileAlertStore:
@@ -203,7 +208,9 @@ class AlertManager:
         *,
         for_s: Mapping[str, float] | None = None,
         send_timeout_s: float = 60.0,
+        scope: str = "",
     ) -> None:
+        self.scope = scope
         self.store = store
         self.sinks: tuple[Sink, ...] = (LogSink(), *sinks)
         self.clock = clock
@@ -219,13 +226,22 @@ class AlertManager:
 
     async def load(self) -> None:
         """Reload the persisted firing set and deliver an unfinished outbox.
-        Called by the first ``update`` when not called before."""
+        Called by the first ``update`` when not called before.
+
+        A firing set of another scope (an earlier rehearsal, whose stack the new one
+        replaces) is dropped without a word: resolving it would announce, as news,
+        the end of conditions nobody watches any more."""
         state = await self.store.load()
         self._firing = dict(state.firing)
+        if state.scope != self.scope and self._firing:
+            log.info("alerts_of_another_run_dropped", count=len(self._firing),
+                     was=state.scope, now=self.scope)  # fmt: skip
+            self._firing = {}
         if state.outbox:
             log.info("alert_outbox_redelivery", count=len(state.outbox))
             await self._deliver(state.outbox)
-            await self.store.save(StoredState(self._firing))
+        if state.outbox or state.scope != self.scope:
+            await self.store.save(StoredState(self._firing, scope=self.scope))
 
     async def update(self, conditions: Iterable[Condition], now: float) -> list[Notification]:
         """Apply one evaluation; return the notifications it sent."""
@@ -254,10 +270,10 @@ class AlertManager:
 
         # Persist first: once the new set is on disk, a crash cannot make a
         # firing alert look new; the outbox carries what was not yet delivered.
-        await self.store.save(StoredState(firing, tuple(out)))
+        await self.store.save(StoredState(firing, tuple(out), self.scope))
         self._firing = firing
         await self._deliver(out)
-        await self.store.save(StoredState(firing))
+        await self.store.save(StoredState(firing, scope=self.scope))
         return out
 
     async def _deliver(self, notifications: Sequence[Notification]) -> None:

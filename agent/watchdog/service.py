@@ -76,8 +76,10 @@ class WatchService:
         phase: Callable[[], str | None] = lambda: None,
         rest: RestPool | None = None,
         http: httpx.AsyncClient | None = None,
+        scope: str = "watch",
     ) -> None:
         self.cfg = cfg
+        self.scope = scope  # whose alerts: "watch", or a rehearsal's id
         self.http = http  # shared with the RPC clients; None: run() makes its own
         self.settings = cfg.watch
         self.rpcs = rpcs
@@ -137,6 +139,7 @@ class WatchService:
                 build_sinks(s.sinks, client, self.clock),
                 self.clock,
                 for_s=s.watch.for_s,
+                scope=self.scope,
             )
             await self.alerts.load()
             async with anyio.create_task_group() as tg:

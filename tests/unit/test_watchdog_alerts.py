@@ -132,6 +132,21 @@ async def test_after_restart_an_alert_no_longer_reported_resolves_once(tmp_path:
     assert statuses(sink.sent) == [("resolved", "stall:val-bob:-")]
 
 
+async def test_a_new_rehearsal_drops_the_last_ones_alerts_without_a_word(tmp_path: Path) -> None:
+    # `--fresh` once began with six "resolved" notifications for a stack an earlier
+    # run had left behind. The same rehearsal resumed keeps them (the test above).
+    path = tmp_path / "alerts.json"
+    old = AlertManager(FileAlertStore(path), [], FakeClock(), scope="20261207-0700-aaaaaa")
+    await old.update([STALL, LAG], T0)
+    sink = RecordingSink()
+    new = AlertManager(FileAlertStore(path), [sink], FakeClock(), scope="20261207-0800-bbbbbb")
+    assert await new.update([], T0 + 60) == []
+    assert sink.sent == [] and new.firing == {}
+    assert statuses(await new.update([STALL], T0 + 61)) == [("firing", "stall:val-bob:-")]
+    resumed = AlertManager(FileAlertStore(path), [sink], FakeClock(), scope="20261207-0800-bbbbbb")
+    assert await resumed.update([STALL], T0 + 62) == []  # its own alert: kept, not new
+
+
 async def test_crash_between_save_and_delivery_redelivers_the_outbox(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
 
