@@ -209,6 +209,10 @@ class Watchdog:
     def set_context(self, ctx: UpgradeContext | None) -> None:
         self._context = ctx
 
+    @property
+    def context(self) -> UpgradeContext | None:
+        return self._context
+
     def expect_downtime(self, until: float, nodes: Iterable[str] | None = None) -> None:
         """A planned stop (e.g. compose down/up) of ``nodes`` (default: all): no
         stall, lag or stream condition for them before ``until``, or before

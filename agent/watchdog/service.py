@@ -25,7 +25,7 @@ from agent.adapters.rpc import CometRPC
 from agent.config import Config
 from agent.core.chainview import ChainView
 from agent.core.machine import Phase, State
-from agent.core.observations import Observation
+from agent.core.observations import NewBlock, Observation
 from agent.core.scenarios import AlertRecord
 from agent.errors import AgentError
 from agent.watchdog import (
@@ -99,6 +99,7 @@ class WatchService:
         self.alerts: AlertManager | None = None
         self._info_due = 0.0
         self._plan_due = 0.0
+        self._info_after_upgrade: set[str] = set()
         self.ready = anyio.Event()
 
     # --- inputs --------------------------------------------------------------
@@ -106,6 +107,19 @@ class WatchService:
     def observe(self, obs: Observation | NodeInfo) -> None:
         self.dog.observe(obs)
         self.metrics.observe(obs)
+        if isinstance(obs, NewBlock) and not obs.backfilled:
+            self._info_on_upgrade(obs)
+
+    def _info_on_upgrade(self, block: NewBlock) -> None:
+        """A node's first block at or past the planned upgrade height comes from the
+        binary that swapped in: its info is read at once, not up to a polling period
+        later (the live view's version column said v1 while v2 committed blocks)."""
+        ctx = self.dog.context
+        height = ctx.upgrade_height if ctx is not None else None
+        if height is None or block.height < height or block.node in self._info_after_upgrade:
+            return
+        self._info_after_upgrade.add(block.node)
+        self._info_due = 0.0
 
     def set_context(self, ctx: UpgradeContext | None) -> None:
         self.dog.set_context(ctx)
