@@ -134,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--watch", action="store_true", help="check what `rehearse watch` needs instead"
     )
+    doctor.add_argument(
+        "--attach", action="store_true", help="check what `rehearse run --attach` needs instead"
+    )
     kit = sub.add_parser("kit", help="the network a profile's [kit] builds from two binaries")
     kit_sub = kit.add_subparsers(dest="kit_command", required=True)
     kit_sub.add_parser(
@@ -406,10 +409,10 @@ def _status(cfg: Config, as_json: bool) -> int:
     return code
 
 
-async def _doctor(cfg: Config, watch: bool) -> int:
+async def _doctor(cfg: Config, watch: bool, attach: bool = False) -> int:
     from agent.ui.doctor import RealProbes, doctor_lines, run_doctor
 
-    checks = await run_doctor(cfg, RealProbes(cfg), watch=watch)
+    checks = await run_doctor(cfg, RealProbes(cfg), watch=watch, attach=attach)
     print("\n".join(doctor_lines(checks)))
     return EXIT_OK if all(c.status != "fail" for c in checks) else EXIT_ENVIRONMENT
 
@@ -529,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     display: _Display | None = None
     try:
         if args.command == "doctor":
-            return anyio.run(_doctor, cfg, args.watch)
+            return anyio.run(_doctor, cfg, args.watch, args.attach)
         if args.command == "alerts":
             return anyio.run(_alerts_test, cfg)
         display = _Display(args.command, _live_wanted(args), console_out)

@@ -78,7 +78,11 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-async def _nodes(cfg: Config, probes: Probes, watch: bool) -> tuple[list[Check], int]:
+def _fix_images(cfg: Config) -> str:
+    return "build them: `rehearse kit build`" if cfg.kit is not None else FIX_IMAGES
+
+
+async def _nodes(cfg: Config, probes: Probes, required: bool) -> tuple[list[Check], int]:
     heights: dict[str, int | str] = {}
 
     async def one(name: str) -> None:
@@ -97,7 +101,7 @@ async def _nodes(cfg: Config, probes: Probes, watch: bool) -> tuple[list[Check],
         h = heights[n.name]
         if isinstance(h, int):
             out.append(Check(f"node {n.name}", "ok", f"{n.rpc} answers, height {h}"))
-        elif watch:
+        elif required:
             fix = "start the chain, or correct nodes[].rpc in the config"
             out.append(Check(f"node {n.name}", "fail", f"{n.rpc} unreachable: {h}", fix))
         else:
@@ -105,9 +109,13 @@ async def _nodes(cfg: Config, probes: Probes, watch: bool) -> tuple[list[Check],
     return out, up
 
 
-async def run_doctor(cfg: Config, probes: Probes, *, watch: bool = False) -> list[Check]:
-    """Every check, in the order a run meets them. ``watch``: what ``rehearse watch`` needs."""
-    checks, up = await _nodes(cfg, probes, watch)
+async def run_doctor(
+    cfg: Config, probes: Probes, *, watch: bool = False, attach: bool = False
+) -> list[Check]:
+    """Every check, in the order a run meets them. ``watch``: what ``rehearse watch``
+    needs; ``attach``: what ``rehearse run --attach`` needs (the network running, no
+    Compose stack of ours, the CLI images and the keyrings)."""
+    checks, up = await _nodes(cfg, probes, watch or attach)
     stack_up = up == len(cfg.nodes)
     docker_ok = images_ok = False
     try:
@@ -125,9 +133,17 @@ async def run_doctor(cfg: Config, probes: Probes, *, watch: bool = False) -> lis
             docker_ok = True
             checks.append(Check("docker", "ok", "the Docker daemon answers"))
             checks.append(Check("CLI images", "fail", f"{exc.key} = {exc.value}: {exc.reason}",
-                                FIX_IMAGES))  # fmt: skip
+                                _fix_images(cfg)))  # fmt: skip
     if watch:
         return checks
+    if not attach:
+        checks += await _stack(cfg, probes, docker_ok, stack_up)
+    return checks + await _keyring(cfg, probes, docker_ok and images_ok)
+
+
+async def _stack(cfg: Config, probes: Probes, docker_ok: bool, stack_up: bool) -> list[Check]:
+    """What launching our own Compose stack needs (not in attach mode)."""
+    checks: list[Check] = []
     prefix: list[str] | None = None
     try:
         prefix = await probes.compose()
@@ -144,7 +160,7 @@ async def run_doctor(cfg: Config, probes: Probes, *, watch: bool = False) -> lis
                 checks.append(Check("stack images", "fail", why, fix))
             elif missing:
                 checks.append(Check("stack images", "fail", f"missing: {', '.join(missing)}",
-                                    FIX_IMAGES))  # fmt: skip
+                                    _fix_images(cfg)))  # fmt: skip
             else:
                 checks.append(Check("stack images", "ok", f"{len(wanted)} present"))
         except (AgentError, OSError) as exc:
@@ -161,13 +177,18 @@ async def run_doctor(cfg: Config, probes: Probes, *, watch: bool = False) -> lis
         except (AgentError, OSError) as exc:
             why = f"ports check did not run: {_first_line(exc)}"
             checks.append(Check("host ports", "fail", why, "check stack.ports_check_command"))
+    return checks
+
+
+async def _keyring(cfg: Config, probes: Probes, images_ok: bool) -> list[Check]:
+    checks: list[Check] = []
     try:
         password = probes.password()
         checks.append(Check("keyring password", "ok", "set"))
     except ConfigError as exc:
         checks.append(Check("keyring password", "fail", exc.reason, FIX_PASSWORD))
         return checks
-    if not (docker_ok and images_ok):
+    if not images_ok:
         checks.append(Check("keyrings", "note", "not checked: needs Docker and the CLI images"))
         return checks
     try:

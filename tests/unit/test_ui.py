@@ -16,7 +16,7 @@ import structlog
 from fakes import GENESIS, make_config, rfc3339
 
 from agent import cli
-from agent.config import Config
+from agent.config import Config, parse_config
 from agent.core import codec
 from agent.core.chainview import ChainView
 from agent.core.machine import Deadline, Params, Phase, State, Transition
@@ -402,6 +402,31 @@ async def test_doctor_for_watch_needs_the_nodes_not_docker(cfg: Config) -> None:
     checks = await run_doctor(cfg, probes, watch=True)
     assert [c.name for c in checks if c.status == "fail"] == ["node val-alice"]
     assert {c.name for c in checks} >= {"docker"} and "compose" not in {c.name for c in checks}
+
+
+@pytest.mark.anyio
+async def test_doctor_for_attach_needs_the_running_network_not_our_stack(cfg: Config) -> None:
+    # It once checked the prod-sim's Compose files and said "run relaunches it".
+    probes = FakeProbes(compose=CommandFailed(["docker", "compose"], 1, "no compose"))
+    probes.heights = {n.name: 7 for n in cfg.nodes[1:]}
+    checks = await run_doctor(cfg, probes, attach=True)
+    names = {c.name for c in checks}
+    assert not names & {"compose", "stack images", "host ports"}
+    assert [c.name for c in checks if c.status == "fail"] == ["node val-alice"]
+    assert {"CLI images", "keyring password", "keyrings"} <= names
+    assert "run` launches it" not in " ".join(c.detail for c in checks)
+
+
+@pytest.fixture
+def kcfg(tmp_path: Path) -> Config:  # outside the event loop, as cfg
+    return parse_config({"kit": {"v1": {"binary": "a"}, "v2": {"binary": "b"}}}, tmp_path)
+
+
+@pytest.mark.anyio
+async def test_doctor_on_a_kit_profile_says_how_to_build_its_images(kcfg: Config) -> None:
+    probes = FakeProbes(missing=("cosmovisor_i:v1tov2",))
+    by = {c.name: c for c in await run_doctor(kcfg, probes)}
+    assert by["stack images"].fix == "build them: `rehearse kit build`"
 
 
 def test_doctor_lines_mark_each_check() -> None:
