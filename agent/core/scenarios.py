@@ -135,7 +135,8 @@ def build(name: str, roles: Roles) -> Scenario:
         return Scenario(
             name,
             f"{v_last}'s Cosmovisor has no new binary",
-            f"the upgrade binary removed from {v_last}'s Cosmovisor after launch",
+            # After the proposal: before it, the staged check would refuse to go on.
+            f"the upgrade binary removed from {v_last}'s Cosmovisor once the proposal is in",
             f"at the upgrade height Cosmovisor on {v_last} exits; without its voting power "
             f"the chain halts; a container_died alert names {v_last} and the rehearsal "
             "fails naming the nodes that never resumed",
@@ -146,7 +147,7 @@ def build(name: str, roles: Roles) -> Scenario:
             ),
             faults=(
                 FaultPlan(
-                    "stack_launched",
+                    "proposed",
                     InjectFault(f"remove_upgrade_binary:{v_last}", "remove_upgrade_binary", v_last),
                 ),
             ),

@@ -140,3 +140,23 @@ def test_agent_crash_at_random_moments_gives_one_proposal_and_one_vote_each(
     kills = [x for x in report["supervisor"] if x.startswith("SIGKILL")]
     assert len(kills) == 3, report["supervisor"]
     assert "1 proposal transaction(s)" in report["supervisor"][-1]
+
+
+def test_a_plan_name_no_node_stages_stops_before_the_proposal(sim: ProdSim, tmp_path: Path) -> None:
+    # Every node would exit a second after the halt (Cosmovisor: binary not present);
+    # the agent once waited out its whole deadline. Now: exit 2 before anything is
+    # signed, naming each node and the path it lacks.
+    config = sim.write_config(tmp_path / "config.toml")
+    text = config.read_text()
+    assert 'upgrade_name = "v1tov2"' in text
+    config.write_text(text.replace('upgrade_name = "v1tov2"', 'upgrade_name = "v2-typo"'))
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(config), "--plain"],
+        env=sim.run_env(), cwd=sim.root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    report = json.loads((sim.root / "report.json").read_text())
+    assert proc.returncode == 2, (report.get("failure"), proc.stderr[-2000:])
+    path = "/root/.checkers-upgrade/cosmovisor/upgrades/v2-typo/bin/checkersd"
+    for node in ("val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"):
+        assert f"{node}: no {path}" in report["failure"]
+    assert sim.get(sim.rest + "/cosmos/gov/v1/proposals")["proposals"] == []

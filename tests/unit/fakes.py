@@ -628,10 +628,17 @@ class CommandRecorder:
     def __init__(self, chain: FakeChain) -> None:
         self.chain = chain
         self.argvs: list[list[str]] = []
+        self.unstaged: set[str] = set()  # containers without v2 under the plan name
 
     async def __call__(self, argv: Iterable[str], **_kw: Any) -> CommandResult:
         args = [str(a) for a in argv]
         self.argvs.append(args)
+        if args[:2] == ["docker", "exec"] and "staged" in args:
+            if args[2] in self.unstaged:
+                home, name, binary = args[-3:]
+                path = f"{home}/cosmovisor/upgrades/{name}/bin/{binary}\n"
+                return CommandResult(tuple(args), 3, path, "")
+            return CommandResult(tuple(args), 0, "", "")
         if args[:2] == ["docker", "exec"]:
             link = self.chain.links.get(args[2], "")
             return CommandResult(tuple(args), 0, link + "\n", "")

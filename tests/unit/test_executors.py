@@ -59,7 +59,7 @@ from agent.core.facts import (
 )
 from agent.core.machine import Params, State, initial_state
 from agent.core.observations import NewBlock
-from agent.errors import ProtocolError, TransientError
+from agent.errors import EnvironmentProblem, ProtocolError, TransientError, is_environment_failure
 from agent.runtime.executors import HANDLERS, Executor
 from agent.runtime.executors.governance import cast_vote, submit_proposal
 from agent.runtime.executors.stack import launch, restart
@@ -85,12 +85,37 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     rec = CommandRecorder(w.chain)
     monkeypatch.setattr("agent.runtime.executors.stack.run_command", rec)
     monkeypatch.setattr("agent.runtime.executors.verify.run_command", rec)
+    monkeypatch.setattr("agent.runtime.executors.staged.run_command", rec)
     w.commands = rec
     return w
 
 
 def state(**kw: Any) -> State:
     return replace(initial_state("r1", Params()), started=True, **kw)
+
+
+# --- before the proposal: v2 staged -----------------------------------------------------
+
+
+async def test_a_node_without_v2_staged_stops_the_proposal_naming_it(world: World) -> None:
+    assert world.commands is not None
+    cid = world.chain.containers["val-bob"]
+    world.commands.unstaged.add(cid)
+    with pytest.raises(EnvironmentProblem) as err:
+        await submit_proposal(world.ctx, SUBMIT, state())
+    text = str(err.value)
+    assert "val-bob: no " in text and "/cosmovisor/upgrades/v1tov2/bin/checkersd" in text
+    assert "val-alice" not in text
+    assert world.chain.signed == [] and world.chain.broadcasts == []  # nothing signed or sent
+    assert is_environment_failure(text)  # exit 2
+
+
+async def test_every_node_staged_lets_the_proposal_go(world: World) -> None:
+    assert world.commands is not None
+    fact = await submit_proposal(world.ctx, SUBMIT, state())
+    assert isinstance(fact, ProposalSubmitted)
+    staged = [a for a in world.commands.argvs if "staged" in a]
+    assert len(staged) == len(world.cfg.nodes)  # each running node asked once
 
 
 # --- 7. stack ------------------------------------------------------------------------

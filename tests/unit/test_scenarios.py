@@ -27,7 +27,7 @@ from agent.core.facts import (
     UpgradeVerified,
     VoteCast,
 )
-from agent.core.machine import Params, Phase, State, decide, initial_state
+from agent.core.machine import FaultPlan, Params, Phase, State, decide, initial_state
 from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, apply, build, judge
 
 ROLES = Roles(
@@ -89,7 +89,17 @@ def test_faults_fire_once_at_their_trigger() -> None:
 
 
 def test_stack_launched_trigger() -> None:
-    _, actions = run(until_proposed()[:2], params("validator-missing-binary"))
+    plan = FaultPlan("stack_launched", InjectFault("pause:val-alice", "pause", "val-alice", 1.0))
+    _, actions = run(until_proposed()[:2], replace(Params(), faults=(plan,)))
+    assert [a.kind for a in actions if isinstance(a, InjectFault)] == ["pause"]
+
+
+def test_the_upgrade_binary_goes_once_the_proposal_is_in() -> None:
+    # After the staged check (in the proposal's executor), not at launch.
+    p = params("validator-missing-binary")
+    _, early = run(until_proposed()[:3], p)
+    assert not [a for a in early if isinstance(a, InjectFault)]
+    _, actions = run(until_proposed(), p)
     assert [a.kind for a in actions if isinstance(a, InjectFault)] == ["remove_upgrade_binary"]
 
 

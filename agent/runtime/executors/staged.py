@@ -1,0 +1,74 @@
+"""Before the proposal: every node under Cosmovisor has v2 staged for the plan name.
+
+With a wrong plan name every node exits a second after the halt (Cosmovisor: the
+binary is not present), and a rehearsal used to wait out its whole deadline to say
+"stalled". Checked inside each running container, before anything is signed, so a
+missing binary ends the rehearsal with exit 2 and nothing on chain. A node that
+runs without Cosmovisor (no ``<daemon_home>/cosmovisor``) is not asked: it is
+expected to halt (the carol-without-cosmovisor scenario).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import structlog
+
+from agent.adapters.process import run_command
+from agent.concurrency import gather
+from agent.core.machine import State
+from agent.errors import CommandFailed, EnvironmentProblem
+from agent.runtime.executors.context import ExecContext
+
+__all__ = ["STAGED_SCRIPT", "check_v2_staged"]
+
+log = structlog.get_logger("agent.executor")
+
+# $1 daemon home, $2 plan name, $3 binary. Exit 0: staged (or no Cosmovisor);
+# exit 3: missing, the path looked for printed. Cosmovisor's own lookup is the plan
+# name as given; some versions lower-case it, so either directory counts.
+STAGED_SCRIPT = r"""home=$1 name=$2 bin=$3
+[ -d "$home/cosmovisor" ] || exit 0
+lower=$(printf '%s' "$name" | tr 'A-Z' 'a-z')
+for d in "$home/cosmovisor/upgrades/$name" "$home/cosmovisor/upgrades/$lower"; do
+  [ -x "$d/bin/$bin" ] && exit 0
+done
+printf '%s\n' "$home/cosmovisor/upgrades/$name/bin/$bin"
+exit 3
+"""
+
+
+async def check_v2_staged(ctx: ExecContext, state: State) -> None:
+    """Raise ``EnvironmentProblem`` naming each node and the path it lacks."""
+    c = ctx.cfg.chain
+    name = state.params.upgrade_name
+    ids = await ctx.compose.container_ids()
+    missing: dict[str, str] = {}
+
+    async def one(node: str, cid: str) -> None:
+        argv = ["docker", "exec", cid, "sh", "-c", STAGED_SCRIPT, "staged",
+                c.daemon_home, name, c.binary]  # fmt: skip
+        try:
+            r = await run_command(argv, deadline=ctx.cfg.timing.command_timeout, check=False)
+        except CommandFailed as exc:  # the container went away: the watchdog's business
+            log.info("staged_check_skipped", node=node, error=str(exc)[:200])
+            return
+        if r.returncode == 3:
+            missing[node] = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "?"
+        elif r.returncode != 0:  # no shell in the image, say: not a verdict
+            log.info("staged_check_skipped", node=node, code=r.returncode, err=r.stderr[-200:])
+
+    nodes = [
+        (n.name, ids[n.service or n.name])
+        for n in ctx.cfg.nodes
+        if n.name not in state.absent and (n.service or n.name) in ids
+    ]
+    await gather(*(partial(one, node, cid) for node, cid in nodes))
+    if missing:
+        where = "; ".join(f"{n}: no {p}" for n, p in sorted(missing.items()))
+        raise EnvironmentProblem(
+            f"v2 is not staged for plan {name!r} ({where})",
+            "stage the new binary under Cosmovisor's upgrades/<plan name>/bin/ in each "
+            "node's image, or set chain.upgrade_name to the plan name the images stage",
+        )
+    log.info("v2_staged", plan=name, nodes=len(nodes))
