@@ -135,7 +135,7 @@ def build(name: str, roles: Roles) -> Scenario:
         return Scenario(
             name,
             f"{v_last}'s Cosmovisor has no new binary",
-            # After the proposal: before it, the staged check would refuse to go on.
+            # After the proposal: at launch, the staged check would refuse to go on.
             f"the upgrade binary removed from {v_last}'s Cosmovisor once the proposal is in",
             f"at the upgrade height Cosmovisor on {v_last} exits; without its voting power "
             f"the chain halts; a container_died alert names {v_last} and the rehearsal "

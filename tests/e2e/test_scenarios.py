@@ -142,7 +142,7 @@ def test_agent_crash_at_random_moments_gives_one_proposal_and_one_vote_each(
     assert "1 proposal transaction(s)" in report["supervisor"][-1]
 
 
-def test_a_plan_name_no_node_stages_stops_before_the_proposal(sim: ProdSim, tmp_path: Path) -> None:
+def test_a_plan_name_no_node_stages_stops_at_launch(sim: ProdSim, tmp_path: Path) -> None:
     # Every node would exit a second after the halt (Cosmovisor: binary not present);
     # the agent once waited out its whole deadline. Now: exit 2 before anything is
     # signed, naming each node and the path it lacks.

@@ -94,28 +94,34 @@ def state(**kw: Any) -> State:
     return replace(initial_state("r1", Params()), started=True, **kw)
 
 
-# --- before the proposal: v2 staged -----------------------------------------------------
+# --- at launch: v2 staged -----------------------------------------------------------
 
 
-async def test_a_node_without_v2_staged_stops_the_proposal_naming_it(world: World) -> None:
+async def test_a_node_without_v2_staged_fails_the_launch_naming_it(world: World) -> None:
     assert world.commands is not None
     cid = world.chain.containers["val-bob"]
     world.commands.unstaged.add(cid)
     with pytest.raises(EnvironmentProblem) as err:
-        await submit_proposal(world.ctx, SUBMIT, state())
+        await launch(world.ctx, LaunchStack(reset=True), state())
     text = str(err.value)
     assert "val-bob: no " in text and "/cosmovisor/upgrades/v1tov2/bin/checkersd" in text
     assert "val-alice" not in text
-    assert world.chain.signed == [] and world.chain.broadcasts == []  # nothing signed or sent
+    assert world.chain.signed == [] and world.chain.broadcasts == []  # nothing on chain
     assert is_environment_failure(text)  # exit 2
 
 
-async def test_every_node_staged_lets_the_proposal_go(world: World) -> None:
+async def test_every_node_staged_lets_the_launch_complete(world: World) -> None:
     assert world.commands is not None
-    fact = await submit_proposal(world.ctx, SUBMIT, state())
-    assert isinstance(fact, ProposalSubmitted)
+    fact = await launch(world.ctx, LaunchStack(reset=True), state())
+    assert isinstance(fact, StackLaunched)
     staged = [a for a in world.commands.argvs if "staged" in a]
     assert len(staged) == len(world.cfg.nodes)  # each running node asked once
+
+
+async def test_an_attached_launch_asks_no_container(world: World) -> None:
+    assert world.commands is not None
+    await launch(world.ctx, LaunchStack(reset=False, attach=True), state())
+    assert not [a for a in world.commands.argvs if "staged" in a]
 
 
 # --- 7. stack ------------------------------------------------------------------------
@@ -130,13 +136,19 @@ async def test_launch_downs_resets_checks_ports_and_ups_with_cosmovisor(world: W
         ("up", [s.base_file, s.cosmovisor_file]),
     ]
     assert world.commands is not None
-    assert world.commands.argvs == [list(s.reset_command), list(s.ports_check_command)]
+    staged = [a for a in world.commands.argvs if "staged" in a]
+    assert [a for a in world.commands.argvs if a not in staged] == [
+        list(s.reset_command),
+        list(s.ports_check_command),
+    ]
 
 
 async def test_launch_without_reset_only_checks_ports(world: World) -> None:
     await launch(world.ctx, LaunchStack(reset=False), state())
     assert world.commands is not None
-    assert world.commands.argvs == [list(world.cfg.stack.ports_check_command)]
+    assert [a for a in world.commands.argvs if "staged" not in a] == [
+        list(world.cfg.stack.ports_check_command)
+    ]
 
 
 async def test_restart_samples_balances_then_ups_on_v2(world: World) -> None:

@@ -95,7 +95,7 @@ def test_stack_launched_trigger() -> None:
 
 
 def test_the_upgrade_binary_goes_once_the_proposal_is_in() -> None:
-    # After the staged check (in the proposal's executor), not at launch.
+    # After the staged check (at launch): removed at launch, the check would stop the run.
     p = params("validator-missing-binary")
     _, early = run(until_proposed()[:3], p)
     assert not [a for a in early if isinstance(a, InjectFault)]

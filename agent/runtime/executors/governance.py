@@ -31,7 +31,6 @@ from agent.core.facts import Fact, ProposalSubmitted, VoteCast
 from agent.core.machine import State
 from agent.errors import ProtocolError, TransientError
 from agent.runtime.executors.context import LOOK_AGAIN_S, ExecContext
-from agent.runtime.executors.staged import check_v2_staged
 
 __all__ = ["cast_vote", "submit_proposal"]
 
@@ -63,8 +62,6 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         pid, height, end = found
         log.info("proposal_reused", proposal_id=pid, upgrade_height=height)
         return ProposalSubmitted(pid, "", height, reused=True, voting_end=end, **ctx.fact_kw())
-    if not state.params.attach:  # our own stack: a missing v2 fails now, not at the halt
-        await check_v2_staged(ctx, state)
 
     proposer = ctx.cfg.voters[0]
     policy = state.params.height_policy

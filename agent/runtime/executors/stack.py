@@ -9,6 +9,7 @@ from agent.core.facts import Fact, StackLaunched, StackRestarted
 from agent.core.machine import State
 from agent.errors import CommandFailed, EnvironmentProblem
 from agent.runtime.executors.context import ExecContext
+from agent.runtime.executors.staged import check_v2_staged
 from agent.runtime.executors.state_reads import balances
 
 __all__ = ["launch", "restart"]
@@ -42,6 +43,9 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
     # Independent: the reset touches the homes, the check the host's ports.
     await gather(*((reset, ports) if action.reset else (ports,)))
     await ctx.compose.up(files)
+    # While the nodes start (the chain goes live seconds later, so it costs nothing):
+    # a node without v2 staged fails the rehearsal now, before any proposal.
+    await check_v2_staged(ctx, state)
     return StackLaunched(**ctx.fact_kw())
 
 

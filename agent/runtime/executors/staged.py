@@ -1,11 +1,11 @@
-"""Before the proposal: every node under Cosmovisor has v2 staged for the plan name.
+"""At launch: every node under Cosmovisor has v2 staged for the plan name.
 
 With a wrong plan name every node exits a second after the halt (Cosmovisor: the
 binary is not present), and a rehearsal used to wait out its whole deadline to say
-"stalled". Checked inside each running container, before anything is signed, so a
-missing binary ends the rehearsal with exit 2 and nothing on chain. A node that
-runs without Cosmovisor (no ``<daemon_home>/cosmovisor``) is not asked: it is
-expected to halt (the carol-without-cosmovisor scenario).
+"stalled". Checked inside each container as the stack comes up, long before the
+proposal, so a missing binary ends the rehearsal with exit 2 and nothing on chain.
+A node that runs without Cosmovisor (no ``<daemon_home>/cosmovisor``) is not asked:
+it is expected to halt (the carol-without-cosmovisor scenario).
 """
 
 from __future__ import annotations
