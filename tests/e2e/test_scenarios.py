@@ -144,8 +144,8 @@ def test_agent_crash_at_random_moments_gives_one_proposal_and_one_vote_each(
 
 def test_a_plan_name_no_node_stages_stops_at_launch(sim: ProdSim, tmp_path: Path) -> None:
     # Every node would exit a second after the halt (Cosmovisor: binary not present);
-    # the agent once waited out its whole deadline. Now: exit 2 before anything is
-    # signed, naming each node and the path it lacks.
+    # the agent once waited out its whole deadline. Now: exit 2 at launch, before
+    # anything is signed, naming each node and the path it lacks.
     config = sim.write_config(tmp_path / "config.toml")
     text = config.read_text()
     assert 'upgrade_name = "v1tov2"' in text
@@ -159,4 +159,13 @@ def test_a_plan_name_no_node_stages_stops_at_launch(sim: ProdSim, tmp_path: Path
     path = "/root/.checkers-upgrade/cosmovisor/upgrades/v2-typo/bin/checkersd"
     for node in ("val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"):
         assert f"{node}: no {path}" in report["failure"]
-    assert sim.get(sim.rest + "/cosmos/gov/v1/proposals")["proposals"] == []
+    # The stack was left up (as after any failure): once REST answers, no proposal.
+
+    def proposals() -> list[Any] | None:
+        try:
+            return list(sim.get(sim.rest + "/cosmos/gov/v1/proposals")["proposals"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    assert sim.wait("REST", lambda: proposals() is not None, 120, every=1.0)
+    assert proposals() == []
