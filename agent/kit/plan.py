@@ -182,8 +182,9 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
     return out
 
 
-def _service(node: KitNode, image: str, command: list[str], home: str, homes_dir: str,
-             program: str) -> dict[str, Any]:  # fmt: skip
+def _service(
+    node: KitNode, image: str, command: list[str], home: str, homes_dir: str
+) -> dict[str, Any]:
     ports = [f"127.0.0.1:{node.rpc_port}:{RPC}"]
     if node.rest_port:
         ports.append(f"127.0.0.1:{node.rest_port}:{REST}")
@@ -207,9 +208,7 @@ def compose_files(kit: KitConfig, t: TopologyConfig, upgrade: str,
     start = ["start", "--home", home]
     base = {
         "version": "3.7",
-        "services": {
-            n.name: _service(n, img["v1"], start, home, str(kit_dir), kit.program) for n in nodes
-        },
+        "services": {n.name: _service(n, img["v1"], start, home, str(kit_dir)) for n in nodes},
         "networks": {NETWORK: {}},
     }
 
@@ -225,7 +224,7 @@ def compose_files(kit: KitConfig, t: TopologyConfig, upgrade: str,
         V2_FILE: overlay(img["v2"], start),
     }
     for n in nodes:
-        files[f"docker-compose-plain-{n.name}.json"] = {
+        files[plain_overlay(n.name)] = {
             "version": "3.7",
             "services": {n.name: {"image": img["v1"], "command": start}},
         }

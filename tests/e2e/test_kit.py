@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from integration.solo_chain import free_ports
+from integration.solo_chain import free_port_base
 
 from .prodsim import compose_prefix
 
@@ -25,29 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "sdk045" / "rehearse.toml"
 
 
-def _free_base(span: int = 3) -> int:
-    """A port base whose RPC (base + i) and REST (base + 100 + i) ports are all free."""
-    for _ in range(200):
-        (base,) = free_ports(1)
-        if base + 100 + span >= 65000:
-            continue
-        wanted = [base + i for i in range(span)] + [base + 100 + i for i in range(span)]
-        ok = True
-        for port in wanted:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port base")
-
-
 def _profile_text(text: str, project: str) -> str:
     """A profile on free ports and a project the CI cleanup knows."""
-    text = text.replace("[kit]\n", f"[kit]\nport_base = {_free_base()}\n", 1)
+    text = text.replace("[kit]\n", f"[kit]\nport_base = {free_port_base(3)}\n", 1)
     return text + f'\n[stack]\nproject = "{project}"\n'
 
 

@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.solo_chain import free_ports
+from integration.solo_chain import free_port_base
 
 from .prodsim import compose_prefix
 
@@ -49,25 +48,6 @@ HOME = "/root/.bumpd"  # the kit's node home: /root/.<binary>
 DAEMON_HOME = "/root/.bumpd-upgrade"
 COSMOVISOR = "docker-compose-cosmovisor.json"
 V2 = "docker-compose-v2.json"
-
-
-def free_base(span: int = 3) -> int:
-    """A kit port base whose RPC (+i) and REST (+100+i) ports are free."""
-    for _ in range(200):
-        (base,) = free_ports(1)
-        wanted = [base + i for i in range(span)] + [base + 100 + i for i in range(span)]
-        if base + 100 + span < 65000 and all(_free(p) for p in wanted):
-            return base
-    raise RuntimeError("no free port base")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def kit_profile(root: Path, project: str, base: int) -> Path:
@@ -200,7 +180,7 @@ def bump(tmp_path: Path) -> Iterator[Bump]:
         pytest.skip("docker CLI missing")
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
     project = f"{prefix}-sdkbump-{secrets.token_hex(3)}".lower()
-    base = free_base()
+    base = free_port_base(len(NODES))
     b = Bump(tmp_path, project, {n: base + i for i, n in enumerate(NODES)}, base + 102,
              password="pw-" + secrets.token_hex(8))  # fmt: skip
     b.env = {"REHEARSE_KEYRING_PASSWORD": b.password}

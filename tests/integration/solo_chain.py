@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.kit.forms import CliForms, commands_of, forms_from_help
+from agent.kit.genesis import bond_denom as genesis_bond_denom
 from agent.kit.genesis import set_voting_period
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,6 +88,26 @@ def free_ports(n: int) -> list[int]:
                 continue
         chosen.append(port)
     return chosen
+
+
+def free_port_base(span: int) -> int:
+    """A chain kit ``port_base`` whose RPC (base + i) and REST (base + 100 + i) ports,
+    i < ``span``, are all free on 127.0.0.1 (chosen as ``free_ports`` chooses)."""
+    for _ in range(200):
+        (base,) = free_ports(1)
+        wanted = [base + i for i in range(span)] + [base + 100 + i for i in range(span)]
+        if base + 100 + span < 65000 and all(_bindable(p) for p in wanted):
+            return base
+    raise RuntimeError("no free port base")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _run(binary: Path, *args: str, home: Path) -> str:
@@ -155,8 +176,7 @@ def cli_forms(binary: Path) -> CliForms:
 
 
 def bond_denom(home: Path) -> str:
-    genesis = json.loads((home / "config" / "genesis.json").read_text())
-    return str(genesis["app_state"]["staking"]["params"]["bond_denom"])
+    return genesis_bond_denom(json.loads((home / "config" / "genesis.json").read_text()))
 
 
 @contextmanager
