@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from agent.adapters.rpc import parse_header, plain_events
-from agent.runtime.executors.governance import _event_attr
+from agent.runtime.executors.txs import event_attr as _event_attr
 
 pytestmark = [pytest.mark.chain, pytest.mark.timeout(240)]
 

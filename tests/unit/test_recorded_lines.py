@@ -17,7 +17,7 @@ import pytest
 
 from agent.adapters.chaincli import build_chain_id
 from agent.adapters.rpc import HttpCometRPC, plain_events
-from agent.runtime.executors.governance import _event_attr
+from agent.runtime.executors.txs import event_attr as _event_attr
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 

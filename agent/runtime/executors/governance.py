@@ -15,22 +15,24 @@ answers. After a kill -9 the machine re-issues whatever had not completed, so:
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
 import structlog
 
-from agent.adapters.chaincli import SignedTx, vote_args
-from agent.config import VoterConfig
+from agent.adapters.chaincli import vote_args
 from agent.core.actions import CastVote, SubmitProposal
 from agent.core.chainview import parse_rfc3339
 from agent.core.derive import MEASURE_GAPS
 from agent.core.facts import Fact, ProposalSubmitted, VoteCast
 from agent.core.machine import State
-from agent.errors import ProtocolError, TransientError
-from agent.runtime.executors.context import LOOK_AGAIN_S, ExecContext
+from agent.errors import ProtocolError
+from agent.runtime.executors.context import ExecContext
+from agent.runtime.executors.txs import (
+    Signed,
+    event_attr,
+    record_send,
+    resend_recorded,
+    sign_record_send,
+    sign_tx,
+)
 
 __all__ = ["cast_vote", "submit_proposal"]
 
@@ -55,7 +57,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     kind = "submit_proposal"
     if found is None:
         # A transaction signed before a crash may still be on its way into a block.
-        sent = await _resend_recorded(ctx, state.rehearsal_id, kind)
+        sent = await resend_recorded(ctx, state.rehearsal_id, kind)
         if sent is not None:
             found = await _find_proposal(ctx, action.upgrade_name)
     if found is not None:
@@ -73,13 +75,13 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         interval = min(action.block_interval, fastest or action.block_interval)
         return max(action.upgrade_height, policy.height(base, interval, action.voting_period))
 
-    async def sign(height: int) -> _Signed:
+    async def sign(height: int) -> Signed:
         args = ctx.cli.proposal_args(
             action.upgrade_name,
             height,
             f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
         )
-        return await _sign(ctx, proposer, args)
+        return await sign_tx(ctx, proposer, args)
 
     if ctx.view.fastest_interval(MEASURE_GAPS) is None:
         # Signed now for the next block's plan with the estimate the machine planned
@@ -99,10 +101,10 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     else:
         height = plan(ctx.view.max_height)
         signed = await sign(height)
-    tx_hash, (code, events) = await _record_send(ctx, state.rehearsal_id, kind, signed)
+    tx_hash, (code, events) = await record_send(ctx, state.rehearsal_id, kind, signed)
     if code != 0:
         raise ProtocolError(f"proposal tx {tx_hash} failed with code {code}")
-    pid_attr = _event_attr(events, "submit_proposal", "proposal_id")
+    pid_attr = event_attr(events, "submit_proposal", "proposal_id")
     if pid_attr is None:
         raise ProtocolError(f"proposal tx {tx_hash} has no proposal_id event")
     proposal = await ctx.rest.proposal(int(pid_attr))
@@ -116,115 +118,11 @@ async def cast_vote(ctx: ExecContext, action: CastVote, state: State) -> Fact:
     kind = f"vote:{voter.name}:{action.proposal_id}"
     if await ctx.rest.vote(action.proposal_id, address) is not None:
         return VoteCast(voter.name, action.proposal_id, "", reused=True, **ctx.fact_kw())
-    sent = await _resend_recorded(ctx, state.rehearsal_id, kind)
+    sent = await resend_recorded(ctx, state.rehearsal_id, kind)
     if sent is not None and sent[1][0] == 0:
         return VoteCast(voter.name, action.proposal_id, sent[0], reused=True, **ctx.fact_kw())
     args = vote_args(action.proposal_id, action.option)
-    tx_hash, (code, _) = await _sign_record_send(ctx, state.rehearsal_id, kind, voter, args)
+    tx_hash, (code, _) = await sign_record_send(ctx, state.rehearsal_id, kind, voter, args)
     if code != 0:
         raise ProtocolError(f"vote tx {tx_hash} failed with code {code}")
     return VoteCast(voter.name, action.proposal_id, tx_hash, **ctx.fact_kw())
-
-
-Included = tuple[int, list[dict[str, Any]]]
-
-
-async def _resend_recorded(
-    ctx: ExecContext, rehearsal: str, kind: str
-) -> tuple[str, Included] | None:
-    """A recorded transaction of ``kind`` that is (or now gets) in a block, or None."""
-    for tx_hash, tx in await ctx.ledger.entries(rehearsal, kind):
-        found = await tx_included(ctx, tx_hash, blocks=0)
-        if found is None and tx is not None:
-            result = await ctx.tx_rpc.broadcast_tx_sync(base64.b64decode(tx))
-            log.info("tx_resent", kind=kind, tx_hash=tx_hash, duplicate=result.duplicate)
-            if result.accepted or result.duplicate:
-                found = await tx_included(ctx, tx_hash, blocks=10)
-        elif found is None:
-            # Recorded by an older agent without its bytes: it may still land.
-            found = await tx_included(ctx, tx_hash, blocks=3)
-        if found is not None:
-            return tx_hash, found
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Signed:
-    tx: SignedTx
-    address: str
-    sequence: int
-
-
-async def _sign(ctx: ExecContext, voter: VoterConfig, args: list[str]) -> _Signed:
-    address = await ctx.cli.address(voter)
-    account = await ctx.rest.account(address)
-    sequence = max(account.sequence, ctx.next_sequence.get(address, 0))
-    if sequence != account.sequence:
-        log.info("sequence_ahead_of_rest", address=address, rest=account.sequence, used=sequence)
-    tx = await ctx.cli.sign(
-        voter,
-        args,
-        address=address,
-        account_number=account.account_number,
-        sequence=sequence,
-    )
-    return _Signed(tx, address, sequence)
-
-
-async def _record_send(
-    ctx: ExecContext, rehearsal: str, kind: str, one: _Signed
-) -> tuple[str, Included]:
-    signed = one.tx
-    # Recorded before it leaves the agent: a kill from here on is reconciled by hash.
-    await ctx.ledger.record(rehearsal, kind, signed.tx_hash, tx=signed.base64)
-    result = await ctx.tx_rpc.broadcast_tx_sync(signed.tx_bytes)
-    log.info("tx_broadcast", kind=kind, tx_hash=signed.tx_hash, duplicate=result.duplicate)
-    if not (result.accepted or result.duplicate):
-        raise ProtocolError(
-            f"{kind} tx {signed.tx_hash} refused by CheckTx (code {result.code}): "
-            f"{result.log[:300]}"
-        )
-    found = await tx_included(ctx, signed.tx_hash, blocks=10)
-    if found is None:
-        raise TransientError(f"{kind} tx {signed.tx_hash} not included within 10 blocks")
-    if found[0] == 0:  # its sequence is spent: the account's next is past it
-        seen = ctx.next_sequence.get(one.address, 0)
-        ctx.next_sequence[one.address] = max(seen, one.sequence + 1)
-    return signed.tx_hash, found
-
-
-async def _sign_record_send(
-    ctx: ExecContext, rehearsal: str, kind: str, voter: VoterConfig, args: list[str]
-) -> tuple[str, Included]:
-    return await _record_send(ctx, rehearsal, kind, await _sign(ctx, voter, args))
-
-
-async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Included | None:
-    """(code, events) once the tx is in a block; None if not within ``blocks``
-    blocks (0: look once). Looked up on every block and every ``LOOK_AGAIN_S``: the
-    tx node may lag the first node to show the block, and indexes after the commit."""
-    last = ctx.view.max_height + blocks
-    final = blocks == 0
-    while True:
-        result = await ctx.tx_rpc.tx(tx_hash)
-        if result is not None:
-            tx_result = result.get("tx_result", {})
-            return int(tx_result.get("code", 0) or 0), list(tx_result.get("events", []))
-        if final:
-            return None
-        if ctx.view.max_height >= last:
-            # One lookup a moment after the last block: the tx node may lag it.
-            final = True
-            await ctx.clock.sleep(LOOK_AGAIN_S)
-            continue
-        await ctx.next_block_or_moment()
-
-
-def _event_attr(events: Sequence[dict[str, Any]], etype: str, key: str) -> str | None:
-    for e in events:
-        if e.get("type") != etype:
-            continue
-        for a in e.get("attributes", []):
-            if a.get("key") == key:
-                return str(a.get("value"))
-    return None

@@ -1,0 +1,140 @@
+"""Sign first, record, then broadcast: one transaction's way to a block.
+
+The chain CLI signs offline (``ChainCLI.sign``); the signed bytes and their hash
+go to the fsynced ledger before they leave the agent; then they are broadcast
+over RPC and looked up until a block holds them. After a kill -9,
+``resend_recorded`` finds what the ledger holds for the same ``kind`` and
+re-sends those very bytes (accepted at most once by the chain), so no
+transaction is ever made twice. Used by governance and the declared state.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from agent.adapters.chaincli import SignedTx
+from agent.config import VoterConfig
+from agent.errors import ProtocolError, TransientError
+from agent.runtime.executors.context import LOOK_AGAIN_S, ExecContext
+
+__all__ = [
+    "Included",
+    "Signed",
+    "event_attr",
+    "record_send",
+    "resend_recorded",
+    "sign_record_send",
+    "sign_tx",
+    "tx_included",
+]
+
+log = structlog.get_logger("agent.executor")
+
+
+Included = tuple[int, list[dict[str, Any]]]
+
+
+async def resend_recorded(
+    ctx: ExecContext, rehearsal: str, kind: str
+) -> tuple[str, Included] | None:
+    """A recorded transaction of ``kind`` that is (or now gets) in a block, or None."""
+    for tx_hash, tx in await ctx.ledger.entries(rehearsal, kind):
+        found = await tx_included(ctx, tx_hash, blocks=0)
+        if found is None and tx is not None:
+            result = await ctx.tx_rpc.broadcast_tx_sync(base64.b64decode(tx))
+            log.info("tx_resent", kind=kind, tx_hash=tx_hash, duplicate=result.duplicate)
+            if result.accepted or result.duplicate:
+                found = await tx_included(ctx, tx_hash, blocks=10)
+        elif found is None:
+            # Recorded by an older agent without its bytes: it may still land.
+            found = await tx_included(ctx, tx_hash, blocks=3)
+        if found is not None:
+            return tx_hash, found
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    tx: SignedTx
+    address: str
+    sequence: int
+
+
+async def sign_tx(ctx: ExecContext, voter: VoterConfig, args: list[str]) -> Signed:
+    address = await ctx.cli.address(voter)
+    account = await ctx.rest.account(address)
+    sequence = max(account.sequence, ctx.next_sequence.get(address, 0))
+    if sequence != account.sequence:
+        log.info("sequence_ahead_of_rest", address=address, rest=account.sequence, used=sequence)
+    tx = await ctx.cli.sign(
+        voter,
+        args,
+        address=address,
+        account_number=account.account_number,
+        sequence=sequence,
+    )
+    return Signed(tx, address, sequence)
+
+
+async def record_send(
+    ctx: ExecContext, rehearsal: str, kind: str, one: Signed
+) -> tuple[str, Included]:
+    signed = one.tx
+    # Recorded before it leaves the agent: a kill from here on is reconciled by hash.
+    await ctx.ledger.record(rehearsal, kind, signed.tx_hash, tx=signed.base64)
+    result = await ctx.tx_rpc.broadcast_tx_sync(signed.tx_bytes)
+    log.info("tx_broadcast", kind=kind, tx_hash=signed.tx_hash, duplicate=result.duplicate)
+    if not (result.accepted or result.duplicate):
+        raise ProtocolError(
+            f"{kind} tx {signed.tx_hash} refused by CheckTx (code {result.code}): "
+            f"{result.log[:300]}"
+        )
+    found = await tx_included(ctx, signed.tx_hash, blocks=10)
+    if found is None:
+        raise TransientError(f"{kind} tx {signed.tx_hash} not included within 10 blocks")
+    if found[0] == 0:  # its sequence is spent: the account's next is past it
+        seen = ctx.next_sequence.get(one.address, 0)
+        ctx.next_sequence[one.address] = max(seen, one.sequence + 1)
+    return signed.tx_hash, found
+
+
+async def sign_record_send(
+    ctx: ExecContext, rehearsal: str, kind: str, voter: VoterConfig, args: list[str]
+) -> tuple[str, Included]:
+    return await record_send(ctx, rehearsal, kind, await sign_tx(ctx, voter, args))
+
+
+async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Included | None:
+    """(code, events) once the tx is in a block; None if not within ``blocks``
+    blocks (0: look once). Looked up on every block and every ``LOOK_AGAIN_S``: the
+    tx node may lag the first node to show the block, and indexes after the commit."""
+    last = ctx.view.max_height + blocks
+    final = blocks == 0
+    while True:
+        result = await ctx.tx_rpc.tx(tx_hash)
+        if result is not None:
+            tx_result = result.get("tx_result", {})
+            return int(tx_result.get("code", 0) or 0), list(tx_result.get("events", []))
+        if final:
+            return None
+        if ctx.view.max_height >= last:
+            # One lookup a moment after the last block: the tx node may lag it.
+            final = True
+            await ctx.clock.sleep(LOOK_AGAIN_S)
+            continue
+        await ctx.next_block_or_moment()
+
+
+def event_attr(events: Sequence[dict[str, Any]], etype: str, key: str) -> str | None:
+    for e in events:
+        if e.get("type") != etype:
+            continue
+        for a in e.get("attributes", []):
+            if a.get("key") == key:
+                return str(a.get("value"))
+    return None
