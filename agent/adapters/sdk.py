@@ -40,7 +40,9 @@ __all__ = [
     "gov_api",
     "line_of_gov_v1_params",
     "line_of_version",
+    "bech32_decode",
     "bech32_encode",
+    "valoper_address",
     "module_address",
 ]
 
@@ -176,6 +178,33 @@ def bech32_encode(prefix: str, data: bytes) -> str:
     polymod = _polymod(expanded + five + [0] * 6) ^ 1
     checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
     return prefix + "1" + "".join(_CHARSET[d] for d in five + checksum)
+
+
+def bech32_decode(text: str) -> tuple[str, bytes]:
+    """(prefix, data) of a bech32 string; ValueError if it is not one."""
+    text = text.lower()
+    prefix, sep, rest = text.rpartition("1")
+    if not sep or not prefix or len(rest) < 7 or any(c not in _CHARSET for c in rest):
+        raise ValueError(f"not a bech32 string: {text[:100]!r}")
+    five = [_CHARSET.index(c) for c in rest]
+    expanded = [ord(c) >> 5 for c in prefix] + [0] + [ord(c) & 31 for c in prefix]
+    if _polymod(expanded + five) != 1:
+        raise ValueError(f"bad bech32 checksum: {text[:100]!r}")
+    acc, bits, out = 0, 0, bytearray()
+    for d in five[:-6]:
+        acc = (acc << 5) | d
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            out.append((acc >> bits) & 0xFF)
+    return prefix, bytes(out)
+
+
+def valoper_address(account: str) -> str:
+    """The validator operator address of an account address (same key bytes, the
+    ``<prefix>valoper`` part), as `keys show --bech val` prints it."""
+    prefix, data = bech32_decode(account)
+    return bech32_encode(prefix + "valoper", data)
 
 
 def module_address(module: str, prefix: str) -> str:

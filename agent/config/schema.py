@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, PlainValidator, PrivateAttr, model_validator
 from pydantic import ValidationInfo as Info
 
+from agent.config.state import StateConfig, state_problems
 from agent.core.checks import parse_json_path
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ConfigError
@@ -252,6 +253,9 @@ class TimingConfig(Schema):
     inclusion_blocks: Count = 1
     spare_blocks: int = Field(default=1, ge=0, le=1000)
     launch_timeout: Seconds = 180.0
+    state_timeout: Seconds = Field(
+        default=300.0, description="[[state.txs]]: from the chain live until every one is in"
+    )
     vote_timeout: Seconds = 90.0
     pass_grace: Seconds = 30.0
     resume_budget: Seconds = 90.0
@@ -422,6 +426,7 @@ class Config(Schema):
     reads: list[ReadConfig] = Field(default_factory=list, max_length=100)
     checks: list[CheckConfig] = Field(default_factory=list, max_length=100)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     # [watch], [metrics], [alerts]: agent/watchdog/settings.py. Validated defaults
     # so their relative paths resolve against base_dir; ``watch`` is the property.
     watch_tuning: WatchTuning = Field(default_factory=dict, validate_default=True, alias="watch")
@@ -509,6 +514,7 @@ def _unique(cfg: Config) -> list[Problem]:
     groups: tuple[tuple[str, list[str]], ...] = (
         ("reads", [r.name for r in cfg.reads]),
         ("checks", [c.name for c in cfg.checks]),
+        ("state.txs", [t.name for t in cfg.state.txs]),
     )
     for section, item_names in groups:
         names: set[str] = set()
@@ -541,6 +547,11 @@ def _references(cfg: Config) -> list[Problem]:
         for key, r in named:
             if r not in read_names:
                 found.append((key, r, "names no [[reads]] entry"))
+    read_values: list[tuple[tuple[str | int, ...], str]] = []
+    for i, rd in enumerate(cfg.reads):
+        read_values.append((("reads", i, "path"), rd.path))
+        read_values += [(("reads", i, "args", j), a) for j, a in enumerate(rd.args)]
+    found += state_problems(cfg.state, {v.name for v in cfg.voters}, read_values)
     if cfg.chain.tx_node not in names:
         found.append(
             (("chain", "tx_node"), cfg.chain.tx_node, f"names no node; one of {', '.join(names)}")

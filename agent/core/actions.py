@@ -15,6 +15,7 @@ from dataclasses import dataclass
 __all__ = [
     "Action",
     "LaunchStack",
+    "PrepareState",
     "SubmitProposal",
     "CastVote",
     "CaptureBaseline",
@@ -43,6 +44,16 @@ class LaunchStack:
     @property
     def key(self) -> str:
         return "launch_stack"
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareState:
+    """Send the profile's declared transactions (``[[state.txs]]``), in order, each
+    reconciled with the chain like a vote: v1's state before the proposal."""
+
+    @property
+    def key(self) -> str:
+        return "prepare_state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +193,7 @@ class VerifyNoUpgrade:
 
 Action = (
     LaunchStack
+    | PrepareState
     | SubmitProposal
     | CastVote
     | CaptureBaseline

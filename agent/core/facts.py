@@ -18,6 +18,8 @@ __all__ = [
     "Resumed",
     "StackLaunched",
     "ChainLive",
+    "StateTx",
+    "StatePrepared",
     "ProposalSubmitted",
     "VoteCast",
     "BaselineCaptured",
@@ -80,6 +82,26 @@ class ChainLive:
     at: float = 0.0
     # The shortest recent interval, to plan the upgrade height conservatively.
     fastest_interval: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateTx:
+    """One declared transaction in a block: ``name`` and its repetition ``index``."""
+
+    name: str
+    index: int
+    tx_hash: str
+    code: int = 0
+    reused: bool = False  # found in a block after a restart, not sent again
+
+
+@dataclass(frozen=True, slots=True)
+class StatePrepared:
+    """Every declared transaction is in a block: the state the migration will meet."""
+
+    txs: tuple[StateTx, ...]
+    height: int = 0
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +251,7 @@ Fact = (
     | Resumed
     | StackLaunched
     | ChainLive
+    | StatePrepared
     | ProposalSubmitted
     | VoteCast
     | BaselineCaptured

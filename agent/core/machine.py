@@ -30,6 +30,7 @@ from agent.core.actions import (
     CastVote,
     InjectFault,
     LaunchStack,
+    PrepareState,
     RemediateNodes,
     RestartOnV2,
     SubmitProposal,
@@ -58,6 +59,8 @@ from agent.core.facts import (
     Resumed,
     StackLaunched,
     StackRestarted,
+    StatePrepared,
+    StateTx,
     UpgradeVerified,
     VoteCast,
 )
@@ -122,6 +125,9 @@ class Params:
     voters: tuple[str, ...] = ("alice", "bob")
     height_policy: UpgradeHeightPolicy = field(default_factory=UpgradeHeightPolicy)
     launch_timeout: float = 180.0  # launch until every node produces blocks
+    # The profile's declared transactions before the proposal ([[state.txs]] names).
+    state_txs: tuple[str, ...] = ()
+    state_timeout: float = 300.0  # chain live until every declared tx is in a block
     vote_timeout: float = 90.0  # proposal submitted until every vote is in
     pass_grace: float = 30.0  # after the voting end, until PASSED is seen
     resume_budget: float = 90.0  # after the predicted upgrade time, until v2 blocks
@@ -173,7 +179,9 @@ class State:
     awaiting: int | None = None
     awaiting_apps: bool = False
     block_interval: float | None = None
+    plan_interval: float | None = None  # the interval the upgrade height is planned with
     voting_period: float | None = None
+    state_txs: tuple[StateTx, ...] = ()  # the declared transactions, once all are in
     proposal_id: int | None = None
     proposal_tx: str | None = None
     proposal_reused: bool = False
@@ -329,19 +337,45 @@ def _chain_live(state: State, fact: ChainLive) -> Result:
     if "launch_stack" in {a.key for a in state.pending}:
         raise IllegalTransition("chain live reported before the stack launch completed")
     p = state.params
-    plan_interval = min(fact.block_interval, fact.fastest_interval or fact.block_interval)
-    height = p.height_policy.height(fact.height, plan_interval, fact.voting_period)
     state = replace(
         state,
         awaiting=None,
         block_interval=fact.block_interval,
+        plan_interval=min(fact.block_interval, fact.fastest_interval or fact.block_interval),
         voting_period=fact.voting_period,
     )
+    if p.state_txs and "prepare_state" in {a.key for a in state.pending}:
+        return state, ()  # the proposal waits for the declared transactions
+    if p.state_txs and "prepare_state" not in state.issued:
+        # The state the migration will meet first; the proposal's height is planned
+        # once it is in (the chain moved on meanwhile).
+        return _issue(
+            state,
+            PrepareState(),
+            ArmDeadline(
+                "prepare", p.state_timeout, "declared transactions " + ", ".join(p.state_txs)
+            ),
+        )
+    return _propose(state, fact.height)
+
+
+def _propose(state: State, height: int) -> Result:
+    p = state.params
+    interval = state.plan_interval or state.block_interval or 1.0
+    voting_period = state.voting_period or 0.0
+    upgrade_height = p.height_policy.height(height, interval, voting_period)
     return _issue(
         state,
-        SubmitProposal(p.upgrade_name, height, plan_interval, fact.voting_period),
+        SubmitProposal(p.upgrade_name, upgrade_height, interval, voting_period),
         ArmDeadline("propose", p.vote_timeout, "software-upgrade proposal submitted"),
     )
+
+
+def _state_prepared(state: State, fact: StatePrepared) -> Result:
+    if "prepare_state" not in {a.key for a in state.pending}:
+        return state, ()  # a duplicate: the proposal was already asked for
+    state = replace(_complete(state, "prepare_state"), state_txs=fact.txs)
+    return _propose(state, fact.height)
 
 
 def _proposal_submitted(state: State, fact: ProposalSubmitted) -> Result:
@@ -603,6 +637,7 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         Begin: _begin,
         StackLaunched: _stack_launched,
         ChainLive: _chain_live,
+        StatePrepared: _state_prepared,
         ProposalSubmitted: _proposal_submitted,
     },
     Phase.PROPOSED: {
@@ -655,6 +690,7 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         StackLaunched: _ignore,
         StackRestarted: _ignore,
         ChainLive: _ignore,
+        StatePrepared: _ignore,
         UpgradeVerified: _ignore,
         RestartVerified: _ignore,
         NodesRemediated: _ignore,

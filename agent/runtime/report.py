@@ -164,6 +164,20 @@ def build_report(
             ),
         },
         "votes": [{"voter": v, "tx_hash": h, "reused": r} for v, h, r in state.votes],
+        # [[state.txs]]: what the profile declared, and what reached a block.
+        "state": {
+            "declared": list(state.params.state_txs),
+            "txs": [
+                {
+                    "name": t.name,
+                    "index": t.index,
+                    "tx_hash": t.tx_hash,
+                    "code": t.code,
+                    "reused": t.reused,
+                }
+                for t in state.state_txs
+            ],
+        },
         "phases": phases,
         "duration_s": round(end - start, 3),
         "checks": checks,
@@ -414,6 +428,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                  p["reason"]]  # fmt: skip
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += _gantt_lines(report)
+    lines += _state_lines(report)
     lines += ["", "## Votes", ""]
     if not report["votes"]:
         lines.append("No vote was cast.")
@@ -491,3 +506,18 @@ async def write_report(
 
     await anyio.to_thread.run_sync(write)
     return json_path
+
+
+def _state_lines(report: dict[str, Any]) -> list[str]:
+    """The declared transactions before the proposal, when the profile has any."""
+    st = report.get("state") or {}
+    if not st.get("declared"):
+        return []
+    lines = ["", "## State before the upgrade", ""]
+    if not st.get("txs"):
+        return lines + [f"Declared ({', '.join(st['declared'])}); not all reached a block."]
+    lines += [f"{len(st['txs'])} declared transactions, each in a block with code 0:", ""]
+    for t in st["txs"]:
+        again = " (found after a restart)" if t["reused"] else ""
+        lines.append(f"- {t['name']} #{t['index']}: `{t['tx_hash']}`{again}")
+    return lines

@@ -97,6 +97,8 @@ def params_from_config(cfg: Config) -> Params:
         voters=tuple(v.name for v in cfg.voters),
         height_policy=height_policy(t),
         launch_timeout=t.launch_timeout,
+        state_txs=tuple(x.name for x in cfg.state.txs),
+        state_timeout=t.state_timeout,
         vote_timeout=t.vote_timeout,
         pass_grace=t.pass_grace,
         resume_budget=t.resume_budget,

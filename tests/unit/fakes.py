@@ -181,7 +181,8 @@ class FakeTx:
     hash: str
     sender: str
     sequence: int
-    what: tuple[Any, ...]  # ("proposal", name, height) | ("vote", pid, address, option)
+    # ("proposal", name, height) | ("vote", pid, address, option) | ("state", *args)
+    what: tuple[Any, ...]
 
     @classmethod
     def decode(cls, raw: bytes) -> FakeTx:
@@ -192,6 +193,8 @@ class FakeTx:
             what = ("proposal", args[2], int(args[args.index("--upgrade-height") + 1]))
         elif args[:2] == ["gov", "vote"]:
             what = ("vote", int(args[2]), sender, f"VOTE_OPTION_{args[3].upper()}")
+        elif args[:2] in (["bank", "send"], ["staking", "delegate"]):
+            what = ("state", *args)  # a profile's declared transaction
         else:
             raise AssertionError(f"the fake chain knows no tx {args!r}")
         return cls(raw, tx_hash(raw), sender, int(doc["sequence"]), what)

@@ -37,6 +37,7 @@ from agent.core.actions import (
     CastVote,
     InjectFault,
     LaunchStack,
+    PrepareState,
     RemediateNodes,
     RestartOnV2,
     SubmitProposal,
@@ -1178,6 +1179,7 @@ async def test_verify_no_upgrade_ignores_absent_nodes_and_needs_a_baseline(world
 async def test_every_action_type_has_a_handler(world: World) -> None:
     assert set(HANDLERS) == {
         LaunchStack,
+        PrepareState,
         SubmitProposal,
         CastVote,
         CaptureBaseline,

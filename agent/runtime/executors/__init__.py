@@ -19,6 +19,7 @@ from agent.core.actions import (
     CastVote,
     InjectFault,
     LaunchStack,
+    PrepareState,
     RemediateNodes,
     RestartOnV2,
     SubmitProposal,
@@ -33,6 +34,7 @@ from agent.errors import AgentError, ProtocolError
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.faults import inject_fault, remediate
 from agent.runtime.executors.governance import cast_vote, submit_proposal
+from agent.runtime.executors.prepare import prepare_state
 from agent.runtime.executors.stack import launch, restart
 from agent.runtime.executors.verify import (
     capture_baseline,
@@ -61,6 +63,7 @@ async def _write_report(ctx: ExecContext, _action: WriteReport, state: State) ->
 
 HANDLERS: dict[type, Handler] = {
     LaunchStack: launch,
+    PrepareState: prepare_state,
     SubmitProposal: submit_proposal,
     CastVote: cast_vote,
     CaptureBaseline: capture_baseline,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import anyio
 import structlog
 
 from agent.adapters.process import run_command
+from agent.adapters.sdk import valoper_address
 from agent.config import Config
 from agent.core.checks import (
     CheckSpec,
@@ -26,6 +28,7 @@ from agent.core.checks import (
     reads_needed,
 )
 from agent.core.facts import Check
+from agent.core.templates import fill, placeholders
 from agent.errors import AgentError
 from agent.runtime.executors.context import ExecContext
 
@@ -71,7 +74,21 @@ def cli_binaries_read(cfg: Config) -> set[str]:
     return {specs[n].binary for n in needed if n in specs and specs[n].kind == "cli"}
 
 
+async def _filled(ctx: ExecContext, spec: ReadSpec) -> ReadSpec:
+    """``spec`` with its voter placeholders ({alice}, {alice.valoper}) filled."""
+    named = {p.name for p in placeholders([spec.path, *spec.args])}
+    if not named:
+        return spec
+    addresses = {v.name: await ctx.cli.address(v) for v in ctx.cfg.voters if v.name in named}
+    return replace(
+        spec,
+        path=fill(spec.path, addresses, valoper=valoper_address),
+        args=tuple(fill(a, addresses, valoper=valoper_address) for a in spec.args),
+    )
+
+
 async def _read(ctx: ExecContext, spec: ReadSpec) -> Any:
+    spec = await _filled(ctx, spec)
     if spec.kind == "rest":
         return await ctx.rest.get_path(spec.path)
     if spec.kind == "rpc":
