@@ -35,6 +35,7 @@ from agent.core.actions import (
     Action,
     CastVote,
     LaunchStack,
+    PrepareState,
     RestartOnV2,
     SubmitProposal,
 )
@@ -125,6 +126,8 @@ def action_timeout(action: Action, params: Params) -> float:
         return params.vote_timeout
     if isinstance(action, RestartOnV2):
         return params.restart_timeout
+    if isinstance(action, PrepareState):
+        return params.state_timeout
     return params.verify_timeout
 
 

@@ -11,6 +11,7 @@ from agent.core.actions import (
     CaptureBaseline,
     CastVote,
     LaunchStack,
+    PrepareState,
     RestartOnV2,
     SubmitProposal,
     VerifyUpgrade,
@@ -354,7 +355,13 @@ def test_a_reread_is_sent_only_while_no_newer_block_came_and_a_few_times_a_block
 
 # --- planned downtime and timeouts ----------------------------------------------------
 
-P = Params(launch_timeout=11.0, vote_timeout=22.0, restart_timeout=33.0, verify_timeout=44.0)
+P = Params(
+    launch_timeout=11.0,
+    vote_timeout=22.0,
+    restart_timeout=33.0,
+    verify_timeout=44.0,
+    state_timeout=55.0,
+)
 
 
 @pytest.mark.parametrize(
@@ -366,6 +373,7 @@ P = Params(launch_timeout=11.0, vote_timeout=22.0, restart_timeout=33.0, verify_
         (CaptureBaseline(), 44.0, None),
         (VerifyUpgrade("u", 10), 44.0, None),
         (RestartOnV2(), 33.0, 33.0),
+        (PrepareState(), 55.0, None),
     ],
 )
 def test_timeouts_and_planned_downtime(
