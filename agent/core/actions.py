@@ -27,6 +27,7 @@ __all__ = [
     "InjectFault",
     "RemediateNodes",
     "VerifyNoUpgrade",
+    "ExplainExit",
 ]
 
 
@@ -191,6 +192,20 @@ class VerifyNoUpgrade:
         return "verify_no_upgrade"
 
 
+@dataclass(frozen=True, slots=True)
+class ExplainExit:
+    """A node's container exited while the upgrade was under way: find out why
+    (its last log lines), so the rehearsal fails at once with the cause."""
+
+    node: str
+    container_id: str
+    exit_code: int | None
+
+    @property
+    def key(self) -> str:
+        return f"explain_exit:{self.node}"
+
+
 Action = (
     LaunchStack
     | PrepareState
@@ -205,4 +220,5 @@ Action = (
     | InjectFault
     | RemediateNodes
     | VerifyNoUpgrade
+    | ExplainExit
 )

@@ -29,6 +29,7 @@ shows a block again, and never longer than the action's timeout.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agent.core.actions import (
@@ -45,13 +46,14 @@ from agent.core.facts import (
     ChainLive,
     Fact,
     HeightObserved,
+    NodeExited,
     NodesReached,
     ProposalStatusSeen,
     StackLaunched,
     StackRestarted,
 )
 from agent.core.machine import Params, Phase, State
-from agent.core.observations import NewBlock
+from agent.core.observations import ContainerEvent, NewBlock
 
 __all__ = [
     "MEASURE_GAPS",
@@ -153,8 +155,10 @@ class Derivation:
     proposal status it reported.
     """
 
-    def __init__(self, view: ChainView) -> None:
+    def __init__(self, view: ChainView, services: Mapping[str, str] | None = None) -> None:
         self.view = view
+        self._services = dict(services or {})  # Compose service -> node name
+        self._killed: set[str] = set()  # services with a kill not yet followed by a die
         self._answered: int | None = None
         self._reading_params = False
         self._voting_period: float | None = None  # from the one ReadGovParams
@@ -172,6 +176,29 @@ class Derivation:
         self.view.reset()
         self._answered = None
         self._executed.clear()
+
+    def on_container(self, state: State, ev: ContainerEvent) -> list[Output]:
+        """``NodeExited`` for a node's container that died on its own (a ``die``
+        without a ``kill`` before it: Compose, ``docker stop`` and the agent's own
+        faults kill first) while the upgrade is under way (the machine decides
+        what it means)."""
+        if ev.action == "kill":
+            self._killed.add(ev.service)
+            return []
+        if ev.action == "start":
+            self._killed.discard(ev.service)
+            return []
+        if ev.action != "die":
+            return []
+        if ev.service in self._killed:
+            self._killed.discard(ev.service)
+            return []
+        if state.phase is not Phase.PASSED:
+            return []
+        node = self._services.get(ev.service, ev.service)
+        if node not in self.view.nodes:
+            return []
+        return [NodeExited(node, ev.container_id, ev.exit_code, self.view.max_height, ev.at)]
 
     def on_block(self, state: State, ev: NewBlock, before: int) -> list[Output]:
         """``ev`` raised its node's height; ``before`` is the max height before it."""

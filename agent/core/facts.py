@@ -35,6 +35,8 @@ __all__ = [
     "FaultInjected",
     "NodesRemediated",
     "NoUpgradeVerified",
+    "NodeExited",
+    "ExitExplained",
 ]
 
 
@@ -246,6 +248,28 @@ class NoUpgradeVerified:
     at: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class NodeExited:
+    """A node's container died on its own (no ``kill`` before it: not a stop)."""
+
+    node: str
+    container_id: str
+    exit_code: int | None
+    height: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExitExplained:
+    """Why a node's container exited: its last telling log line."""
+
+    node: str
+    exit_code: int | None
+    reason: str
+    height: int = 0
+    at: float = 0.0
+
+
 Fact = (
     Begin
     | Resumed
@@ -267,4 +291,6 @@ Fact = (
     | FaultInjected
     | NodesRemediated
     | NoUpgradeVerified
+    | NodeExited
+    | ExitExplained
 )

@@ -28,6 +28,7 @@ from agent.core.actions import (
     ArmDeadline,
     CaptureBaseline,
     CastVote,
+    ExplainExit,
     InjectFault,
     LaunchStack,
     PrepareState,
@@ -46,9 +47,11 @@ from agent.core.facts import (
     ChainLive,
     Check,
     DeadlinePassed,
+    ExitExplained,
     Fact,
     FaultInjected,
     HeightObserved,
+    NodeExited,
     NodesReached,
     NodesRemediated,
     NoUpgradeVerified,
@@ -592,6 +595,28 @@ def _no_upgrade_verified(state: State, fact: NoUpgradeVerified) -> Result:
     return _fail(state, fact, f"proposal {state.proposal_id} ended {state.rejected} {verdict}")
 
 
+def _node_exited(state: State, fact: NodeExited) -> Result:
+    """A node died on its own while the upgrade is under way. Unless a scenario stopped
+    it, or nodes that do not resume are to be remediated, waiting out the upgrade
+    deadline would only hide the cause (Cosmovisor exits when the plan's binary is
+    missing): find the cause and fail at once."""
+    p = state.params
+    if fact.node in state.absent or p.remediate or p.expect_rejection:
+        return state, ()
+    return _issue(state, ExplainExit(fact.node, fact.container_id, fact.exit_code))
+
+
+def _exit_explained(state: State, fact: ExitExplained) -> Result:
+    state = _complete(state, f"explain_exit:{fact.node}")
+    code = "?" if fact.exit_code is None else str(fact.exit_code)
+    return _fail(
+        state,
+        fact,
+        f"{fact.node} exited (exit code {code}) during the upgrade to "
+        f"{state.params.upgrade_name} at height {state.upgrade_height}: {fact.reason}",
+    )
+
+
 def _action_failed(state: State, fact: ActionFailed) -> Result:
     state = _complete(state, fact.action)
     if state.terminal:
@@ -622,6 +647,8 @@ def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:
 # --- the table ------------------------------------------------------------
 
 _ANY_PHASE: dict[type, Handler] = {
+    NodeExited: _ignore,  # before the upgrade is under way: the watchdog's alert
+    ExitExplained: _ignore,
     Resumed: _resumed,
     ActionFailed: _action_failed,
     DeadlinePassed: _deadline_passed,
@@ -666,6 +693,8 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         ProposalStatusSeen: _status_seen,
         UpgradeVerified: _upgrade_verified,
         NodesRemediated: _nodes_remediated,
+        NodeExited: _node_exited,
+        ExitExplained: _exit_explained,
     },
     Phase.UPGRADED: {
         **_LIVE,

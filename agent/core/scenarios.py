@@ -27,6 +27,7 @@ __all__ = [
     "apply",
     "build",
     "judge",
+    "missing_alerts",
 ]
 
 
@@ -137,12 +138,12 @@ def build(name: str, roles: Roles) -> Scenario:
             f"{v_last}'s Cosmovisor has no new binary",
             # After the proposal: at launch, the staged check would refuse to go on.
             f"the upgrade binary removed from {v_last}'s Cosmovisor once the proposal is in",
-            f"at the upgrade height Cosmovisor on {v_last} exits; without its voting power "
-            f"the chain halts; a container_died alert names {v_last} and the rehearsal "
-            "fails naming the nodes that never resumed",
+            f"at the upgrade height Cosmovisor on {v_last} exits; the rehearsal fails at "
+            f"once, naming {v_last}, its exit code and Cosmovisor's reason, and a "
+            f"container_died alert names {v_last}",
             Expectation(
                 Phase.FAILED,
-                failure_contains=(v_last,),
+                failure_contains=(v_last, "exited"),
                 alerts=(("container_died", v_last),),
             ),
             faults=(
@@ -216,6 +217,17 @@ def apply(scenario: Scenario, params: Params) -> Params:
         remediate=scenario.remediate,
         launch_overlays=scenario.launch_overlays,
     )
+
+
+def missing_alerts(
+    expectation: Expectation, alerts: Iterable[AlertRecord]
+) -> list[tuple[str, str]]:
+    """The expected alerts (detector, node) that have not fired."""
+    fired = {(a.detector, a.node or "") for a in alerts if a.event == "fired"}
+    return [
+        (d, n) for d, n in expectation.alerts if not any(f[0] == d and (not n or f[1] == n)
+                                                         for f in fired)
+    ]  # fmt: skip
 
 
 def judge(

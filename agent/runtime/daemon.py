@@ -18,7 +18,7 @@ latest snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import anyio
@@ -121,6 +121,7 @@ class Runner:
         watch: WatchHooks | None = None,
         read_timeout: float = 10.0,
         block_log: BlockLog | None = None,
+        services: Mapping[str, str] | None = None,
     ) -> None:
         self.params = params
         self.journal = journal
@@ -133,7 +134,7 @@ class Runner:
         self.read_timeout = read_timeout
         self.block_log = block_log
         self.state: State = initial_state("", params)
-        self.derivation = Derivation(view)
+        self.derivation = Derivation(view, services)  # services: Compose service -> node
         self.blocks = BlockWaiter(view)
         self.reaction_latencies: list[float] = []  # seconds, NewBlock received -> dispatched
         obs_send, obs_recv = anyio.create_memory_object_stream[Observation](OBSERVATION_BUFFER)
@@ -311,6 +312,8 @@ class Runner:
             elif isinstance(obs, ContainerEvent):
                 lvl = log.warning if obs.action in {"die", "oom", "kill"} else log.debug
                 lvl("container_event", service=obs.service, action=obs.action, code=obs.exit_code)
+                for out in self.derivation.on_container(self.state, obs):
+                    await self._emit(out, received)
             if self.watch is not None:
                 self.watch.observe(obs)
 

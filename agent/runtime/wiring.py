@@ -45,7 +45,16 @@ from agent.config import Config, VoterConfig, height_policy, read_password
 from agent.core.chainview import ChainView
 from agent.core.machine import Params, State
 from agent.core.observations import Observation
-from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, Scenario, apply, build, judge
+from agent.core.scenarios import (
+    SCENARIO_NAMES,
+    AlertRecord,
+    Roles,
+    Scenario,
+    apply,
+    build,
+    judge,
+    missing_alerts,
+)
 from agent.errors import AgentError, ConfigError, CorruptState
 from agent.runtime import report as report_mod
 from agent.runtime import report_data
@@ -542,7 +551,17 @@ async def _run_rehearsal(
                 )
 
             async def judge_it(s: State) -> tuple[bool, list[str]]:
-                return judge(sc.expectation, s, await alerts_of(s))
+                # A rehearsal can end before the watchdog's next evaluation (a node
+                # that exits at the halt fails it at once): an expected alert gets
+                # that evaluation, and its hold, before it counts as missing.
+                records = await alerts_of(s)
+                w = cfg.watch.watch
+                hold = max((w.for_s.get(d, 0.0) for d, _ in sc.expectation.alerts), default=0)
+                until = clock.monotonic() + hold + 2 * w.evaluate_interval_s
+                while missing_alerts(sc.expectation, records) and clock.monotonic() < until:
+                    await clock.sleep(0.5)
+                    records = await alerts_of(s)
+                return judge(sc.expectation, s, records)
 
             ws_urls: dict[str, str] | None = None
             docker_url: str | None = None
@@ -584,6 +603,7 @@ async def _run_rehearsal(
                 watch=watch,
                 read_timeout=cfg.timing.rpc_timeout * 2,
                 block_log=BlockLog(cfg.state_dir),
+                services={n.service or n.name: n.name for n in cfg.nodes},
             )
             watch.phase = lambda: runner.state.phase.value
             if on_started is not None:

@@ -89,6 +89,9 @@ def test_validator_missing_binary_halts_the_chain_and_names_the_validator(
     code, report, err = run_scenario(sim, config, "validator-missing-binary")
     assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
     assert report["outcome"] == "failed" and "val-bob" in report["failure"]
+    # At once, with the cause: not after the upgrade deadline as a stall.
+    assert report["failure"].startswith("val-bob exited (exit code "), report["failure"]
+    assert "stalled" not in report["failure"]
     assert ("container_died", "val-bob") in alerts(report)
 
 

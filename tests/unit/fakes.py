@@ -64,6 +64,7 @@ from agent.core.actions import (
     Action,
     CaptureBaseline,
     CastVote,
+    ExplainExit,
     LaunchStack,
     RestartOnV2,
     SubmitProposal,
@@ -76,6 +77,7 @@ from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
     Check,
+    ExitExplained,
     Fact,
     ProposalSubmitted,
     ReportWritten,
@@ -880,6 +882,8 @@ class ScriptedExecutor:
             return StackRestarted(self.view.max_height, **kw)
         if isinstance(action, VerifyRestart):
             return RestartVerified(OK, **kw)
+        if isinstance(action, ExplainExit):
+            return ExitExplained(action.node, action.exit_code, "binary not present", **kw)
         if isinstance(action, WriteReport):
             if self.report_dir is None:
                 return ReportWritten("memory", **kw)

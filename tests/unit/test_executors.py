@@ -35,6 +35,7 @@ from agent.config import height_policy
 from agent.core.actions import (
     CaptureBaseline,
     CastVote,
+    ExplainExit,
     InjectFault,
     LaunchStack,
     PrepareState,
@@ -1180,6 +1181,7 @@ async def test_every_action_type_has_a_handler(world: World) -> None:
     assert set(HANDLERS) == {
         LaunchStack,
         PrepareState,
+        ExplainExit,
         SubmitProposal,
         CastVote,
         CaptureBaseline,

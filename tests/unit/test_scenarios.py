@@ -236,14 +236,20 @@ def rec(detector: str, node: str | None, event: str = "fired") -> AlertRecord:
         ),
         (
             "validator-missing-binary",
-            ended(Phase.FAILED, "stalled: ... (behind: val-alice, val-bob)"),
+            ended(Phase.FAILED, "val-bob exited (exit code 1) during the upgrade ...: why"),
             [rec("container_died", "val-bob"), rec("upgrade_halt", "val-alice")],
             True,
         ),
         (
             "validator-missing-binary",
-            ended(Phase.FAILED, "stalled: ... (behind: val-alice, val-bob)"),
+            ended(Phase.FAILED, "val-bob exited (exit code 1) during the upgrade ...: why"),
             [rec("container_died", "val-alice")],
+            False,
+        ),
+        (  # the old way to fail: a stall at the deadline, no cause
+            "validator-missing-binary",
+            ended(Phase.FAILED, "stalled: ... (behind: val-alice, val-bob)"),
+            [rec("container_died", "val-bob")],
             False,
         ),
         (
@@ -266,3 +272,14 @@ def test_arm_deadline_is_not_pending() -> None:
     state, actions = run(until_proposed(), params("happy"))
     assert all(not isinstance(a, ArmDeadline) for a in state.pending)
     assert any(isinstance(a, ArmDeadline) for a in actions)
+
+
+def test_missing_alerts_are_the_expected_ones_not_fired_yet() -> None:
+    from agent.core.scenarios import build, missing_alerts
+
+    exp = build("validator-missing-binary", ROLES).expectation
+    assert missing_alerts(exp, []) == [("container_died", "val-bob")]
+    assert missing_alerts(exp, [rec("container_died", "val-alice")]) == [
+        ("container_died", "val-bob")
+    ]
+    assert missing_alerts(exp, [rec("container_died", "val-bob")]) == []

@@ -17,6 +17,7 @@ from agent.core.actions import (
     Action,
     CaptureBaseline,
     CastVote,
+    ExplainExit,
     InjectFault,
     LaunchStack,
     PrepareState,
@@ -32,6 +33,7 @@ from agent.core.facts import ActionFailed, Fact, ReportWritten
 from agent.core.machine import State
 from agent.errors import AgentError, ProtocolError
 from agent.runtime.executors.context import ExecContext
+from agent.runtime.executors.exits import explain_exit
 from agent.runtime.executors.faults import inject_fault, remediate
 from agent.runtime.executors.governance import cast_vote, submit_proposal
 from agent.runtime.executors.prepare import prepare_state
@@ -74,6 +76,7 @@ HANDLERS: dict[type, Handler] = {
     InjectFault: inject_fault,
     RemediateNodes: remediate,
     VerifyNoUpgrade: verify_no_upgrade,
+    ExplainExit: explain_exit,
 }
 
 
