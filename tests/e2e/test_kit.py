@@ -78,8 +78,14 @@ def test_an_sdk045_chain_reaches_restarted_from_its_profile_alone(
     checks = {c["name"]: c for c in report["checks"]}
     for name in ("cosmovisor_current", "applied_plan_height", "app_version_changed",
                  "app_hash_agree", "v2_runs", "nft_store_added", "blocks_resumed",
-                 "bonded_tokens_kept", "balances_kept"):  # fmt: skip
+                 "bonded_tokens_kept", "balances_kept", "delegation_migrated"):  # fmt: skip
         assert checks[name]["result"] == "pass", checks[name]
+    # The declared state went in before the proposal, each tx once, in a block.
+    txs = report["state"]["txs"]
+    assert [(t["name"], t["index"], t["code"]) for t in txs] == [
+        ("delegate", 1, 0), ("pay", 1, 0), ("pay", 2, 0),
+    ]  # fmt: skip
+    assert len({t["tx_hash"] for t in txs}) == 3
     log = (profile.parent / ".rehearse" / "agent.log").read_text()
     assert '"line": "v0.45"' in log  # detected from the node, the v0.45 forms used
     assert "upgrades/v045-to-v046" in checks["cosmovisor_current"]["evidence"]
