@@ -18,10 +18,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.bundle import bundle_root
 from agent.kit import gobuild, images, plan, testnet
+from agent.kit.genesis import GenesisError
 from agent.kit.spec import BinarySpec, KitConfig, TopologyConfig
 
 if TYPE_CHECKING:
@@ -110,10 +111,30 @@ def _cosmovisor(say: Say) -> Path:
         raise KitError(f"cosmovisor: {exc}") from None
 
 
-def _genesis_inputs(cfg: Config, kit: KitConfig, topo: TopologyConfig, v1: Path) -> str:
+def genesis_patch(cfg: Config) -> dict[str, Any]:
+    """``[kit] genesis``: the JSON object merged into v1's genesis ({} without one)."""
+    kit = cfg.kit
+    if kit is None or not kit.genesis:
+        return {}
+    path = cfg.path(kit.genesis)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KitError(f"kit.genesis = {kit.genesis!r}: cannot read {path}: {exc}") from None
+    except ValueError as exc:
+        raise KitError(f"kit.genesis = {kit.genesis!r}: {path} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise KitError(f"kit.genesis = {kit.genesis!r}: {path} is not a JSON object")
+    return doc
+
+
+def _genesis_inputs(
+    cfg: Config, kit: KitConfig, topo: TopologyConfig, v1: Path, patch: dict[str, Any]
+) -> str:
     c = cfg.chain
     doc = {
         "v1": _file_digest(v1),
+        "genesis_patch": patch,
         "topology": topo.model_dump(),
         "chain_id": c.chain_id,
         "denom": c.denom,
@@ -169,7 +190,8 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
         raise KitError(str(exc)) from None
 
     nodes = plan.plan_nodes(topo, kit.port_base)
-    inputs = _genesis_inputs(cfg, kit, topo, v1)
+    patch = genesis_patch(cfg)
+    inputs = _genesis_inputs(cfg, kit, topo, v1, patch)
     manifest_path = root / MANIFEST
     old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     net = testnet.Network(
@@ -177,7 +199,7 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
         voting_period=kit.voting_period, max_deposit_period=kit.max_deposit_period,
         block_time=kit.block_time, account_funds=kit.account_funds,
         self_delegation=kit.self_delegation, min_deposit=kit.min_deposit,
-        backend=cfg.keyring.backend,
+        backend=cfg.keyring.backend, genesis_patch=patch,
     )  # fmt: skip
     complete = all((root / h / "config" / "genesis.json").is_file() for h in net.homes)
     if old.get("inputs") != inputs or not complete:
@@ -186,6 +208,8 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
             testnet.generate(root, testnet.ChainBinary(v1), net, password, say)
         except testnet.TestnetError as exc:
             raise KitError(f"node homes: {exc}") from None
+        except GenesisError as exc:
+            raise KitError(f"kit.genesis = {kit.genesis!r}: {exc}") from None
     for name, doc in plan.compose_files(kit, topo, upgrade, root).items():
         (root / name).write_text(plan.stable_json(doc))
     manifest = plan.manifest(kit, topo, {"chain_id": cfg.chain.chain_id, "upgrade": upgrade})

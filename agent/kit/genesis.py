@@ -24,6 +24,7 @@ __all__ = [
     "bond_denom",
     "duration_seconds",
     "gov_periods",
+    "merge",
     "set_denom",
     "set_gov",
     "set_voting_period",
@@ -146,3 +147,21 @@ def set_denom(genesis: dict[str, Any], denom: str) -> dict[str, Any]:
         if module in app:
             app[module] = walk(app[module])
     return doc
+
+
+def merge(doc: dict[str, Any], patch: dict[str, Any], path: str = "") -> dict[str, Any]:
+    """``doc`` with ``patch`` merged in: objects key by key, anything else (lists
+    included) replaced. A patch that would replace an object with a non-object, or
+    the reverse, is refused by path: it is a typo, not an intent."""
+    out = copy.deepcopy(doc)
+    for key, value in patch.items():
+        where = f"{path}.{key}" if path else key
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = merge(old, value, where)
+        elif key in out and old is not None and isinstance(old, dict) != isinstance(value, dict):
+            kind = "an object" if isinstance(old, dict) else type(old).__name__
+            raise GenesisError(f"{where}: the genesis has {kind} there; the patch does not")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -68,6 +68,11 @@ class KitConfig(Schema):
         default="", description="the binary's name; \"\" = v1's own"
     )
     dir: Text = Field(default=".kit", description="where homes, Compose files and contexts go")
+    genesis: OptionalText = Field(
+        default="",
+        description="a JSON file merged into v1's genesis (objects key by key, anything "
+        'else replaced), e.g. {"app_state": {"mymodule": {...}}}: state as genesis records',
+    )
     voting_period: Duration = "20s"
     max_deposit_period: Duration = "60s"
     block_time: Duration = "1s"

@@ -18,11 +18,12 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent.kit.forms import CliForms, commands_of, forms_from_help
-from agent.kit.genesis import bond_denom, set_denom, set_gov
+from agent.kit.genesis import bond_denom, merge, set_denom, set_gov
 from agent.kit.plan import GRPC, P2P, REST, RPC, KitNode
 
 __all__ = ["ChainBinary", "Network", "TestnetError", "generate", "reset", "toml_set"]
@@ -106,6 +107,7 @@ class Network:
     self_delegation: int
     min_deposit: int
     backend: str  # keyring backend of the desks: file or test
+    genesis_patch: dict[str, Any] = field(default_factory=dict)  # merged in (genesis.merge)
 
     @property
     def validators(self) -> list[KitNode]:
@@ -158,6 +160,8 @@ def _build(tmp: Path, cd: ChainBinary, net: Network, password: str,
         doc = set_denom(doc, net.denom)
     doc = set_gov(doc, voting_period=net.voting_period, max_deposit_period=net.max_deposit_period,
                   min_deposit=str(net.min_deposit), denom=net.denom)  # fmt: skip
+    if net.genesis_patch:
+        doc = merge(doc, net.genesis_patch)
     genesis.write_text(json.dumps(doc, indent=2) + "\n")
     for v in net.validators:
         cd.run(*f.add_genesis_account(), addresses[v.owner], f"{net.account_funds}{net.denom}",

@@ -150,3 +150,40 @@ replace github.com/tendermint/tendermint => github.com/cometbft/cometbft v0.34.2
         "github.com/gogo/protobuf => github.com/regen-network/protobuf v1.3.3-alpha.regen.1",
         "github.com/tendermint/tendermint => github.com/cometbft/cometbft v0.34.27",
     ]
+
+
+def test_a_genesis_patch_merges_objects_and_replaces_the_rest() -> None:
+    from agent.kit.genesis import merge
+
+    doc = {"app_state": {"bank": {"params": {"x": 1}}, "checkers": {"playerInfoList": []}},
+           "chain_id": "c"}  # fmt: skip
+    patch = {"app_state": {"checkers": {"playerInfoList": [{"index": "p1"}]}, "new": {"a": 1}}}
+    out = merge(doc, patch)
+    assert out["app_state"]["checkers"]["playerInfoList"] == [{"index": "p1"}]
+    assert out["app_state"]["bank"] == {"params": {"x": 1}} and out["app_state"]["new"] == {"a": 1}
+    assert doc["app_state"]["checkers"]["playerInfoList"] == []  # the input is untouched
+    with pytest.raises(GenesisError, match=r"app_state\.bank: the genesis has an object there"):
+        merge(doc, {"app_state": {"bank": [1]}})
+    with pytest.raises(GenesisError, match=r"^chain_id: the genesis has str there"):
+        merge(doc, {"chain_id": {"x": 1}})
+
+
+def test_the_kit_reads_its_genesis_patch_and_names_a_bad_one(tmp_path: Path) -> None:
+    from agent.config import parse_config
+    from agent.kit.build import KitError, genesis_patch
+
+    simd = {"module": "github.com/cosmos/cosmos-sdk", "version": "v0.45.16",
+            "package": "simapp/simd"}  # fmt: skip
+    raw = {"kit": {"v1": simd, "v2": simd, "genesis": "patch.json"}}
+    cfg = parse_config(raw, tmp_path)
+    with pytest.raises(KitError, match=r"kit.genesis = 'patch.json': cannot read"):
+        genesis_patch(cfg)
+    (tmp_path / "patch.json").write_text("[1]")
+    with pytest.raises(KitError, match="is not a JSON object"):
+        genesis_patch(cfg)
+    (tmp_path / "patch.json").write_text("{nope")
+    with pytest.raises(KitError, match="is not JSON"):
+        genesis_patch(cfg)
+    (tmp_path / "patch.json").write_text('{"app_state": {}}')
+    assert genesis_patch(cfg) == {"app_state": {}}
+    assert genesis_patch(parse_config({"kit": {"v1": simd, "v2": simd}}, tmp_path)) == {}
