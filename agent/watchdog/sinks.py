@@ -19,6 +19,8 @@ import structlog
 
 from agent.adapters.backoff import Backoff
 from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.process import run_command
+from agent.errors import CommandFailed, DeadlineExceeded
 from agent.redact import redact_url
 from agent.watchdog.alerts import Notification, Sink
 from agent.watchdog.settings import SinkSettings
@@ -148,19 +150,23 @@ class CommandSink:
         self.name = f"command:{self.argv[0]}"
 
     async def send(self, n: Notification) -> None:
-        data = json.dumps(n.to_json()).encode() + b"\n"
+        # Through run_command, as every other child: the minimal environment (no
+        # keyring password, no token the agent holds), its own process group, and
+        # the whole group killed at the deadline (a notifier's own children too).
+        data = json.dumps(n.to_json()) + "\n"
         try:
-            with anyio.fail_after(self.timeout_s):
-                proc = await anyio.run_process(self.argv, input=data, check=False)
-        except TimeoutError:
+            proc = await run_command(
+                self.argv, deadline=self.timeout_s, stdin_data=data, check=False
+            )
+        except DeadlineExceeded:
             reason = f"ran past {self.timeout_s:g} s"
-        except OSError as exc:
-            reason = f"cannot run: {exc.strerror}"
+        except CommandFailed as exc:  # it could not be started at all
+            reason = exc.output[-300:]
         else:
             if proc.returncode == 0:
                 log.debug("alert_delivered", sink=self.kind, command=self.argv[0], key=n.key)
                 return
-            reason = f"exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-300:]}"
+            reason = f"exited {proc.returncode}: {proc.stderr[-300:]}"
         log.error(
             "alert_delivery_failed",
             sink=self.kind,

@@ -4,6 +4,7 @@ command sink running a real argv."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -205,6 +206,40 @@ async def test_command_sink_gets_the_json_on_stdin(tmp_path: Path) -> None:
     await CommandSink([sys.executable, "-c", code, str(out)], timeout_s=10).send(NOTE)
     got = json.loads(await anyio.Path(out).read_text())
     assert got == NOTE.to_json()
+
+
+async def test_command_sink_child_gets_no_secret_of_the_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19 H1: the notifier's environment is the minimal one every child gets; the
+    keyring password (and any token the agent holds) is not in it."""
+    monkeypatch.setenv("REHEARSE_KEYRING_PASSWORD", "KEYRING-SECRET")
+    monkeypatch.setenv("SOME_TOKEN", "TOKEN-SECRET")
+    out = tmp_path / "env.json"
+    code = "import os, sys, json; open(sys.argv[1], 'w').write(json.dumps(dict(os.environ)))"
+    await CommandSink([sys.executable, "-c", code, str(out)], timeout_s=10).send(NOTE)
+    env = json.loads(await anyio.Path(out).read_text())
+    assert "REHEARSE_KEYRING_PASSWORD" not in env and "SOME_TOKEN" not in env
+    assert "KEYRING-SECRET" not in json.dumps(env) and "PATH" in env
+
+
+async def test_a_timed_out_command_sink_leaves_no_grandchild(tmp_path: Path) -> None:
+    """The notifier's own children die with it at the deadline (its process group)."""
+    pid_file = tmp_path / "grandchild.pid"
+    code = (
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "open(sys.argv[1], 'w').write(str(p.pid)); time.sleep(60)"
+    )
+    await CommandSink([sys.executable, "-c", code, str(pid_file)], timeout_s=1.0).send(NOTE)
+    pid = int(await anyio.Path(pid_file).read_text())
+    for _ in range(50):  # reaped by init a moment after the kill
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        await anyio.sleep(0.1)
+    pytest.fail(f"grandchild {pid} outlived the sink's deadline")
 
 
 async def test_command_sink_failures_are_logged_not_raised() -> None:
