@@ -186,7 +186,7 @@ def _classify(exc: Exception, outcome: Outcome) -> int:
             return EXIT_USAGE
         if isinstance(leaf, CorruptState):
             print(
-                f"rehearse: error: {leaf}; `rehearse run --fresh` starts a new rehearsal",
+                f"rehearse: error: {leaf}; {leaf.hint}",
                 file=sys.stderr,
             )
             outcome.error = str(leaf)

@@ -60,6 +60,9 @@ class CorruptState(FatalError):
     ``moved_to`` is where the unreadable file was moved aside, if it was.
     """
 
+    # What the operator does next (the CLI prints it after the message).
+    hint = "`rehearse run --fresh` starts a new rehearsal"
+
     def __init__(self, message: str, moved_to: str | None = None) -> None:
         self.moved_to = moved_to
         super().__init__(message)

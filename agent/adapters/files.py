@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,16 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
         if isinstance(doc, dict):
             out.append(doc)
     return out
+
+
+def move_aside(path: Path) -> Path:
+    """Move an unreadable state file to ``<stem>.corrupt.<UTC stamp>[.n].json`` beside
+    it (kept for a post-mortem, out of the next start's way); return where."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = path.with_name(f"{path.stem}.corrupt.{stamp}.json")
+    n = 1
+    while dest.exists():
+        dest = path.with_name(f"{path.stem}.corrupt.{stamp}.{n}.json")
+        n += 1
+    os.replace(path, dest)
+    return dest

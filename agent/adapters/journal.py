@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Protocol
 
 import anyio
 
-from agent.adapters.files import write_atomic
+from agent.adapters.files import move_aside, write_atomic
 from agent.core import codec
 from agent.core.machine import State
 from agent.errors import CorruptState
@@ -73,14 +72,7 @@ class FileJournal:
         write_atomic(self.path, json.dumps(doc, separators=(",", ":")))
 
     def _move_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        dest = self.path.with_name(f"{self.path.stem}.corrupt.{stamp}.json")
-        n = 1
-        while dest.exists():
-            dest = self.path.with_name(f"{self.path.stem}.corrupt.{stamp}.{n}.json")
-            n += 1
-        os.replace(self.path, dest)
-        return dest
+        return move_aside(self.path)
 
     def archive(self) -> Path | None:
         """Move a finished journal aside so the next run starts fresh."""

@@ -30,8 +30,8 @@ import anyio
 import structlog
 
 from agent.adapters.clock import Clock
-from agent.adapters.files import read_json, write_json_atomic
-from agent.errors import FatalError
+from agent.adapters.files import move_aside, read_json, write_json_atomic
+from agent.errors import CorruptState
 from agent.watchdog.detectors import Condition
 
 __all__ = [
@@ -96,8 +96,11 @@ class Sink(Protocol):
     async def send(self, n: Notification) -> None: ...
 
 
-class AlertStoreCorrupt(FatalError):
-    pass
+class AlertStoreCorrupt(CorruptState):
+    """The alert state file cannot be read back. It is moved aside (exit 2), so a
+    supervisor's restart starts with no alert firing instead of failing forever."""
+
+    hint = "the next start begins with no alert firing (the old file is kept)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +156,13 @@ class FileAlertStore:
     def _load(self) -> StoredState:
         try:
             doc = read_json(self.path)
-        except ValueError as exc:
-            raise AlertStoreCorrupt(f"{self.path}: {exc}") from exc
-        return StoredState({}) if doc is None else _decode(doc, str(self.path))
+            return StoredState({}) if doc is None else _decode(doc, str(self.path))
+        except (ValueError, AlertStoreCorrupt) as exc:
+            moved = move_aside(self.path)
+            raise AlertStoreCorrupt(
+                f"alert state {self.path} is unreadable ({exc}); moved it to {moved}",
+                moved_to=str(moved),
+            ) from exc
 
 
 class MemoryAlertStore:

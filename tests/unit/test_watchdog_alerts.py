@@ -8,7 +8,9 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
+from agent import cli
 from agent.adapters.clock import FakeClock
+from agent.errors import CorruptState
 from agent.watchdog import (
     AlertManager,
     AlertStoreCorrupt,
@@ -171,11 +173,24 @@ async def test_crash_between_save_and_delivery_redelivers_the_outbox(tmp_path: P
     assert statuses(sink.sent) == [("firing", "stall:val-bob:-")]
 
 
-async def test_corrupt_state_file_is_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "content", ['{"version": 1, "firing": []}', "{not json", "[[[[", '"a string"']
+)
+async def test_a_corrupt_state_file_is_moved_aside_and_the_next_start_is_clean(
+    tmp_path: Path, content: str
+) -> None:
+    """Issue 19 M4: `rehearse watch` exited 1 and left the file, so a supervisor's
+    restart met it again, forever. Now it is moved aside with exit 2 (CorruptState)."""
     path = tmp_path / "alerts.json"
-    await anyio.Path(path).write_text('{"version": 1, "firing": []}')
-    with pytest.raises(AlertStoreCorrupt):
+    await anyio.Path(path).write_text(content)
+    with pytest.raises(AlertStoreCorrupt) as info:
         await FileAlertStore(path).load()
+    assert isinstance(info.value, CorruptState) and "moved it to" in str(info.value)
+    moved = Path(info.value.moved_to or "")
+    assert not await anyio.Path(path).exists() and moved.name.startswith("alerts.corrupt.")
+    assert await anyio.Path(moved).read_text() == content  # kept for a post-mortem
+    assert (await FileAlertStore(path).load()).firing == {}  # the restart goes on
+    assert cli._classify(ExceptionGroup("tg", [info.value]), cli.Outcome()) == 2
 
 
 async def test_state_file_is_written_atomically(tmp_path: Path) -> None:
