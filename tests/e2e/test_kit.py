@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from .prodsim import compose_prefix
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILE = REPO / "profiles" / "sdk045" / "rehearse.toml"
+PROFILES = REPO / "profiles"
 
 
 def _profile_text(text: str, project: str) -> str:
@@ -31,14 +32,23 @@ def _profile_text(text: str, project: str) -> str:
 
 
 @pytest.fixture
-def kit_profile(tmp_path: Path) -> Iterator[tuple[Path, str, dict[str, str]]]:
+def kit_profile(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Path, str, dict[str, str]]]:
+    """A bundled profile (``sdk045`` unless the test says) copied to ``tmp_path``: its
+    relative paths made absolute, on free ports, under a project CI cleans up."""
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         if os.environ.get("CI") == "true":
             pytest.fail("Docker is not reachable")
         pytest.skip("Docker is not reachable")
+    name = getattr(request, "param", "sdk045")
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
-    project = f"{prefix}-kit045-{secrets.token_hex(3)}".lower()
-    text = PROFILE.read_text().replace("port_base = 26830\n", "")
+    project = f"{prefix}-kit-{name}-{secrets.token_hex(3)}".lower()
+    source = PROFILES / name
+    text = (source / "rehearse.toml").read_text()
+    text = re.sub(r"(?m)^port_base = \d+\n", "", text)
+    text = text.replace('"../../', f'"{REPO}/')
+    text = re.sub(r'(?m)^genesis = "([^"]+)"', lambda m: f'genesis = "{source / m[1]}"', text)
     profile = tmp_path / "rehearse.toml"  # its .kit/, .rehearse/ and reports land here
     profile.write_text(_profile_text(text, project))
     env = {**os.environ, "REHEARSE_KEYRING_PASSWORD": "pw-" + secrets.token_hex(8)}
@@ -120,3 +130,31 @@ def test_a_new_chain_from_two_static_binaries_via_init_chain(
     assert proc.returncode == 0, (report.get("failure"), proc.stderr[-2000:])
     checks = {c["name"]: c["result"] for c in report["checks"]}
     assert set(checks.values()) == {"pass"} and "app_hash_agree" in checks
+
+
+@pytest.mark.parametrize("kit_profile", ["checkers"], indirect=True)
+def test_the_bundled_chain_reaches_restarted_as_a_kit_profile(
+    kit_profile: tuple[Path, str, dict[str, str]],
+) -> None:
+    """prod-sim's chain and topology (validators behind sentries, carol) from a profile
+    of its two sources and a genesis patch: the 40 seeded players reach the v2
+    migration, and the leaderboard it computes passes the profile's own check."""
+    profile, _project, env = kit_profile
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(profile), "--plain"],
+        env=env, cwd=profile.parent, capture_output=True, text=True, timeout=840,
+    )  # fmt: skip
+    report_path = profile.parent / "report.json"
+    assert report_path.exists(), proc.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert proc.returncode == 0, (report.get("failure"), proc.stdout[-2000:], proc.stderr[-2000:])
+    checks = {c["name"]: c for c in report["checks"]}
+    assert {c["result"] for c in checks.values()} == {"pass"}, checks
+    assert {"leaderboard_migrated", "leaderboard_kept", "app_hash_agree"} <= set(checks)
+    assert "player-" in checks["leaderboard_migrated"]["evidence"]  # seeded, then migrated
+    kit = profile.parent / ".kit"
+    assert {"sentry-alice", "sentry-bob", "val-alice", "val-bob", "node-carol"} <= {
+        p.name for p in kit.iterdir()
+    }
+    genesis = json.loads((kit / "val-alice" / "config" / "genesis.json").read_text())
+    assert len(genesis["app_state"]["checkers"]["playerInfoList"]) == 40
