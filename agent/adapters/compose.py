@@ -10,6 +10,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio
+
 from agent.adapters.process import CommandResult, run_command
 from agent.errors import CommandFailed
 
@@ -18,13 +20,15 @@ __all__ = ["Compose", "detect_compose"]
 
 async def detect_compose(deadline: float = 20.0) -> list[str]:
     """The argv prefix of the Compose tool on this machine."""
-    if shutil.which("docker"):
+    # shutil.which stats the PATH entries: off the event loop.
+    which = anyio.to_thread.run_sync
+    if await which(shutil.which, "docker"):
         try:
             await run_command(["docker", "compose", "version"], deadline=deadline)
             return ["docker", "compose"]
         except CommandFailed:
             pass
-    if shutil.which("docker-compose"):
+    if await which(shutil.which, "docker-compose"):
         await run_command(["docker-compose", "version"], deadline=deadline)
         return ["docker-compose"]
     raise CommandFailed(
