@@ -14,6 +14,7 @@ become ``None`` where the question allows it; anything else is ``RestError``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -276,12 +277,20 @@ def _optional_duration(params: dict[str, Any], key: str) -> float | None:
     return None if value is None else parse_duration(value, key)
 
 
+# Longer than any governance period a chain would set: a bigger one is not a plan.
+MAX_DURATION_S = 10 * 366 * 86_400.0
+
+
 def parse_duration(value: object, what: str) -> float:
-    """A protobuf JSON Duration ("172800s", "0.5s") in seconds."""
-    match = _DURATION.match(value) if isinstance(value, str) else None
+    """A protobuf JSON Duration ("172800s", "0.5s") in seconds: finite, not negative,
+    at most ``MAX_DURATION_S`` (a 401-digit one parsed to infinity and ended the run)."""
+    match = _DURATION.match(value) if isinstance(value, str) and len(value) <= 64 else None
     if match is None:
         raise ProtocolError(f"{what}: not a duration: {clip(value)}")
-    return float(match.group(1))
+    seconds = float(match.group(1))
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_DURATION_S:
+        raise ProtocolError(f"{what}: duration out of range (0 to 10 years): {clip(value)}")
+    return seconds
 
 
 def parse_coins(value: object, what: str) -> dict[str, int]:

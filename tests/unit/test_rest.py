@@ -215,3 +215,23 @@ async def test_connection_refused_is_connect_error() -> None:
     async with rest_with(refuse) as rest:
         with pytest.raises(ConnectError):
             await rest.current_plan()
+
+
+@pytest.mark.parametrize(
+    "value", ["1" + "0" * 400 + "s", "-5s", "400000000s", "x" * 100 + "s", "1e400s"]
+)
+def test_a_duration_out_of_range_is_refused_where_it_enters(value: str) -> None:
+    """Issue 19 L1: a voting period that parsed to infinity raised OverflowError in the
+    height policy and ended the run (and every resume) with exit 1."""
+    from agent.adapters.rest import parse_duration
+
+    with pytest.raises(ProtocolError, match="voting_period"):
+        parse_duration(value, "voting_period")
+
+
+def test_durations_in_range_parse() -> None:
+    from agent.adapters.rest import parse_duration
+
+    assert parse_duration("0s", "d") == 0.0
+    assert parse_duration("0.5s", "d") == 0.5
+    assert parse_duration("1209600s", "d") == 1_209_600.0
