@@ -221,6 +221,9 @@ class DeadlinePassed:
     at: float = 0.0
     detail: str = field(default="")
     behind: tuple[str, ...] = ()
+    # The last chain read that failed while the deadline ran, if any: a wait that
+    # stalls on an unreadable answer says so, not only that it stalled.
+    cause: str = ""
 
 
 @dataclass(frozen=True, slots=True)

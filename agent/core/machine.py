@@ -641,7 +641,8 @@ def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:
             ),
         )
     who = f" (behind: {', '.join(behind)})" if behind else ""
-    return _fail(state, fact, f"stalled: no {d.detail or d.name} within {d.seconds:.0f}s{who}")
+    why = f"; the last chain read failed: {fact.cause}" if fact.cause else ""
+    return _fail(state, fact, f"stalled: no {d.detail or d.name} within {d.seconds:.0f}s{who}{why}")
 
 
 # --- the table ------------------------------------------------------------

@@ -56,6 +56,12 @@ from agent.core.observations import ContainerEvent, NewBlock, Observation, Strea
 from agent.errors import AgentError, IllegalTransition
 from agent.runtime.blocks import BlockWaiter
 
+_READ_NAMES: dict[type, str] = {
+    ReadGovParams: "governance parameters",
+    ReadCommitted: "the apps' committed heights",
+    ReadProposalStatus: "the proposal's status",
+}
+
 __all__ = ["ActionRunner", "ChainReads", "Runner", "Source", "SourceFactory", "WatchHooks"]
 
 log = structlog.get_logger("agent.daemon")
@@ -151,6 +157,7 @@ class Runner:
         self._last_received = 0.0  # monotonic time of the latest block that was news
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
+        self._read_error: str | None = None  # the last chain read's failure, until one works
 
     # --- the loops ---------------------------------------------------------------
 
@@ -262,7 +269,14 @@ class Runner:
             )
             behind = self.derivation.behind(self.state)
             await self._fact_send.send(
-                DeadlinePassed(a.name, self.view.max_height, self.clock.wall(), a.detail, behind)
+                DeadlinePassed(
+                    a.name,
+                    self.view.max_height,
+                    self.clock.wall(),
+                    a.detail,
+                    behind,
+                    cause=self._read_error or "",
+                )
             )
 
     async def _execute(self, action: Action, state: State) -> None:
@@ -372,8 +386,10 @@ class Runner:
                         )
         except (AgentError, TimeoutError) as exc:
             self.derivation.read_failed(read)
+            self._read_error = f"{_READ_NAMES[type(read)]}: {str(exc)[:300] or 'timed out'}"
             log.info("chain_read_failed", read=type(read).__name__, error=str(exc)[:200])
             return
+        self._read_error = None
         if fact is not None:
             await self._send_derived(fact, received)
             if isinstance(read, ReadProposalStatus) and isinstance(fact, ProposalStatusSeen):

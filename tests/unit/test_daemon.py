@@ -54,6 +54,7 @@ from agent.core.facts import (
 from agent.core.machine import PHASE_EDGES, Params, Phase, State, decide, initial_state
 from agent.core.observations import ContainerEvent, Observation, StreamStatus
 from agent.core.policy import UpgradeHeightPolicy
+from agent.errors import ProtocolError
 from agent.runtime.daemon import Runner
 
 pytestmark = pytest.mark.anyio
@@ -750,3 +751,22 @@ async def test_resume_from_a_file_journal_reissues_exactly_the_pending_actions(
         assert ran == [] and final == state
     # Only new deadlines and the re-armed current one were set.
     assert all(not isinstance(a, ArmDeadline) for a in final.pending)
+
+
+async def test_a_wait_that_stalls_on_an_unreadable_answer_names_it(tmp_path: Path) -> None:
+    """The chain's voting period cannot be read (out of range): the launch deadline's
+    failure says why the chain never counted as live, not only that it stalled."""
+    r = rig(tmp_path)
+
+    async def bad_period() -> float:
+        r.reads.calls.append("voting_period")
+        raise ProtocolError("voting_period: duration out of range (0 to 10 years): '-5s'")
+
+    r.reads.voting_period = bad_period  # type: ignore[method-assign]
+    final = await _fails_on_deadline(r, lambda: "voting_period" in r.reads.calls)
+    assert final.phase is Phase.FAILED
+    assert final.failure is not None and final.failure.startswith("stalled: no every node")
+    assert final.failure.endswith(
+        "; the last chain read failed: governance parameters: voting_period: duration out"
+        " of range (0 to 10 years): '-5s'"
+    )
