@@ -45,11 +45,22 @@ class TxLedger:
             fh.flush()
             os.fsync(fh.fileno())
 
-    async def record(self, rehearsal: str, kind: str, tx_hash: str, tx: str | None = None) -> None:
-        """``tx``: the signed bytes, base64, so a resumed agent can re-send them."""
-        entry = {"rehearsal": rehearsal, "kind": kind, "tx_hash": tx_hash}
+    async def record(
+        self,
+        rehearsal: str,
+        kind: str,
+        tx_hash: str,
+        tx: str | None = None,
+        note: dict[str, int] | None = None,
+    ) -> None:
+        """``tx``: the signed bytes, base64, so a resumed agent can re-send them;
+        ``note``: what the bytes were signed for (a proposal's upgrade height, the
+        sequence), so a resume can tell bytes that are still good from stale ones."""
+        entry: dict[str, Any] = {"rehearsal": rehearsal, "kind": kind, "tx_hash": tx_hash}
         if tx is not None:
             entry["tx"] = tx
+        if note:
+            entry["note"] = dict(note)
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._append, entry)
 
@@ -69,6 +80,26 @@ class TxLedger:
                 ):
                     tx = e.get("tx")
                     out.append((e["tx_hash"], tx if isinstance(tx, str) else None))
+            return out
+
+        return await anyio.to_thread.run_sync(read)
+
+    async def notes(self, rehearsal: str, kind: str) -> dict[str, dict[str, int]]:
+        """tx hash -> the note recorded with it (records without one are left out)."""
+
+        def read() -> dict[str, dict[str, int]]:
+            out: dict[str, dict[str, int]] = {}
+            for e in read_json_lines(self.path):
+                note = e.get("note")
+                if (
+                    e.get("rehearsal") == rehearsal
+                    and e.get("kind") == kind
+                    and isinstance(e.get("tx_hash"), str)
+                    and isinstance(note, dict)
+                ):
+                    out[e["tx_hash"]] = {
+                        k: v for k, v in note.items() if isinstance(k, str) and type(v) is int
+                    }
             return out
 
         return await anyio.to_thread.run_sync(read)

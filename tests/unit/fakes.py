@@ -604,10 +604,23 @@ class FakeLedger:
 
     def __init__(self) -> None:
         self.records: list[tuple[str, str, str, str | None]] = []
+        self.noted: dict[tuple[str, str, str], dict[str, int]] = {}
 
-    async def record(self, rehearsal: str, kind: str, tx_hash: str, tx: str | None = None) -> None:
+    async def record(
+        self,
+        rehearsal: str,
+        kind: str,
+        tx_hash: str,
+        tx: str | None = None,
+        note: dict[str, int] | None = None,
+    ) -> None:
         await anyio.lowlevel.checkpoint()
         self.records.append((rehearsal, kind, tx_hash, tx))
+        if note:
+            self.noted[(rehearsal, kind, tx_hash)] = dict(note)
+
+    async def notes(self, rehearsal: str, kind: str) -> dict[str, dict[str, int]]:
+        return {h: n for (r, k, h), n in self.noted.items() if r == rehearsal and k == kind}
 
     async def find(self, rehearsal: str, kind: str) -> list[str]:
         return [h for h, _ in await self.entries(rehearsal, kind)]

@@ -15,6 +15,8 @@ answers. After a kill -9 the machine re-issues whatever had not completed, so:
 
 from __future__ import annotations
 
+from functools import partial
+
 import structlog
 
 from agent.adapters.chaincli import vote_args
@@ -23,6 +25,7 @@ from agent.core.chainview import parse_rfc3339
 from agent.core.derive import MEASURE_GAPS
 from agent.core.facts import Fact, ProposalSubmitted, VoteCast
 from agent.core.machine import State
+from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ProtocolError
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.txs import (
@@ -56,8 +59,11 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     found = await _find_proposal(ctx, action.upgrade_name)
     kind = "submit_proposal"
     if found is None:
-        # A transaction signed before a crash may still be on its way into a block.
-        sent = await resend_recorded(ctx, state.rehearsal_id, kind)
+        # A transaction signed before a crash may still be on its way into a block;
+        # one whose height the chain can no longer reach in time is not sent again.
+        sent = await resend_recorded(
+            ctx, state.rehearsal_id, kind, still_good=partial(_reachable, ctx, action)
+        )
         if sent is not None:
             found = await _find_proposal(ctx, action.upgrade_name)
     if found is not None:
@@ -101,7 +107,9 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     else:
         height = plan(ctx.view.max_height)
         signed = await sign(height)
-    tx_hash, (code, events) = await record_send(ctx, state.rehearsal_id, kind, signed)
+    tx_hash, (code, events) = await record_send(
+        ctx, state.rehearsal_id, kind, signed, note={"upgrade_height": height}
+    )
     if code != 0:
         raise ProtocolError(f"proposal tx {tx_hash} failed with code {code}")
     pid_attr = event_attr(events, "submit_proposal", "proposal_id")
@@ -110,6 +118,21 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     proposal = await ctx.rest.proposal(int(pid_attr))
     end = parse_rfc3339(proposal.voting_end_time) if proposal else None
     return ProposalSubmitted(int(pid_attr), tx_hash, height, voting_end=end, **ctx.fact_kw())
+
+
+def _reachable(ctx: ExecContext, action: SubmitProposal, note: dict[str, int]) -> bool:
+    """Can a proposal signed for ``note["upgrade_height"]`` still pass before that height,
+    if it landed in the next block? At the least: one block to land, the voting period
+    at the measured pace, one tally block (no margin, no spare). Bytes recorded by an
+    agent that kept no note are given the benefit of the doubt."""
+    planned = note.get("upgrade_height")
+    if planned is None:
+        return True
+    interval = ctx.view.block_interval(MEASURE_GAPS) or action.block_interval
+    least = UpgradeHeightPolicy(
+        margin_seconds=0.0, min_blocks_ahead=0, speedup=0.0, inclusion_blocks=1, spare_blocks=0
+    ).height(ctx.view.max_height, interval, action.voting_period)
+    return planned >= least
 
 
 async def cast_vote(ctx: ExecContext, action: CastVote, state: State) -> Fact:

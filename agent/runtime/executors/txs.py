@@ -11,7 +11,7 @@ transaction is ever made twice. Used by governance and the declared state.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,16 +35,35 @@ __all__ = [
 
 log = structlog.get_logger("agent.executor")
 
+STALE_WAIT_BLOCKS = 2
+
 
 Included = tuple[int, list[dict[str, Any]]]
 
 
 async def resend_recorded(
-    ctx: ExecContext, rehearsal: str, kind: str
+    ctx: ExecContext,
+    rehearsal: str,
+    kind: str,
+    *,
+    still_good: Callable[[dict[str, int]], bool] | None = None,
 ) -> tuple[str, Included] | None:
-    """A recorded transaction of ``kind`` that is (or now gets) in a block, or None."""
+    """A recorded transaction of ``kind`` that is (or now gets) in a block, or None.
+
+    ``still_good`` judges a record by its note: one it refuses is looked up (it may
+    be in a block already) but never sent again; the caller signs a replacement."""
+    notes = await ctx.ledger.notes(rehearsal, kind) if still_good is not None else {}
     for tx_hash, tx in await ctx.ledger.entries(rehearsal, kind):
         found = await tx_included(ctx, tx_hash, blocks=0)
+        stale = still_good is not None and not still_good(notes.get(tx_hash, {}))
+        if found is None and stale:
+            # Never sent again. It may still sit in a mempool from before the kill:
+            # a replacement at its sequence would be refused while it does, so it
+            # gets two blocks to land (then it is the caller's to judge) or go.
+            log.warning("recorded_tx_stale", kind=kind, tx_hash=tx_hash, note=notes.get(tx_hash))
+            found = await tx_included(ctx, tx_hash, blocks=STALE_WAIT_BLOCKS)
+            if found is None:
+                continue
         if found is None and tx is not None:
             result = await ctx.tx_rpc.broadcast_tx_sync(base64.b64decode(tx))
             log.info("tx_resent", kind=kind, tx_hash=tx_hash, duplicate=result.duplicate)
@@ -82,11 +101,14 @@ async def sign_tx(ctx: ExecContext, voter: VoterConfig, args: list[str]) -> Sign
 
 
 async def record_send(
-    ctx: ExecContext, rehearsal: str, kind: str, one: Signed
+    ctx: ExecContext, rehearsal: str, kind: str, one: Signed, note: dict[str, int] | None = None
 ) -> tuple[str, Included]:
     signed = one.tx
     # Recorded before it leaves the agent: a kill from here on is reconciled by hash.
-    await ctx.ledger.record(rehearsal, kind, signed.tx_hash, tx=signed.base64)
+    await ctx.ledger.record(
+        rehearsal, kind, signed.tx_hash, tx=signed.base64,
+        note={"sequence": one.sequence, **(note or {})},
+    )  # fmt: skip
     result = await ctx.tx_rpc.broadcast_tx_sync(signed.tx_bytes)
     log.info("tx_broadcast", kind=kind, tx_hash=signed.tx_hash, duplicate=result.duplicate)
     if not (result.accepted or result.duplicate):
