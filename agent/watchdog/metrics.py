@@ -13,11 +13,12 @@ import math
 import platform
 import time
 from collections.abc import Callable
+from typing import cast
 
 import anyio
 import anyio.from_thread
 import structlog
-from anyio.abc import SocketAttribute, SocketStream, TaskStatus
+from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskStatus
 from prometheus_client import CollectorRegistry, Counter, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -153,13 +154,18 @@ class WatchMetrics:
             self.alerts_fired.labels(obs.detector, obs.severity).inc()
 
 
+ACCEPT_BACKOFF_S = 0.2
+
+
 class MetricsServer:
     """Serves ``registry`` on ``host:port`` (port 0: ephemeral). Loopback only
     unless ``allow_remote`` (the configuration's ``metrics.allow_remote``).
 
     One request per connection, ``Connection: close``. Each connection is its own
     task with a deadline on reading the request and on sending the answer, so a
-    client that stalls only holds its own socket. ``before_scrape`` runs in the
+    client that stalls only holds its own socket; at most ``max_connections`` are
+    served at once (more are closed unanswered), and a failing ``accept()`` is
+    waited out, never fatal. ``before_scrape`` runs in the
     event loop before each ``/metrics``. Start with
     ``port = await tg.start(server.serve)``.
     """
@@ -173,6 +179,7 @@ class MetricsServer:
         before_scrape: Callable[[], None] | None = None,
         read_timeout_s: float = 5.0,
         allow_remote: bool = False,
+        max_connections: int = 64,
     ) -> None:
         if host not in LOOPBACK_HOSTS and not allow_remote:
             raise ValueError(
@@ -188,16 +195,43 @@ class MetricsServer:
         # limiter keeps a burst of scrapes from taking every worker thread the
         # heartbeat and the alert store write with.
         self._render_limiter = anyio.CapacityLimiter(2)
+        self.max_connections = max_connections
+        self._open = 0  # connections being served now
+        self.shed = 0  # connections closed unanswered, at the cap
 
     async def serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         listener = await anyio.create_tcp_listener(
             local_host=self.host, local_port=self.port, reuse_port=False
         )
-        async with listener:
+        # One address is bound, so one socket listener (anyio wraps it in a multi).
+        accept_on = cast(SocketListener, listener.listeners[0])
+        async with listener, anyio.create_task_group() as tg:
             port = int(listener.extra(SocketAttribute.local_port))
             log.info("metrics_listening", host=self.host, port=port)
             task_status.started(port)
-            await listener.serve(self._handle)
+            while True:
+                # Our own accept loop, not listener.serve: an accept() that fails
+                # (out of file descriptors under a flood) must not end the agent.
+                try:
+                    stream = await accept_on.accept()
+                except OSError as exc:
+                    log.warning("metrics_accept_failed", error=exc.strerror or str(exc))
+                    await anyio.sleep(ACCEPT_BACKOFF_S)
+                    continue
+                if self._open >= self.max_connections:
+                    # Shed at once: each held socket is a file descriptor the chain
+                    # reads and the alert store need too.
+                    self.shed += 1
+                    await stream.aclose()
+                    continue
+                self._open += 1
+                tg.start_soon(self._counted, stream)
+
+    async def _counted(self, stream: SocketStream) -> None:
+        try:
+            await self._handle(stream)
+        finally:
+            self._open -= 1
 
     async def _handle(self, stream: SocketStream) -> None:
         async with stream:

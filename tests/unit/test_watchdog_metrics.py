@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import os
 import platform
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -245,3 +245,51 @@ async def test_malformed_heartbeat_is_not_ok(tmp_path: Path) -> None:
     await anyio.Path(path).write_text("{not json")
     status = await anyio.to_thread.run_sync(check_heartbeat, path, 5.0)
     assert not status.ok and "unreadable" in status.reason
+
+
+async def eventually(pred: Callable[[], bool], seconds: float = 3.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if pred():
+            return
+        await anyio.sleep(0.01)
+    pytest.fail("condition not met in time")
+
+
+async def test_connections_past_the_cap_are_shed_and_scrapes_go_on() -> None:
+    """Issue 19 M1: ~250 idle connections exhausted the file descriptors and the
+    accept() error ended `rehearse watch`. Past the cap they are closed at once."""
+    server = MetricsServer(WatchMetrics().registry, "127.0.0.1", 0, max_connections=8)
+    async with serving(server) as port, AsyncExitStack() as stack:
+        idle = [await stack.enter_async_context(await anyio.connect_tcp("127.0.0.1", port))
+                for _ in range(40)]  # fmt: skip
+        await eventually(lambda: server.shed >= 32)
+        with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+            with anyio.fail_after(3):
+                await idle[-1].receive()  # shed: closed unanswered
+        for s in idle:
+            await s.aclose()
+        await eventually(lambda: server._open == 0)
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200
+
+
+async def test_an_accept_that_fails_is_waited_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EMFILE from accept() is logged and retried, never fatal."""
+    server = MetricsServer(WatchMetrics().registry, "127.0.0.1", 0)
+    async with serving(server) as port:
+        import socket as _socket  # the failure is injected at the socket level
+
+        real = _socket.socket.accept
+        failures = {"left": 3}
+
+        def flaky(self: _socket.socket) -> tuple[_socket.socket, object]:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise OSError(24, "Too many open files")
+            return real(self)
+
+        monkeypatch.setattr(_socket.socket, "accept", flaky)
+        with anyio.fail_after(5):
+            async with httpx.AsyncClient() as client:
+                r = await client.get(f"http://127.0.0.1:{port}/healthz")
+        assert r.status_code == 200 and failures["left"] == 0
