@@ -32,6 +32,8 @@ __all__ = [
     "DAY_S",
     "Argv",
     "ArgvTuple",
+    "ArgvValue",
+    "SafeName",
     "Count",
     "HttpUrl",
     "MaybeHttpUrl",
@@ -98,6 +100,8 @@ def _http_url(value: str) -> str:
         raise bad("is not a valid URL") from None
     if u.scheme not in ("http", "https") or not u.hostname:
         raise bad("must be an http(s) URL with a host")
+    if any(c.isspace() for c in value):
+        raise bad("must not contain whitespace")
     if port == 0:
         raise bad("has an invalid port")
     return value
@@ -118,7 +122,22 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
     return p if p.is_absolute() or base is None else Path(base) / p
 
 
+def _argv_value(value: str) -> str:
+    # It reaches a command line as one argument: one starting with "-" would be
+    # read as an option (``cli_image_v1 = "--privileged"``).
+    if value.startswith("-"):
+        raise bad('must not start with "-" (it would be read as an option)')
+    return value
+
+
 Text = Annotated[str, Field(min_length=1, max_length=_MAX_TEXT), AfterValidator(_text)]
+# A name that reaches argv, a path segment or a log line: letters, digits and ._-+,
+# not starting with "-" or "."; no whitespace, no "/", no newline.
+SafeName = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$"),
+]
+ArgvValue = Annotated[Text, AfterValidator(_argv_value)]
 OptionalText = Annotated[str, Field(max_length=_MAX_TEXT)]
 Argv = Annotated[list[Text], Field(min_length=1, max_length=256)]
 ArgvTuple = Annotated[
@@ -177,9 +196,36 @@ def _reason(kind: str, msg: str) -> str:
 
 def _error(loc: tuple[str | int, ...], value: object, reason: str) -> ConfigError:
     key = dotted(loc)
-    if loc and loc[-1] in _SECRET_LEAVES and isinstance(value, str):
+    if isinstance(value, dict | list | tuple) and value and (_under_alerts(loc) or _has_url(value)):
+        # A table where a list was meant (``[alerts.sinks]``) may hold a token:
+        # name its shape, never echo it.
+        value = _shape(value)
+    elif isinstance(value, str) and (
+        (loc and loc[-1] in _SECRET_LEAVES) or (_under_alerts(loc) and "://" in value)
+    ):
+        # Under any key, misspelled ones too (``URL`` for ``url``).
         value = redact_url(value)
     return ConfigError(key, value, reason)
+
+
+def _under_alerts(loc: tuple[str | int, ...]) -> bool:
+    return bool(loc) and loc[0] == "alerts"
+
+
+def _has_url(value: object) -> bool:
+    if isinstance(value, str):
+        return "://" in value
+    if isinstance(value, dict):
+        return any(_has_url(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_url(v) for v in value)
+    return False
+
+
+def _shape(value: object) -> str:
+    if isinstance(value, dict):
+        return f"(a table of {len(value)} keys)"
+    return f"(an array of {len(value) if isinstance(value, list | tuple) else '?'})"
 
 
 def dotted(loc: Sequence[str | int]) -> str:

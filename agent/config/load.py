@@ -35,7 +35,12 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError("--config", str(path), f"unreadable: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--config", str(path), f"not valid TOML: {exc}") from None
-    return parse_config(raw, path.resolve().parent)
+    except RecursionError:
+        raise ConfigError("--config", str(path), "nested too deeply to be a profile") from None
+    try:
+        return parse_config(raw, path.resolve().parent)
+    except RecursionError:
+        raise ConfigError("--config", str(path), "nested too deeply to be a profile") from None
 
 
 class _KitSections(Schema):
@@ -73,6 +78,9 @@ def read_password(cfg: Config) -> str:
             raise ConfigError(
                 "keyring.password_file", str(p), f"unreadable: {exc.strerror}"
             ) from None
+        except UnicodeDecodeError:
+            # Never echo the bytes: they are the password.
+            raise ConfigError("keyring.password_file", str(p), "is not UTF-8 text") from None
         if not pw:
             raise ConfigError("keyring.password_file", str(p), "is empty")
         return pw
@@ -87,6 +95,8 @@ def read_password(cfg: Config) -> str:
         pw = beside.read_text(encoding="utf-8").rstrip("\n")
     except OSError:
         pw = ""
+    except UnicodeDecodeError:
+        raise ConfigError("keyring.password_file", str(beside), "is not UTF-8 text") from None
     if pw:
         return pw
     raise ConfigError(

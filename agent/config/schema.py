@@ -23,11 +23,13 @@ from agent.errors import ConfigError
 from agent.kit.spec import KitConfig, TopologyConfig
 from agent.validation import (
     Argv,
+    ArgvValue,
     Count,
     HttpUrl,
     MaybeHttpUrl,
     OptionalText,
     Problem,
+    SafeName,
     Schema,
     Seconds,
     SecondsOrZero,
@@ -66,6 +68,24 @@ def _compose_command(value: Any) -> str | list[str]:
     if isinstance(value, list) and value and all(isinstance(a, str) and a.strip() for a in value):
         return list(value)
     raise bad('must be "auto" or a non-empty argv array of non-empty strings')
+
+
+def _base_url(value: str) -> str:
+    # Paths are appended to it: a query or a fragment would swallow them.
+    if value and (urlsplit(value).query or urlsplit(value).fragment or "?" in value):
+        raise bad("must be a base URL: no query string or fragment")
+    return value
+
+
+def _desk(value: str) -> str:
+    # The desk is mounted into a CLI container: "/" or a top-level directory would
+    # hand it the host's root, /etc or /home.
+    parts = [p for p in Path(value).expanduser().parts if p not in ("/", ".")]
+    if Path(value).expanduser().is_absolute() and len(parts) < 2:
+        raise bad("must be a directory of its own, not / or a top-level directory")
+    if ".." in Path(value).parts:
+        raise bad('must not climb out with ".."')
+    return value
 
 
 def _coin(value: str) -> str:
@@ -167,7 +187,7 @@ PROFILE_KEYS = (
 class ChainConfig(Schema):
     chain_id: ChainId = "testnet-1"
     denom: Denom = "stake"
-    upgrade_name: Text = "v1tov2"
+    upgrade_name: SafeName = "v1tov2"  # a directory name under cosmovisor/upgrades/
     deposit: Annotated[Text, AfterValidator(_coin)] = "10000000stake"
     binary: Annotated[Text, AfterValidator(_program)] = Field(
         default="simd", description="the chain's daemon/CLI inside the CLI images"
@@ -186,13 +206,13 @@ class ChainConfig(Schema):
         default="{}",
         description="the plan's info; Cosmovisor auto-download JSON needs checksum= URLs",
     )
-    cli_image_v1: Text = "simd_i:v1"
-    cli_image_v2: Text = "simd_i:v2"
+    cli_image_v1: ArgvValue = "simd_i:v1"
+    cli_image_v2: ArgvValue = "simd_i:v2"
     cli_home: Annotated[Text, AfterValidator(_absolute)] = Field(
         default="/root/.simapp",
         description="where a voter's desk is mounted in the CLI container (keyring: <home>/keys)",
     )
-    cli_network: Text = "net-public"
+    cli_network: SafeName = "net-public"
     tx_node: Text = Field(default="node-carol", description="a node name; transactions go there")
     daemon_home: Text = "/root/.simapp-upgrade"
     node_home: Text = "/root/.simapp"
@@ -213,10 +233,14 @@ class ChainConfig(Schema):
 
 
 class NodeConfig(Schema):
-    name: Text
-    rpc: HttpUrl
-    service: OptionalText = Field(default="", description='Compose service; "" means name')
-    rest: MaybeHttpUrl = Field(default="", description="Cosmos REST API; optional")
+    name: SafeName
+    rpc: Annotated[HttpUrl, AfterValidator(_base_url)]
+    service: Annotated[str, Field(max_length=128, pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]*)?$")] = (
+        Field(default="", description='Compose service; "" means name')
+    )
+    rest: Annotated[MaybeHttpUrl, AfterValidator(_base_url)] = Field(
+        default="", description="Cosmos REST API; optional"
+    )
 
     @property
     def ws(self) -> str:
@@ -226,9 +250,9 @@ class NodeConfig(Schema):
 
 
 class VoterConfig(Schema):
-    name: Text
-    key: Text
-    desk: Text
+    name: SafeName
+    key: SafeName
+    desk: Annotated[Text, AfterValidator(_desk)]
 
 
 class KeyringConfig(Schema):
