@@ -24,14 +24,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import anyio
 import structlog
+from anyio.abc import TaskStatus
 
 from agent.adapters.clock import Clock
 from agent.adapters.files import move_aside, read_json, write_json_atomic
 from agent.errors import CorruptState
+from agent.watchdog.delivery import Delivery
 from agent.watchdog.detectors import Condition
 
 __all__ = [
@@ -89,11 +91,11 @@ class Notification:
 
 class Sink(Protocol):
     """Delivers notifications. Must not raise for delivery failures: it retries
-    as it sees fit, then logs and gives up."""
+    as it sees fit, then logs and gives up, returning False (True or None: sent)."""
 
     name: str
 
-    async def send(self, n: Notification) -> None: ...
+    async def send(self, n: Notification) -> bool | None: ...
 
 
 class AlertStoreCorrupt(CorruptState):
@@ -183,7 +185,7 @@ class LogSink:
 
     name = "log"
 
-    async def send(self, n: Notification) -> None:
+    async def send(self, n: Notification) -> bool:
         emit = log.error if n.status == "firing" and n.severity == "critical" else log.warning
         if n.status == "resolved":
             emit = log.info
@@ -197,6 +199,7 @@ class LogSink:
             detector=n.detector,
             upgrade=n.upgrade,
         )
+        return True
 
 
 class AlertManager:
@@ -225,6 +228,23 @@ class AlertManager:
         self.send_timeout_s = send_timeout_s
         self._firing: dict[str, Notification] | None = None
         self._pending: dict[str, float] = {}  # key -> first seen (hysteresis)
+        # Delivery from its own tasks once ``run_delivery`` runs (the watch service
+        # starts it); until then, and in tests that never start it, inline.
+        self.delivery = Delivery(
+            self.sinks, clock, send_timeout_s=send_timeout_s, on_change=self._save_outbox
+        )
+        self._delivering = False
+
+    async def run_delivery(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The delivery workers: from now on ``update`` only hands notifications over."""
+        self._delivering = True
+        await self.delivery.run(task_status=task_status)
+
+    async def _save_outbox(self) -> None:
+        outbox = cast(tuple[Notification, ...], self.delivery.pending())
+        await self.store.save(StoredState(dict(self._firing or {}), outbox, self.scope))
 
     @property
     def firing(self) -> dict[str, Notification]:
@@ -244,6 +264,12 @@ class AlertManager:
             log.info("alerts_of_another_run_dropped", count=len(self._firing),
                      was=state.scope, now=self.scope)  # fmt: skip
             self._firing = {}
+        if state.outbox and self._delivering:
+            log.info("alert_outbox_redelivery", count=len(state.outbox))
+            self.delivery.submit(state.outbox)  # stays in the file until delivered
+            if state.scope != self.scope:
+                await self._save_outbox()
+            return
         if state.outbox:
             log.info("alert_outbox_redelivery", count=len(state.outbox))
             await self._deliver(state.outbox)
@@ -277,8 +303,12 @@ class AlertManager:
 
         # Persist first: once the new set is on disk, a crash cannot make a
         # firing alert look new; the outbox carries what was not yet delivered.
-        await self.store.save(StoredState(firing, tuple(out), self.scope))
         self._firing = firing
+        if self._delivering:
+            self.delivery.submit(out)  # never waits for a sink
+            await self._save_outbox()
+            return out
+        await self.store.save(StoredState(firing, tuple(out), self.scope))
         await self._deliver(out)
         await self.store.save(StoredState(firing, scope=self.scope))
         return out

@@ -82,6 +82,7 @@ DETECTORS: tuple[str, ...] = (
     "proposal_late",
     "proposal_failed",
     "stream_down",
+    "alert_delivery",  # an alert sink keeps failing (agent.watchdog.delivery)
 )
 
 # A die this soon after a kill of the same service is a deliberate stop.

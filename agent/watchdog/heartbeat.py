@@ -61,13 +61,18 @@ class Heartbeat:
         self.path = path
         self._wall = wall
 
-    async def beat(self, phase: str | None, alerts_firing: int) -> None:
-        doc = {
+    async def beat(
+        self, phase: str | None, alerts_firing: int, delivery: dict[str, object] | None = None
+    ) -> None:
+        doc: dict[str, Any] = {
             "pid": os.getpid(),
             "at": self._wall(),
             "phase": phase,
             "alerts_firing": alerts_firing,
         }
+        if delivery is not None:
+            # The heartbeat beats while a sink fails: a supervisor reads it here.
+            doc["delivery"] = delivery
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._write, doc)
 
@@ -77,8 +82,8 @@ class Heartbeat:
         if os.environ.get("NOTIFY_SOCKET"):
             sd_notify("WATCHDOG=1")
 
-    async def run(self, state: Callable[[], tuple[str | None, int]], interval_s: float) -> None:
-        """Beat forever: ``state()`` gives (phase, alerts firing) each time.
+    async def run(self, state: Callable[[], BeatState], interval_s: float) -> None:
+        """Beat forever: ``state()`` gives (phase, alerts firing[, delivery health]).
 
         On cancellation (the rehearsal ended, a signal) one last beat records the
         final phase, so a supervisor never reads a phase the agent has left.
@@ -91,12 +96,15 @@ class Heartbeat:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
                 await self._beat_logged(state)
 
-    async def _beat_logged(self, state: Callable[[], tuple[str | None, int]]) -> None:
-        phase, firing = state()
+    async def _beat_logged(self, state: Callable[[], BeatState]) -> None:
+        phase, firing, *rest = state()
         try:
-            await self.beat(phase, firing)
+            await self.beat(phase, firing, rest[0] if rest else None)
         except OSError as exc:
             log.error("heartbeat_write_failed", path=str(self.path), error=exc.strerror)
+
+
+BeatState = tuple[str | None, int] | tuple[str | None, int, dict[str, object]]
 
 
 @dataclass(frozen=True, slots=True)

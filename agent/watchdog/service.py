@@ -155,8 +155,11 @@ class WatchService:
                 for_s=s.watch.for_s,
                 scope=self.scope,
             )
-            await self.alerts.load()
             async with anyio.create_task_group() as tg:
+                # Delivery first: the outbox a restart finds goes to its workers,
+                # and no sink ever holds up evaluation.
+                await tg.start(self.alerts.run_delivery)
+                await self.alerts.load()
                 if s.metrics.enabled:
                     server = MetricsServer(
                         self.metrics.registry,
@@ -173,8 +176,10 @@ class WatchService:
                 task_status.started()
                 await self._evaluate_loop()
 
-    def _beat_state(self) -> tuple[str | None, int]:
-        return self.phase(), len(self.alerts.firing) if self.alerts else 0
+    def _beat_state(self) -> tuple[str | None, int, dict[str, object]]:
+        if self.alerts is None:
+            return self.phase(), 0, {}
+        return self.phase(), len(self.alerts.firing), self.alerts.delivery.health()
 
     def _alerts_firing(self) -> int:
         return len(self.alerts.firing) if self.alerts else 0
@@ -188,6 +193,8 @@ class WatchService:
         while True:
             now = self.clock.wall()
             conditions = self.dog.evaluate(now)
+            if "alert_delivery" not in self.settings.watch.disabled:
+                conditions += self.alerts.delivery.conditions()
             if restored:
                 conditions += self._hold_restored(restored, conditions, now - loaded_at)
             sent = await self.alerts.update(conditions, now)

@@ -69,7 +69,7 @@ class WebhookSink:
     def payload(self, n: Notification) -> dict[str, Any]:
         return n.to_json()
 
-    async def send(self, n: Notification) -> None:
+    async def send(self, n: Notification) -> bool:
         where = redact_url(self._url)
         backoff = self._backoff()
         body = self.payload(n)
@@ -77,7 +77,7 @@ class WebhookSink:
             problem = await self._post(body)
             if problem is None:
                 log.debug("alert_delivered", sink=self.kind, url=where, key=n.key)
-                return
+                return True
             retryable, reason = problem
             if not retryable or attempt > self.retries:
                 log.error(
@@ -89,7 +89,7 @@ class WebhookSink:
                     attempts=attempt,
                     reason=reason,
                 )
-                return
+                return False
             delay = backoff.next_delay()
             log.warning(
                 "alert_delivery_retry",
@@ -101,6 +101,7 @@ class WebhookSink:
                 delay=round(delay, 3),
             )
             await self.clock.sleep(delay)
+        return False  # not reached: the last attempt returns above
 
     async def _post(self, body: dict[str, Any]) -> tuple[bool, str] | None:
         """None on success, else (retryable, reason); the reason never holds the URL."""
@@ -149,7 +150,7 @@ class CommandSink:
         self.timeout_s = timeout_s
         self.name = f"command:{self.argv[0]}"
 
-    async def send(self, n: Notification) -> None:
+    async def send(self, n: Notification) -> bool:
         # Through run_command, as every other child: the minimal environment (no
         # keyring password, no token the agent holds), its own process group, and
         # the whole group killed at the deadline (a notifier's own children too).
@@ -165,7 +166,7 @@ class CommandSink:
         else:
             if proc.returncode == 0:
                 log.debug("alert_delivered", sink=self.kind, command=self.argv[0], key=n.key)
-                return
+                return True
             reason = f"exited {proc.returncode}: {proc.stderr[-300:]}"
         log.error(
             "alert_delivery_failed",
@@ -175,6 +176,7 @@ class CommandSink:
             status=n.status,
             reason=reason,
         )
+        return False
 
 
 def build_sinks(
