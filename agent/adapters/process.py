@@ -71,6 +71,19 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+# What a Go build needs of the user's environment beside the basics (the module and
+# build caches, the proxy): never the agent's secrets.
+GO_INHERITED_PATTERN = re.compile(r"GO[A-Z0-9_]*|CGO_[A-Z0-9_]+|CC|CXX")
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``child_env`` plus the Go toolchain's variables: for builds the kit runs."""
+    env = child_env()
+    env.update({k: v for k, v in os.environ.items() if GO_INHERITED_PATTERN.fullmatch(k)})
+    env.update(extra or {})
+    return env
+
+
 def child_env(
     extra: Mapping[str, str] | None = None, parent: Mapping[str, str] | None = None
 ) -> dict[str, str]:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.adapters.process import tool_env
 from agent.bundle import bundle_root
 from agent.kit import gobuild, images, plan, testnet
 from agent.kit.genesis import GenesisError
@@ -89,7 +90,7 @@ def _busybox(kit: KitConfig, base: Path) -> Path:
     out = gobuild.cache_dir() / "busybox"
     if not out.is_file():
         script = bundle_root() / "prod-sim" / "scripts" / "busybox.sh"
-        proc = subprocess.run(["bash", str(script)], env={**os.environ, "BUSYBOX_OUT": str(out)},
+        proc = subprocess.run(["bash", str(script)], env=tool_env({"BUSYBOX_OUT": str(out)}),
                               capture_output=True, text=True, timeout=600)  # fmt: skip
         if proc.returncode != 0:
             raise KitError(f"no static busybox: {proc.stderr.strip()[-400:]}; "

@@ -22,6 +22,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.adapters.process import tool_env
+
 __all__ = [
     "BuildError",
     "GoModule",
@@ -68,9 +70,8 @@ def cache_dir() -> Path:
 
 
 def _go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(CGO_ENABLED="0", GOFLAGS="-buildvcs=false")
-    return env
+    # The minimal environment and Go's own variables: never the keyring password.
+    return tool_env({"CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"})
 
 
 def _run(argv: list[str], cwd: Path, what: str, timeout: float = 1800) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 __all__ = ["ImageError", "build_image", "cosmovisor_dockerfile", "node_dockerfile", "stage"]
 
+from agent.adapters.process import child_env
+
 
 class ImageError(RuntimeError):
     pass
@@ -73,8 +75,13 @@ def stage(ctx: Path, files: dict[str, Path], dockerfile: str) -> None:
 
 def build_image(tag: str, ctx: Path) -> None:
     try:
-        proc = subprocess.run(["docker", "build", "-q", "-t", tag, str(ctx)],
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        proc = subprocess.run(
+            ["docker", "build", "-q", "-t", tag, str(ctx)],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     except FileNotFoundError:
         raise ImageError("the docker CLI is not installed") from None
     except subprocess.TimeoutExpired:
@@ -86,18 +93,26 @@ def build_image(tag: str, ctx: Path) -> None:
 
 def extract_binary(image: str, path: str, out: Path) -> Path:
     """The binary at ``path`` in an existing ``image``, copied to ``out``."""
-    created = subprocess.run(["docker", "create", image], capture_output=True, text=True,
-                             timeout=60)  # fmt: skip
+    created = subprocess.run(
+        ["docker", "create", image], env=child_env(), capture_output=True, text=True, timeout=60
+    )
     if created.returncode != 0:
         raise ImageError(f"image {image}: {created.stderr.strip()[-300:]}")
     cid = created.stdout.strip()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        cp = subprocess.run(["docker", "cp", f"{cid}:{path}", str(out)], capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+        cp = subprocess.run(
+            ["docker", "cp", f"{cid}:{path}", str(out)],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if cp.returncode != 0:
             raise ImageError(f"image {image} has no {path}: {cp.stderr.strip()[-300:]}")
     finally:
-        subprocess.run(["docker", "rm", "-f", cid], capture_output=True, timeout=60)
+        subprocess.run(
+            ["docker", "rm", "-f", cid], env=child_env(), capture_output=True, timeout=60
+        )
     out.chmod(0o755)
     return out

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.adapters.process import child_env
 from agent.adapters.sdk import line_of_version
 from agent.kit.forms import commands_of, forms_from_help
 from agent.kit.genesis import bond_denom
@@ -42,7 +43,9 @@ class ChainFacts:
 def _run(binary: Path, *args: str, home: Path | None = None) -> str:
     argv = [str(binary), *args, *(["--home", str(home)] if home else [])]
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, input="")
+        proc = subprocess.run(
+            argv, env=child_env(), capture_output=True, text=True, timeout=60, input=""
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ProbeError(f"{binary}: cannot run it: {exc}") from None
     if proc.returncode != 0:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.adapters.process import child_env
 from agent.kit.forms import CliForms, commands_of, forms_from_help
 from agent.kit.genesis import bond_denom, merge, set_denom, set_gov
 from agent.kit.plan import GRPC, P2P, REST, RPC, KitNode
@@ -43,8 +44,14 @@ class ChainBinary:
     def run(self, *args: str, stdin: str | None = None) -> str:
         argv = [str(self.path), *args]
         try:
-            proc = subprocess.run(argv, input=stdin or "", capture_output=True, text=True,
-                                  timeout=120)  # fmt: skip
+            proc = subprocess.run(
+                argv,
+                input=stdin or "",
+                env=child_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
         except subprocess.TimeoutExpired:
             raise TestnetError(f"`{' '.join(argv[:4])}` took over 120s") from None
         if proc.returncode != 0:
@@ -53,8 +60,13 @@ class ChainBinary:
         return proc.stdout + proc.stderr
 
     def _help(self, *args: str) -> str:
-        proc = subprocess.run([str(self.path), *args, "--help"], capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
+        proc = subprocess.run(
+            [str(self.path), *args, "--help"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return proc.stdout + proc.stderr
 
     @property

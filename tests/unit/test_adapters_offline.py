@@ -174,3 +174,45 @@ async def test_the_live_view_draws_until_cancelled_and_prints_headlines() -> Non
         await view.run()
     text = out.getvalue()
     assert "rehearsal begins" in text and "starting" in text
+
+
+# --- the kit's children get no secret -------------------------------------------------
+
+DUMP_ENV = f"""#!{sys.executable}
+import json, os, sys
+with open(os.environ.get("FAKE_LOG") or "/dev/null", "a") as f:
+    f.write(json.dumps(dict(os.environ)) + "\\n")
+"""
+
+
+def test_the_kits_children_get_the_minimal_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the e2e's argv/env spy once `rehearse run` built a kit network: the kit
+    ran docker build, the chain binary and go build with the agent's whole
+    environment, REHEARSE_KEYRING_PASSWORD included."""
+    from agent.kit import gobuild, images, testnet
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("docker", "chaind"):
+        (bin_dir / name).write_text(DUMP_ENV)
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "env.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("REHEARSE_KEYRING_PASSWORD", "KEYRING-SECRET")
+    monkeypatch.setenv("GOPROXY", "http://127.0.0.1:1/proxy")
+    # The dump script finds its log through a variable children inherit: HOME.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (bin_dir / "docker").write_text(DUMP_ENV.replace('os.environ.get("FAKE_LOG") or "/dev/null"',
+                                                     f'"{log}"'))  # fmt: skip
+    (bin_dir / "chaind").write_text((bin_dir / "docker").read_text())
+    images.build_image("x:y", tmp_path)
+    testnet.ChainBinary(bin_dir / "chaind").run("version")
+    envs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(envs) == 2
+    for env in envs:
+        assert "REHEARSE_KEYRING_PASSWORD" not in env and "KEYRING-SECRET" not in json.dumps(env)
+    go = gobuild._go_env()
+    assert go["GOPROXY"] == "http://127.0.0.1:1/proxy" and go["CGO_ENABLED"] == "0"
+    assert "REHEARSE_KEYRING_PASSWORD" not in go
