@@ -144,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=[cfg_arg],
         help="build the binaries, images, node homes and Compose files (run does it too)",
     )
+    kit_sub.add_parser("down", parents=[cfg_arg], help="take the profile's stack down")
     alerts = sub.add_parser("alerts", help="alert sinks")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
     alerts_sub.add_parser(
@@ -514,6 +515,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "status":
         return _status(cfg, args.json)
+    if args.command == "kit" and args.kit_command == "down":
+        from agent.kit.cli import kit_down
+
+        return kit_down(cfg)
     if args.command == "kit" or (args.command == "run" and cfg.kit and not args.attach):
         code = _kit_build(cfg)
         if code != EXIT_OK or args.command == "kit":

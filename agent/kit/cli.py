@@ -5,9 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import anyio
+
+from agent.config import Config
+from agent.errors import AgentError
 from agent.kit.probe import ProbeError, probe, render_profile
 
-__all__ = ["init_chain"]
+__all__ = ["init_chain", "kit_down"]
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -46,4 +50,32 @@ def init_chain(dest: Path, pairs: list[str], upgrade: str, *, force: bool) -> in
     print(f"wrote {target}: {v1.name} ({v1.sdk_version or v1.line or 'SDK line unknown'}), "
           f"prefix {v1.bech32_prefix}, denom {v1.denom}, upgrade {upgrade}")  # fmt: skip
     print(f"next: export REHEARSE_KEYRING_PASSWORD=...; rehearse run --config {target}")
+    return EXIT_OK
+
+
+def kit_down(cfg: Config) -> int:
+    """``rehearse kit down``: take the profile's stack down (its containers, networks
+    and anonymous volumes; the homes stay, so the next run resets and reuses them)."""
+    from agent.adapters.compose import Compose, detect_compose
+
+    import logging
+
+    import structlog
+
+    # No log file for this one command: only warnings reach the terminal.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    s = cfg.stack
+    files = [s.base_file, s.cosmovisor_file, s.v2_file]
+
+    async def down() -> None:
+        compose = Compose(await detect_compose(), s.project, cfg.compose_dir,
+                          env=cfg.stack_env)  # fmt: skip
+        await compose.down(files)
+
+    try:
+        anyio.run(down)
+    except AgentError as exc:
+        print(f"rehearse: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"stack {s.project} is down")
     return EXIT_OK
