@@ -1,15 +1,18 @@
-"""A private five-node prod-sim for one test: its own testnet directory, its own
-Compose project and its own free ports on 127.0.0.1, so tests never touch the
-user's prod-sim and CI runs never collide.
+"""A private five-node network of the bundled chain for one test, built by the chain
+kit from profiles/checkers: its own kit directory, its own Compose project and its
+own free ports on 127.0.0.1, so tests never touch the user's stacks and CI runs
+never collide.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,24 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from integration.solo_chain import free_ports
+from integration.solo_chain import free_port_base
 
 REPO = Path(__file__).resolve().parents[2]
 PROD_SIM = REPO / "prod-sim"
+# The bundled chain's kit profile: its sources, the tutorial topology, its players.
+PROFILE = REPO / "profiles" / "checkers"
 NODES = ["val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"]
-PORT_ENV = {
-    "val-alice": "REHEARSE_VAL_ALICE_RPC_PORT",
-    "sentry-alice": "REHEARSE_SENTRY_ALICE_RPC_PORT",
-    "val-bob": "REHEARSE_VAL_BOB_RPC_PORT",
-    "sentry-bob": "REHEARSE_SENTRY_BOB_RPC_PORT",
-    "node-carol": "REHEARSE_CAROL_RPC_PORT",
+# The Compose files a test names, as the kit generates them (base + overlay).
+KIT_FILES = {
+    "docker-compose.yml": (),
+    "docker-compose-cosmovisor.yml": ("docker-compose-cosmovisor.json",),
+    "docker-compose-v2.yml": ("docker-compose-v2.json",),
 }
-REST_ENV = "REHEARSE_CAROL_REST_PORT"
-SENTRY_REST_ENV = {
-    "sentry-alice": "REHEARSE_SENTRY_ALICE_REST_PORT",
-    "sentry-bob": "REHEARSE_SENTRY_BOB_REST_PORT",
-}
-IMAGES = ("checkersd_i:v1", "checkersd_i:v2", "cosmovisor_i:v1tov2")
 
 
 def compose_prefix() -> list[str]:
@@ -46,26 +44,38 @@ def compose_prefix() -> list[str]:
     raise RuntimeError("no Compose tool")
 
 
-def missing_images() -> list[str]:
-    return [
-        i for i in IMAGES
-        if subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode != 0
-    ]  # fmt: skip
+def profile_text(port_base: int, kit_dir: Path) -> str:
+    """profiles/checkers/rehearse.toml with its paths absolute, its kit in ``kit_dir``
+    and on ``port_base``."""
+    text = (PROFILE / "rehearse.toml").read_text()
+    text = re.sub(r"(?m)^port_base = \d+\n", "", text)
+    text = text.replace('"../../', f'"{REPO}/')
+    text = re.sub(r'(?m)^genesis = "([^"]+)"', lambda m: f'genesis = "{PROFILE / m[1]}"', text)
+    return text.replace("[kit]\n", f'[kit]\nport_base = {port_base}\ndir = "{kit_dir}"\n', 1)
 
 
 @dataclass
 class ProdSim:
+    """The bundled chain's network, built by the chain kit from its profile."""
+
     root: Path
     project: str
-    ports: dict[str, int]
-    rest_port: int
+    port_base: int
     password: str
-    env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    rest_port: int = 0
     sentry_rest: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)  # v1, v2 (the CLI images)
+    homes: dict[str, str] = field(default_factory=dict)  # node, daemon (in containers)
 
     @property
     def testnet(self) -> Path:
-        return self.root / "testnet"
+        return self.root / ".kit"
+
+    @property
+    def network(self) -> str:
+        return f"{self.project}_net"
 
     def rpc(self, node: str) -> str:
         return f"http://127.0.0.1:{self.ports[node]}"
@@ -77,14 +87,18 @@ class ProdSim:
     def run_env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
 
+    def files(self, overlay: str) -> list[str]:
+        extra = KIT_FILES.get(overlay, (overlay,))  # else: an overlay file of the test's
+        return [str(self.testnet / "docker-compose.json"), *(str(self.testnet / f) for f in extra)]
+
     def compose(self, *args: str, overlay: str = "docker-compose-cosmovisor.yml",
                 timeout: float = 180) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        argv = [*compose_prefix(), "--project-name", self.project,
-                "--file", str(PROD_SIM / "docker-compose.yml"),
-                "--file", str(PROD_SIM / overlay), *args]  # fmt: skip
+        argv = [*compose_prefix(), "--project-name", self.project]
+        for f in self.files(overlay):
+            argv += ["--file", f]
         try:
-            return subprocess.run(argv, env=self.run_env(), capture_output=True, text=True,
-                                  timeout=timeout, check=True)  # fmt: skip
+            return subprocess.run([*argv, *args], env=self.run_env(), capture_output=True,
+                                  text=True, timeout=timeout, check=True)  # fmt: skip
         except subprocess.CalledProcessError as exc:
             # Compose says why on stderr; a bare exit status hid it once.
             raise AssertionError(
@@ -119,13 +133,11 @@ class ProdSim:
     def write_config(
         self, path: Path, *, extra: str = "", overlay: str = "", **timing: float
     ) -> Path:
+        """The bundled kit profile for this network, with the test's own state paths,
+        timings and ``extra`` sections; ``overlay`` replaces the Cosmovisor file."""
         lines = [
             "[stack]",
             f'project = "{self.project}"',
-            f'compose_dir = "{PROD_SIM}"',
-            f'testnet_dir = "{self.testnet}"',
-            f'reset_command = ["python3", "{PROD_SIM / "testnet.py"}", "reset"]',
-            f'ports_check_command = ["python3", "{PROD_SIM / "testnet.py"}", "ports-check"]',
             *([f'cosmovisor_file = "{overlay}"'] if overlay else []),
             "[agent]",
             f'state_dir = "{self.root / "state"}"',
@@ -135,16 +147,8 @@ class ProdSim:
             "[timing]",
             *(f"{k} = {v}" for k, v in timing.items()),
         ]
-        for n in NODES:
-            lines += ["[[nodes]]", f'name = "{n}"', f'service = "{n}"', f'rpc = "{self.rpc(n)}"']
-            if n == "node-carol":
-                lines.append(f'rest = "{self.rest}"')
-            if n in self.sentry_rest:
-                lines.append(f'rest = "http://127.0.0.1:{self.sentry_rest[n]}"')
-        for v in ("alice", "bob"):
-            lines += ["[[voters]]", f'name = "{v}"', f'key = "{v}"',
-                      f'desk = "{self.testnet / ("desk-" + v)}"']  # fmt: skip
-        path.write_text("\n".join(lines) + "\n" + profile_checks() + extra)
+        text = profile_text(self.port_base, self.testnet)
+        path.write_text(text + "\n" + "\n".join(lines) + "\n" + extra)
         return path
 
     def down(self) -> None:
@@ -156,44 +160,41 @@ class ProdSim:
         ).stdout.split()  # fmt: skip
         if left:
             subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
-        subprocess.run(
-            [*compose_prefix(), "--project-name", self.project,
-             "--file", str(PROD_SIM / "docker-compose.yml"),
-             "--file", str(PROD_SIM / "docker-compose-cosmovisor.yml"),
-             "down", "--volumes", "--remove-orphans", "--timeout", "5"],
-            env=self.run_env(), capture_output=True, timeout=120,
-        )  # fmt: skip
-
-
-def profile_checks() -> str:
-    """The bundled profile as config.toml has it: its [chain] section, its
-    [verify], [[reads]] and [[checks]] (the check program's path made absolute)."""
-    text = (REPO / "config.toml").read_text()
-    chain = text[text.index("[chain]") : text.index("[[nodes]]")]
-    start, end = text.index("[verify]"), text.index("[scenarios]")
-    checks = text[start:end].replace('"prod-sim/checks/', f'"{PROD_SIM}/checks/')
-    return chain + "\n" + checks + "\n"
+        if not (self.testnet / "docker-compose.json").exists():
+            return
+        argv = [*compose_prefix(), "--project-name", self.project]
+        for f in self.files("docker-compose-cosmovisor.yml"):
+            argv += ["--file", f]
+        subprocess.run([*argv, "down", "--volumes", "--remove-orphans", "--timeout", "5"],
+                       env=self.run_env(), capture_output=True, timeout=120)  # fmt: skip
 
 
 @contextmanager
-def prod_sim(tmp: Path, name: str, voting_period: str = "20s") -> Iterator[ProdSim]:
+def prod_sim(tmp: Path, name: str) -> Iterator[ProdSim]:
+    """The bundled chain's five nodes, built by the kit (`rehearse kit build`) in
+    ``tmp/.kit`` on free ports, under a Compose project of this test's own."""
+    from agent.config import load_config
+
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
     project = f"{prefix}-{name}-{secrets.token_hex(3)}".lower()
-    ports = free_ports(8)
-    sim = ProdSim(tmp, project, dict(zip(NODES, ports[:5], strict=True)), ports[5],
-                  password="pw-" + secrets.token_hex(8))  # fmt: skip
-    sim.sentry_rest = {"sentry-alice": ports[6], "sentry-bob": ports[7]}
-    sim.env = {
-        "REHEARSE_TESTNET_DIR": str(sim.testnet),
-        "REHEARSE_KEYRING_PASSWORD": sim.password,
-        REST_ENV: str(sim.rest_port),
-        **{SENTRY_REST_ENV[n]: str(p) for n, p in sim.sentry_rest.items()},
-        **{PORT_ENV[n]: str(p) for n, p in sim.ports.items()},
-    }
+    sim = ProdSim(tmp, project, free_port_base(len(NODES)), "pw-" + secrets.token_hex(8))
+    sim.env = {"REHEARSE_KEYRING_PASSWORD": sim.password}
+    profile = tmp / "kit-profile.toml"
+    text = profile_text(sim.port_base, sim.testnet)
+    profile.write_text(text + f'\n[stack]\nproject = "{project}"\n')
     subprocess.run(
-        ["python3", str(PROD_SIM / "testnet.py"), "generate", "--voting-period", voting_period],
-        env=sim.run_env(), check=True, capture_output=True, timeout=300,
+        [sys.executable, "-m", "agent", "kit", "build", "--config", str(profile)],
+        env=sim.run_env(), check=True, capture_output=True, timeout=900, cwd=tmp,
     )  # fmt: skip
+    cfg = load_config(profile)
+    for n in cfg.nodes:
+        sim.ports[n.name] = int(n.rpc.rsplit(":", 1)[1])
+        if n.rest and n.name == "node-carol":
+            sim.rest_port = int(n.rest.rsplit(":", 1)[1])
+        elif n.rest:
+            sim.sentry_rest[n.name] = int(n.rest.rsplit(":", 1)[1])
+    sim.images = {"v1": cfg.chain.cli_image_v1, "v2": cfg.chain.cli_image_v2}
+    sim.homes = {"node": cfg.chain.node_home, "daemon": cfg.chain.daemon_home}
     try:
         yield sim
     finally:

@@ -149,17 +149,22 @@ def test_a_plan_name_no_node_stages_stops_at_launch(sim: ProdSim, tmp_path: Path
     # Every node would exit a second after the halt (Cosmovisor: binary not present);
     # the agent once waited out its whole deadline. Now: exit 2 at launch, before
     # anything is signed, naming each node and the path it lacks.
-    config = sim.write_config(tmp_path / "config.toml")
-    text = config.read_text()
-    assert 'upgrade_name = "v1tov2"' in text
-    config.write_text(text.replace('upgrade_name = "v1tov2"', 'upgrade_name = "v2-typo"'))
+    # The kit stages v2 under the profile's plan name by construction: the stack here
+    # runs the images built for v1tov2 (a copy of their overlay), the profile says
+    # v2-typo.
+    staged = tmp_path / "cosmovisor-v1tov2.json"
+    staged.write_text((sim.testnet / "docker-compose-cosmovisor.json").read_text())
+    config = sim.write_config(tmp_path / "config.toml", overlay=str(staged))
+    config.write_text(
+        config.read_text().replace("[chain]\n", '[chain]\nupgrade_name = "v2-typo"\n', 1)
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "agent", "run", "--config", str(config), "--plain"],
         env=sim.run_env(), cwd=sim.root, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     report = json.loads((sim.root / "report.json").read_text())
     assert proc.returncode == 2, (report.get("failure"), proc.stderr[-2000:])
-    path = "/root/.checkers-upgrade/cosmovisor/upgrades/v2-typo/bin/checkersd"
+    path = f"{sim.homes['daemon']}/cosmovisor/upgrades/v2-typo/bin/checkersd"
     for node in ("val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"):
         assert f"{node}: no {path}" in report["failure"]
     # The stack was left up (as after any failure): once REST answers, no proposal.

@@ -18,15 +18,13 @@ from .prodsim import NODES, ProdSim
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-DAEMON_HOME = "/root/.checkers-upgrade"
-
 
 def cli(sim: ProdSim, image: str, *args: str, desk: str | None = None,
         secret: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    argv = ["docker", "run", "--rm", "-i", "--network", f"{sim.project}_net-public"]
+    argv = ["docker", "run", "--rm", "-i", "--network", sim.network]
     if desk:
-        argv += ["-v", f"{sim.testnet / desk}:/root/.checkers"]
-    argv += [image, *args]
+        argv += ["-v", f"{sim.testnet / desk}:{sim.homes['node']}"]
+    argv += [sim.images[image], *args]
     r = subprocess.run(
         argv, input=(sim.password + "\n") if secret else "", capture_output=True, text=True,
         timeout=120,
@@ -38,8 +36,8 @@ def cli(sim: ProdSim, image: str, *args: str, desk: str | None = None,
 
 def tx(sim: ProdSim, who: str, *args: str) -> dict[str, Any]:
     r = cli(
-        sim, "checkersd_i:v1", "tx", *args,
-        "--from", who, "--keyring-backend", "file", "--keyring-dir", "/root/.checkers/keys",
+        sim, "v1", "tx", *args,
+        "--from", who, "--keyring-backend", "file", "--keyring-dir", f"{sim.homes['node']}/keys",
         "--chain-id", "checkers-1", "--node", "tcp://node-carol:26657",
         "--gas", "auto", "--gas-adjustment", "1.5", "--yes", "--output", "json",
         desk=f"desk-{who}", secret=True,
@@ -52,7 +50,7 @@ def tx(sim: ProdSim, who: str, *args: str) -> dict[str, Any]:
 def current_link(sim: ProdSim, service: str) -> str:
     cid = sim.container(service)
     return subprocess.run(
-        ["docker", "exec", cid, "readlink", f"{DAEMON_HOME}/cosmovisor/current"],
+        ["docker", "exec", cid, "readlink", f"{sim.homes['daemon']}/cosmovisor/current"],
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout.strip()  # fmt: skip
 
@@ -80,12 +78,12 @@ def test_seed_procedure_v1_to_v2_under_cosmovisor(sim: ProdSim) -> None:
     first_blocks_s = time.monotonic() - t_up
 
     # On v1: the v2 CLI's show-leaderboard fails, and Cosmovisor runs genesis.
-    r = cli(sim, "checkersd_i:v2", "query", "checkers", "show-leaderboard",
+    r = cli(sim, "v2", "query", "checkers", "show-leaderboard",
             "--node", "tcp://node-carol:26657", check=False)  # fmt: skip
     assert r.returncode != 0 and "leaderboard not found" in (r.stderr + r.stdout)
     for n in NODES:
         assert current_link(sim, n).endswith("/cosmovisor/genesis"), n
-    players = cli(sim, "checkersd_i:v1", "query", "checkers", "list-player-info",
+    players = cli(sim, "v1", "query", "checkers", "list-player-info",
                   "--node", "tcp://node-carol:26657", "--output", "json")  # fmt: skip
     assert len(json.loads(players.stdout)["playerInfo"]) > 10
 
@@ -113,7 +111,7 @@ def test_seed_procedure_v1_to_v2_under_cosmovisor(sim: ProdSim) -> None:
     halt_to_v2_s = time.monotonic() - t_halt
 
     def leaderboard() -> subprocess.CompletedProcess[str] | None:
-        r = cli(sim, "checkersd_i:v2", "query", "checkers", "show-leaderboard",
+        r = cli(sim, "v2", "query", "checkers", "show-leaderboard",
                 "--node", "tcp://node-carol:26657", "--output", "json", check=False)  # fmt: skip
         last_error[0] = r.stderr.strip()[-300:]
         return r if r.returncode == 0 else None
@@ -129,7 +127,7 @@ def test_seed_procedure_v1_to_v2_under_cosmovisor(sim: ProdSim) -> None:
         for w in json.loads(board.stdout)["Leaderboard"]["winners"]
     ]
     assert got == leaderboard_from_genesis(sim)
-    text = cli(sim, "checkersd_i:v2", "query", "checkers", "show-leaderboard",
+    text = cli(sim, "v2", "query", "checkers", "show-leaderboard",
                "--node", "tcp://node-carol:26657").stdout  # fmt: skip
     assert text.startswith("Leaderboard:") and "winners:" in text
     for n in NODES:
@@ -144,7 +142,7 @@ def test_seed_procedure_v1_to_v2_under_cosmovisor(sim: ProdSim) -> None:
     sim.compose("up", "-d", overlay="docker-compose-v2.yml")
     sim.wait("blocks after restart", lambda: all(sim.height(n) > last for n in NODES), 120)
     v2_restart_s = time.monotonic() - t_v2
-    board2 = cli(sim, "checkersd_i:v2", "query", "checkers", "show-leaderboard",
+    board2 = cli(sim, "v2", "query", "checkers", "show-leaderboard",
                  "--node", "tcp://node-carol:26657", "--output", "json")  # fmt: skip
     assert json.loads(board2.stdout) == json.loads(board.stdout)
     sim.compose("down", overlay="docker-compose-v2.yml")

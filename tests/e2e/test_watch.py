@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .prodsim import NODES, PROD_SIM, ProdSim
+from .prodsim import NODES, ProdSim
 from .receiver import Receiver, webhook_receiver
 from .test_rehearsal import log_events
 
@@ -83,17 +83,11 @@ def test_pause_fires_once_survives_kill9_and_resolves_once(sim: ProdSim, tmp_pat
 
 def test_carol_without_cosmovisor_escalates_naming_carol(sim: ProdSim, tmp_path: Path) -> None:
     # The Cosmovisor overlay, except that carol runs plain v1: she will halt and stay.
-    overlay = tmp_path / "cosmovisor-carol-v1.yml"
-    text = (PROD_SIM / "docker-compose-cosmovisor.yml").read_text()
-    text = text.replace(
-        "file: docker-compose-base.yml", f"file: {PROD_SIM / 'docker-compose-base.yml'}"
-    )
-    head, _, carol = text.partition("  node-carol:")
-    carol = carol.replace("image: cosmovisor_i:v1tov2", "image: checkersd_i:v1", 1)
-    carol = carol.replace(
-        "command: run start --home /root/.checkers", "command: start --home /root/.checkers", 1
-    )
-    overlay.write_text(head + "  node-carol:" + carol)
+    overlay = tmp_path / "cosmovisor-carol-v1.json"
+    doc = json.loads((sim.testnet / "docker-compose-cosmovisor.json").read_text())
+    plain = json.loads((sim.testnet / "docker-compose-plain-node-carol.json").read_text())
+    doc["services"]["node-carol"] = plain["services"]["node-carol"]
+    overlay.write_text(json.dumps(doc))
 
     with webhook_receiver() as rec:
         config = sim.write_config(
