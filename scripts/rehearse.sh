@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
-# Run a full rehearsal on the bundled prod-sim (what `make rehearse` calls).
-# The keyring password comes from REHEARSE_KEYRING_PASSWORD; when unset, a
-# random one is created once in prod-sim/.keyring-password (mode 600,
+# Run a full rehearsal of the bundled chain (what `make rehearse` calls): the kit
+# profile profiles/checkers/rehearse.toml, whose network the chain kit builds from
+# the chain's sources (prod-sim/chain) on the first run and reuses after.
+# The keyring password comes from REHEARSE_KEYRING_PASSWORD; when unset, a random
+# one is created once in the kit directory's .keyring-password (mode 600,
 # gitignored) and reused. It is handed on in the environment, never in argv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pwfile=prod-sim/.keyring-password
+profile=profiles/checkers/rehearse.toml
+kit=profiles/checkers/.kit
+pwfile=$kit/.keyring-password
 if [ -z "${REHEARSE_KEYRING_PASSWORD:-}" ]; then
-  if [ ! -s "$pwfile" ] && [ -f prod-sim/node-carol/config/genesis.json ]; then
+  if [ ! -s "$pwfile" ] && [ -f "$kit/node-carol/config/genesis.json" ]; then
     # A new random password cannot open keyrings made with another one.
-    echo "rehearse: a prod-sim testnet exists but not its password: set REHEARSE_KEYRING_PASSWORD" \
-         "to the one it was generated with, or regenerate it: make testnet FORCE=1" >&2
+    echo "rehearse: the kit's homes exist but not their password: set REHEARSE_KEYRING_PASSWORD" \
+         "to the one they were made with, or remove $kit to make them anew" >&2
     exit 2
   fi
   if [ ! -s "$pwfile" ]; then
+    mkdir -p "$kit"
     (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$pwfile")
   fi
   REHEARSE_KEYRING_PASSWORD="$(cat "$pwfile")"
   export REHEARSE_KEYRING_PASSWORD
 fi
 
-# A testnet is generated once; every rehearsal resets it to v1 genesis itself.
-if [ ! -f prod-sim/node-carol/config/genesis.json ]; then
-  python3 prod-sim/testnet.py generate
-fi
-
-exec .venv/bin/rehearse run --config config.toml "$@"
+exec .venv/bin/rehearse run --config "$profile" "$@"
