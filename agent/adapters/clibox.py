@@ -130,6 +130,27 @@ class Boxes:
         for n in names:
             self._started.pop(n, None)
 
+    async def sweep(self) -> list[str]:
+        """Remove the boxes of this project and tag that this process did not start:
+        those a killed agent left, desks (and their keyrings) mounted, whatever their
+        spec. Called before the first box starts; returns what it removed."""
+        try:
+            r = await run_command(
+                ["docker", "ps", "--all", "--format", "{{.Names}}",
+                 "--filter", f"label=rehearse.cli={self.project}"],
+                deadline=self.deadline,
+                check=False,
+            )  # fmt: skip
+        except CommandFailed:  # no docker CLI: the preflight says so, by name
+            return []
+        prefix = f"{self.project}-{self.tag}-"
+        left = [n for n in r.stdout.split() if n.startswith(prefix) and n not in self._started]
+        if left:
+            await run_command(["docker", "rm", "--force", *left], deadline=self.deadline,
+                              check=False)  # fmt: skip
+            log.info("cli_boxes_swept", boxes=left)
+        return left
+
     async def close(self) -> None:
         """Remove every box this process started (shielded: also runs on cancellation)."""
         names = list(self._started)

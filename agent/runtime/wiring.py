@@ -495,8 +495,9 @@ async def _run_rehearsal(
         timeout=cfg.timing.command_timeout,
     )
     cli = ChainCLI(cfg, password)
-    # The CLI boxes go when the rehearsal ends, however it ends (a kill -9 leaves
-    # them to the next run, which replaces them).
+    # The CLI boxes go when the rehearsal ends, however it ends; a kill -9 leaves
+    # them, desks mounted, to the next run, which sweeps them by label first.
+    await cli.boxes.sweep()
     async with aclosing(cli):
         if resolved is not None:
             cli.remember({str(k): str(v) for k, v in dict(resolved.get("addresses", {})).items()})

@@ -216,3 +216,18 @@ def test_the_kits_children_get_the_minimal_environment(
     go = gobuild._go_env()
     assert go["GOPROXY"] == "http://127.0.0.1:1/proxy" and go["CGO_ENABLED"] == "0"
     assert "REHEARSE_KEYRING_PASSWORD" not in go
+
+
+async def test_boxes_a_killed_agent_left_are_swept_by_label(
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19 L5: a desk box left by a killed agent (a keyring mounted) went only when
+    a box of the very same spec replaced it. Every box of the project and tag goes."""
+    from agent.adapters.clibox import Boxes
+
+    monkeypatch.setenv("FAKE_OUT", "p-cli-aaaa\np-cli-bbbb\np-doctor-cccc\nother\n")
+    boxes = Boxes("p")
+    assert await boxes.sweep() == ["p-cli-aaaa", "p-cli-bbbb"]  # not doctor's, not others
+    got = await calls(fake_docker)
+    assert got[0][:2] == ["ps", "--all"] and "label=rehearse.cli=p" in got[0]
+    assert got[1] == ["rm", "--force", "p-cli-aaaa", "p-cli-bbbb"]
