@@ -56,11 +56,11 @@ def init_chain(dest: Path, pairs: list[str], upgrade: str, *, force: bool) -> in
 def kit_down(cfg: Config) -> int:
     """``rehearse kit down``: take the profile's stack down (its containers, networks
     and anonymous volumes; the homes stay, so the next run resets and reuses them)."""
-    from agent.adapters.compose import Compose, detect_compose
-
     import logging
 
     import structlog
+
+    from agent.adapters.compose import Compose, detect_compose
 
     # No log file for this one command: only warnings reach the terminal.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
