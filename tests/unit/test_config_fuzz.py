@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
@@ -79,6 +80,15 @@ BAD_SCALARS: list[Any] = [
     "-5",
     "node-carol",
     "val-alice",
+    # issue 19 L4: values that would run, escape or break a line
+    "--privileged",
+    "--home=/x",
+    "../../etc",
+    "/",
+    "/etc",
+    "a\nb",
+    "http://127.0.0.1:1/x y",
+    "http://127.0.0.1:1/?q=1",
     ".rehearse/agent.log",
     ".rehearse",
     [],
@@ -90,6 +100,19 @@ BAD_SCALARS: list[Any] = [
     {"lag": math.nan},
     {"lagg": 1.0},
     {"stall": -1.0},
+]
+
+
+HOSTILE = ["--privileged", "--home=/x", "../../etc", "/", "/etc", "a\nb", "-rf", "a b"]
+HOSTILE_LEAVES: list[tuple[str | int, ...]] = [
+    ("chain", "upgrade_name"),
+    ("chain", "cli_image_v1"),
+    ("chain", "cli_image_v2"),
+    ("nodes", 0, "name"),
+    ("nodes", 1, "service"),
+    ("voters", 0, "name"),
+    ("voters", 1, "key"),
+    ("voters", 0, "desk"),
 ]
 
 
@@ -167,7 +190,19 @@ values = st.one_of(
 def mutation(draw: st.DrawFn, raw: dict[str, Any]) -> None:
     kind = draw(
         st.sampled_from(
-            ["set", "set", "set", "delete", "unknown", "dup", "tx_node", "collide", "sink", "url"]
+            [
+                "set",
+                "set",
+                "set",
+                "delete",
+                "unknown",
+                "dup",
+                "tx_node",
+                "collide",
+                "sink",
+                "url",
+                "hostile",
+            ]  # fmt: skip
         )
     )
     if kind == "set":
@@ -193,6 +228,9 @@ def mutation(draw: st.DrawFn, raw: dict[str, Any]) -> None:
         nodes[i][field] = nodes[j].get("name")
         voters = raw["voters"]
         voters[-1]["name"] = voters[0].get("name")
+    elif kind == "hostile":  # issue 19 L4: into the leaves that reach argv or paths
+        path = draw(st.sampled_from(HOSTILE_LEAVES))
+        _set(raw, path, draw(st.sampled_from(HOSTILE)))
     elif kind == "tx_node":
         raw["chain"]["tx_node"] = draw(st.sampled_from(["", "node-caro", "val-bob", "x" * 300]))
     elif kind == "collide":
@@ -265,6 +303,19 @@ def _check_accepted(cfg: Config) -> None:
         required += list(s.argv) if s.type == "command" else [s.url]
     assert all(isinstance(r, str) and r.strip() for r in required), required
     assert cfg.stack.reset_command and cfg.stack.ports_check_command
+    # Issue 19 L4: what reaches argv, a path segment or a log line is refused at load.
+    safe = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
+    for name in [cfg.chain.upgrade_name, *(n.name for n in cfg.nodes),
+                 *(v.name for v in cfg.voters), *(v.key for v in cfg.voters)]:  # fmt: skip
+        assert safe.fullmatch(name), name
+    assert not cfg.chain.cli_image_v1.startswith("-")
+    assert not cfg.chain.cli_image_v2.startswith("-")
+    for n in cfg.nodes:
+        for url in (n.rpc, n.rest):
+            assert not any(c.isspace() for c in url) and "?" not in url and "#" not in url
+    for v in cfg.voters:
+        desk = os.path.normpath(str(cfg.path(v.desk)))
+        assert desk.count(os.sep) >= 2 or not os.path.isabs(v.desk), v.desk
     names = [n.name for n in cfg.nodes]
     assert len(set(names)) == len(names)
     services = [n.service or n.name for n in cfg.nodes]
@@ -286,7 +337,7 @@ def _check_accepted(cfg: Config) -> None:
 
 
 @settings(
-    max_examples=300,
+    max_examples=1000,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
