@@ -157,7 +157,23 @@ def evaluate(
     baseline: dict[str, Any],
     upgraded: dict[str, Any],
 ) -> Check:
-    """Judge a JSON check; the dicts map read names to their documents at each stage."""
+    """Judge a JSON check; the dicts map read names to their documents at each stage.
+
+    A document too deep to compare or show, or a number too large for a float, fails
+    this one check with the reason: never the whole stage as an internal error."""
+    try:
+        return _evaluate(spec, current, baseline, upgraded)
+    except (RecursionError, OverflowError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "a number out of range"
+        return Check(spec.name, False, f"{spec.read} {spec.json_path}: cannot judge it ({what})")
+
+
+def _evaluate(
+    spec: CheckSpec,
+    current: dict[str, Any],
+    baseline: dict[str, Any],
+    upgraded: dict[str, Any],
+) -> Check:
     name = f"{spec.name}"
     if spec.read not in current:
         return Check(name, False, f"read {spec.read!r} was not taken at {spec.stage}")
@@ -196,10 +212,14 @@ def parse_program_verdict(name: str, returncode: int, stdout: str, stderr: str) 
     for line in reversed(stdout.strip().splitlines()):
         try:
             doc = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             continue
         if isinstance(doc, dict) and isinstance(doc.get("pass"), bool):
-            evidence = str(doc.get("evidence", ""))[:2000]
+            raw = doc.get("evidence", "")
+            try:
+                evidence = (raw if isinstance(raw, str) else json.dumps(raw))[:2000]
+            except (RecursionError, ValueError):
+                evidence = "(evidence nested too deeply to show)"
             return Check(name, doc["pass"] and returncode == 0, evidence)
     tail = (stderr.strip().splitlines() or ["no output"])[-1][:500]
     return Check(name, False, f"the check program gave no verdict (exit {returncode}): {tail}")

@@ -143,3 +143,22 @@ def test_a_profile_error_names_the_key(raw: dict[str, Any], key: str, tmp_path: 
         parse_config(raw, tmp_path)
     keys = [e.key for e in info.value.errors]
     assert any(k.startswith(key) for k in keys), keys
+
+
+def test_a_check_that_cannot_be_judged_fails_alone() -> None:
+    """Issue 19 L7: a 401-digit number in a `within` check, or a document nested too
+    deeply, raised out of the stage ("internal error"); now that one check fails."""
+    from agent.core.checks import CheckSpec, evaluate, parse_program_verdict
+
+    spec = CheckSpec("big", "restarted", "r", "$.n", "within", None, 0.0, 10.0)
+    c = evaluate(spec, {"r": {"n": 10**400}}, {}, {})
+    assert not c.passed and "number out of range" in c.evidence
+    deep: object = 1
+    for _ in range(100_000):
+        deep = [deep]
+    eq = CheckSpec("deep", "restarted", "r", "$", "equals", [1])
+    c = evaluate(eq, {"r": deep}, {}, {})
+    assert not c.passed and "nested too deeply" in c.evidence
+    verdict = '{"pass": true, "evidence": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    c = parse_program_verdict("prog", 0, verdict, "")
+    assert not c.passed and "no verdict" in c.evidence
