@@ -67,20 +67,24 @@ class TxLedger:
     async def find(self, rehearsal: str, kind: str) -> list[str]:
         return [h for h, _ in await self.entries(rehearsal, kind)]
 
+    def _matching(self, rehearsal: str, kind: str) -> list[dict[str, Any]]:
+        """The records of ``kind`` in ``rehearsal``, oldest first (blocking)."""
+        return [
+            e
+            for e in read_json_lines(self.path)
+            if e.get("rehearsal") == rehearsal
+            and e.get("kind") == kind
+            and isinstance(e.get("tx_hash"), str)
+        ]
+
     async def entries(self, rehearsal: str, kind: str) -> list[tuple[str, str | None]]:
         """(tx hash, signed bytes in base64 or None) of each record, oldest first."""
 
         def read() -> list[tuple[str, str | None]]:
-            out: list[tuple[str, str | None]] = []
-            for e in read_json_lines(self.path):
-                if (
-                    e.get("rehearsal") == rehearsal
-                    and e.get("kind") == kind
-                    and isinstance(e.get("tx_hash"), str)
-                ):
-                    tx = e.get("tx")
-                    out.append((e["tx_hash"], tx if isinstance(tx, str) else None))
-            return out
+            return [
+                (e["tx_hash"], e["tx"] if isinstance(e.get("tx"), str) else None)
+                for e in self._matching(rehearsal, kind)
+            ]
 
         return await anyio.to_thread.run_sync(read)
 
@@ -88,18 +92,12 @@ class TxLedger:
         """tx hash -> the note recorded with it (records without one are left out)."""
 
         def read() -> dict[str, dict[str, int]]:
-            out: dict[str, dict[str, int]] = {}
-            for e in read_json_lines(self.path):
-                note = e.get("note")
-                if (
-                    e.get("rehearsal") == rehearsal
-                    and e.get("kind") == kind
-                    and isinstance(e.get("tx_hash"), str)
-                    and isinstance(note, dict)
-                ):
-                    out[e["tx_hash"]] = {
-                        k: v for k, v in note.items() if isinstance(k, str) and type(v) is int
-                    }
-            return out
+            return {
+                e["tx_hash"]: {
+                    k: v for k, v in e["note"].items() if isinstance(k, str) and type(v) is int
+                }
+                for e in self._matching(rehearsal, kind)
+                if isinstance(e.get("note"), dict)
+            }
 
         return await anyio.to_thread.run_sync(read)
