@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -82,6 +82,12 @@ class ExecContext:
             if v.name == name:
                 return v
         raise ProtocolError(f"unknown voter {name!r}")
+
+    async def addresses(self, names: Iterable[str]) -> dict[str, str]:
+        """voter name -> account address, for the voters ``names`` holds (the
+        placeholders a declared tx or read names; ``agent.core.templates``)."""
+        wanted = set(names)
+        return {v.name: await self.cli.address(v) for v in self.cfg.voters if v.name in wanted}
 
     async def on_next_blocks(
         self, what: str, fn: Callable[[], Awaitable[T]], blocks: int = 5, seconds: float = 15.0

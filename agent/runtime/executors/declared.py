@@ -76,10 +76,10 @@ def cli_binaries_read(cfg: Config) -> set[str]:
 
 async def _filled(ctx: ExecContext, spec: ReadSpec) -> ReadSpec:
     """``spec`` with its voter placeholders ({alice}, {alice.valoper}) filled."""
-    named = {p.name for p in placeholders([spec.path, *spec.args])}
+    named = [p.name for p in placeholders([spec.path, *spec.args])]
     if not named:
         return spec
-    addresses = {v.name: await ctx.cli.address(v) for v in ctx.cfg.voters if v.name in named}
+    addresses = await ctx.addresses(named)
     return replace(
         spec,
         path=fill(spec.path, addresses, valoper=valoper_address),

@@ -29,8 +29,7 @@ log = structlog.get_logger("agent.executor")
 
 async def prepare_state(ctx: ExecContext, _action: PrepareState, state: State) -> Fact:
     declared = ctx.cfg.state.txs
-    named = {p.name for t in declared for p in placeholders(t.tx)} - {"i"}
-    addresses = {v.name: await ctx.cli.address(v) for v in ctx.cfg.voters if v.name in named}
+    addresses = await ctx.addresses(p.name for t in declared for p in placeholders(t.tx))
     done: list[StateTx] = []
     for t in declared:
         voter = ctx.voter(t.from_)
