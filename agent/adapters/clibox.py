@@ -112,21 +112,28 @@ class Boxes:
         exception group: callers tell a failed warm-up from a bug."""
         await gather(*(partial(self.exec_prefix, b) for b in boxes))
 
-    async def remove_on(self, network: str) -> None:
-        """Remove every box of the project on ``network`` (this process's or a killed
-        agent's), so the network itself can be taken down."""
+    async def _listed(self, *filters: str) -> list[str]:
+        """Names of this project's boxes (any process's), narrowed by ``filters``."""
         r = await run_command(
             ["docker", "ps", "--all", "--format", "{{.Names}}",
              "--filter", f"label=rehearse.cli={self.project}",
-             "--filter", f"label={NET_LABEL}={network}"],
+             *(a for f in filters for a in ("--filter", f))],
             deadline=self.deadline,
             check=False,
         )  # fmt: skip
-        names = r.stdout.split()
+        return r.stdout.split()
+
+    async def _remove(self, names: list[str]) -> None:
         if names:
             await run_command(
                 ["docker", "rm", "--force", *names], deadline=self.deadline, check=False
             )
+
+    async def remove_on(self, network: str) -> None:
+        """Remove every box of the project on ``network`` (this process's or a killed
+        agent's), so the network itself can be taken down."""
+        names = await self._listed(f"label={NET_LABEL}={network}")
+        await self._remove(names)
         for n in names:
             self._started.pop(n, None)
 
@@ -135,19 +142,13 @@ class Boxes:
         those a killed agent left, desks (and their keyrings) mounted, whatever their
         spec. Called before the first box starts; returns what it removed."""
         try:
-            r = await run_command(
-                ["docker", "ps", "--all", "--format", "{{.Names}}",
-                 "--filter", f"label=rehearse.cli={self.project}"],
-                deadline=self.deadline,
-                check=False,
-            )  # fmt: skip
+            listed = await self._listed()
         except CommandFailed:  # no docker CLI: the preflight says so, by name
             return []
         prefix = f"{self.project}-{self.tag}-"
-        left = [n for n in r.stdout.split() if n.startswith(prefix) and n not in self._started]
+        left = [n for n in listed if n.startswith(prefix) and n not in self._started]
+        await self._remove(left)
         if left:
-            await run_command(["docker", "rm", "--force", *left], deadline=self.deadline,
-                              check=False)  # fmt: skip
             log.info("cli_boxes_swept", boxes=left)
         return left
 
