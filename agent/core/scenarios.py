@@ -219,15 +219,21 @@ def apply(scenario: Scenario, params: Params) -> Params:
     )
 
 
+def _matches(fired: tuple[str, str], detector: str, node: str) -> bool:
+    """A fired (detector, node) meets an expected one ("" node: any node)."""
+    return fired[0] == detector and (not node or fired[1] == node)
+
+
+def _fired(alerts: Iterable[AlertRecord]) -> list[tuple[str, str]]:
+    return [(a.detector, a.node or "") for a in alerts if a.event == "fired"]
+
+
 def missing_alerts(
     expectation: Expectation, alerts: Iterable[AlertRecord]
 ) -> list[tuple[str, str]]:
     """The expected alerts (detector, node) that have not fired."""
-    fired = {(a.detector, a.node or "") for a in alerts if a.event == "fired"}
-    return [
-        (d, n) for d, n in expectation.alerts if not any(f[0] == d and (not n or f[1] == n)
-                                                         for f in fired)
-    ]  # fmt: skip
+    fired = _fired(alerts)
+    return [(d, n) for d, n in expectation.alerts if not any(_matches(f, d, n) for f in fired)]
 
 
 def judge(
@@ -247,10 +253,10 @@ def judge(
             ok = False
             lines.append(f"the failure reason does not mention {word!r}")
     records = list(alerts)
-    fired = [(a.detector, a.node or "") for a in records if a.event == "fired"]
+    fired = _fired(records)
     resolved = {(a.detector, a.node or "") for a in records if a.event == "resolved"}
     for detector, node in expectation.alerts:
-        hits = [f for f in fired if f[0] == detector and (not node or f[1] == node)]
+        hits = [f for f in fired if _matches(f, detector, node)]
         if hits:
             lines.append(
                 f"{detector} alert fired for {', '.join(sorted({h[1] or '-' for h in hits}))}"
@@ -265,9 +271,7 @@ def judge(
             lines.append("alerts still firing: " + ", ".join(f"{d}:{n or '-'}" for d, n in open_))
     if expectation.no_other_alerts:
         wanted = set(expectation.alerts)
-        others = sorted(
-            {f for f in fired if not any(f[0] == d and (not n or f[1] == n) for d, n in wanted)}
-        )
+        others = sorted({f for f in fired if not any(_matches(f, d, n) for d, n in wanted)})
         if others:
             ok = False
             lines.append("unexpected alerts: " + ", ".join(f"{d}:{n or '-'}" for d, n in others))
