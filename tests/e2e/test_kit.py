@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from integration.solo_chain import free_port_base
@@ -72,18 +73,24 @@ def kit_profile(
             )  # fmt: skip
 
 
-def test_an_sdk045_chain_reaches_restarted_from_its_profile_alone(
-    kit_profile: tuple[Path, str, dict[str, str]],
-) -> None:
-    profile, _project, env = kit_profile
+def run_to_restarted(profile: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`rehearse run` on ``profile``; its report, once the run exited 0."""
     proc = subprocess.run(
         [sys.executable, "-m", "agent", "run", "--config", str(profile), "--plain"],
         env=env, cwd=profile.parent, capture_output=True, text=True, timeout=840,
     )  # fmt: skip
     report_path = profile.parent / "report.json"
     assert report_path.exists(), proc.stderr[-3000:]
-    report = json.loads(report_path.read_text())
+    report: dict[str, Any] = json.loads(report_path.read_text())
     assert proc.returncode == 0, (report.get("failure"), proc.stdout[-2000:], proc.stderr[-2000:])
+    return report
+
+
+def test_an_sdk045_chain_reaches_restarted_from_its_profile_alone(
+    kit_profile: tuple[Path, str, dict[str, str]],
+) -> None:
+    profile, _project, env = kit_profile
+    report = run_to_restarted(profile, env)
     assert report["outcome"] == "restarted"
     checks = {c["name"]: c for c in report["checks"]}
     for name in ("cosmovisor_current", "applied_plan_height", "app_version_changed",
@@ -140,14 +147,7 @@ def test_the_bundled_chain_reaches_restarted_as_a_kit_profile(
     of its two sources and a genesis patch: the 40 seeded players reach the v2
     migration, and the leaderboard it computes passes the profile's own check."""
     profile, _project, env = kit_profile
-    proc = subprocess.run(
-        [sys.executable, "-m", "agent", "run", "--config", str(profile), "--plain"],
-        env=env, cwd=profile.parent, capture_output=True, text=True, timeout=840,
-    )  # fmt: skip
-    report_path = profile.parent / "report.json"
-    assert report_path.exists(), proc.stderr[-3000:]
-    report = json.loads(report_path.read_text())
-    assert proc.returncode == 0, (report.get("failure"), proc.stdout[-2000:], proc.stderr[-2000:])
+    report = run_to_restarted(profile, env)
     checks = {c["name"]: c for c in report["checks"]}
     assert {c["result"] for c in checks.values()} == {"pass"}, checks
     assert {"leaderboard_migrated", "leaderboard_kept", "app_hash_agree"} <= set(checks)
