@@ -80,9 +80,11 @@ def resolve_binary(spec: BinarySpec, which: str, base: Path, program: str, say: 
         raise KitError(f"kit.{which}.image: {exc}") from None
 
 
-def _busybox(kit: KitConfig, base: Path) -> Path:
-    if kit.busybox:
-        p = Path(kit.busybox)
+def busybox(given: str = "", base: Path = Path()) -> Path:
+    """A static busybox for the images: ``given`` (``kit.busybox``), else the bundled
+    one, else one fetched once by the bundled script into the build cache."""
+    if given:
+        p = Path(given)
         return p if p.is_absolute() else base / p
     bundled = bundle_root() / "prod-sim" / "build" / "busybox"
     if bundled.is_file():
@@ -170,18 +172,19 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
     program = kit.program
     v1 = resolve_binary(kit.v1, "v1", base, program, say)
     v2 = resolve_binary(kit.v2, "v2", base, program, say)
-    busybox = _busybox(kit, base)
+    busybox_bin = busybox(kit.busybox, base)
     cosmovisor = _cosmovisor(say)
     upgrade = cfg.chain.upgrade_name
     tags = plan.images(kit, upgrade)
     homes = plan.homes(kit)
     ctx = root / "images"
     try:
-        images.stage(ctx / "v1", {"busybox": busybox, "chain": v1}, images.node_dockerfile(program))
-        images.stage(ctx / "v2", {"busybox": busybox, "chain": v2}, images.node_dockerfile(program))
+        node = images.node_dockerfile(program)
+        images.stage(ctx / "v1", {"busybox": busybox_bin, "chain": v1}, node)
+        images.stage(ctx / "v2", {"busybox": busybox_bin, "chain": v2}, node)
         images.stage(
             ctx / "cosmovisor",
-            {"busybox": busybox, "cosmovisor": cosmovisor, "chain-v1": v1, "chain-v2": v2},
+            {"busybox": busybox_bin, "cosmovisor": cosmovisor, "chain-v1": v1, "chain-v2": v2},
             images.cosmovisor_dockerfile(program, upgrade, homes["node"], homes["daemon"]),
         )
         for which in ("v1", "v2", "cosmovisor"):

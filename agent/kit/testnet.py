@@ -27,7 +27,7 @@ from agent.kit.forms import CliForms, commands_of, forms_from_help
 from agent.kit.genesis import bond_denom, merge, set_denom, set_gov
 from agent.kit.plan import GRPC, P2P, REST, RPC, KitNode
 
-__all__ = ["ChainBinary", "Network", "TestnetError", "generate", "reset", "toml_set"]
+__all__ = ["ChainBinary", "Network", "TestnetError", "generate", "reset", "reset_home", "toml_set"]
 
 
 class TestnetError(RuntimeError):
@@ -275,7 +275,7 @@ def _locked(home: Path) -> str | None:
     return None
 
 
-def _reset_home(home: Path) -> None:
+def reset_home(home: Path) -> None:
     """What ``unsafe-reset-all --keep-addr-book`` leaves, as files (no binary start):
     data/ made anew with an empty sign state; keys, config and genesis kept. An
     upgrade-info.json from a rehearsed upgrade goes with data/."""
@@ -302,4 +302,4 @@ def reset(root: Path, nodes: list[str]) -> None:
         if held:
             raise TestnetError(f"{n} looks running ({held} is locked): bring the stack down")
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
-        list(pool.map(lambda n: _reset_home(root / n), nodes))
+        list(pool.map(lambda n: reset_home(root / n), nodes))

@@ -1,8 +1,10 @@
-"""Sign-first transactions end to end: ChainCLI.sign in a real `checkersd_i:v1` container
-with no network, broadcast over RPC to a real solo chain, re-broadcast recognised."""
+"""Sign-first transactions end to end: ChainCLI.sign in a real checkersd container (the
+chain kit's node image of the solo chain's binary) with no network, broadcast over RPC
+to a real solo chain, re-broadcast recognised."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -26,13 +28,14 @@ from agent.adapters.rest import RestClient
 from agent.adapters.rpc import HttpCometRPC
 from agent.config import Config, VoterConfig, parse_config
 from agent.errors import CommandFailed, ProtocolError
+from agent.kit import images
+from agent.kit.build import busybox
 
 from .solo_chain import CHAIN_ID, DENOM, SoloChain
 from .test_docker_events_real import docker_available
 
 pytestmark = [pytest.mark.anyio, pytest.mark.chain, pytest.mark.docker, pytest.mark.timeout(180)]
 
-IMAGE = "checkersd_i:v1"
 PASSWORD = "sign-first test password"
 FUNDS = 5_000_000_000
 
@@ -43,6 +46,15 @@ class Desk:
     voter: VoterConfig
     address: str
     project: str
+
+
+def cli_image(binary: Path, work: Path) -> str:
+    """The kit's node image of ``binary``, tagged by its content (a rebuild is a cache hit)."""
+    tag = f"rehearse-test/checkersd:{hashlib.sha256(binary.read_bytes()).hexdigest()[:12]}"
+    ctx = work / "image"
+    images.stage(ctx, {"busybox": busybox(), "chain": binary}, images.node_dockerfile("checkersd"))
+    images.build_image(tag, ctx)
+    return tag
 
 
 def _host(chain: SoloChain, *args: str, stdin: str = "") -> str:
@@ -73,11 +85,10 @@ def _wait_account(api_url: str, address: str, deadline: float = 30.0) -> None:
 def desk(solo_chain: SoloChain) -> Iterator[Desk]:
     """A desk with a file-keyring key `alice`, funded by the solo chain's validator."""
     docker_available()
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
-        pytest.skip(f"{IMAGE} is not built: run `make prod-sim`")
     project = f"signtest-{uuid.uuid4().hex[:8]}"
     root = Path(tempfile.mkdtemp(prefix="rehearse-sign-"))
     try:
+        image = cli_image(solo_chain.binary, root)
         home = root / "desk-alice"
         # A new file keyring asks for its password twice (enter, confirm).
         out = _host(
@@ -124,7 +135,7 @@ def desk(solo_chain: SoloChain) -> Iterator[Desk]:
                     "tx_node": "solo",
                     # the checkers profile (the schema defaults are simd's)
                     "binary": "checkersd",
-                    "cli_image_v1": IMAGE,
+                    "cli_image_v1": image,
                     "cli_home": "/root/.checkers",
                     "denom": DENOM,
                     "deposit": f"10000000{DENOM}",

@@ -1,32 +1,20 @@
-"""prod-sim's reset, done as files, leaves what `checkersd comet unsafe-reset-all
+"""The kit's reset, done as files, leaves what `checkersd comet unsafe-reset-all
 --keep-addr-book` leaves: compared on two copies of one real node home."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from agent.kit.testnet import reset_home
 
 from .conftest import require_binary
 
 pytestmark = pytest.mark.timeout(120)
-
-TESTNET_PY = Path(__file__).resolve().parents[2] / "prod-sim" / "testnet.py"
-
-
-def _testnet() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("prodsim_testnet", TESTNET_PY)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _tree(home: Path) -> dict[str, str]:
@@ -69,7 +57,7 @@ def test_reset_as_files_matches_unsafe_reset_all(tmp_path: Path) -> None:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     (by_cli / "data" / "upgrade-info.json").unlink(missing_ok=True)  # what reset adds
-    _testnet().reset_home(by_files)
+    reset_home(by_files)
 
     assert _tree(by_files) == _tree(by_cli)
     assert sorted(p.name for p in (by_files / "data").iterdir()) == ["priv_validator_state.json"]
