@@ -1,10 +1,10 @@
-# Entry points: `make prod-sim` (binaries and images), `make testnet`, `make test`.
+# Entry points: `make rehearse` (the main job) and `make test`; `make check` first.
 SHELL := /bin/bash
 BUILD := prod-sim/build
 GOFLAGS_STATIC := CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 PYTHON ?= python3
 
-.PHONY: prod-sim binaries testnet test go-test
+.PHONY: binaries test go-test
 
 binaries: $(BUILD)/checkersd-v1 $(BUILD)/checkersd-v2 $(BUILD)/cosmovisor
 
@@ -24,37 +24,18 @@ $(BUILD)/cosmovisor: prod-sim/cosmovisor/go.mod prod-sim/cosmovisor/go.sum
 go-test:
 	cd prod-sim/chain && $(GOFLAGS_STATIC) go test -trimpath ./... && $(GOFLAGS_STATIC) go test -trimpath -tags v2 ./...
 
-# ---- prod-sim: images and testnet (see prod-sim/README.md) ----
-.PHONY: prereqs busybox images testnet-reset ports-check
+# ---- the bundled chain's binaries, for the tests and recordings (prod-sim/README.md) ----
+# (`make rehearse` needs none of these: the chain kit builds what it runs.)
+.PHONY: prereqs busybox
 
 # Fail early with a clear message if Go, Docker, Compose or Python are missing/too old.
 prereqs:
 	prod-sim/scripts/check-prereqs.sh
 
-# Binaries + busybox + the three images (checkersd_i:v1, checkersd_i:v2, cosmovisor_i:v1tov2).
-prod-sim: prereqs
-	@$(MAKE) --no-print-directory images
-
 busybox: $(BUILD)/busybox
 
 $(BUILD)/busybox:
 	prod-sim/scripts/busybox.sh
-
-# Always runs: docker's layer cache makes an unchanged rebuild take a few seconds.
-images: binaries busybox
-	prod-sim/scripts/build-images.sh
-
-# Fresh v1 testnet in prod-sim/<node> homes. Needs REHEARSE_KEYRING_PASSWORD (>= 8 chars).
-# FORCE=1 replaces an existing testnet.
-testnet:
-	$(PYTHON) prod-sim/testnet.py generate $(if $(FORCE),--force)
-
-# Rewind the testnet to its v1 genesis state (bring the Compose stack down first).
-testnet-reset:
-	$(PYTHON) prod-sim/testnet.py reset
-
-ports-check:
-	$(PYTHON) prod-sim/testnet.py ports-check
 
 # ---- profile sdkbump: bump chain, SDK v0.47.17 -> v0.50.15 (profiles/sdkbump/README.md) ----
 # A kit profile: `rehearse run --config profiles/sdkbump/rehearse.toml` builds its
@@ -111,7 +92,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # The main job: a full, unattended upgrade rehearsal of the bundled chain, on the
-# network the chain kit builds from profiles/checkers (prod-sim's topology).
+# network the chain kit builds from prod-sim/rehearse.toml (the tutorial's topology).
 rehearse: venv
 	scripts/rehearse.sh
 
@@ -122,7 +103,7 @@ agent-image:
 	PYTHON=$(PYTHON) scripts/build-agent-image.sh
 
 # Every test: the Go migration test, then unit, integration and e2e tests.
-test: venv prod-sim binaries-sdkbump sdk-lines agent-image go-test
+test: venv prereqs binaries busybox binaries-sdkbump sdk-lines agent-image go-test
 	$(VENV)/bin/python -m pytest
 
 # Docker-free and Go-free, in about a minute: lint, types, and the unit tests with a

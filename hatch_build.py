@@ -1,11 +1,12 @@
-"""Wheel build hook: ship the default config and the prod-sim next to the package.
+"""Wheel build hook: ship the default config and the bundled chain next to the package.
 
-The wheel carries ``config.toml`` and the ``prod-sim/`` tree (sources, Compose
-files, scripts, Dockerfiles) as the top-level data directory ``rehearse_data/``
-beside ``agent/`` in site-packages, so every install layout (a venv, pipx,
-``--user``, ``--target``) finds it next to the package (``agent/bundle.py``).
-What git ignores stays out (built binaries, generated testnet homes, the
-keyring password). Editable installs ship nothing: they read the checkout.
+The wheel carries ``config.toml`` and the ``prod-sim/`` tree (the chain's sources,
+its kit profile, players, check and scripts) as the top-level data directory
+``rehearse_data/`` beside ``agent/`` in site-packages, so every install layout (a
+venv, pipx, ``--user``, ``--target``) finds it next to the package
+(``agent/bundle.py``). What git ignores stays out (built binaries, the kit's
+network with its keyring password, the agent's state and reports). Editable
+installs ship nothing: they read the checkout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 DATA_DIR = "rehearse_data"
 # Never shipped, whatever .gitignore says (it may be missing from a source tree).
-NEVER = ("prod-sim/build/", "prod-sim/.keyring-password", "prod-sim/testnet.lock")
+NEVER = ("prod-sim/build/", "prod-sim/.kit/", "prod-sim/.rehearse/", "prod-sim/report.")
 
 
 class BundleHook(BuildHookInterface):  # type: ignore[type-arg]

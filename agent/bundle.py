@@ -1,4 +1,6 @@
-"""The bundled data (the default ``config.toml`` and the prod-sim tree) and ``rehearse init``.
+"""The bundled data (``config.toml``, the bundled chain's profile with every key shown,
+and the prod-sim tree: the chain's sources, its short profile and its check) and
+``rehearse init``.
 
 Where the data is:
 
@@ -39,21 +41,14 @@ DATA_DIR = "rehearse_data"
 CONFIG = "config.toml"
 PROD_SIM = "prod-sim"
 # Never copied out of a source checkout's prod-sim/ (as in .gitignore): build
-# outputs, the generated testnet homes and lock, the keyring password.
-_NOT_SOURCE_TOP = (
-    "build",
-    "testnet.lock",
-    ".keyring-password",
-    "desk-*",
-    "val-*",
-    "sentry-*",
-    "node-*",
-)
+# outputs, the network the kit made (homes, desks, the keyring password), the
+# agent's state and reports.
+_NOT_SOURCE_TOP = ("build", ".kit", ".rehearse", ".keyring-password", "report.*")
 _NOT_SOURCE_ANY = ("__pycache__", "*.pyc")
 
 
 def _is_bundle(root: Path) -> bool:
-    return (root / CONFIG).is_file() and (root / PROD_SIM / "docker-compose.yml").is_file()
+    return (root / CONFIG).is_file() and (root / PROD_SIM / "rehearse.toml").is_file()
 
 
 def _candidates() -> list[Path]:
@@ -112,7 +107,7 @@ def init(dest: Path, *, with_prod_sim: bool = False, force: bool = False) -> Ini
 
     Refuses (``InitRefused``, nothing written) when a target exists and not
     ``force``. With ``force`` an existing prod-sim is updated in place: its
-    build outputs and testnet homes are kept.
+    build outputs and the network the kit made are kept.
     """
     root = bundle_root()
     config = dest / CONFIG
@@ -146,33 +141,29 @@ def source_files(src: Path) -> list[Path]:
 
 def next_steps(result: InitResult, dest: Path) -> list[str]:
     """What ``rehearse init`` prints: what it wrote and what to run next."""
-    lines = [f"wrote {result.config} (the documented default configuration)"]
+    lines = [f"wrote {result.config} (the bundled chain's profile, every key documented)"]
     if result.prod_sim is None:
         lines += [
-            "next: edit it for your chain ([stack] Compose files, [chain], [[nodes]],",
-            "[[voters]]), then `rehearse check-config` and `rehearse doctor`.",
-            "Its defaults run the bundled prod-sim from ./prod-sim:",
+            "next: edit it for your chain ([kit] v1 and v2, [topology], [chain]), or let",
+            "`rehearse init --chain v1=PATH v2=PATH --upgrade NAME` write a profile for",
+            "your binaries; then `rehearse check-config` and `rehearse doctor`.",
+            "As written it rehearses the bundled chain from ./prod-sim:",
             "`rehearse init --prod-sim` writes that too.",
         ]
         return lines
     lines.append(
-        f"wrote {result.prod_sim}/ ({result.prod_sim_files} files: chain sources, "
-        "Compose files, Dockerfiles, scripts, testnet.py)"
+        f"wrote {result.prod_sim}/ ({result.prod_sim_files} files: the chain's sources, "
+        "its profile, its check)"
     )
     if result.prod_sim in result.replaced:
-        lines.append("  (updated in place: its build/ and testnet homes are kept)")
+        lines.append("  (updated in place: its build/ and the kit's network are kept)")
     cd = [] if dest.resolve() == Path.cwd().resolve() else [f"cd {dest}"]
     steps = [
         *cd,
         "prod-sim/scripts/check-prereqs.sh     # Go >= 1.24, Docker, Compose, Python >= 3.11",
-        "prod-sim/scripts/build-binaries.sh    # the static chain binaries -> prod-sim/build/",
-        "prod-sim/scripts/busybox.sh           # a static busybox for the images",
-        "prod-sim/scripts/build-images.sh      # the three Docker images",
         "export REHEARSE_KEYRING_PASSWORD='at-least-8-chars'",
-        "python3 prod-sim/testnet.py generate  # the v1 testnet homes, in prod-sim/",
+        "rehearse kit build                    # binaries, images, homes (minutes, once)",
         "rehearse doctor                       # everything a run needs",
         "rehearse run                          # the rehearsal",
     ]
-    return [*lines, "next, to build and run the prod-sim (prod-sim/README.md has more):"] + [
-        f"  {s}" for s in steps
-    ]
+    return [*lines, "next, to build and rehearse the bundled chain:"] + [f"  {s}" for s in steps]

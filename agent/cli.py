@@ -1,4 +1,5 @@
-"""`rehearse`: rehearse a Cosmos SDK chain upgrade on the prod-sim, and watch chains.
+"""`rehearse`: rehearse a Cosmos SDK chain upgrade on a production-like network, and
+watch chains.
 
 Exit codes (one meaning each):
   0    the expected outcome: the rehearsal ended as its scenario expects (happy:
@@ -108,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--prod-sim",
         action="store_true",
-        help="also write the prod-sim tree (chain sources, Compose files, scripts) to DIR/prod-sim",
+        help="also write the bundled chain (its sources, profile and check) to DIR/prod-sim",
     )
     init.add_argument(
         "--chain",
@@ -120,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--force",
         action="store_true",
-        help="overwrite config.toml; update an existing prod-sim in place (build, homes kept)",
+        help="overwrite config.toml; update an existing prod-sim in place (build, network kept)",
     )
     status = sub.add_parser(
         "status",
@@ -145,6 +146,15 @@ def _parser() -> argparse.ArgumentParser:
         help="build the binaries, images, node homes and Compose files (run does it too)",
     )
     kit_sub.add_parser("down", parents=[cfg_arg], help="take the profile's stack down")
+    watch_cfg = kit_sub.add_parser(
+        "watch-config",
+        parents=[cfg_arg],
+        help="print the config of a watcher in a container beside the profile's network "
+        "(deploy/compose/docker-compose-watch.yml mounts it)",
+    )
+    watch_cfg.add_argument(
+        "--state-dir", default="/var/lib/rehearse", help="the watcher's own files (absolute)"
+    )
     alerts = sub.add_parser("alerts", help="alert sinks")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
     alerts_sub.add_parser(
@@ -481,6 +491,16 @@ def main(argv: list[str] | None = None) -> int:
     path = _config_path(args.config)
     try:
         cfg = load_config(path)
+        if args.command == "run" and not args.attach and not cfg.stack.reset_command:
+            # A rehearsal starts its network from v1 genesis: without a reset the
+            # second run would start on the upgraded chain.
+            raise ConfigError(
+                "stack.reset_command",
+                [],
+                "is empty: a rehearsal resets the homes to v1 genesis first; name the "
+                "command that does (the chain kit sets it), or drive a running network "
+                "with --attach",
+            )
         if args.command == "run":
             read_password(cfg)  # fail now, before anything is launched
             cfg.rest_url  # noqa: B018 (a rehearsal reads the chain over REST: one node must serve it)
@@ -515,6 +535,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "status":
         return _status(cfg, args.json)
+    if args.command == "kit" and args.kit_command == "watch-config":
+        from agent.kit.watch_config import watch_config
+
+        if not args.state_dir.startswith("/"):
+            print(f"rehearse: error: --state-dir: {args.state_dir!r} is not absolute",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        print(watch_config(cfg, args.state_dir), end="")
+        return EXIT_OK
     if args.command == "kit" and args.kit_command == "down":
         from agent.kit.cli import kit_down
 

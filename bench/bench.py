@@ -21,10 +21,10 @@
 4. Stall to alert (--stall-reps): one fake node stops producing blocks; the
    time from the stop to the stall notification at a local webhook sink, beside
    the stall threshold and the evaluation interval (target: their sum).
-5. First `make rehearse` on a fresh clone (--first-run): Go build with an empty
-   GOCACHE, images, rehearsal, timed separately. Long; run it on a quiet machine.
+5. First `make rehearse` on a fresh clone (--first-run): the venv, then the kit's
+   build with empty caches and the rehearsal. Long; run it on a quiet machine.
 
-1 and 5 need Docker and the images (`make prod-sim`); 3 and 4 need only the venv.
+1 and 5 need Docker (the kit builds the images); 3 and 4 need only the venv.
 Medians and ratios only: the machines are shared and noisy.
 """
 
@@ -483,21 +483,21 @@ def synthetic_reaction(blocks: int = 20000) -> tuple[float, float]:
 
 
 def first_run(keep: bool = False) -> dict[str, float]:
-    """The first `make rehearse` on a fresh clone, split into its three costs.
+    """The first `make rehearse` on a fresh clone, split into its two costs.
 
     Clones this repository's committed HEAD into a temporary directory and runs,
     timing each separately:
-      1. `make binaries`  the Go build (checkersd v1 and v2, Cosmovisor) with an
-                          empty build cache (GOCACHE in the temp dir); the module
-                          cache (GOMODCACHE) stays the user's: downloads are not
-                          build time, and the module proxy may be slow or far.
-      2. `make images`    busybox and the three images (Docker's layer cache is
-                          the machine's: a first run on a new machine pays more).
-      3. `make rehearse`  the venv (offline from ../shared/wheels when it exists,
-                          linked beside the clone), the testnet, the rehearsal.
-    Long (minutes) and heavy: it builds under the same image tags and uses the
-    prod-sim's usual ports, so run it on a quiet machine, never beside other
-    rehearsals or e2e tests.
+      1. `make venv`      the Python environment (offline from ../shared/wheels
+                          when it exists, linked beside the clone).
+      2. `make rehearse`  the chain kit's build with an empty Go build cache and
+                          an empty kit cache (GOCACHE and XDG_CACHE_HOME in the
+                          temp dir): checkersd v1 and v2, Cosmovisor, busybox, the
+                          images, the homes; then the rehearsal. The module cache
+                          (GOMODCACHE) stays the user's: downloads are not build
+                          time, and the module proxy may be slow or far. Docker's
+                          layer cache is the machine's.
+    Long (minutes) and heavy: it uses the bundled profile's ports, so run it on a
+    quiet machine, never beside other rehearsals or e2e tests.
     """
     tmp = Path(tempfile.mkdtemp(prefix="rh-first-run-"))
     clone = tmp / "rehearse"
@@ -507,10 +507,11 @@ def first_run(keep: bool = False) -> dict[str, float]:
         (tmp / "shared").symlink_to(shared)  # the Makefile's ../shared/wheels
     env = dict(os.environ)
     env["GOCACHE"] = str(tmp / "gocache")
+    env["XDG_CACHE_HOME"] = str(tmp / "cache")
     env.pop("VIRTUAL_ENV", None)
     out: dict[str, float] = {}
     try:
-        for step in ("binaries", "images", "rehearse"):
+        for step in ("venv", "rehearse"):
             t0 = time.monotonic()
             r = subprocess.run(["make", "-C", str(clone), step], env=env)
             out[f"{step}_s"] = time.monotonic() - t0

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Run a full rehearsal of the bundled chain (what `make rehearse` calls): the kit
-# profile profiles/checkers/rehearse.toml, whose network the chain kit builds from
-# the chain's sources (prod-sim/chain) on the first run and reuses after.
+# profile prod-sim/rehearse.toml, whose network the chain kit builds from the
+# chain's sources (prod-sim/chain) on the first run and reuses after.
 # The keyring password comes from REHEARSE_KEYRING_PASSWORD; when unset, a random
 # one is created once in the kit directory's .keyring-password (mode 600,
 # gitignored) and reused. It is handed on in the environment, never in argv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-profile=profiles/checkers/rehearse.toml
-kit=profiles/checkers/.kit
+profile=prod-sim/rehearse.toml
+kit=prod-sim/.kit
 pwfile=$kit/.keyring-password
 if [ -z "${REHEARSE_KEYRING_PASSWORD:-}" ]; then
   if [ ! -s "$pwfile" ] && [ -f "$kit/node-carol/config/genesis.json" ]; then

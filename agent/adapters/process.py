@@ -49,9 +49,6 @@ INHERITED = (
     "DOCKER_TLS_VERIFY",
     "DOCKER_CONTEXT",
 )
-# The prod-sim's published ports: Compose interpolates them and `testnet.py
-# ports-check` reads them (the e2e tests move them to free ports). Not secrets.
-INHERITED_PATTERN = re.compile(r"REHEARSE_[A-Z0-9_]+_PORT")
 # How long a killed group gets to be reaped before we stop waiting.
 REAP_DEADLINE = 5.0
 
@@ -91,7 +88,6 @@ def child_env(
     ``os.environ``) that are set, plus ``extra`` (the caller's, which wins)."""
     parent = os.environ if parent is None else parent
     env = {k: parent[k] for k in INHERITED if k in parent}
-    env.update({k: v for k, v in parent.items() if INHERITED_PATTERN.fullmatch(k)})
     env.setdefault("PATH", os.defpath)
     env.update(extra or {})
     return env

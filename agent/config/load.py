@@ -58,7 +58,14 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
         sections = validate(_KitSections, raw, base_dir)
         kit_dir = Path(sections.kit.dir).expanduser()
         kit_dir = kit_dir if kit_dir.is_absolute() else base_dir / kit_dir
-        raw = derived_sections(raw, sections.kit, sections.topology, kit_dir)
+        # The binaries' local paths made absolute once, here: the image tags derive
+        # from them, and the build must name the images the configuration names.
+        kit = sections.kit
+        kit = kit.model_copy(update={"v1": kit.v1.anchored(base_dir),
+                                     "v2": kit.v2.anchored(base_dir)})  # fmt: skip
+        raw = {**raw, "kit": {**raw["kit"], "v1": kit.v1.model_dump(),
+                              "v2": kit.v2.model_dump()}}  # fmt: skip
+        raw = derived_sections(raw, kit, sections.topology, kit_dir)
         raw.setdefault("topology", {})
     return validate(Config, raw, base_dir)
 

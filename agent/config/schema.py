@@ -22,7 +22,6 @@ from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ConfigError
 from agent.kit.spec import KitConfig, TopologyConfig
 from agent.validation import (
-    Argv,
     ArgvValue,
     Count,
     HttpUrl,
@@ -109,14 +108,19 @@ class StackConfig(Schema):
     project: Annotated[str, AfterValidator(_project)] = Field(
         default="rehearse", description="Compose project name"
     )
-    compose_dir: Text = "prod-sim"
+    compose_dir: Text = "."
     base_file: Text = "docker-compose.yml"
     cosmovisor_file: Text = "docker-compose-cosmovisor.yml"
     v2_file: Text = "docker-compose-v2.yml"
     compose_command: Annotated[str | list[str], PlainValidator(_compose_command)] = "auto"
-    reset_command: Argv = Field(default_factory=lambda: ["python3", "prod-sim/testnet.py", "reset"])
-    ports_check_command: Argv = Field(
-        default_factory=lambda: ["python3", "prod-sim/testnet.py", "ports-check"]
+    # Without the kit a stack names these itself: there is no sensible default.
+    reset_command: list[Text] = Field(
+        default_factory=list,
+        max_length=256,
+        description="resets the homes to v1 genesis; a rehearsal without --attach needs one",
+    )
+    ports_check_command: list[Text] = Field(
+        default_factory=list, max_length=256, description="checks the host ports; []: none"
     )
     testnet_dir: OptionalText = Field(default="", description='"" means compose_dir')
     restart_command: list[Text] = Field(
@@ -320,7 +324,7 @@ class ScenarioConfig(Schema):
         default="node-carol", description="the node carol-without-cosmovisor runs on plain v1"
     )
     no_cosmovisor_overlay: Text = Field(
-        default="docker-compose-carol-plain.yml",
+        default="docker-compose-plain.yml",
         description="Compose file (in compose_dir) that runs that node without Cosmovisor",
     )
     pause_s: Seconds = Field(default=35.0, description="validator-paused: how long")
@@ -427,8 +431,8 @@ def _default_nodes() -> list[NodeConfig]:
 
 def _default_voters() -> list[VoterConfig]:
     return [
-        VoterConfig(name="alice", key="alice", desk="prod-sim/desk-alice"),
-        VoterConfig(name="bob", key="bob", desk="prod-sim/desk-bob"),
+        VoterConfig(name="alice", key="alice", desk="desk-alice"),
+        VoterConfig(name="bob", key="bob", desk="desk-bob"),
     ]
 
 

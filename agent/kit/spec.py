@@ -3,6 +3,8 @@ from which the kit builds everything else."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, model_validator
@@ -38,6 +40,17 @@ class BinarySpec(Schema):
         if self.image and not self.path:
             raise problems([(("path",), self.path, "an image needs the binary's path in it")])
         return self
+
+    def anchored(self, base: Path) -> BinarySpec:
+        """This spec with its local paths absolute: what an image tag is derived from,
+        so two profiles whose ``source = "chain"`` name different directories never
+        share a tag."""
+        update = {
+            k: os.path.normpath(base / Path(v).expanduser())
+            for k in ("binary", "source")
+            if (v := getattr(self, k))
+        }
+        return self.model_copy(update=update)
 
     def describe(self) -> str:
         if self.binary:

@@ -350,7 +350,8 @@ async def _preflight(cfg: Config) -> None:
         image = getattr(cfg.chain, key)
         r = await run_command(["docker", "image", "inspect", image], deadline=20, check=False)
         if r.returncode != 0:
-            raise ConfigError(f"chain.{key}", image, "no such image (build it: make prod-sim)")
+            fix = "rehearse kit build" if cfg.kit is not None else "build or load it"
+            raise ConfigError(f"chain.{key}", image, f"no such image ({fix})")
 
 
 async def _check_keyring(cfg: Config, cli: ChainCLI) -> None:
@@ -453,7 +454,7 @@ async def _run_rehearsal(
             f"{state.params.scenario!r}: resume it without --scenario, or start anew with --fresh",
         )
     if state is not None and state.params.attach != attach:
-        mode = "attached to a running network" if state.params.attach else "on the prod-sim"
+        mode = "attached to a running network" if state.params.attach else "on its own network"
         raise ConfigError(
             "--attach",
             attach,
@@ -463,7 +464,7 @@ async def _run_rehearsal(
     sc = scenario_for(cfg, state.params.scenario if state is not None else scenario or "happy")
     if attach and (sc.faults or sc.launch_overlays or sc.supervised):
         raise ConfigError(
-            "--scenario", sc.name, "injects faults into the prod-sim; not with --attach"
+            "--scenario", sc.name, "injects faults into its own network; not with --attach"
         )
     fresh_id = None
     if state is None:

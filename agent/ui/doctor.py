@@ -61,7 +61,7 @@ class Probes(Protocol):
 
 
 FIX_DOCKER = "start the Docker daemon, or set DOCKER_HOST to reach it"
-FIX_IMAGES = "build the images: `make prod-sim`"
+FIX_IMAGES = "build or load the images the Compose files and [chain] name"
 FIX_COMPOSE = (
     "install the Compose plugin (`docker compose`) or `docker-compose`, "
     "or set stack.compose_command"
@@ -70,7 +70,9 @@ FIX_PORTS = "stop what holds the ports (`docker ps`, `ss -ltnp`), then run docto
 FIX_PASSWORD = (
     "export the password in the variable keyring.password_env names, or set keyring.password_file"  # noqa: E501
 )
-FIX_KEYRING = "use the password the testnet was made with, or remake it: `make testnet FORCE=1`"
+FIX_KEYRING = (
+    "use the password the desks were made with, or remove the kit's directory to remake them"
+)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -156,7 +158,7 @@ async def _stack(cfg: Config, probes: Probes, docker_ok: bool, stack_up: bool) -
             missing = [i for i in wanted if not await probes.image_present(i)]
             if not wanted:
                 why = f"the Compose files name none (stack.compose_dir = {cfg.compose_dir})"
-                fix = "point stack.compose_dir at the prod-sim"
+                fix = "point stack.compose_dir at the stack's Compose files"
                 checks.append(Check("stack images", "fail", why, fix))
             elif missing:
                 checks.append(Check("stack images", "fail", f"missing: {', '.join(missing)}",

@@ -3,7 +3,7 @@
 #   Go      >= 1.24   (chain and cosmovisor go.mod say `go 1.24`)
 #   Docker  >= 20.10, daemon reachable, API >= 1.41
 #   Compose: `docker compose` v2, or `docker-compose` >= 1.27 (first with `extends` in the v3 format)
-#   Python  >= 3.11   (prod-sim/testnet.py; stdlib only)
+#   Python  >= 3.11   (the agent)
 # Usage: check-prereqs.sh [--no-go]   (--no-go when the binaries are already built)
 set -uo pipefail
 
@@ -57,7 +57,7 @@ fi
 
 py="${PYTHON:-python3}"
 if ! command -v "$py" >/dev/null; then
-    err "$py not found (need Python >= 3.11 for prod-sim/testnet.py)"
+    err "$py not found (need Python >= 3.11 for the agent)"
 elif ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     err "$py is $("$py" -V 2>&1), need >= 3.11"
 fi

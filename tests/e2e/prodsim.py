@@ -1,5 +1,5 @@
 """A private five-node network of the bundled chain for one test, built by the chain
-kit from profiles/checkers: its own kit directory, its own Compose project and its
+kit from prod-sim/rehearse.toml: its own kit directory, its own Compose project and its
 own free ports on 127.0.0.1, so tests never touch the user's stacks and CI runs
 never collide.
 """
@@ -24,9 +24,8 @@ from typing import Any
 from integration.solo_chain import free_port_base
 
 REPO = Path(__file__).resolve().parents[2]
-PROD_SIM = REPO / "prod-sim"
 # The bundled chain's kit profile: its sources, the tutorial topology, its players.
-PROFILE = REPO / "profiles" / "checkers"
+PROD_SIM = REPO / "prod-sim"
 NODES = ["val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"]
 # The Compose files a test names, as the kit generates them (base + overlay).
 KIT_FILES = {
@@ -45,12 +44,12 @@ def compose_prefix() -> list[str]:
 
 
 def profile_text(port_base: int, kit_dir: Path) -> str:
-    """profiles/checkers/rehearse.toml with its paths absolute, its kit in ``kit_dir``
-    and on ``port_base``."""
-    text = (PROFILE / "rehearse.toml").read_text()
+    """prod-sim/rehearse.toml with its paths absolute, its kit in ``kit_dir`` and on
+    ``port_base``."""
+    text = (PROD_SIM / "rehearse.toml").read_text()
     text = re.sub(r"(?m)^port_base = \d+\n", "", text)
-    text = text.replace('"../../', f'"{REPO}/')
-    text = re.sub(r'(?m)^genesis = "([^"]+)"', lambda m: f'genesis = "{PROFILE / m[1]}"', text)
+    text = re.sub(r'(source|genesis) = "([^"]+)"', lambda m: f'{m[1]} = "{PROD_SIM / m[2]}"', text)
+    text = text.replace('"checks/', f'"{PROD_SIM}/checks/')
     return text.replace("[kit]\n", f'[kit]\nport_base = {port_base}\ndir = "{kit_dir}"\n', 1)
 
 

@@ -1,4 +1,6 @@
-"""The agent in its own image beside the prod-sim: prod-sim/docker-compose-watch.yml.
+"""The agent in its own image beside the bundled chain's network:
+deploy/compose/docker-compose-watch.yml, with the config `rehearse kit watch-config`
+prints.
 
 Host networking (nodes and the webhook receiver on 127.0.0.1), the Docker socket
 read-only for a non-root user in the socket's group, state in a named volume.
@@ -20,13 +22,16 @@ from typing import Any
 import pytest
 from integration.solo_chain import free_ports
 
-from .prodsim import NODES, PROD_SIM, ProdSim, compose_prefix
+from agent.config import load_config
+from agent.kit.watch_config import watch_config
+
+from .prodsim import NODES, REPO, ProdSim, compose_prefix
 from .receiver import Receiver, webhook_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stack, pytest.mark.docker, pytest.mark.timeout(600)]
 
 IMAGE = "rehearse_agent_i:latest"
-WATCH_FILE = PROD_SIM / "docker-compose-watch.yml"
+WATCH_FILE = REPO / "deploy" / "compose" / "docker-compose-watch.yml"
 EVENTS = "rehearse_events_received_total"
 
 
@@ -39,33 +44,16 @@ def _require_image() -> None:
         pytest.skip(msg)
 
 
-def container_config(sim: ProdSim, rec: Receiver, metrics_port: int) -> str:
-    """The agent's config as the container sees it: state under the named volume."""
-    state = "/var/lib/rehearse"
-    lines = [
-        "[stack]",
-        f'project = "{sim.project}"',
-        "[agent]",
-        f'state_dir = "{state}"',
-        f'log_file = "{state}/agent.log"',
-        f'report_json = "{state}/report.json"',
-        f'report_md = "{state}/report.md"',
-        "[watch]",
-        "evaluate_interval_s = 1.0",
-        "heartbeat_interval_s = 1.0",
-        "stall_after_s = 10.0",
-        'disabled = ["lag", "stream_down"]',
-        f'heartbeat_file = "{state}/heartbeat.json"',
-        f'alert_state_file = "{state}/alerts.json"',
-        "[metrics]",
-        "enabled = true",
-        'host = "127.0.0.1"',
-        f"port = {metrics_port}",
-    ]
-    for n in NODES:
-        lines += ["[[nodes]]", f'name = "{n}"', f'service = "{n}"', f'rpc = "{sim.rpc(n)}"']
-    lines += ["[[alerts.sinks]]", 'type = "webhook"', f'url = "{rec.url}"', "timeout_s = 3.0"]
-    return "\n".join(lines) + "\n"
+def container_config(sim: ProdSim, rec: Receiver, metrics_port: int, tmp: Path) -> str:
+    """What `rehearse kit watch-config` prints for the sim's profile (the file an
+    operator mounts), with this test's faster tuning and its webhook."""
+    profile = load_config(sim.write_config(tmp / "profile.toml"))
+    text = watch_config(profile, metrics_port=metrics_port)
+    tuning = ["evaluate_interval_s = 1.0", "heartbeat_interval_s = 1.0", "stall_after_s = 10.0",
+              'disabled = ["lag", "stream_down"]']  # fmt: skip
+    text = text.replace("[watch]\n", "[watch]\n" + "\n".join(tuning) + "\n", 1)
+    sink = ["[[alerts.sinks]]", 'type = "webhook"', f'url = "{rec.url}"', "timeout_s = 3.0"]
+    return text + "\n".join(sink) + "\n"
 
 
 @contextmanager
@@ -123,7 +111,7 @@ def test_agent_container_alerts_on_a_paused_node(sim: ProdSim, tmp_path: Path) -
     (metrics_port,) = free_ports(1)
     with webhook_receiver() as rec:
         config = tmp_path / "watch-config.toml"
-        config.write_text(container_config(sim, rec, metrics_port))
+        config.write_text(container_config(sim, rec, metrics_port, tmp_path))
         config.chmod(0o644)  # the image's user (10001) reads it
         with watch_service(sim, config):
             started = time.monotonic()

@@ -58,7 +58,7 @@ from agent.adapters.rpc import (
     parse_broadcast,
     tx_hash,
 )
-from agent.config import Config, VoterConfig, parse_config
+from agent.config import Config, VoterConfig, load_config, parse_config
 from agent.core import codec
 from agent.core.actions import (
     Action,
@@ -139,7 +139,11 @@ def _load_profile() -> dict[str, Any]:
             c["program"] = [sys.executable, str(REPO / c["program"][-1])]
         checks.append(c)
     return {
-        "chain": doc["chain"],  # the schema's defaults are chain-neutral (simd)
+        # The schema's defaults are chain-neutral (simd): the bundled chain's [chain]
+        # as the kit fills it (program checkersd, its images and homes).
+        "chain": load_config(REPO / "config.toml").chain.model_dump(mode="json"),
+        # A hand-written stack names its reset and port check (no defaults).
+        "stack": {"reset_command": ["reset-homes"], "ports_check_command": ["check-ports"]},
         "reads": doc["reads"],
         "checks": checks,
         "verify": doc.get("verify", {}),

@@ -26,16 +26,42 @@ def _profile(cfg: Config) -> Config:
     return cfg.model_copy(update={"chain": cfg.chain.model_copy(update=neutral)})
 
 
-def test_shipped_config_is_valid_and_matches_defaults() -> None:
+PROFILE_FILE = ROOT / "prod-sim" / "rehearse.toml"
+
+
+def _resolved(cfg: Config) -> dict[str, Any]:
+    """``cfg`` as data, with the paths relative to its file made absolute (but the
+    agent's own files, which live beside each file)."""
+    doc = cfg.model_dump()
+    for key in ("heartbeat_file", "alert_state_file"):
+        doc["watch_tuning"].pop(key)
+    assert cfg.kit is not None
+    doc["kit"].update(dir=str(cfg.path(cfg.kit.dir)), genesis=str(cfg.path(cfg.kit.genesis)))
+    for check in doc["checks"]:
+        check["program"] = [str(cfg.path(a)) if a.endswith(".py") else a for a in check["program"]]
+    return doc
+
+
+def test_shipped_config_is_the_bundled_profile_in_full() -> None:
+    # config.toml documents every key; prod-sim/rehearse.toml is the short form
+    # `make rehearse` runs. They must describe one rehearsal: same network (kit
+    # directory, Compose project, images), same chain, same checks.
     cfg = load_config(ROOT / "config.toml")
-    defaults = parse_config({}, ROOT)
-    assert cfg.stack == defaults.stack
-    assert _profile(cfg).chain == defaults.chain
-    assert cfg.chain.binary == "checkersd" and cfg.chain.cli_home == "/root/.checkers"
-    assert cfg.nodes == defaults.nodes
-    assert cfg.voters == defaults.voters
-    assert cfg.timing == defaults.timing
-    assert cfg.node("node-carol").ws == "ws://127.0.0.1:26657/websocket"
+    assert _resolved(cfg) == _resolved(load_config(PROFILE_FILE))
+    assert cfg.chain.binary == "checkersd" and cfg.chain.chain_id == "checkers-1"
+    assert cfg.stack.compose_dir == str(ROOT / "prod-sim" / ".kit")
+    assert cfg.node("node-carol").ws == "ws://127.0.0.1:26724/websocket"
+
+
+def test_defaults_name_no_bundled_path(tmp_path: Path) -> None:
+    # Without [kit], nothing defaults to the bundled chain's files: a hand-written
+    # stack names its own reset, and the desks are beside its file.
+    cfg = parse_config({}, tmp_path)
+    assert cfg.stack.reset_command == [] and cfg.stack.ports_check_command == []
+    assert cfg.compose_dir == tmp_path
+    assert [cfg.path(v.desk) for v in cfg.voters] == [tmp_path / "desk-alice",
+                                                       tmp_path / "desk-bob"]  # fmt: skip
+    assert "prod-sim" not in json.dumps(cfg.model_dump(mode="json"))
 
 
 @pytest.mark.parametrize(
@@ -93,21 +119,23 @@ def test_password_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_stack_env_reaches_compose_beside_the_testnet_dir(tmp_path: Path) -> None:
     cfg = parse_config({"stack": {"env": {"CHAIN_IMAGE_TAG": "rc1"}}}, tmp_path)
-    assert cfg.stack_env == {"CHAIN_IMAGE_TAG": "rc1",
-                             "REHEARSE_TESTNET_DIR": str(tmp_path / "prod-sim")}  # fmt: skip
+    assert cfg.stack_env == {"CHAIN_IMAGE_TAG": "rc1", "REHEARSE_TESTNET_DIR": str(tmp_path)}
 
 
 def test_the_password_file_make_created_is_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # `make rehearse` writes prod-sim/.keyring-password when the variable is unset;
-    # doctor and run in the same checkout must find it.
+    # `make rehearse` writes .keyring-password in the kit's directory when the
+    # variable is unset; doctor and run in the same checkout must find it.
     monkeypatch.delenv("REHEARSE_KEYRING_PASSWORD", raising=False)
-    cfg = parse_config({}, tmp_path)
-    with pytest.raises(ConfigError, match=r"no .*prod-sim/\.keyring-password"):
+    cfg = parse_config(
+        {"kit": {"v1": {"binary": "/b/simd"}, "v2": {"binary": "/b/simd2"}, "dir": "net"}},
+        tmp_path,
+    )
+    with pytest.raises(ConfigError, match=r"no .*net/\.keyring-password"):
         read_password(cfg)
-    (tmp_path / "prod-sim").mkdir()
-    (tmp_path / "prod-sim" / ".keyring-password").write_text("made-by-make\n")
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / ".keyring-password").write_text("made-by-make\n")
     assert read_password(cfg) == "made-by-make"
     monkeypatch.setenv("REHEARSE_KEYRING_PASSWORD", "from-env")
     assert read_password(cfg) == "from-env"  # the variable still wins
@@ -139,7 +167,7 @@ def test_cli_exits_2_when_password_missing(
 ) -> None:
     monkeypatch.delenv("REHEARSE_KEYRING_PASSWORD", raising=False)
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[agent]\nstate_dir = "st"\n')
+    cfg.write_text('[agent]\nstate_dir = "st"\n[stack]\nreset_command = ["reset-homes"]\n')
     assert main(["run", "--config", str(cfg)]) == 2
     assert "REHEARSE_KEYRING_PASSWORD" in capsys.readouterr().err
     assert not (tmp_path / "st").exists()
@@ -205,28 +233,25 @@ def test_config_toml_documents_exactly_the_schema() -> None:
 
 
 def test_config_toml_shows_the_schema_defaults() -> None:
-    # Every key shows its default, except the PROFILE keys of [chain]: config.toml is
-    # the bundled (checkers) profile, so those must be present but may differ.
+    # Every key shown (not commented out) has its default, except what the bundled
+    # profile sets (the keys of prod-sim/rehearse.toml) and the PROFILE keys of
+    # [chain], which must be present.
     schema = _schema_keys(Config)
     shown = _doc_keys(tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8")))
-    profile = {f"chain.{k}" for k in PROFILE_KEYS}
-    assert profile <= set(shown), "a PROFILE key is missing from config.toml"
+    own = set(_doc_keys(tomllib.loads(PROFILE_FILE.read_text(encoding="utf-8"))))
+    own |= {"kit.dir", "kit.v1.package", "kit.v2.package", "kit.v1.source", "kit.v2.source"}
+    assert {"chain.chain_id", "chain.denom", "chain.bech32_prefix"} <= set(shown)
     for key, value in shown.items():
         f = schema[key]
-        if "[]" in key or f.is_required() or key in profile:
-            continue  # nodes and voters: compared as whole lists below
+        if "[]" in key or f.is_required() or key in own:
+            continue  # the profile's reads and checks have no defaults
         assert value == f.get_default(call_default_factory=True), key
-    loaded = load_config(ROOT / "config.toml")
-    # The profile's reads and checks belong to the bundled chain: no defaults.
-    assert loaded.reads and loaded.checks
-    loaded = loaded.model_copy(update={"reads": [], "checks": []})
-    assert _profile(loaded) == parse_config({}, ROOT)
 
 
 def test_profile_keys_are_chain_keys_marked_in_config_toml() -> None:
     assert set(PROFILE_KEYS) <= set(ChainConfig.model_fields)
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    marked = set(re.findall(r"^(\w+) = .*# PROFILE$", text, flags=re.MULTILINE))
+    marked = set(re.findall(r"^(?:# )?(\w+) = .*# PROFILE$", text, flags=re.MULTILINE))
     assert marked == set(PROFILE_KEYS)
 
 
@@ -373,3 +398,14 @@ def test_watch_needs_no_rest_node_but_a_rehearsal_does(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         _ = cfg.rest_url
     assert info.value.key == "nodes[].rest"
+
+
+def test_a_rehearsal_without_a_reset_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "stack.toml"
+    cfg.write_text('[stack]\ncompose_dir = "."\n')
+    assert main(["run", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "stack.reset_command" in err and "--attach" in err
+    assert not (tmp_path / ".rehearse").exists()  # nothing started: no state, no log

@@ -1242,3 +1242,14 @@ async def test_ledger_fake_and_real_agree(tmp_path: Path) -> None:
         await ledger.record("r", "k2", "D", tx="RA==")
         assert await ledger.find("r", "k") == ["A", "C"]
         assert await ledger.entries("r", "k") == [("A", "QQ=="), ("C", None)]
+
+
+@pytest.mark.parametrize(
+    "world", [{"extra": {"stack": {"reset_command": [], "ports_check_command": []}}}],
+    indirect=True,
+)  # fmt: skip
+async def test_launch_runs_no_empty_stack_command(world: World) -> None:
+    await launch(world.ctx, LaunchStack(reset=True), state())
+    assert world.commands is not None
+    assert [a for a in world.commands.argvs if "staged" not in a] == []
+    assert [c[0] for c in world.compose.calls] == ["down", "up"]

@@ -50,25 +50,26 @@ def test_init_prod_sim_copies_the_sources_and_says_what_next(
         p.relative_to(dest / "prod-sim") for p in (dest / "prod-sim").rglob("*") if p.is_file()
     )
     assert copied == sorted(bundle.source_files(ROOT / "prod-sim"))
-    for f in ("docker-compose.yml", "testnet.py", "scripts/build-images.sh", "images"):
+    for f in ("rehearse.toml", "players.json", "chain/go.mod", "checks/leaderboard.py"):
         assert (dest / "prod-sim" / f).exists(), f
-    assert (dest / "prod-sim" / "scripts" / "build-binaries.sh").stat().st_mode & 0o111
+    assert (dest / "prod-sim" / "scripts" / "check-prereqs.sh").stat().st_mode & 0o111
     out = capsys.readouterr().out
     assert f"cd {dest}" in out
-    for step in (
-        "prod-sim/scripts/build-binaries.sh",
-        "prod-sim/scripts/busybox.sh",
-        "prod-sim/scripts/build-images.sh",
-        "python3 prod-sim/testnet.py generate",
-        "REHEARSE_KEYRING_PASSWORD",
-    ):
+    for step in ("prod-sim/scripts/check-prereqs.sh", "REHEARSE_KEYRING_PASSWORD",
+                 "rehearse kit build", "rehearse run"):  # fmt: skip
         assert step in out, step
-    # The config's relative paths (compose_dir, reset_command, check programs) resolve there.
-    cfg = load_config(dest / "config.toml")
-    assert (cfg.path(cfg.stack.compose_dir) / cfg.stack.base_file).is_file()
-    for check in cfg.checks:
-        if check.program:
-            assert (dest / check.program[-1]).is_file()
+    # The config's relative paths (the chain's sources, its players, the check
+    # programs) resolve there, and so do the short profile's.
+    for name in ("config.toml", "prod-sim/rehearse.toml"):
+        cfg = load_config(dest / name)
+        assert cfg.kit is not None
+        for spec in (cfg.kit.v1, cfg.kit.v2):
+            assert (cfg.path(spec.source) / "go.mod").is_file()
+        assert cfg.path(cfg.kit.genesis).is_file()
+        assert cfg.path(cfg.kit.dir) == dest / "prod-sim" / ".kit"
+        for check in cfg.checks:
+            if check.program:
+                assert cfg.path(check.program[-1]).is_file()
 
 
 def test_next_steps_name_scripts_that_exist() -> None:
@@ -101,14 +102,14 @@ def test_init_refuses_an_existing_prod_sim_and_writes_nothing(
 
 
 def test_force_updates_prod_sim_in_place_keeping_build_and_homes(tmp_path: Path) -> None:
-    home = tmp_path / "prod-sim" / "val-alice" / "config"
+    home = tmp_path / "prod-sim" / ".kit" / "val-alice" / "config"
     home.mkdir(parents=True)
     (home / "genesis.json").write_text("{}")
-    (tmp_path / "prod-sim" / "docker-compose.yml").write_text("stale")
+    (tmp_path / "prod-sim" / "rehearse.toml").write_text("stale")
     assert main(["init", str(tmp_path), "--prod-sim", "--force"]) == 0
     assert (home / "genesis.json").read_text() == "{}"
-    assert (tmp_path / "prod-sim" / "docker-compose.yml").read_bytes() == (
-        ROOT / "prod-sim" / "docker-compose.yml"
+    assert (tmp_path / "prod-sim" / "rehearse.toml").read_bytes() == (
+        ROOT / "prod-sim" / "rehearse.toml"
     ).read_bytes()
 
 
@@ -133,10 +134,12 @@ def test_generated_files_are_never_copied(tmp_path: Path, monkeypatch: pytest.Mo
     src = site / bundle.DATA_DIR / "prod-sim"
     for junk in (
         "build/checkersd-v1",
-        "desk-alice/keys/k.info",
-        "node-carol/config/genesis.json",
+        ".kit/desk-alice/keys/k.info",
+        ".kit/node-carol/config/genesis.json",
+        ".kit/.keyring-password",
         ".keyring-password",
-        "testnet.lock",
+        ".rehearse/journal.jsonl",
+        "report.md",
         "checks/__pycache__/x.cpython-311.pyc",
     ):
         (src / junk).parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +148,8 @@ def test_generated_files_are_never_copied(tmp_path: Path, monkeypatch: pytest.Mo
     assert main(["init", str(tmp_path / "out"), "--prod-sim"]) == 0
     out = tmp_path / "out" / "prod-sim"
     left = {str(p.relative_to(out)) for p in out.rglob("*")}
-    assert not {x for x in left if x.split("/")[0] in {"build", "desk-alice", "node-carol"}}
-    assert ".keyring-password" not in left and "testnet.lock" not in left
+    assert not {x for x in left if x.split("/")[0] in {"build", ".kit", ".rehearse"}}
+    assert ".keyring-password" not in left and "report.md" not in left
     assert not any("__pycache__" in x for x in left)
 
 

@@ -96,7 +96,9 @@ async def test_children_get_a_minimal_environment(monkeypatch: pytest.MonkeyPatc
     assert "hunter2" not in r.stdout and "t0ken" not in r.stdout
     assert "REHEARSE_KEYRING_PASSWORD" not in env and "SOME_TOKEN" not in env
     assert env["DOCKER_HOST"] == "unix:///tmp/docker.sock"
-    assert env["REHEARSE_CAROL_RPC_PORT"] == "36605"
+    # Only what the profile declares ([stack] env) reaches Compose, never a stray
+    # REHEARSE_* variable of the agent's own environment.
+    assert "REHEARSE_CAROL_RPC_PORT" not in env
     assert env["REHEARSE_TESTNET_DIR"] == "/t"
     assert "PATH" in env
 

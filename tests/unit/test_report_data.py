@@ -322,7 +322,7 @@ def test_compose_images(tmp_path: Path) -> None:
 async def test_collect_for_reads_the_configured_images(tmp_path: Path, no_docker: Any) -> None:
     cfg = await anyio.to_thread.run_sync(default_config, tmp_path)
     compose_dir = anyio.Path(cfg.compose_dir)
-    await compose_dir.mkdir(parents=True)
+    await compose_dir.mkdir(parents=True, exist_ok=True)
     await (compose_dir / cfg.stack.base_file).write_text("    image: base_i:v1\n")
     await (compose_dir / cfg.stack.v2_file).write_text("    image: checkersd_i:v2\n")
     data = await collect_for(cfg, {}, restarted())

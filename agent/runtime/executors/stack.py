@@ -40,8 +40,10 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
                 "free the ports, or stop what holds them; `rehearse doctor` checks them",
             ) from exc
 
-    # Independent: the reset touches the homes, the check the host's ports.
-    await gather(*((reset, ports) if action.reset else (ports,)))
+    # Independent: the reset touches the homes, the check the host's ports. An empty
+    # command is none (the CLI refuses a rehearsal that would need a missing reset).
+    steps = [(reset, s.reset_command and action.reset), (ports, s.ports_check_command)]
+    await gather(*(step for step, wanted in steps if wanted))
     await ctx.compose.up(files)
     # While the nodes start (the chain goes live seconds later, so it costs nothing):
     # a node without v2 staged fails the rehearsal now, before any proposal.
