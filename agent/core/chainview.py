@@ -51,6 +51,8 @@ class NodeView:
     height: int = 0
     last_block_at: float | None = None  # when we received its latest block
     block_times: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    # (height, when we received it): the agent's clock, beside the headers' own.
+    received: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=WINDOW))
     version: str | None = None  # the binary's version, from abci_info
     app_version: int | None = None
     suspect: bool = False  # the current height jumped far ahead of every other node
@@ -83,10 +85,12 @@ class ChainView:
                 return False
             self.rewinds.append((ev.node, nv.height, ev.height))
             nv.block_times.clear()
+            nv.received.clear()
         others = [o.height for n, o in self.nodes.items() if n != ev.node and o.height > 0]
         nv.suspect = bool(others) and ev.height > max(others) + FAR_AHEAD
         nv.height = ev.height
         nv.last_block_at = ev.at
+        nv.received.append((ev.height, ev.at))
         if t is not None:
             nv.block_times.append((ev.height, t))
         if not ev.backfilled and (not self.arrivals or ev.height > self.arrivals[-1][0]):
@@ -174,15 +178,29 @@ class ChainView:
                 return gap if gap >= MIN_ARRIVAL_GAP else None
         return None
 
-    def reached_at(self, height: int) -> float | None:
-        """Earliest header time of block ``height`` on any node (None: not seen).
+    def to_agent_clock(self, chain_time: float) -> float:
+        """A time on the chain's clock (a header time, a proposal's voting end) on
+        the agent's: shifted by the smallest gap between a node's latest header time
+        and when that block was received (the least delayed is the best estimate of
+        the two clocks' offset). Unchanged when no block says."""
+        offsets = []
+        for nv in self.nodes.values():
+            if nv.block_times and nv.received and nv.block_times[-1][0] == nv.received[-1][0]:
+                offsets.append(nv.received[-1][1] - nv.block_times[-1][1])
+        return chain_time + min(offsets) if offsets else chain_time
+
+    def received_at(self, height: int) -> float | None:
+        """When the agent first received block ``height`` from any node, by its own
+        clock (None: not seen). A deadline counted from it compares readings of one
+        clock: the header times come from the nodes' clocks, which may step or drift
+        against the agent's.
 
         Falls back to the receive time of the latest block of nodes at or past
         ``height`` when the block itself scrolled out of the window.
         """
-        headers = [t for nv in self.nodes.values() for h, t in nv.block_times if h == height]
-        if headers:
-            return min(headers)
+        seen = [at for nv in self.nodes.values() for h, at in nv.received if h == height]
+        if seen:
+            return min(seen)
         times = [
             nv.last_block_at
             for nv in self.nodes.values()

@@ -31,13 +31,12 @@ first block after ``downtime_over`` (or the window's cap), and no longer.
 The planned halt. Once a node reaches ``upgrade_height - 1`` it is expected to
 stop there until the new binary takes over, then to catch up: until the resume
 deadline its ``stall``, ``lag`` and websocket ``stream_down`` conditions are
-suppressed. The halt began when the first node
-reached ``upgrade_height - 1``; the resume deadline is ``resume_budget_s`` after
-that or after ``predicted_upgrade_time``, whichever is later. Past the deadline
-each node still below ``upgrade_height`` gets exactly one ``upgrade_halt``
-condition (and still no stall/lag/stream condition, so one cause gives one
-alert). A normal upgrade, where every node resumes within the budget, gives no
-condition at all.
+suppressed. The halt began when the agent received ``upgrade_height - 1`` from
+the first node; the resume deadline is ``resume_budget_s`` after that or after
+``predicted_upgrade_time``, whichever is later. Past the deadline each node
+still below ``upgrade_height`` gets exactly one ``upgrade_halt`` condition (and
+still no stall/lag/stream condition, so one cause gives one alert). A normal
+upgrade, where every node resumes within the budget, gives no condition at all.
 
 Condition keys are stable: ``f"{detector}:{node or '-'}:{upgrade or '-'}"``; only
 the upgrade-related detectors carry the upgrade name, so setting the context
@@ -262,11 +261,13 @@ class Watchdog:
         return self.view.block_interval()
 
     def halt_began(self) -> float | None:
-        """When the first node reached ``upgrade_height - 1`` (None: not yet)."""
+        """When the first node reached ``upgrade_height - 1`` (None: not yet), as the
+        agent received it: the deadline is compared with the agent's clock, never
+        with a block header's."""
         ctx = self._context
         if ctx is None or ctx.upgrade_height is None:
             return None
-        return self.view.reached_at(ctx.upgrade_height - 1)
+        return self.view.received_at(ctx.upgrade_height - 1)
 
     def stall_threshold(self) -> float:
         t = self.thresholds

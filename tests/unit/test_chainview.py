@@ -110,3 +110,17 @@ def test_backfilled_blocks_and_bursts_give_no_arrival_interval() -> None:
     assert v.arrival_interval() is None  # 2 and 3 came in one burst
     v.observe(NewBlock("a", 5, stamp(5), at=104.0))
     assert v.arrival_interval() is None  # 3 -> 5 skips a height: the last pair is 2 -> 3
+
+
+def test_chain_times_move_onto_the_agents_clock() -> None:
+    from agent.core.chainview import parse_rfc3339
+
+    v = ChainView(["a", "b"])
+    assert v.to_agent_clock(100.0) == 100.0  # no block yet: nothing to say
+    header = parse_rfc3339(stamp(10))
+    assert header is not None
+    # The agent's clock reads 500 s less than the nodes'; b's copy came 2 s late.
+    v.observe(NewBlock("a", 10, stamp(10), at=header - 500 + 0.1))
+    v.observe(NewBlock("b", 10, stamp(10), at=header - 500 + 2.0))
+    assert abs(v.to_agent_clock(header + 20) - (header - 480 + 0.1)) < 1e-6
+    assert v.received_at(10) == header - 500 + 0.1

@@ -328,6 +328,24 @@ def test_resume_budget_counts_from_the_predicted_time_when_later() -> None:
     assert keys(dog.evaluate(last + 141)) == ["upgrade_halt:a:v1tov2"]
 
 
+@pytest.mark.parametrize("skew", [600.0, -600.0])
+def test_the_halt_deadline_is_counted_on_the_agents_clock(skew: float) -> None:
+    # The nodes' clock stepped by `skew` against the agent's: header times say one
+    # thing, receive times another. The deadline must not move with the headers
+    # (reported 690 s after the halt, not about 90, when it did).
+    dog = Watchdog(["a", "b"], Thresholds(resume_budget_s=BUDGET))
+    dog.set_context(UpgradeContext("v1tov2", U))
+    at = T0
+    for h in range(2, U):
+        at = T0 + h
+        for n in ("a", "b"):
+            stamp = datetime.fromtimestamp(at + skew, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            dog.observe(NewBlock(n, h, stamp, at, False))
+    assert dog.resume_deadline() == at + BUDGET
+    assert dog.evaluate(at + BUDGET - 1) == []
+    assert keys(dog.evaluate(at + BUDGET + 1)) == ["upgrade_halt:a:v1tov2", "upgrade_halt:b:v1tov2"]
+
+
 def test_a_node_stuck_below_the_halt_height_stalls_as_usual() -> None:
     dog = Watchdog(["a", "b"], Thresholds(resume_budget_s=BUDGET, lag_blocks=100))
     dog.set_context(UpgradeContext("v1tov2", U))

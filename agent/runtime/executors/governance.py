@@ -51,8 +51,15 @@ _OPEN = {
 async def _find_proposal(ctx: ExecContext, name: str) -> tuple[int, int, float | None] | None:
     for p in await ctx.rest.proposals():
         if p.upgrade_plan and p.upgrade_plan.name == name and p.status in _OPEN:
-            return p.id, p.upgrade_plan.height, parse_rfc3339(p.voting_end_time)
+            return p.id, p.upgrade_plan.height, _voting_end(ctx, p.voting_end_time)
     return None
+
+
+def _voting_end(ctx: ExecContext, rfc3339: str | None) -> float | None:
+    # The chain's clock, moved onto the agent's: every deadline and prediction it
+    # is compared with reads the agent's.
+    end = parse_rfc3339(rfc3339)
+    return None if end is None else ctx.view.to_agent_clock(end)
 
 
 async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State) -> Fact:
@@ -116,7 +123,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     if pid_attr is None:
         raise ProtocolError(f"proposal tx {tx_hash} has no proposal_id event")
     proposal = await ctx.rest.proposal(int(pid_attr))
-    end = parse_rfc3339(proposal.voting_end_time) if proposal else None
+    end = _voting_end(ctx, proposal.voting_end_time) if proposal else None
     return ProposalSubmitted(int(pid_attr), tx_hash, height, voting_end=end, **ctx.fact_kw())
 
 
