@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 
-from agent.adapters.files import read_json_lines
+from agent.adapters.files import fsync_dir, read_json_lines
 
 __all__ = ["TxLedger"]
 
@@ -33,6 +33,7 @@ class TxLedger:
 
     def _append(self, entry: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
         with open(self.path, "a+b") as fh:
             # A kill mid-append leaves a torn last line; start on a line of our own
             # so this record is not glued to it and lost.
@@ -44,6 +45,10 @@ class TxLedger:
             fh.write((("\n" if torn else "") + json.dumps(entry) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
+        if created:
+            # The new file's name is in the directory, not the file: without this a
+            # power cut could lose the whole ledger, fsynced records and all.
+            fsync_dir(self.path.parent)
 
     async def record(
         self,
@@ -63,6 +68,33 @@ class TxLedger:
             entry["note"] = dict(note)
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._append, entry)
+
+    async def record_sequence(self, rehearsal: str, address: str, next_sequence: int) -> None:
+        """``address`` has spent every sequence below ``next_sequence`` (a transaction
+        of ours is in a block): a resumed agent never signs below it, whatever a
+        lagging REST node says."""
+        entry = {"rehearsal": rehearsal, "kind": "sequence", "address": address,
+                 "next": next_sequence}  # fmt: skip
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._append, entry)
+
+    async def next_sequence(self, rehearsal: str, address: str) -> int:
+        """The highest ``next_sequence`` recorded for ``address`` (0: none)."""
+
+        def read() -> int:
+            return max(
+                (
+                    e["next"]
+                    for e in read_json_lines(self.path)
+                    if e.get("rehearsal") == rehearsal
+                    and e.get("kind") == "sequence"
+                    and e.get("address") == address
+                    and type(e.get("next")) is int
+                ),
+                default=0,
+            )
+
+        return await anyio.to_thread.run_sync(read)
 
     async def find(self, rehearsal: str, kind: str) -> list[str]:
         return [h for h, _ in await self.entries(rehearsal, kind)]

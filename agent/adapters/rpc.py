@@ -382,13 +382,19 @@ def _seen_before(code: int, codespace: str, log: str) -> bool:
         return True
     if code != SDK_WRONG_SEQUENCE:
         return False
-    match = _SEQUENCE_MISMATCH.search(log)
-    if match is None:
+    mismatch = sequence_mismatch(log)
+    if mismatch is None:
         return True  # a wording we do not know: let the hash lookup decide
-    expected, signed = int(match.group(1)), int(match.group(2))
+    expected, signed = mismatch
     # Signed *ahead* of the account (expected < signed): a plain refusal, nothing with
     # these bytes can have been committed.
     return expected > signed
+
+
+def sequence_mismatch(log: str) -> tuple[int, int] | None:
+    """(expected, signed) from CheckTx's "account sequence mismatch" log, else None."""
+    match = _SEQUENCE_MISMATCH.search(log)
+    return None if match is None else (int(match.group(1)), int(match.group(2)))
 
 
 def broadcast_error(exc: RPCError, local_hash: str) -> BroadcastResult:

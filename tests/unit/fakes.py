@@ -609,6 +609,15 @@ class FakeLedger:
     def __init__(self) -> None:
         self.records: list[tuple[str, str, str, str | None]] = []
         self.noted: dict[tuple[str, str, str], dict[str, int]] = {}
+        self.sequences: dict[tuple[str, str], int] = {}
+
+    async def record_sequence(self, rehearsal: str, address: str, next_sequence: int) -> None:
+        await anyio.lowlevel.checkpoint()
+        key = (rehearsal, address)
+        self.sequences[key] = max(self.sequences.get(key, 0), next_sequence)
+
+    async def next_sequence(self, rehearsal: str, address: str) -> int:
+        return self.sequences.get((rehearsal, address), 0)
 
     async def record(
         self,

@@ -166,3 +166,21 @@ async def test_resuming_a_failed_journal_never_casts_a_vote(tmp_path: Path) -> N
     assert final.phase is Phase.FAILED and final.report_path is not None
     assert Counter(r.executor.started) == Counter(["write_report"])
     assert [v for v, _, _ in final.votes] == ["alice"]
+
+
+async def test_a_new_ledger_file_is_made_durable_in_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 19 L7: the file was fsynced, its directory entry never: a power cut
+    # right after the first record could lose the ledger, records and all.
+    synced: list[Path] = []
+    monkeypatch.setattr("agent.adapters.ledger.fsync_dir", synced.append)
+    ledger = TxLedger(tmp_path / "state" / "txs.jsonl")
+    await ledger.record("r", "vote:alice", "AB" * 32, tx="eA==")
+    assert synced == [tmp_path / "state"]
+    await ledger.record("r", "vote:bob", "CD" * 32, tx="eQ==")
+    await ledger.record_sequence("r", "cosmos1alice", 3)
+    assert synced == [tmp_path / "state"]  # once, when the name was made
+    assert await ledger.next_sequence("r", "cosmos1alice") == 3
+    assert await ledger.next_sequence("r", "cosmos1bob") == 0
+    assert await ledger.entries("r", "vote:alice") == [("AB" * 32, "eA==")]

@@ -278,6 +278,43 @@ async def test_a_vote_after_the_proposal_is_not_signed_at_its_sequence_by_a_lagg
     assert chain.sequences["cosmos1alice"] == 3  # it landed
 
 
+async def test_a_restarted_agent_never_signs_below_a_journaled_sequence(
+    ledger_world: World,
+) -> None:
+    """Issue 19 L3: the next sequence lived in memory only. Restarted after the
+    proposal landed, with the REST node a block behind, the agent signed the vote at
+    the proposal's spent sequence. The ledger (a real file) now holds it."""
+    w = ledger_world
+    chain = w.chain
+    chain.sequences["cosmos1alice"] = 1
+    fact = await submit_proposal(w.ctx, SUBMIT, state())
+    assert isinstance(fact, ProposalSubmitted)
+    w.ctx.next_sequence.clear()  # a new process: nothing in memory
+    real = chain.account
+
+    def lagging(address: str) -> Any:
+        got = real(address)
+        return got._replace(sequence=got.sequence - 1) if address == "cosmos1alice" else got
+
+    chain.account = lagging  # type: ignore[method-assign]
+    vote = await cast_vote(w.ctx, CastVote("alice", fact.proposal_id), state())
+    assert isinstance(vote, VoteCast)
+    assert chain.signed[-1].sequence == 2 and chain.sequences["cosmos1alice"] == 3
+
+
+async def test_a_sequence_spent_by_another_signer_is_named_as_such(world: World) -> None:
+    chain = world.chain
+
+    async def someone_else() -> None:  # after our signature, before our broadcast
+        chain.sequences["cosmos1alice"] = chain.sequences.get("cosmos1alice", 0) + 1
+
+    chain.kill_at["recorded"] = someone_else
+    with pytest.raises(ProtocolError, match="another signer uses this key") as info:
+        await submit_proposal(world.ctx, SUBMIT, state())
+    assert "cosmos1alice" in str(info.value) and "already spent" in str(info.value)
+    assert world.ctx.view.max_height <= 10 + 2 + 1  # it did not wait out 10 blocks
+
+
 async def test_submit_recomputes_a_later_height_from_the_current_one(world: World) -> None:
     action = replace(SUBMIT, upgrade_height=5, voting_period=20.0)
     fact = await submit_proposal(world.ctx, action, state())

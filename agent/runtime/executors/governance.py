@@ -94,7 +94,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
             height,
             f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
         )
-        return await sign_tx(ctx, proposer, args)
+        return await sign_tx(ctx, state.rehearsal_id, proposer, args)
 
     if ctx.view.fastest_interval(MEASURE_GAPS) is None:
         # Signed now for the next block's plan with the estimate the machine planned

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from agent.adapters.chaincli import SignedTx
+from agent.adapters.rpc import sequence_mismatch
 from agent.config import VoterConfig
 from agent.errors import ProtocolError, TransientError
 from agent.runtime.executors.context import LOOK_AGAIN_S, ExecContext
@@ -84,10 +85,15 @@ class Signed:
     sequence: int
 
 
-async def sign_tx(ctx: ExecContext, voter: VoterConfig, args: list[str]) -> Signed:
+async def sign_tx(ctx: ExecContext, rehearsal: str, voter: VoterConfig, args: list[str]) -> Signed:
     address = await ctx.cli.address(voter)
     account = await ctx.rest.account(address)
-    sequence = max(account.sequence, ctx.next_sequence.get(address, 0))
+    # Every sequence a transaction of ours spent, this run or before a restart
+    # (journaled): a REST node a block behind must not make us sign at one again.
+    spent = max(
+        ctx.next_sequence.get(address, 0), await ctx.ledger.next_sequence(rehearsal, address)
+    )
+    sequence = max(account.sequence, spent)
     if sequence != account.sequence:
         log.info("sequence_ahead_of_rest", address=address, rest=account.sequence, used=sequence)
     tx = await ctx.cli.sign(
@@ -116,19 +122,30 @@ async def record_send(
             f"{kind} tx {signed.tx_hash} refused by CheckTx (code {result.code}): "
             f"{result.log[:300]}"
         )
-    found = await tx_included(ctx, signed.tx_hash, blocks=10)
+    mismatch = sequence_mismatch(result.log) if result.duplicate else None
+    # Refused as "sequence already past": ours committed (the lookup finds it at
+    # once), or another transaction spent the sequence, which waiting cannot change.
+    found = await tx_included(ctx, signed.tx_hash, blocks=2 if mismatch else 10)
+    if found is None and mismatch is not None:
+        raise ProtocolError(
+            f"{kind} tx {signed.tx_hash}: sequence {one.sequence} of {one.address} is "
+            f"already spent on chain (it expects {mismatch[0]}) by no transaction this "
+            "rehearsal recorded: another signer uses this key, or an earlier run's "
+            "transaction landed late"
+        )
     if found is None:
         raise TransientError(f"{kind} tx {signed.tx_hash} not included within 10 blocks")
     if found[0] == 0:  # its sequence is spent: the account's next is past it
         seen = ctx.next_sequence.get(one.address, 0)
         ctx.next_sequence[one.address] = max(seen, one.sequence + 1)
+        await ctx.ledger.record_sequence(rehearsal, one.address, one.sequence + 1)
     return signed.tx_hash, found
 
 
 async def sign_record_send(
     ctx: ExecContext, rehearsal: str, kind: str, voter: VoterConfig, args: list[str]
 ) -> tuple[str, Included]:
-    return await record_send(ctx, rehearsal, kind, await sign_tx(ctx, voter, args))
+    return await record_send(ctx, rehearsal, kind, await sign_tx(ctx, rehearsal, voter, args))
 
 
 async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Included | None:
