@@ -21,6 +21,7 @@ __all__ = [
     "ConfigError",
     "IllegalTransition",
     "CommandFailed",
+    "DockerUnavailable",
     "EnvironmentProblem",
     "is_environment_failure",
 ]
@@ -137,6 +138,12 @@ class EnvironmentProblem(FatalError):
     def __init__(self, message: str, fix: str = "") -> None:
         self.fix = fix
         super().__init__(self.PREFIX + message + (f" ({fix})" if fix else ""))
+
+
+class DockerUnavailable(EnvironmentProblem):
+    """The Docker daemon did not answer. Never the rehearsal's fault, and nothing to
+    record: the run stops (exit 2) without journaling a failure, so ``rehearse run``
+    resumes where it stopped once Docker is back."""
 
 
 def is_environment_failure(failure: str | None) -> bool:

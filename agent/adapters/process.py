@@ -18,12 +18,13 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import anyio.abc
 import structlog
 
-from agent.errors import CommandFailed, DeadlineExceeded
+from agent.errors import CommandFailed, DeadlineExceeded, DockerUnavailable
 
 __all__ = ["CommandResult", "run_command", "redact", "child_env"]
 
@@ -48,6 +49,12 @@ INHERITED = (
     "DOCKER_CERT_PATH",
     "DOCKER_TLS_VERIFY",
     "DOCKER_CONTEXT",
+)
+# What the docker CLI and docker-compose 1.x print when no daemon answers.
+_DOCKER_DOWN = re.compile(
+    r"Cannot connect to the Docker daemon|Is the docker daemon running|"
+    r"Couldn't connect to Docker daemon|error during connect",
+    re.IGNORECASE,
 )
 # How long a killed group gets to be reaped before we stop waiting.
 REAP_DEADLINE = 5.0
@@ -153,6 +160,11 @@ async def run_command(
     result = CommandResult(tuple(args), returncode, out, err)
     log.debug("command_done", argv=args, returncode=returncode)
     if check and returncode != 0:
+        if Path(args[0]).name in ("docker", "docker-compose") and _DOCKER_DOWN.search(err or out):
+            raise DockerUnavailable(
+                f"the Docker daemon is unreachable: {(err or out).strip().splitlines()[0][:200]}",
+                "start it (or fix DOCKER_HOST), then run again: the rehearsal resumes",
+            )
         raise CommandFailed(args, returncode, (err or out))
     return result
 

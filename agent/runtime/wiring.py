@@ -338,6 +338,16 @@ async def _save_resolved(cfg: Config, doc: dict[str, Any]) -> None:
 async def _preflight(cfg: Config) -> None:
     """The environment a rehearsal needs, checked before anything is launched:
     each problem is an exit 2 naming its real cause."""
+    await _docker_reachable()
+    for key in ("cli_image_v1", "cli_image_v2"):
+        image = getattr(cfg.chain, key)
+        r = await run_command(["docker", "image", "inspect", image], deadline=20, check=False)
+        if r.returncode != 0:
+            fix = "rehearse kit build" if cfg.kit is not None else "build or load it"
+            raise ConfigError(f"chain.{key}", image, f"no such image ({fix})")
+
+
+async def _docker_reachable() -> None:
     try:
         await run_command(["docker", "version", "--format", "{{.Server.Version}}"], deadline=20)
     except (AgentError, OSError) as exc:
@@ -346,12 +356,6 @@ async def _preflight(cfg: Config) -> None:
             os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
             f"the Docker daemon is unreachable: {exc}",
         ) from None
-    for key in ("cli_image_v1", "cli_image_v2"):
-        image = getattr(cfg.chain, key)
-        r = await run_command(["docker", "image", "inspect", image], deadline=20, check=False)
-        if r.returncode != 0:
-            fix = "rehearse kit build" if cfg.kit is not None else "build or load it"
-            raise ConfigError(f"chain.{key}", image, f"no such image ({fix})")
 
 
 async def _check_keyring(cfg: Config, cli: ChainCLI) -> None:
@@ -481,6 +485,10 @@ async def _run_rehearsal(
     resolved = None if state is None else await _load_resolved(cfg, state.rehearsal_id)
     if resolved is None:
         await _preflight(cfg)
+    else:
+        # A resume trusts what it resolved before, but not that Docker still runs:
+        # without it, stop here (exit 2), the journal untouched and resumable.
+        await _docker_reachable()
     cc = cfg.stack.compose_command
     if cc != "auto":
         prefix = list(cc)

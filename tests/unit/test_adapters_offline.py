@@ -231,3 +231,43 @@ async def test_boxes_a_killed_agent_left_are_swept_by_label(
     got = await calls(fake_docker)
     assert got[0][:2] == ["ps", "--all"] and "label=rehearse.cli=p" in got[0]
     assert got[1] == ["rm", "--force", "p-cli-aaaa", "p-cli-bbbb"]
+
+
+# --- Docker down ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("program", "says"),
+    [
+        ("docker", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+                   "Is the docker daemon running?"),
+        ("docker-compose", "Couldn't connect to Docker daemon at http+docker://localhost "
+                           "- is it running?"),
+    ],
+)  # fmt: skip
+async def test_a_daemon_that_does_not_answer_is_an_environment_problem(
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch, program: str, says: str
+) -> None:
+    # Issue 19 L7: met at a resume, it failed the rehearsal (exit 1) for good.
+    from agent.adapters.process import run_command
+    from agent.errors import DockerUnavailable, is_environment_failure
+
+    monkeypatch.setenv("FAKE_OUT", says + "\n")
+    monkeypatch.setenv("FAKE_CODE", "1")
+    with pytest.raises(DockerUnavailable) as info:
+        await run_command([program, "ps"], deadline=10)
+    assert "Docker daemon is unreachable" in str(info.value)
+    assert "resumes" in str(info.value) and is_environment_failure(str(info.value))
+
+
+async def test_other_docker_failures_stay_command_failures(
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.adapters.process import run_command
+    from agent.errors import CommandFailed, DockerUnavailable
+
+    monkeypatch.setenv("FAKE_OUT", "Error: No such container: abc\n")
+    monkeypatch.setenv("FAKE_CODE", "1")
+    with pytest.raises(CommandFailed) as info:
+        await run_command(["docker", "logs", "abc"], deadline=10)
+    assert not isinstance(info.value, DockerUnavailable)

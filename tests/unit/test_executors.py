@@ -61,7 +61,13 @@ from agent.core.facts import (
 )
 from agent.core.machine import Params, State, initial_state
 from agent.core.observations import NewBlock
-from agent.errors import EnvironmentProblem, ProtocolError, TransientError, is_environment_failure
+from agent.errors import (
+    DockerUnavailable,
+    EnvironmentProblem,
+    ProtocolError,
+    TransientError,
+    is_environment_failure,
+)
 from agent.runtime.executors import HANDLERS, Executor
 from agent.runtime.executors.governance import cast_vote, submit_proposal
 from agent.runtime.executors.stack import launch, restart
@@ -1290,3 +1296,19 @@ async def test_launch_runs_no_empty_stack_command(world: World) -> None:
     assert world.commands is not None
     assert [a for a in world.commands.argvs if "staged" not in a] == []
     assert [c[0] for c in world.compose.calls] == ["down", "up"]
+
+
+async def test_docker_down_stops_the_run_instead_of_failing_the_action(world: World) -> None:
+    # Failing the action journaled the rehearsal as failed, unresumable (L7).
+    async def docker_down(ctx: Any, action: Any, state: Any) -> Any:
+        raise DockerUnavailable("the Docker daemon is unreachable: gone", "start it")
+
+    executor = Executor(world.ctx, {LaunchStack: docker_down})
+    with pytest.raises(DockerUnavailable):
+        await executor.run(LaunchStack(reset=True), state())
+
+    async def other(ctx: Any, action: Any, state: Any) -> Any:
+        raise EnvironmentProblem("host ports check failed", "free them")
+
+    failed = await Executor(world.ctx, {LaunchStack: other}).run(LaunchStack(reset=True), state())
+    assert isinstance(failed, ActionFailed)  # the run's own report says why (exit 2)

@@ -31,7 +31,7 @@ from agent.core.actions import (
 )
 from agent.core.facts import ActionFailed, Fact, ReportWritten
 from agent.core.machine import State
-from agent.errors import AgentError, ProtocolError
+from agent.errors import AgentError, DockerUnavailable, ProtocolError
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.exits import explain_exit
 from agent.runtime.executors.faults import inject_fault, remediate
@@ -86,7 +86,8 @@ class Executor:
         self.handlers = HANDLERS if handlers is None else handlers
 
     async def run(self, action: Action, state: State) -> Fact:
-        """Perform ``action``; never raises (except cancellation)."""
+        """Perform ``action``; never raises, except cancellation and
+        ``DockerUnavailable``, which stops the run without a failure to journal."""
         ctx = self.ctx
         log.info("action_start", action=action.key, height=ctx.view.max_height)
         try:
@@ -94,6 +95,8 @@ class Executor:
             if handler is None:
                 raise ProtocolError(f"no executor for {action!r}")
             fact = await handler(ctx, action, state)
+        except DockerUnavailable:
+            raise  # the machine's fault: the run stops unfailed, to be resumed
         except AgentError as exc:
             log.warning("action_failed", action=action.key, error=str(exc))
             return ActionFailed(action.key, str(exc), **ctx.fact_kw())
