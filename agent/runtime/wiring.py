@@ -35,13 +35,12 @@ from agent.adapters.httpjson import HttpClients
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
 from agent.adapters.lock import state_lock
-from agent.adapters.process import run_command
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
 from agent.adapters.sdk import LazyLine, SdkLine, gov_api
 from agent.adapters.ws import NewBlockSource
 from agent.concurrency import gather
-from agent.config import Config, VoterConfig, height_policy, read_password
+from agent.config import Config, height_policy, read_password
 from agent.core.chainview import ChainView
 from agent.core.machine import Params, State
 from agent.core.observations import Observation
@@ -56,6 +55,7 @@ from agent.core.scenarios import (
     missing_alerts,
 )
 from agent.errors import AgentError, ConfigError, CorruptState
+from agent.runtime import preflight as env_checks
 from agent.runtime import report as report_mod
 from agent.runtime import report_data
 from agent.runtime.daemon import Runner, Source
@@ -335,53 +335,6 @@ async def _save_resolved(cfg: Config, doc: dict[str, Any]) -> None:
     await anyio.to_thread.run_sync(write_json_atomic, cfg.state_dir / RESOLVED_FILE, doc)
 
 
-async def _preflight(cfg: Config) -> None:
-    """The environment a rehearsal needs, checked before anything is launched:
-    each problem is an exit 2 naming its real cause."""
-    await _docker_reachable()
-    for key in ("cli_image_v1", "cli_image_v2"):
-        image = getattr(cfg.chain, key)
-        r = await run_command(["docker", "image", "inspect", image], deadline=20, check=False)
-        if r.returncode != 0:
-            fix = "rehearse kit build" if cfg.kit is not None else "build or load it"
-            raise ConfigError(f"chain.{key}", image, f"no such image ({fix})")
-
-
-async def _docker_reachable() -> None:
-    try:
-        await run_command(["docker", "version", "--format", "{{.Server.Version}}"], deadline=20)
-    except (AgentError, OSError) as exc:
-        raise ConfigError(
-            "DOCKER_HOST",
-            os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
-            f"the Docker daemon is unreachable: {exc}",
-        ) from None
-
-
-async def _check_keyring(cfg: Config, cli: ChainCLI) -> None:
-    """The password must open every voter's keyring: checked before anything is
-    launched, one CLI container per voter, all at once."""
-    failures: dict[str, AgentError] = {}
-
-    async def one(v: VoterConfig) -> None:
-        try:
-            await cli.address(v)
-        except AgentError as exc:  # collected: an ExceptionGroup must not reach the user
-            failures[v.name] = exc
-
-    async with anyio.create_task_group() as tg:
-        for v in cfg.voters:
-            tg.start_soon(one, v)
-    for v in cfg.voters:
-        if v.name in failures:
-            key = "keyring.password_file" if cfg.keyring.password_file else "keyring.password_env"
-            raise ConfigError(
-                key,
-                cfg.keyring.password_file or cfg.keyring.password_env,
-                f"does not open voter {v.name}'s keyring in {cfg.path(v.desk)}: {failures[v.name]}",
-            )
-
-
 def _locks(cfg: Config, *, rehearsal: bool) -> list[tuple[Path, str]]:
     w = cfg.watch.watch
     out = [
@@ -484,11 +437,11 @@ async def _run_rehearsal(
 
     resolved = None if state is None else await _load_resolved(cfg, state.rehearsal_id)
     if resolved is None:
-        await _preflight(cfg)
+        await env_checks.preflight(cfg)
     else:
         # A resume trusts what it resolved before, but not that Docker still runs:
         # without it, stop here (exit 2), the journal untouched and resumable.
-        await _docker_reachable()
+        await env_checks.docker_reachable()
     cc = cfg.stack.compose_command
     if cc != "auto":
         prefix = list(cc)
@@ -511,7 +464,7 @@ async def _run_rehearsal(
         if resolved is not None:
             cli.remember({str(k): str(v) for k, v in dict(resolved.get("addresses", {})).items()})
         else:
-            await _check_keyring(cfg, cli)  # starts each voter's desk box on the way
+            await env_checks.check_keyring(cfg, cli)  # starts each voter's desk box on the way
             rid = fresh_id if state is None else state.rehearsal_id
             await _save_resolved(
                 cfg, {"rehearsal_id": rid, "compose": prefix, "addresses": cli.addresses}

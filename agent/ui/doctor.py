@@ -224,9 +224,9 @@ class RealProbes:
         self.env = cfg.stack_env
 
     async def preflight(self) -> None:
-        from agent.runtime.wiring import _preflight
+        from agent.runtime.preflight import preflight
 
-        await _preflight(self.cfg)
+        await preflight(self.cfg)
 
     async def compose(self) -> list[str]:
         from agent.adapters.compose import detect_compose
@@ -277,13 +277,13 @@ class RealProbes:
 
         from agent.adapters.chaincli import ChainCLI
         from agent.adapters.clibox import Boxes
-        from agent.runtime.wiring import _check_keyring
+        from agent.runtime.preflight import check_keyring
 
         boxes = Boxes(
             self.cfg.stack.project, deadline=self.cfg.timing.command_timeout, tag="doctor"
         )
         async with aclosing(ChainCLI(self.cfg, password, boxes=boxes)) as cli:
-            await _check_keyring(self.cfg, cli)
+            await check_keyring(self.cfg, cli)
 
     async def node_height(self, name: str) -> int:
         from agent.adapters.rpc import HttpCometRPC

@@ -186,6 +186,16 @@ def test_kill9_after_propose_and_after_vote_then_resume(sim: ProdSim, tmp_path: 
     os.killpg(second.pid, signal.SIGKILL)
     second.wait()
 
+    # Resumed while Docker does not answer: exit 2 naming it, the journal untouched
+    # (it once failed the rehearsal for good, exit 1).
+    no_docker = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(config), "--plain"],
+        env={**sim.run_env(), "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"},
+        cwd=sim.root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert no_docker.returncode == 2, no_docker.stderr[-1500:]
+    assert "Docker daemon is unreachable" in no_docker.stderr, no_docker.stderr[-1500:]
+
     third = agent(sim, config)
     try:
         rc = third.wait(timeout=600)
@@ -217,6 +227,7 @@ def test_kill9_after_propose_and_after_vote_then_resume(sim: ProdSim, tmp_path: 
     assert [e["event"] for e in begins] == [
         "rehearsal_new",
         "rehearsal_resumed",
+        "rehearsal_resumed",  # Docker down: stopped, resumable
         "rehearsal_resumed",
     ]
     no_secret_leaked(sim)

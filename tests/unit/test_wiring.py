@@ -9,7 +9,7 @@ import pytest
 
 from agent.config import Config, load_config
 from agent.errors import ConfigError
-from agent.runtime.wiring import _preflight
+from agent.runtime.preflight import preflight
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -27,7 +27,7 @@ async def test_unreachable_docker_is_named_not_mistaken_for_a_password(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     with pytest.raises(ConfigError) as info:
-        await _preflight(cfg)
+        await preflight(cfg)
     assert info.value.key == "DOCKER_HOST"
     assert "unreachable" in str(info.value)
 
@@ -73,3 +73,31 @@ async def test_the_apps_heights_are_read_from_each_node_and_a_silent_one_is_none
     reads = NodeReads(None, rpcs)  # type: ignore[arg-type]
     got = await reads.app_heights(["a", "b", "c", "unknown"])
     assert got == {"a": 12, "b": None, "c": 11, "unknown": None}
+
+
+@pytest.mark.parametrize(
+    ("said", "key", "words"),
+    [
+        # What a real checkersd (SDK v0.53) says, its usage text cut.
+        ("incorrect passphrase\nEOF\nEOF\nUsage: ...\nalice is not a valid name or "
+         "address: too many failed passphrase attempts", "keyring.password_env",
+         "does not open voter alice's keyring"),
+        ("Usage: ...\nbob is not a valid name or address: decoding bech32 failed: invalid "
+         "bech32 string length 3", "voters[0].key", "is not a key in the keyring"),
+        ("docker: Error response from daemon: invalid mount config", "voters[0].desk",
+         "invalid mount config"),
+    ],
+)  # fmt: skip
+def test_a_keyring_failure_is_named_for_its_true_cause(
+    cfg: Config, said: str, key: str, words: str
+) -> None:
+    # Issue 19 L7: a box that failed, or a wrong key name, was reported as a password
+    # that "does not open voter alice's keyring".
+    from agent.errors import CommandFailed, DockerUnavailable
+    from agent.runtime.preflight import keyring_problem
+
+    err = keyring_problem(cfg, 0, CommandFailed(["docker", "exec"], 1, said))
+    assert isinstance(err, ConfigError) and err.key == key, err
+    assert words in str(err)
+    down = DockerUnavailable("the Docker daemon is unreachable: x")
+    assert keyring_problem(cfg, 0, down) is down
