@@ -106,7 +106,10 @@ class NewBlockSource:
                 ping_interval=self.ping_interval,
                 ping_timeout=self.ping_interval,
                 max_size=self.max_message_bytes,
-                max_queue=4,  # frames; beyond that TCP pushes back on the node
+                # One message queued (a block of up to max_size, the default fits
+                # CometBFT's largest block, base64'd) and one being read: at most
+                # 2 x max_size per node; beyond that TCP pushes back on the node.
+                max_queue=1,
                 compression=None,
                 proxy=None,
             )

@@ -36,6 +36,7 @@ from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
 from agent.adapters.lock import state_lock
 from agent.adapters.rest import RestClient
+from agent.adapters.retention import prune_state
 from agent.adapters.rpc import CometRPC, HttpCometRPC
 from agent.adapters.sdk import LazyLine, SdkLine, gov_api
 from agent.adapters.ws import NewBlockSource
@@ -427,6 +428,9 @@ async def _run_rehearsal(
     if state is None:
         fresh_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         log.info("rehearsal_new", rehearsal_id=fresh_id, scenario=sc.name)
+        # What older rehearsals left (block logs, ledger records, corrupt copies)
+        # goes before the new one writes: the state directory never only grows.
+        await anyio.to_thread.run_sync(prune_state, cfg.state_dir, fresh_id)
     else:
         log.info(
             "rehearsal_resumed",

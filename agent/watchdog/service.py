@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -21,6 +22,7 @@ from anyio.abc import TaskStatus
 from agent.adapters.clock import Clock
 from agent.adapters.failover import RestPool
 from agent.adapters.files import read_json_lines
+from agent.adapters.retention import rotate
 from agent.adapters.rpc import CometRPC
 from agent.config import Config
 from agent.core.chainview import ChainView
@@ -45,6 +47,10 @@ from agent.watchdog import (
 __all__ = ["WatchService", "context_from_state"]
 
 log = structlog.get_logger("agent.watch")
+
+# The alert history rotates at this size (one older generation kept): about ten
+# thousand notifications, far more than a rehearsal's report reads.
+HISTORY_MAX_BYTES = 2_000_000
 
 NODE_INFO_EVERY_S = 10.0  # abci_info per node, to name the binary a halted node runs
 NODE_INFO_BURST = 10  # up to this many nodes are polled at once; more are spread
@@ -226,6 +232,8 @@ class WatchService:
 
         def append() -> None:
             self.history_file.parent.mkdir(parents=True, exist_ok=True)
+            # Append-only, but never unbounded: one older generation is kept.
+            rotate(self.history_file, HISTORY_MAX_BYTES)
             with open(self.history_file, "a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
 
@@ -238,10 +246,13 @@ class WatchService:
         """Notifications sent at or after ``since`` (a restart of the agent included)."""
 
         def read() -> list[AlertRecord]:
-            try:
-                docs = read_json_lines(self.history_file)
-            except OSError:
-                return []
+            docs: list[dict[str, Any]] = []
+            older = self.history_file.with_name(self.history_file.name + ".1")
+            for path in (older, self.history_file):  # a rehearsal may span a rotation
+                try:
+                    docs += read_json_lines(path)
+                except OSError:
+                    pass
             out = []
             for d in docs:
                 try:
