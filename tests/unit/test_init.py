@@ -1,5 +1,5 @@
 """`rehearse init` and the bundled data (source-checkout layout; the wheel layout
-is checked by building and installing the wheel, see README "Install")."""
+is checked by building and installing the wheel, see docs/install.md)."""
 
 from __future__ import annotations
 
