@@ -36,7 +36,8 @@ def _profile_text(text: str, project: str) -> str:
 def kit_profile(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Path, str, dict[str, str]]]:
-    """A bundled profile (``sdk045`` unless the test says) copied to ``tmp_path``: its
+    """A bundled profile (``sdk045`` unless the test says; ``checkers`` is prod-sim's)
+    copied to ``tmp_path``: its
     relative paths made absolute, on free ports, under a project CI cleans up."""
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         if os.environ.get("CI") == "true":
@@ -45,11 +46,15 @@ def kit_profile(
     name = getattr(request, "param", "sdk045")
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
     project = f"{prefix}-kit-{name}-{secrets.token_hex(3)}".lower()
-    source = PROFILES / name
+    source = REPO / "prod-sim" if name == "checkers" else PROFILES / name
     text = (source / "rehearse.toml").read_text()
     text = re.sub(r"(?m)^port_base = \d+\n", "", text)
-    text = text.replace('"../../', f'"{REPO}/')
-    text = re.sub(r'(?m)^genesis = "([^"]+)"', lambda m: f'genesis = "{source / m[1]}"', text)
+    # Paths relative to the profile's directory (its sources, genesis patch, check
+    # programs) made absolute, as the copy lives elsewhere.
+    text = re.sub(
+        r'(source|genesis) = "([^"/][^"]*)"', lambda m: f'{m[1]} = "{source / m[2]}"', text
+    )
+    text = re.sub(r'"([\w./-]+\.py)"', lambda m: f'"{source / m[1]}"', text)
     profile = tmp_path / "rehearse.toml"  # its .kit/, .rehearse/ and reports land here
     profile.write_text(_profile_text(text, project))
     env = {**os.environ, "REHEARSE_KEYRING_PASSWORD": "pw-" + secrets.token_hex(8)}
