@@ -330,7 +330,7 @@ async def _run(
 
 def _scenarios(cfg: Config) -> int:
     from agent.core.scenarios import SCENARIO_NAMES
-    from agent.runtime.wiring import scenario_for
+    from agent.runtime.scenario_roles import scenario_for
 
     for name in SCENARIO_NAMES:
         sc = scenario_for(cfg, name)
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rehearse: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     if args.command == "run" and args.scenario is not None:
-        from agent.runtime.wiring import scenario_for
+        from agent.runtime.scenario_roles import scenario_for
 
         try:
             scenario_for(cfg, args.scenario)

@@ -1,339 +1,70 @@
-"""Wiring: build the real adapters for ``rehearse run`` and ``rehearse watch``.
+"""Wiring: assemble ``rehearse run`` and ``rehearse watch`` from the real adapters.
 
 The one place that knows which adapter serves which interface; the daemon and
-the watch service get everything injected, so their tests use fakes.
+the watch service get everything injected, so their tests use fakes. What it
+assembles lives beside it: the clients (``clients``), the streams (``streams``),
+the machine's parameters (``params``), the scenario's roles (``scenario_roles``),
+the preflight (``preflight``) and the resolved cache (``resolved``).
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, replace
-from functools import partial
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
-import httpx
 import structlog
-from anyio.streams.memory import MemoryObjectSendStream
 
-from agent.adapters.backoff import Backoff
 from agent.adapters.blocklog import BlockLog
 from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.compose import Compose, detect_compose
-from agent.adapters.cutproxy import CutProxy
-from agent.adapters.docker_events import DockerEventSource, find_docker_host
-from agent.adapters.failover import RestPool
-from agent.adapters.files import read_json, write_json_atomic
-from agent.adapters.httpjson import HttpClients
 from agent.adapters.journal import FileJournal
 from agent.adapters.ledger import TxLedger
 from agent.adapters.lock import state_lock
-from agent.adapters.rest import RestClient
 from agent.adapters.retention import prune_state
-from agent.adapters.rpc import CometRPC, HttpCometRPC
 from agent.adapters.sdk import LazyLine, SdkLine, gov_api
-from agent.adapters.ws import NewBlockSource
-from agent.concurrency import gather
-from agent.config import Config, height_policy, read_password
+from agent.config import Config, read_password
 from agent.core.chainview import ChainView
-from agent.core.machine import Params, State
+from agent.core.machine import State
 from agent.core.observations import Observation
 from agent.core.scenarios import (
-    SCENARIO_NAMES,
     AlertRecord,
-    Roles,
-    Scenario,
     apply,
-    build,
     judge,
     missing_alerts,
 )
-from agent.errors import AgentError, ConfigError, CorruptState
+from agent.errors import ConfigError, CorruptState
 from agent.runtime import preflight as env_checks
 from agent.runtime import report as report_mod
 from agent.runtime import report_data
-from agent.runtime.daemon import Runner, Source
+from agent.runtime.clients import NodeReads, clients
+from agent.runtime.daemon import Runner
 from agent.runtime.executors import ExecContext, Executor
+from agent.runtime.params import params_from_config
+from agent.runtime.resolved import load_resolved, save_resolved
+from agent.runtime.scenario_roles import scenario_for
+from agent.runtime.streams import (
+    cuts_streams,
+    docker_to_watch,
+    rehearsal_sources,
+    sources,
+    stream_proxies,
+)
 from agent.watchdog.heartbeat import sd_notify
 from agent.watchdog.service import WatchService
 
-__all__ = [
-    "Clients",
-    "NodeReads",
-    "clients",
-    "params_from_config",
-    "run_rehearsal",
-    "run_watch",
-    "OnStarted",
-    "sources",
-]
+__all__ = ["OnStarted", "run_rehearsal", "run_watch"]
 
 log = structlog.get_logger("agent.wiring")
 
 # Told the live objects once they exist (the command line's live view reads them):
 # the rehearsal's Runner (None for ``watch``) and the WatchService.
 OnStarted = Callable[[Runner | None, WatchService], None]
-
-
-# The longest pause between reconnects of a node's stream during a rehearsal. Every
-# node restarts at the upgrade halt and at the restart, and the checks wait for the
-# last stream back: with a 1 s cap that one came up to a second after its node (a
-# run of 2026-12-06). A few attempts a second on loopback cost nothing; `rehearse
-# watch` keeps the default 5 s.
-REHEARSAL_RECONNECT_CAP = 0.25
-
-
-def params_from_config(cfg: Config) -> Params:
-    t = cfg.timing
-    w = cfg.watch.watch
-    # Remediation (a scenario's) waits until the watchdog's upgrade_halt alert
-    # had its chance: its own resume budget, the alert's hold, two evaluations.
-    alert_due = (
-        w.thresholds.resume_budget_s
-        + w.for_s.get("upgrade_halt", 0.0)
-        + 2 * w.evaluate_interval_s
-        + 5.0
-    )
-    return Params(
-        remediation_delay=max(5.0, alert_due - t.resume_budget),
-        upgrade_name=cfg.chain.upgrade_name,
-        voters=tuple(v.name for v in cfg.voters),
-        height_policy=height_policy(t),
-        launch_timeout=t.launch_timeout,
-        state_txs=tuple(x.name for x in cfg.state.txs),
-        state_timeout=t.state_timeout,
-        vote_timeout=t.vote_timeout,
-        pass_grace=t.pass_grace,
-        resume_budget=t.resume_budget,
-        verify_timeout=t.verify_timeout,
-        restart_timeout=t.restart_timeout,
-    )
-
-
-class NodeReads:
-    """The daemon's ``ChainReads``: governance over Cosmos REST (any node that serves
-    it), each app's committed height over its node's RPC."""
-
-    def __init__(self, rest: RestPool, rpcs: dict[str, CometRPC]) -> None:
-        self.rest = rest
-        self.rpcs = rpcs
-
-    async def voting_period(self) -> float:
-        return (await self.rest.gov_params()).voting_period
-
-    async def proposal_status(self, proposal_id: int) -> str | None:
-        p = await self.rest.proposal(proposal_id)
-        return None if p is None else p.status
-
-    async def app_heights(self, nodes: Sequence[str]) -> dict[str, int | None]:
-        async def height(name: str) -> int | None:
-            rpc = self.rpcs.get(name)
-            if rpc is None:
-                return None
-            try:
-                return (await rpc.abci_info()).last_block_height
-            except AgentError:  # restarting, say: asked again on the next block
-                return None
-
-        got = await gather(*(partial(height, n) for n in nodes))
-        return dict(zip(nodes, got, strict=True))
-
-
-@dataclass
-class Clients:
-    rpcs: dict[str, CometRPC]
-    rests: dict[str, RestClient]
-    http: httpx.AsyncClient | None = None  # for the alert sinks (same TLS context)
-
-    @property
-    def rest(self) -> RestPool | None:
-        """Every REST endpoint, the transaction node's first (None: no node serves REST)."""
-        return RestPool(list(self.rests.items())) if self.rests else None
-
-
-@asynccontextmanager
-async def clients(cfg: Config, *, need_rest: bool = False) -> AsyncIterator[Clients]:
-    """One RPC client per node and a REST client (when needed or a node serves REST).
-
-    They share one TLS context, and one connection pool per origin
-    (``HttpClients``): the cost per node is a few kB, not a TLS context each."""
-    if need_rest:
-        cfg.rest_url  # noqa: B018 (raises the config error when no node serves REST)
-    async with HttpClients() as http:
-        rpcs: dict[str, CometRPC] = {
-            n.name: HttpCometRPC(n.rpc, timeout=cfg.timing.rpc_timeout, client=http.for_url(n.rpc))
-            for n in cfg.nodes
-        }
-        rests: dict[str, RestClient] = {}
-        tx_first = sorted(cfg.nodes, key=lambda n: n.name != cfg.chain.tx_node)
-        for n in tx_first:
-            if n.rest:
-                rests[n.name] = RestClient(
-                    n.rest, timeout=cfg.timing.rpc_timeout, client=http.for_url(n.rest)
-                )
-        yield Clients(rpcs, rests, http.default)
-
-
-def docker_reachable() -> bool:
-    """A Docker to watch: DOCKER_HOST (a unix socket must exist), else the local socket."""
-    host = os.environ.get("DOCKER_HOST", "")
-    if host.startswith("unix://"):
-        return os.path.exists(host.removeprefix("unix://"))
-    return bool(host) or os.path.exists("/var/run/docker.sock")
-
-
-def rehearsal_sources(
-    cfg: Config,
-    rpcs: dict[str, CometRPC],
-    clock: Clock,
-    *,
-    ws_urls: dict[str, str] | None = None,
-    docker_url: str | None = None,
-) -> Callable[[MemoryObjectSendStream[Observation]], Sequence[Source]]:
-    """The Runner's source factory for a rehearsal: every stream, reconnecting at
-    least once a ``REHEARSAL_RECONNECT_CAP`` (a node back on v2 is seen at once)."""
-
-    def make(send: MemoryObjectSendStream[Observation]) -> Sequence[Source]:
-        return sources(
-            cfg,
-            rpcs,
-            send,
-            clock,
-            ws_urls=ws_urls,
-            docker_url=docker_url,
-            reconnect_cap=REHEARSAL_RECONNECT_CAP,
-        )
-
-    return make
-
-
-def sources(
-    cfg: Config,
-    rpcs: dict[str, CometRPC],
-    send: MemoryObjectSendStream[Observation],
-    clock: Clock,
-    *,
-    docker: bool = True,
-    since_nano: int | None = None,
-    ws_urls: dict[str, str] | None = None,
-    docker_url: str | None = None,
-    reconnect_cap: float = 5.0,
-) -> Sequence[Source]:
-    """A websocket NewBlock source per node, and Docker events of the project.
-
-    ``ws_urls``/``docker_url`` route a stream elsewhere (the stream-cuts proxy).
-    ``reconnect_cap``: the longest wait between two reconnects of a node's stream."""
-    urls = ws_urls or {}
-    out: list[Source] = [
-        NewBlockSource(
-            n.name,
-            urls.get(n.name, n.ws),
-            rpcs[n.name],
-            send.clone(),
-            clock=clock,
-            backoff=Backoff(cap=reconnect_cap),
-        )
-        for n in cfg.nodes
-    ]
-    if docker:
-        out.append(
-            DockerEventSource(
-                cfg.stack.project,
-                send.clone(),
-                clock=clock,
-                since_nano=since_nano,
-                docker_url=docker_url,
-            )
-        )
-    return out
-
-
-def scenario_for(cfg: Config, name: str) -> Scenario:
-    """The named scenario with the config's roles; every bad name is exit 2."""
-    if name not in SCENARIO_NAMES:
-        raise ConfigError(
-            "--scenario", name, f"no such scenario; one of {', '.join(SCENARIO_NAMES)}"
-        )
-    sc = cfg.scenarios
-    names = {n.name for n in cfg.nodes}
-    for i, v in enumerate(sc.validators):
-        if v not in names:
-            raise ConfigError(f"scenarios.validators[{i}]", v, "names no configured node")
-    if name == "carol-without-cosmovisor":
-        if sc.no_cosmovisor_node not in names:
-            raise ConfigError(
-                "scenarios.no_cosmovisor_node", sc.no_cosmovisor_node, "names no configured node"
-            )
-        if not (cfg.compose_dir / sc.no_cosmovisor_overlay).is_file():
-            raise ConfigError(
-                "scenarios.no_cosmovisor_overlay",
-                sc.no_cosmovisor_overlay,
-                f"no such file in {cfg.compose_dir}",
-            )
-    roles = Roles(
-        validators=tuple(sc.validators),
-        tx_node=cfg.chain.tx_node,
-        voters=tuple(v.name for v in cfg.voters),
-        no_cosmovisor_node=sc.no_cosmovisor_node,
-        no_cosmovisor_overlay=sc.no_cosmovisor_overlay,
-        pause_s=sc.pause_s,
-        disconnect_s=sc.disconnect_s,
-    )
-    return build(name, roles)
-
-
-def _cuts_streams(scenario: Scenario) -> bool:
-    return any(plan.fault.kind == "cut_streams" for plan in scenario.faults)
-
-
-async def _stream_proxies(
-    cfg: Config, tg: anyio.abc.TaskGroup
-) -> tuple[dict[str, str], str | None, list[CutProxy]]:
-    """Start a cut proxy per websocket and one for the Docker socket."""
-    proxies: list[CutProxy] = []
-    ws_urls: dict[str, str] = {}
-    for n in cfg.nodes:
-        u = urlsplit(n.rpc)
-        proxy = CutProxy(f"ws:{n.name}", ("tcp", u.hostname or "127.0.0.1", u.port or 80))
-        await tg.start(proxy.run)
-        proxies.append(proxy)
-        ws_urls[n.name] = f"ws://{proxy.address}/websocket"
-    docker_url = None
-    host = await anyio.to_thread.run_sync(find_docker_host)
-    if host and host.startswith("unix://"):
-        sock = cfg.state_dir / "docker-proxy.sock"
-        proxy = CutProxy("docker", ("unix", host.removeprefix("unix://"), 0), listen_unix=sock)
-        await tg.start(proxy.run)
-        proxies.append(proxy)
-        docker_url = proxy.address
-    return ws_urls, docker_url, proxies
-
-
-# What a fresh start resolves slowly (a Compose probe, a `keys show` container
-# per voter) and a resumed agent must not redo: it has seconds before the
-# voting period ends.
-RESOLVED_FILE = "resolved.json"
-
-
-async def _load_resolved(cfg: Config, rehearsal_id: str) -> dict[str, Any] | None:
-    try:
-        doc = await anyio.to_thread.run_sync(read_json, cfg.state_dir / RESOLVED_FILE)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict) or doc.get("rehearsal_id") != rehearsal_id:
-        return None
-    return doc
-
-
-async def _save_resolved(cfg: Config, doc: dict[str, Any]) -> None:
-    await anyio.to_thread.run_sync(write_json_atomic, cfg.state_dir / RESOLVED_FILE, doc)
 
 
 def _locks(cfg: Config, *, rehearsal: bool) -> list[tuple[Path, str]]:
@@ -439,7 +170,7 @@ async def _run_rehearsal(
             scenario=sc.name,
         )
 
-    resolved = None if state is None else await _load_resolved(cfg, state.rehearsal_id)
+    resolved = None if state is None else await load_resolved(cfg, state.rehearsal_id)
     if resolved is None:
         await env_checks.preflight(cfg)
     else:
@@ -470,7 +201,7 @@ async def _run_rehearsal(
         else:
             await env_checks.check_keyring(cfg, cli)  # starts each voter's desk box on the way
             rid = fresh_id if state is None else state.rehearsal_id
-            await _save_resolved(
+            await save_resolved(
                 cfg, {"rehearsal_id": rid, "compose": prefix, "addresses": cli.addresses}
             )
         view = ChainView([n.name for n in cfg.nodes])
@@ -533,8 +264,8 @@ async def _run_rehearsal(
             ws_urls: dict[str, str] | None = None
             docker_url: str | None = None
             cut = None
-            if _cuts_streams(sc):
-                ws_urls, docker_url, proxies = await _stream_proxies(cfg, tg)
+            if cuts_streams(sc):
+                ws_urls, docker_url, proxies = await stream_proxies(cfg, tg)
 
                 async def cut() -> int:
                     return sum(p.cut() for p in proxies)
@@ -605,7 +336,7 @@ async def _run_watch(cfg: Config, clock: Clock | None, on_started: OnStarted | N
         send, recv = anyio.create_memory_object_stream[Observation](1024)
         async with anyio.create_task_group() as tg, recv:
             await tg.start(watch.run)
-            docker = docker_reachable()
+            docker = docker_to_watch()
             if not docker:
                 log.info("docker_not_watched", reason="no Docker socket")
             for src in sources(cfg, c.rpcs, send, clock, docker=docker, since_nano=time.time_ns()):

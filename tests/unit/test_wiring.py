@@ -41,7 +41,7 @@ def test_a_rehearsals_streams_reconnect_at_least_once_a_second(cfg: Config) -> N
     from agent.adapters.clock import SystemClock
     from agent.adapters.ws import NewBlockSource
     from agent.core.observations import Observation
-    from agent.runtime.wiring import REHEARSAL_RECONNECT_CAP, rehearsal_sources
+    from agent.runtime.streams import REHEARSAL_RECONNECT_CAP, rehearsal_sources
 
     send, recv = anyio.create_memory_object_stream[Observation](1)
     with send, recv:
@@ -58,7 +58,7 @@ async def test_the_apps_heights_are_read_from_each_node_and_a_silent_one_is_none
     node that does not answer (restarting) is None, and does not blind the others."""
     from agent.adapters.rpc import AbciInfo
     from agent.errors import TransientError
-    from agent.runtime.wiring import NodeReads
+    from agent.runtime.clients import NodeReads
 
     class Rpc:
         def __init__(self, height: int | None) -> None:

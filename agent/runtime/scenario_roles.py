@@ -1,0 +1,44 @@
+"""A named scenario with the configuration's roles (which node is paused, which
+runs without Cosmovisor): every bad name or role is an exit 2."""
+
+from __future__ import annotations
+
+from agent.config import Config
+from agent.core.scenarios import SCENARIO_NAMES, Roles, Scenario, build
+from agent.errors import ConfigError
+
+__all__ = ["scenario_for"]
+
+
+def scenario_for(cfg: Config, name: str) -> Scenario:
+    """The named scenario with the config's roles; every bad name is exit 2."""
+    if name not in SCENARIO_NAMES:
+        raise ConfigError(
+            "--scenario", name, f"no such scenario; one of {', '.join(SCENARIO_NAMES)}"
+        )
+    sc = cfg.scenarios
+    names = {n.name for n in cfg.nodes}
+    for i, v in enumerate(sc.validators):
+        if v not in names:
+            raise ConfigError(f"scenarios.validators[{i}]", v, "names no configured node")
+    if name == "carol-without-cosmovisor":
+        if sc.no_cosmovisor_node not in names:
+            raise ConfigError(
+                "scenarios.no_cosmovisor_node", sc.no_cosmovisor_node, "names no configured node"
+            )
+        if not (cfg.compose_dir / sc.no_cosmovisor_overlay).is_file():
+            raise ConfigError(
+                "scenarios.no_cosmovisor_overlay",
+                sc.no_cosmovisor_overlay,
+                f"no such file in {cfg.compose_dir}",
+            )
+    roles = Roles(
+        validators=tuple(sc.validators),
+        tx_node=cfg.chain.tx_node,
+        voters=tuple(v.name for v in cfg.voters),
+        no_cosmovisor_node=sc.no_cosmovisor_node,
+        no_cosmovisor_overlay=sc.no_cosmovisor_overlay,
+        pause_s=sc.pause_s,
+        disconnect_s=sc.disconnect_s,
+    )
+    return build(name, roles)
