@@ -11,6 +11,7 @@ crash repeats no on-chain action.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = [
     "Action",
@@ -42,9 +43,11 @@ class LaunchStack:
     reset: bool = True
     attach: bool = False
 
+    KEY: ClassVar[str] = "launch_stack"
+
     @property
     def key(self) -> str:
-        return "launch_stack"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +55,11 @@ class PrepareState:
     """Send the profile's declared transactions (``[[state.txs]]``), in order, each
     reconciled with the chain like a vote: v1's state before the proposal."""
 
+    KEY: ClassVar[str] = "prepare_state"
+
     @property
     def key(self) -> str:
-        return "prepare_state"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +76,11 @@ class SubmitProposal:
     block_interval: float = 1.0
     voting_period: float = 0.0
 
+    KEY: ClassVar[str] = "submit_proposal"
+
     @property
     def key(self) -> str:
-        return "submit_proposal"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +98,11 @@ class CastVote:
 class CaptureBaseline:
     """Read player infos, balances and the app version before the upgrade."""
 
+    KEY: ClassVar[str] = "capture_baseline"
+
     @property
     def key(self) -> str:
-        return "capture_baseline"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +110,11 @@ class VerifyUpgrade:
     upgrade_name: str
     upgrade_height: int
 
+    KEY: ClassVar[str] = "verify_upgrade"
+
     @property
     def key(self) -> str:
-        return "verify_upgrade"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +122,22 @@ class RestartOnV2:
     """Compose down, then up with the v2 Compose file (state kept); when attached,
     the configured restart command, or nothing (Cosmovisor restarted the nodes)."""
 
+    KEY: ClassVar[str] = "restart_on_v2"
+
     @property
     def key(self) -> str:
-        return "restart_on_v2"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyRestart:
     last_height: int
 
+    KEY: ClassVar[str] = "verify_restart"
+
     @property
     def key(self) -> str:
-        return "verify_restart"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +159,11 @@ class ArmDeadline:
 
 @dataclass(frozen=True, slots=True)
 class WriteReport:
+    KEY: ClassVar[str] = "write_report"
+
     @property
     def key(self) -> str:
-        return "write_report"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +204,11 @@ class VerifyNoUpgrade:
     upgrade_name: str
     upgrade_height: int
 
+    KEY: ClassVar[str] = "verify_no_upgrade"
+
     @property
     def key(self) -> str:
-        return "verify_no_upgrade"
+        return self.KEY
 
 
 @dataclass(frozen=True, slots=True)

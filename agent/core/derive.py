@@ -99,7 +99,7 @@ class ReadCommitted:
 Read = ReadGovParams | ReadProposalStatus | ReadCommitted
 Output = Fact | Read
 
-_STACK_ACTIONS = ("launch_stack", "restart_on_v2")
+_STACK_ACTIONS = (LaunchStack.KEY, RestartOnV2.KEY)
 
 # Block header gaps measured before the proposal is sent: one. A CometBFT chain's
 # block time is steady from its second block on (the gap from block 1 carries the

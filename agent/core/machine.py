@@ -217,7 +217,7 @@ class State:
     @property
     def stack_up(self) -> bool:
         """The stack was launched (its sources can be started)."""
-        return "launch_stack" in self.issued and not any(
+        return LaunchStack.KEY in self.issued and not any(
             isinstance(a, LaunchStack) for a in self.pending
         )
 
@@ -333,11 +333,11 @@ LIVE_AT = 1
 
 def _stack_launched(state: State, fact: StackLaunched) -> Result:
     # After a reset the chain restarts at height 1.
-    return replace(_complete(state, "launch_stack"), awaiting=LIVE_AT), ()
+    return replace(_complete(state, LaunchStack.KEY), awaiting=LIVE_AT), ()
 
 
 def _chain_live(state: State, fact: ChainLive) -> Result:
-    if "launch_stack" in {a.key for a in state.pending}:
+    if LaunchStack.KEY in {a.key for a in state.pending}:
         raise IllegalTransition("chain live reported before the stack launch completed")
     p = state.params
     state = replace(
@@ -347,9 +347,9 @@ def _chain_live(state: State, fact: ChainLive) -> Result:
         plan_interval=min(fact.block_interval, fact.fastest_interval or fact.block_interval),
         voting_period=fact.voting_period,
     )
-    if p.state_txs and "prepare_state" in {a.key for a in state.pending}:
+    if p.state_txs and PrepareState.KEY in {a.key for a in state.pending}:
         return state, ()  # the proposal waits for the declared transactions
-    if p.state_txs and "prepare_state" not in state.issued:
+    if p.state_txs and PrepareState.KEY not in state.issued:
         # The state the migration will meet first; the proposal's height is planned
         # once it is in (the chain moved on meanwhile).
         return _issue(
@@ -375,9 +375,9 @@ def _propose(state: State, height: int) -> Result:
 
 
 def _state_prepared(state: State, fact: StatePrepared) -> Result:
-    if "prepare_state" not in {a.key for a in state.pending}:
+    if PrepareState.KEY not in {a.key for a in state.pending}:
         return state, ()  # a duplicate: the proposal was already asked for
-    state = replace(_complete(state, "prepare_state"), state_txs=fact.txs)
+    state = replace(_complete(state, PrepareState.KEY), state_txs=fact.txs)
     return _propose(state, fact.height)
 
 
@@ -397,7 +397,7 @@ def _proposal_submitted(state: State, fact: ProposalSubmitted) -> Result:
         fact.upgrade_height, fact.height, interval, fact.at
     )
     state = replace(
-        _complete(state, "submit_proposal"),
+        _complete(state, SubmitProposal.KEY),
         proposal_id=fact.proposal_id,
         proposal_tx=fact.tx_hash,
         proposal_reused=fact.reused,
@@ -437,7 +437,7 @@ def _vote_cast(state: State, fact: VoteCast) -> Result:
 
 
 def _baseline(state: State, fact: BaselineCaptured) -> Result:
-    return replace(_complete(state, "capture_baseline"), baseline=fact), ()
+    return replace(_complete(state, CaptureBaseline.KEY), baseline=fact), ()
 
 
 def _status_seen(state: State, fact: ProposalStatusSeen) -> Result:
@@ -508,27 +508,27 @@ def _nodes_reached(state: State, fact: NodesReached) -> Result:
         return _issue(
             state,
             VerifyNoUpgrade(p.upgrade_name, state.upgrade_height),
-            ArmDeadline("verify_no_upgrade", p.verify_timeout, "checks that nothing upgraded"),
+            ArmDeadline(VerifyNoUpgrade.KEY, p.verify_timeout, "checks that nothing upgraded"),
         )
     if state.phase is Phase.PASSED:
         assert state.upgrade_height is not None
         return _issue(
             state,
             VerifyUpgrade(p.upgrade_name, state.upgrade_height),
-            ArmDeadline("verify_upgrade", p.verify_timeout, "upgrade verification"),
+            ArmDeadline(VerifyUpgrade.KEY, p.verify_timeout, "upgrade verification"),
         )
     if state.phase is Phase.UPGRADED and state.restart_last_height is not None:
         return _issue(
             state,
             VerifyRestart(state.restart_last_height),
-            ArmDeadline("verify_restart", p.verify_timeout, "restart verification"),
+            ArmDeadline(VerifyRestart.KEY, p.verify_timeout, "restart verification"),
         )
     return state, ()
 
 
 def _upgrade_verified(state: State, fact: UpgradeVerified) -> Result:
     state = replace(
-        _complete(state, "verify_upgrade"), upgrade_checks=fact.checks, upgrade_reads=fact.reads
+        _complete(state, VerifyUpgrade.KEY), upgrade_checks=fact.checks, upgrade_reads=fact.reads
     )
     failed = [c.name for c in fact.checks if not c.passed]
     if failed or not fact.checks:
@@ -543,7 +543,7 @@ def _upgrade_verified(state: State, fact: UpgradeVerified) -> Result:
 
 
 def _stack_restarted(state: State, fact: StackRestarted) -> Result:
-    state = _complete(state, "restart_on_v2")
+    state = _complete(state, RestartOnV2.KEY)
     return (
         replace(
             state,
@@ -556,7 +556,7 @@ def _stack_restarted(state: State, fact: StackRestarted) -> Result:
 
 
 def _restart_verified(state: State, fact: RestartVerified) -> Result:
-    state = replace(_complete(state, "verify_restart"), restart_checks=fact.checks)
+    state = replace(_complete(state, VerifyRestart.KEY), restart_checks=fact.checks)
     failed = [c.name for c in fact.checks if not c.passed]
     if failed or not fact.checks:
         return _fail(state, fact, "restart checks failed: " + ", ".join(failed or ["none ran"]))
@@ -566,7 +566,7 @@ def _restart_verified(state: State, fact: RestartVerified) -> Result:
 
 
 def _report_written(state: State, fact: ReportWritten) -> Result:
-    state = _complete(state, "write_report")
+    state = _complete(state, WriteReport.KEY)
     return replace(
         state, report_path=fact.path, verdict_met=fact.verdict_met, verdict=fact.verdict
     ), ()
@@ -589,7 +589,7 @@ def _nodes_remediated(state: State, fact: NodesRemediated) -> Result:
 
 
 def _no_upgrade_verified(state: State, fact: NoUpgradeVerified) -> Result:
-    state = replace(_complete(state, "verify_no_upgrade"), upgrade_checks=fact.checks)
+    state = replace(_complete(state, VerifyNoUpgrade.KEY), upgrade_checks=fact.checks)
     failed = [c.name for c in fact.checks if not c.passed]
     verdict = "and nothing upgraded" if not failed else "but checks failed: " + ", ".join(failed)
     return _fail(state, fact, f"proposal {state.proposal_id} ended {state.rejected} {verdict}")
@@ -659,6 +659,16 @@ _ANY_PHASE: dict[type, Handler] = {
 
 _LIVE: dict[type, Handler] = {**_ANY_PHASE, NodesReached: _nodes_reached}
 
+_VOTING: dict[type, Handler] = {
+    **_LIVE,
+    ChainLive: _ignore,
+    ProposalSubmitted: _proposal_submitted,
+    VoteCast: _vote_cast,
+    BaselineCaptured: _baseline,
+    ProposalStatusSeen: _status_seen,
+    NoUpgradeVerified: _no_upgrade_verified,
+}
+
 TABLE: dict[Phase, dict[type, Handler]] = {
     Phase.LAUNCHED: {
         **_LIVE,
@@ -668,24 +678,10 @@ TABLE: dict[Phase, dict[type, Handler]] = {
         StatePrepared: _state_prepared,
         ProposalSubmitted: _proposal_submitted,
     },
-    Phase.PROPOSED: {
-        **_LIVE,
-        ChainLive: _ignore,
-        ProposalSubmitted: _proposal_submitted,
-        VoteCast: _vote_cast,
-        BaselineCaptured: _baseline,
-        ProposalStatusSeen: _status_seen,
-        NoUpgradeVerified: _no_upgrade_verified,
-    },
-    Phase.VOTED: {
-        **_LIVE,
-        ChainLive: _ignore,
-        ProposalSubmitted: _proposal_submitted,
-        VoteCast: _vote_cast,
-        BaselineCaptured: _baseline,
-        ProposalStatusSeen: _status_seen,
-        NoUpgradeVerified: _no_upgrade_verified,
-    },
+    # Voting: the same facts before and after the last vote (the handlers tell
+    # the two phases apart where it matters).
+    Phase.PROPOSED: _VOTING,
+    Phase.VOTED: _VOTING,
     Phase.PASSED: {
         **_LIVE,
         ProposalSubmitted: _proposal_submitted,
