@@ -1,7 +1,7 @@
 """The building blocks of the configuration schema, and the one translation of
 pydantic's ``ValidationError`` into ``ConfigError``.
 
-Shared by ``agent.config`` and ``agent.watchdog.settings`` (which must not import
+Shared by ``agent.config`` and ``agent.config.watch`` (which must not import
 each other's parsers). Models are strict (TOML already has types: ``"90"`` is
 not a number), refuse unknown keys (a typo must not fall back to a default) and
 refuse NaN and infinities.

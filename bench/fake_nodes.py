@@ -17,7 +17,8 @@ height (no events, /status frozen); started again, it jumps to the chain's tip,
 so its client backfills the gap over /blockchain.
 
 Protocol with the parent: the first stdout line is JSON ``{"ports": [...]}``;
-stdin takes ``stop I``, ``start I`` (I: node index) and ``quit``; each command is
+stdin takes ``stop I``, ``start I`` (I: node index), ``skew S`` (every header time
+from now on S seconds later: the nodes' clock stepped) and ``quit``; each command is
 acknowledged by a stdout line ``ok <command> <unix time>``, the time at which it
 took effect. Deliberately cheap: the standard library only, one frame encoded per
 block and subscription id, no per-node tasks besides the connections themselves.
@@ -41,8 +42,8 @@ GENESIS = 1_790_000_000  # unix seconds of height 0
 MAX_WS_BUFFER = 256 * 1024  # a client this far behind is dropped, as CometBFT does
 
 
-def block_time(height: int, block_s: float) -> str:
-    t = GENESIS + height * block_s
+def block_time(height: int, block_s: float, skew: float = 0.0) -> str:
+    t = GENESIS + height * block_s + skew
     secs = int(t)
     nanos = int(round((t - secs) * 1e9)) + 123_456_789 % 1_000_000_000
     nanos %= 1_000_000_000
@@ -59,6 +60,7 @@ class Chain:
         self.height = 1
         self.heights = [1] * k  # each node's own height (frozen when stopped)
         self.stopped = [False] * k
+        self.skew = 0.0  # seconds added to every header time (a clock step)
         self.subs: list[dict[asyncio.StreamWriter, int]] = [{} for _ in range(k)]
         self._frames: dict[tuple[int, int], bytes] = {}
 
@@ -67,7 +69,7 @@ class Chain:
             "version": {"block": "11"},
             "chain_id": CHAIN_ID,
             "height": str(h),
-            "time": block_time(h, self.block_s),
+            "time": block_time(h, self.block_s, self.skew),
             "last_block_id": {"hash": "", "parts": {"total": 0, "hash": ""}},
             "app_hash": app_hash(h - 1),
             "proposer_address": "0" * 40,
@@ -299,11 +301,13 @@ async def main() -> None:
         if not line or line == "quit":
             break
         cmd, _, arg = line.partition(" ")
-        i = int(arg)
         if cmd == "stop":
-            chain.stopped[i] = True
+            chain.stopped[int(arg)] = True
         elif cmd == "start":
-            chain.stopped[i] = False
+            chain.stopped[int(arg)] = False
+        elif cmd == "skew":
+            chain.skew = float(arg)
+            chain._frames.clear()  # frames already encoded carry the old times
         print(f"ok {line} {time.time():.3f}", flush=True)
     tick.cancel()
     for s in servers:

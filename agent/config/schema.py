@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, PlainValidator, PrivateAttr, model_v
 from pydantic import ValidationInfo as Info
 
 from agent.config.state import StateConfig, state_problems
+from agent.config.watch import AlertSettings, MetricsSettings, WatchSettings, WatchTuning
 from agent.core.checks import parse_json_path
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ConfigError
@@ -36,7 +37,6 @@ from agent.validation import (
     bad,
     problems,
 )
-from agent.watchdog.settings import AlertSettings, MetricsSettings, WatchSettings, WatchTuning
 
 __all__ = [
     "PROFILE_KEYS",
@@ -455,7 +455,7 @@ class Config(Schema):
     checks: list[CheckConfig] = Field(default_factory=list, max_length=100)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     state: StateConfig = Field(default_factory=StateConfig)
-    # [watch], [metrics], [alerts]: agent/watchdog/settings.py. Validated defaults
+    # [watch], [metrics], [alerts]: agent/config/watch.py. Validated defaults
     # so their relative paths resolve against base_dir; ``watch`` is the property.
     watch_tuning: WatchTuning = Field(default_factory=dict, validate_default=True, alias="watch")
     # [kit], [topology]: the network built from two binaries (agent/kit); the loader

@@ -14,8 +14,8 @@ import httpx
 import structlog
 
 from agent.adapters.clock import Clock, SystemClock
+from agent.config.watch import SinkSettings
 from agent.watchdog.alerts import Notification, Sink
-from agent.watchdog.settings import SinkSettings
 from agent.watchdog.sinks import build_sinks
 
 __all__ = ["SinkResult", "make_test_notification", "send_test"]

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from agent.core.chainview import ChainView
+from agent.core.detectors import UpgradeContext
 from agent.core.machine import Phase, State
 from agent.watchdog.alerts import Notification
-from agent.watchdog.detectors import UpgradeContext
 
 __all__ = ["PHASES", "AlertRow", "NodeRow", "Snapshot", "build_snapshot"]
 

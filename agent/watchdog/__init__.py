@@ -44,6 +44,14 @@ in ``config-snippet.toml`` next to this file.
 
 from __future__ import annotations
 
+from agent.config.watch import (
+    MetricsSettings,
+    SinkSettings,
+    WatchSettings,
+    WatchTuning,
+    parse_watch_settings,
+)
+from agent.core.detectors import DETECTORS, Condition, Thresholds, UpgradeContext, Watchdog
 from agent.watchdog.alerts import (
     AlertManager,
     AlertStore,
@@ -53,17 +61,9 @@ from agent.watchdog.alerts import (
     Notification,
     Sink,
 )
-from agent.watchdog.detectors import DETECTORS, Condition, Thresholds, UpgradeContext, Watchdog
 from agent.watchdog.heartbeat import Heartbeat, HeartbeatStatus, check_heartbeat
 from agent.watchdog.metrics import MetricsServer, WatchMetrics
 from agent.watchdog.observations import NodeInfo, WatchObservation
-from agent.watchdog.settings import (
-    MetricsSettings,
-    SinkSettings,
-    WatchSettings,
-    WatchTuning,
-    parse_watch_settings,
-)
 from agent.watchdog.sinks import (
     CommandSink,
     DiscordSink,

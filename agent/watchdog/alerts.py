@@ -32,9 +32,9 @@ from anyio.abc import TaskStatus
 
 from agent.adapters.clock import Clock
 from agent.adapters.files import move_aside, read_json, write_json_atomic
+from agent.core.detectors import Condition
 from agent.errors import CorruptState
 from agent.watchdog.delivery import Delivery
-from agent.watchdog.detectors import Condition
 
 __all__ = [
     "AlertManager",

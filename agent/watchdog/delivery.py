@@ -23,7 +23,7 @@ import structlog
 from anyio.abc import TaskStatus
 
 from agent.adapters.clock import Clock
-from agent.watchdog.detectors import Condition
+from agent.core.detectors import Condition
 
 __all__ = ["Delivery"]
 

@@ -24,12 +24,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from agent import __version__
+from agent.config.watch import LOOPBACK_HOSTS
+from agent.core.detectors import Watchdog
 from agent.core.machine import Phase
 from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.watchdog.alerts import Notification
-from agent.watchdog.detectors import Watchdog
 from agent.watchdog.observations import NodeInfo, WatchObservation
-from agent.watchdog.settings import LOOPBACK_HOSTS
 
 __all__ = ["MetricsServer", "WatchMetrics"]
 

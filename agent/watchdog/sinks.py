@@ -20,10 +20,10 @@ import structlog
 from agent.adapters.backoff import Backoff
 from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.process import run_command
+from agent.config.watch import SinkSettings
 from agent.errors import CommandFailed, DeadlineExceeded
 from agent.redact import redact_url
 from agent.watchdog.alerts import Notification, Sink
-from agent.watchdog.settings import SinkSettings
 
 __all__ = [
     "CommandSink",

@@ -51,3 +51,18 @@ def test_adapters_do_not_import_the_runtime() -> None:
     for path in (AGENT / "adapters").glob("*.py"):
         up = {m for m in _imports(path) if m.startswith(("agent.runtime", "agent.watchdog"))}
         assert not up, f"{path.name} imports {sorted(up)}"
+
+
+def test_config_imports_no_package_that_imports_it() -> None:
+    # Issue 18: config/schema.py imported watchdog.settings while the watchdog
+    # imports config, a loop between packages. The configuration sits below every
+    # package that reads it: it may use the core and the validation helpers only.
+    for path in (AGENT / "config").glob("*.py"):
+        up = {
+            m
+            for m in _imports(path)
+            if m.startswith("agent.")
+            and not m.startswith(("agent.config", "agent.core", "agent.validation", "agent.errors"))
+            and m not in ("agent.kit.spec", "agent.kit.plan")  # the kit's own pure sections
+        }
+        assert not up, f"config/{path.name} imports {sorted(up)}"

@@ -53,7 +53,7 @@ def test_a_nodes_first_block_at_the_upgrade_height_reads_its_binary_at_once(
     tmp_path: Path,
 ) -> None:
     # The version column said v1 while v2 committed blocks: info came only every 10 s.
-    from agent.watchdog.detectors import UpgradeContext
+    from agent.core.detectors import UpgradeContext
 
     svc = service(tmp_path)
     svc._info_due = 1e12  # the next periodic read is far off

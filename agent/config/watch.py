@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from agent.core.detectors import DETECTORS, Thresholds
 from agent.validation import (
     ArgvTuple,
     Count,
@@ -28,7 +29,6 @@ from agent.validation import (
     problems,
     validate,
 )
-from agent.watchdog.detectors import DETECTORS, Thresholds
 
 __all__ = [
     "AlertSettings",
