@@ -50,6 +50,9 @@ class Fakes:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 @contextmanager
@@ -128,11 +131,12 @@ def test_watch_keeps_its_alerts_on_time_under_every_fault_at_once(tmp_path: Path
             "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",  # no Docker to watch
             "PYTHONPATH": str(REPO),
         }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "watch", "--config", str(cfg)],
-            env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(tmp_path / "watch.stderr", "wb"),
-        )  # fmt: skip
+        with open(tmp_path / "watch.stderr", "wb") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "agent", "watch", "--config", str(cfg)],
+                env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )  # fmt: skip
         try:
             wait(
                 "heights in the metrics",
