@@ -1,7 +1,10 @@
 """Configuration: config.toml, validated before anything runs.
 
-``schema`` holds the pydantic models (strict, unknown keys refused), ``load``
-reads the file and turns validation errors into ``ConfigError``.
+``schema`` holds the pydantic models of the sections (strict, unknown keys
+refused), with ``checks`` (reads and declared checks), ``state`` (transactions
+before the upgrade), ``watch`` (watchdog, metrics, alerts) and ``rules`` (rules
+across sections); ``load`` reads the file, fills what a ``[kit]`` implies, and
+turns validation errors into ``ConfigError``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ Secrets are never stored here: only where to read them from.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -16,9 +15,10 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, PlainValidator, PrivateAttr, model_validator
 from pydantic import ValidationInfo as Info
 
-from agent.config.state import StateConfig, state_problems
+from agent.config.checks import CheckConfig, ReadConfig, VerifyConfig
+from agent.config.rules import cross_field_problems
+from agent.config.state import StateConfig
 from agent.config.watch import AlertSettings, MetricsSettings, WatchSettings, WatchTuning
-from agent.core.checks import parse_json_path
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ConfigError
 from agent.kit.spec import KitConfig, TopologyConfig
@@ -28,7 +28,6 @@ from agent.validation import (
     HttpUrl,
     MaybeHttpUrl,
     OptionalText,
-    Problem,
     SafeName,
     Schema,
     Seconds,
@@ -331,91 +330,6 @@ class ScenarioConfig(Schema):
     disconnect_s: Seconds = Field(default=20.0, description="tx-node-loss: network cut length")
 
 
-BUILTIN_CHECKS = (
-    "cosmovisor_current",
-    "applied_plan_height",
-    "app_version_changed",
-    "app_hash_agree",
-    "blocks_resumed",
-    "balances_kept",
-)
-
-
-class ReadConfig(Schema):
-    """A named chain read (one JSON document) the declared checks use."""
-
-    name: Text
-    kind: Literal["rest", "rpc", "abci", "cli"] = Field(
-        description="rest: GET path; rpc: CometBFT method path; abci: raw store query "
-        "(path + data); cli: chain CLI query (args, binary v1 or v2)"
-    )
-    path: OptionalText = ""
-    data: OptionalText = Field(default="", description="abci: the store key or prefix, as text")
-    args: list[Text] = Field(default_factory=list, description="cli: the query's arguments")
-    binary: Literal["v1", "v2"] = "v2"
-
-    @model_validator(mode="after")
-    def _complete(self) -> ReadConfig:
-        if self.kind in ("rest", "rpc", "abci") and not self.path:
-            raise problems([(("path",), self.path, f"a {self.kind} read needs a path")])
-        if self.kind == "rest" and not self.path.startswith("/"):
-            raise problems([(("path",), self.path, "must start with /")])
-        if self.kind == "cli" and not self.args:
-            raise problems([(("args",), self.args, "a cli read needs args")])
-        return self
-
-
-class CheckConfig(Schema):
-    """A declared check: a read's JSON path against an expectation, or a program."""
-
-    name: Text
-    stage: Literal["upgraded", "restarted"]
-    read: OptionalText = ""
-    json_path: Text = "$"
-    expect: Literal[
-        "exists", "equals", "equals_baseline", "equals_upgraded", "changed", "within"
-    ] = "exists"
-    value: Any = None
-    min: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    max: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    program: list[Text] = Field(
-        default_factory=list,
-        description="argv of a program given {stage, baseline, current} JSON on stdin; "
-        'it prints {"pass": bool, "evidence": "..."}',
-    )
-    reads: list[Text] = Field(default_factory=list, description="program: reads at its stage")
-    baseline_reads: list[Text] = Field(
-        default_factory=list, description="program: reads taken before the upgrade"
-    )
-    upgraded_reads: list[Text] = Field(
-        default_factory=list, description='program at "restarted": reads after the upgrade'
-    )
-
-    @model_validator(mode="after")
-    def _complete(self) -> CheckConfig:
-        try:
-            parse_json_path(self.json_path)
-        except ValueError as exc:
-            raise problems([(("json_path",), self.json_path, f"does not parse: {exc}")]) from None
-        if self.program and not self.reads:
-            raise problems([(("reads",), self.reads, "a program check names its reads")])
-        if not self.program and not self.read:
-            raise problems([(("read",), self.read, "name a read (or give a program)")])
-        if self.expect == "within" and self.min is None and self.max is None:
-            raise problems([(("min",), None, "within needs min and/or max")])
-        if self.expect == "equals" and self.value is None:
-            raise problems([(("value",), None, "equals needs a value")])
-        if self.expect == "equals_upgraded" and self.stage != "restarted":
-            raise problems([(("expect",), self.expect, "only at stage restarted")])
-        return self
-
-
-class VerifyConfig(Schema):
-    disable: list[Literal[BUILTIN_CHECKS]] = Field(  # type: ignore[valid-type]
-        default_factory=list, description="built-in checks switched off"
-    )
-
-
 def _default_nodes() -> list[NodeConfig]:
     def node(name: str, port: int, rest: str = "") -> NodeConfig:
         return NodeConfig(name=name, rpc=f"http://127.0.0.1:{port}", service=name, rest=rest)
@@ -472,7 +386,7 @@ class Config(Schema):
         base = (info.context or {}).get("base_dir")
         if base is not None:
             self._base_dir = Path(base)
-        found = [*_unique(self), *_references(self), *_distinct_files(self)]
+        found = cross_field_problems(self)
         if found:
             raise problems(found)
         return self
@@ -521,97 +435,6 @@ class Config(Schema):
             if n.name == name:
                 return n
         raise KeyError(name)
-
-
-# --- cross-field rules: each returns every violation, keyed from the root ----
-
-
-def _unique(cfg: Config) -> list[Problem]:
-    found: list[Problem] = []
-    seen: dict[tuple[str, str], str | int] = {}
-    for i, n in enumerate(cfg.nodes):
-        for what, value in (("name", n.name), ("service", n.service or n.name)):
-            if (what, value) in seen:
-                found.append((("nodes", i, what), value, f"duplicated node {what}"))
-            seen[(what, value)] = i
-    voters: set[str] = set()
-    for i, v in enumerate(cfg.voters):
-        if v.name in voters:
-            found.append((("voters", i, "name"), v.name, "duplicated voter name"))
-        voters.add(v.name)
-    groups: tuple[tuple[str, list[str]], ...] = (
-        ("reads", [r.name for r in cfg.reads]),
-        ("checks", [c.name for c in cfg.checks]),
-        ("state.txs", [t.name for t in cfg.state.txs]),
-    )
-    for section, item_names in groups:
-        names: set[str] = set()
-        for i, name in enumerate(item_names):
-            if name in names:
-                found.append(((section, i, "name"), name, f"duplicated {section[:-1]} name"))
-            names.add(name)
-    taken = set(BUILTIN_CHECKS)
-    for i, c in enumerate(cfg.checks):
-        if c.name in taken:
-            found.append((("checks", i, "name"), c.name, "is a built-in check's name"))
-    return found
-
-
-def _references(cfg: Config) -> list[Problem]:
-    found: list[Problem] = []
-    names = [n.name for n in cfg.nodes]
-    read_names = {r.name for r in cfg.reads}
-    for i, c in enumerate(cfg.checks):
-        named: list[tuple[tuple[str | int, ...], str]] = []
-        if c.program:
-            for field, rs in (
-                ("reads", c.reads),
-                ("baseline_reads", c.baseline_reads),
-                ("upgraded_reads", c.upgraded_reads),
-            ):
-                named += [(("checks", i, field, j), r) for j, r in enumerate(rs)]
-        else:
-            named.append((("checks", i, "read"), c.read))
-        for key, r in named:
-            if r not in read_names:
-                found.append((key, r, "names no [[reads]] entry"))
-    read_values: list[tuple[tuple[str | int, ...], str]] = []
-    for i, rd in enumerate(cfg.reads):
-        read_values.append((("reads", i, "path"), rd.path))
-        read_values += [(("reads", i, "args", j), a) for j, a in enumerate(rd.args)]
-    found += state_problems(cfg.state, {v.name for v in cfg.voters}, read_values)
-    if cfg.chain.tx_node not in names:
-        found.append(
-            (("chain", "tx_node"), cfg.chain.tx_node, f"names no node; one of {', '.join(names)}")
-        )
-    return found
-
-
-def _distinct_files(cfg: Config) -> list[Problem]:
-    # Two writers on one file corrupt both (the journal is rewritten atomically,
-    # the log appended): every state/output file must be its own.
-    a, w = cfg.agent, cfg.watch_tuning
-    files: list[tuple[tuple[str | int, ...], str, Path]] = [
-        (("agent", "state_dir"), a.state_dir, cfg.state_dir / "journal.json"),
-        (("agent", "state_dir"), a.state_dir, cfg.state_dir / "txs.jsonl"),
-        (("agent", "report_json"), a.report_json, cfg.path(a.report_json)),
-        (("agent", "report_md"), a.report_md, cfg.path(a.report_md)),
-        (("agent", "log_file"), a.log_file, cfg.path(a.log_file)),
-        (("watch", "heartbeat_file"), str(w.heartbeat_file), cfg.path(str(w.heartbeat_file))),
-        (("watch", "alert_state_file"), str(w.alert_state_file), cfg.path(str(w.alert_state_file))),
-    ]
-    found: list[Problem] = []
-    state_dir = os.path.normpath(cfg.state_dir)
-    owner: dict[str, tuple[str | int, ...]] = {}
-    for key, shown, path in files:
-        norm = os.path.normpath(path)
-        if norm == state_dir:
-            found.append((key, shown, "is the state_dir directory"))
-        elif norm in owner and owner[norm] != key:
-            other = ".".join(str(k) for k in owner[norm])
-            found.append((key, shown, f"is the same file as {other} ({norm})"))
-        owner.setdefault(norm, key)
-    return found
 
 
 def height_policy(t: TimingConfig) -> UpgradeHeightPolicy:
