@@ -463,9 +463,9 @@ def test_errors_inside_task_groups_map_to_2_and_bugs_to_1_without_a_traceback(
 ) -> None:
     out = cli.Outcome(log_file=Path("/var/log/agent.log"))
     group = ExceptionGroup("tg", [ConfigError("DOCKER_HOST", "x", "unreachable")])
-    assert cli._classify(group, out) == 2
-    assert cli._classify(ExceptionGroup("tg", [EnvironmentProblem("port busy")]), out) == 2
-    assert cli._classify(ExceptionGroup("tg", [KeyError("bug")]), out) == 1
+    assert cli.classify(group, out) == 2
+    assert cli.classify(ExceptionGroup("tg", [EnvironmentProblem("port busy")]), out) == 2
+    assert cli.classify(ExceptionGroup("tg", [KeyError("bug")]), out) == 1
     err = capsys.readouterr().err
     assert "unexpected error (KeyError: 'bug'); the traceback is in /var/log/agent.log" in err
     assert "Traceback" not in err

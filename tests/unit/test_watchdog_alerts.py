@@ -190,7 +190,7 @@ async def test_a_corrupt_state_file_is_moved_aside_and_the_next_start_is_clean(
     assert not await anyio.Path(path).exists() and moved.name.startswith("alerts.corrupt.")
     assert await anyio.Path(moved).read_text() == content  # kept for a post-mortem
     assert (await FileAlertStore(path).load()).firing == {}  # the restart goes on
-    assert cli._classify(ExceptionGroup("tg", [info.value]), cli.Outcome()) == 2
+    assert cli.classify(ExceptionGroup("tg", [info.value]), cli.Outcome()) == 2
 
 
 async def test_state_file_is_written_atomically(tmp_path: Path) -> None:
