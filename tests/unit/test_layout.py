@@ -66,3 +66,14 @@ def test_config_imports_no_package_that_imports_it() -> None:
             and m not in ("agent.kit.spec", "agent.kit.plan")  # the kit's own pure sections
         }
         assert not up, f"config/{path.name} imports {sorted(up)}"
+
+
+def test_unit_tests_mirror_the_package() -> None:
+    # Issue 18: tests/unit was one folder of 53 files. Each folder now names the
+    # package its tests cover; only the architecture test and the fakes sit above.
+    unit = Path(__file__).resolve().parent
+    folders = {p.name for p in unit.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    packages = {p.name for p in AGENT.iterdir() if (p / "__init__.py").exists()}
+    assert folders <= packages, sorted(folders - packages)
+    loose = sorted(p.name for p in unit.glob("test_*.py"))
+    assert loose == ["test_layout.py"], loose

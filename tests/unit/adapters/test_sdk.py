@@ -35,7 +35,7 @@ from agent.errors import ConfigError, ProtocolError, TransientError
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
+FIX = Path(__file__).resolve().parents[2] / "fixtures"
 NODE_INFO = "/cosmos/base/tendermint/v1beta1/node_info"
 V1_PARAMS = "/cosmos/gov/v1/params/voting"
 

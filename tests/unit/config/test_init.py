@@ -13,7 +13,7 @@ from agent import bundle
 from agent.cli import main
 from agent.config import load_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_bundle_found_in_the_source_checkout() -> None:

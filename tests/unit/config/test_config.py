@@ -17,7 +17,7 @@ from agent.config import Config, load_config, parse_config, read_password
 from agent.config.schema import PROFILE_KEYS, ChainConfig
 from agent.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _profile(cfg: Config) -> Config:

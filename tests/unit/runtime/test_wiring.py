@@ -13,7 +13,7 @@ from agent.runtime.preflight import preflight
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from agent.kit.genesis import (
 )
 from agent.kit.gobuild import module_replaces
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
+FIX = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def helps(line: str) -> tuple[str, str, str]:

@@ -16,11 +16,11 @@ from agent.core.templates import Placeholder, fill, placeholders
 from agent.errors import ConfigError, ProtocolError
 from agent.runtime.executors.prepare import prepare_state
 from tests.unit.fakes import SimulatedCrash, World, make_config, make_world
-from tests.unit.test_executors import KILL_POINTS
+from tests.unit.runtime.test_executors import KILL_POINTS
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 DECLARED = {
     "state": {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "prod-sim" / "checks"))
 
 from leaderboard import (  # noqa: E402 (the profile's program, imported from its directory)

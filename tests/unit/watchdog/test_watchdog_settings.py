@@ -11,7 +11,7 @@ import pytest
 from agent.errors import ConfigError
 from agent.watchdog import Thresholds, parse_watch_settings
 
-SNIPPET = Path(__file__).parents[2] / "agent" / "watchdog" / "config-snippet.toml"
+SNIPPET = Path(__file__).parents[3] / "agent" / "watchdog" / "config-snippet.toml"
 BASE = Path("/srv/rehearse")
 
 

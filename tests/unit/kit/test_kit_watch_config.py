@@ -10,7 +10,7 @@ from agent.cli import main
 from agent.config import load_config, parse_config
 from agent.kit.watch_config import watch_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROFILE = ROOT / "prod-sim" / "rehearse.toml"
 
 

@@ -16,7 +16,7 @@ from agent.core.exits import exit_reason
 from agent.core.facts import ExitExplained, NodeExited
 from agent.core.machine import Params, Phase, State, decide, initial_state
 from agent.core.observations import ContainerEvent
-from tests.unit.test_daemon import drive_blocks, phase_is, play, rig
+from tests.unit.runtime.test_daemon import drive_blocks, phase_is, play, rig
 
 NODES = ["val-alice", "val-bob"]
 SERVICES = {"svc-alice": "val-alice", "svc-bob": "val-bob"}

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from agent.config import Config, parse_config
 from agent.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE_DIR = Path("/srv/rehearse")
 SECRET = "T0KEN-SECRET"
 

@@ -21,7 +21,7 @@ from agent.runtime.executors.txs import event_attr as _event_attr
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
+FIX = Path(__file__).resolve().parents[2] / "fixtures"
 RECORDED = sorted(p.parent.parent.name for p in FIX.glob("*/rpc/tx_proposal.json"))
 # Read once at import: the tests run in an event loop that forbids blocking reads.
 _DOCS = {str(p.relative_to(FIX)): json.loads(p.read_text()) for p in FIX.glob("sdk*/**/*.json")}

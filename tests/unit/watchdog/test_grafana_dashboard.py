@@ -13,7 +13,7 @@ from prometheus_client.exposition import generate_latest
 from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.watchdog import Notification, Watchdog, WatchMetrics
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "rehearse.json"
+DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "rehearse.json"
 METRIC = re.compile(r"\b((?:rehearse|process)_[a-z0-9_]+)\b")
 T0 = 1_700_000_000.0
 
