@@ -10,7 +10,7 @@ import re
 import anyio
 
 from agent.adapters.chaincli import ChainCLI
-from agent.adapters.process import run_command
+from agent.adapters.docker import Docker
 from agent.config import Config, VoterConfig
 from agent.errors import AgentError, ConfigError, DockerUnavailable
 
@@ -34,15 +34,14 @@ async def preflight(cfg: Config) -> None:
     await docker_reachable()
     for key in ("cli_image_v1", "cli_image_v2"):
         image = getattr(cfg.chain, key)
-        r = await run_command(["docker", "image", "inspect", image], deadline=20, check=False)
-        if r.returncode != 0:
+        if await Docker().image_id(image) is None:
             fix = "rehearse kit build" if cfg.kit is not None else "build or load it"
             raise ConfigError(f"chain.{key}", image, f"no such image ({fix})")
 
 
 async def docker_reachable() -> None:
     try:
-        await run_command(["docker", "version", "--format", "{{.Server.Version}}"], deadline=20)
+        await Docker().version()
     except (AgentError, OSError) as exc:
         raise ConfigError(
             "DOCKER_HOST",

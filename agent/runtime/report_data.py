@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import anyio
 import structlog
 
-from agent.adapters.process import run_command
+from agent.adapters.docker import Docker
 from agent.adapters.rpc import CommitSignatures, ValidatorInfo
 from agent.config import Config
 from agent.core.machine import State
@@ -129,13 +129,7 @@ async def _guarded(what: str, fn: Callable[[], Awaitable[T]], deadline: float) -
 
 async def _digest(image: str, deadline: float) -> str:
     async def inspect() -> str:
-        r = await run_command(
-            ["docker", "image", "inspect", "--format", "{{.Id}}", image],
-            deadline=deadline,
-            check=False,
-        )
-        out = r.stdout.strip()
-        return out if r.returncode == 0 and out else UNKNOWN
+        return await Docker().image_id(image, deadline) or UNKNOWN
 
     return await _guarded(f"image {image}", inspect, deadline + 1) or UNKNOWN
 

@@ -170,6 +170,8 @@ async def _stack(cfg: Config, probes: Probes, docker_ok: bool, stack_up: bool) -
                                 "check the Compose files in stack.compose_dir"))  # fmt: skip
     if stack_up:
         checks.append(Check("host ports", "note", "held by the running stack (run relaunches it)"))
+    elif not cfg.stack.ports_check_command:
+        checks.append(Check("host ports", "note", "not checked: no stack.ports_check_command"))
     else:
         try:
             await probes.ports_check()
@@ -257,10 +259,9 @@ class RealProbes:
         return list(images)
 
     async def image_present(self, image: str) -> bool:
-        from agent.adapters.process import run_command
+        from agent.adapters.docker import Docker
 
-        r = await run_command(["docker", "image", "inspect", image], deadline=20, check=False)
-        return r.returncode == 0
+        return await Docker().image_id(image) is not None
 
     async def ports_check(self) -> None:
         from agent.adapters.process import run_command

@@ -14,6 +14,7 @@ import structlog
 from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock
 from agent.adapters.compose import Compose
+from agent.adapters.docker import Docker
 from agent.adapters.failover import RestPool, RpcPool
 from agent.adapters.ledger import TxLedger
 from agent.adapters.rest import RestClient
@@ -55,6 +56,8 @@ class ExecContext:
     # may not have that block yet (a sentry after a failover), and a sequence read
     # from it would sign a second transaction at the first one's sequence.
     next_sequence: dict[str, int] = field(default_factory=dict)
+    # Every docker CLI call outside Compose and the CLI boxes.
+    docker: Docker = field(default_factory=Docker)
 
     def fact_kw(self) -> dict[str, Any]:
         return {"height": self.view.max_height, "at": self.clock.wall()}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import structlog
 
-from agent.adapters.process import run_command
 from agent.core.actions import ExplainExit
 from agent.core.exits import exit_reason
 from agent.core.facts import ExitExplained, Fact
@@ -27,12 +26,7 @@ LOGS_DEADLINE_S = 15.0
 async def explain_exit(ctx: ExecContext, action: ExplainExit, _state: State) -> Fact:
     try:
         # A stopped container keeps its logs; stdout and stderr both carry them.
-        r = await run_command(
-            ["docker", "logs", "--tail", str(LOG_LINES), action.container_id],
-            deadline=LOGS_DEADLINE_S,
-            check=False,
-        )
-        reason = exit_reason(r.stdout + "\n" + r.stderr)
+        reason = exit_reason(await ctx.docker.logs(action.container_id, LOG_LINES, LOGS_DEADLINE_S))
     except AgentError as exc:
         reason = f"its logs could not be read: {exc}"
     log.warning("node_exited", node=action.node, code=action.exit_code, reason=reason)

@@ -8,12 +8,9 @@ the upgrade: the restart on v2 leaves it out).
 
 from __future__ import annotations
 
-import json
-
 import anyio
 import structlog
 
-from agent.adapters.process import run_command
 from agent.core.actions import InjectFault, RemediateNodes
 from agent.core.facts import Fact, FaultInjected, NodesRemediated
 from agent.core.machine import State
@@ -42,44 +39,37 @@ async def _container(ctx: ExecContext, node: str) -> str:
     return cid
 
 
-async def _docker(*args: str) -> str:
-    return (await run_command(["docker", *args], deadline=DOCKER_DEADLINE)).stdout
-
-
 async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> Fact:
     kind, node = action.kind, action.node
     log.warning("fault_injecting", fault=action.name, kind=kind, node=node, seconds=action.seconds)
     absent: tuple[str, ...] = ()
     if kind == "pause":
         cid = await _container(ctx, node)
-        await _docker("pause", cid)
+        await ctx.docker.pause(cid, DOCKER_DEADLINE)
         try:
             await ctx.clock.sleep(action.seconds)
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(DOCKER_DEADLINE):
-                await _docker("unpause", cid)
+                await ctx.docker.unpause(cid, DOCKER_DEADLINE)
         detail = f"{node} paused for {action.seconds:.0f} s"
     elif kind == "disconnect":
         cid = await _container(ctx, node)
-        nets = json.loads(
-            await _docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", cid) or "{}"
-        )
-        names = sorted(nets) if isinstance(nets, dict) else []
+        names = sorted(await ctx.docker.networks(cid, DOCKER_DEADLINE))
         cut: list[str] = []
         try:
             for net in names:
-                await _docker("network", "disconnect", net, cid)
+                await ctx.docker.disconnect(net, cid, DOCKER_DEADLINE)
                 cut.append(net)
             await ctx.clock.sleep(action.seconds)
         finally:
             # Whatever was cut is joined again, even after a failed or cancelled cut.
             with anyio.CancelScope(shield=True), anyio.move_on_after(DOCKER_DEADLINE):
                 for net in cut:
-                    await _docker("network", "connect", net, cid)
+                    await ctx.docker.connect(net, cid, DOCKER_DEADLINE)
         detail = f"{node} cut from {', '.join(names)} for {action.seconds:.0f} s"
     elif kind == "stop":
         cid = await _container(ctx, node)
-        await _docker("stop", "--time", "5", cid)
+        await ctx.docker.stop(cid, 5, DOCKER_DEADLINE)
         absent = (node,)
         detail = f"{node} stopped for good"
     elif kind == "remove_upgrade_binary":
@@ -89,7 +79,7 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
         dirs = sorted(
             {f"{home}/cosmovisor/upgrades/{name}", f"{home}/cosmovisor/upgrades/{name.lower()}"}
         )
-        await _docker("exec", cid, "rm", "-rf", *dirs)
+        await ctx.docker.exec(cid, ["rm", "-rf", *dirs], deadline=DOCKER_DEADLINE)
         detail = f"{node}: removed {', '.join(dirs)}"
     elif kind == "cut_streams":
         if ctx.cut_streams is None:

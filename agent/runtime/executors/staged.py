@@ -14,7 +14,6 @@ from functools import partial
 
 import structlog
 
-from agent.adapters.process import run_command
 from agent.concurrency import gather
 from agent.core.machine import State
 from agent.errors import CommandFailed, EnvironmentProblem
@@ -46,10 +45,10 @@ async def check_v2_staged(ctx: ExecContext, state: State) -> None:
     missing: dict[str, str] = {}
 
     async def one(node: str, cid: str) -> None:
-        argv = ["docker", "exec", cid, "sh", "-c", STAGED_SCRIPT, "staged",
-                c.daemon_home, name, c.binary]  # fmt: skip
+        argv = ["sh", "-c", STAGED_SCRIPT, "staged", c.daemon_home, name, c.binary]
         try:
-            r = await run_command(argv, deadline=ctx.cfg.timing.command_timeout, check=False)
+            r = await ctx.docker.exec(cid, argv, deadline=ctx.cfg.timing.command_timeout,
+                                      check=False)  # fmt: skip
         except CommandFailed as exc:  # the container went away: the watchdog's business
             log.info("staged_check_skipped", node=node, error=str(exc)[:200])
             return

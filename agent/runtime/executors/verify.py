@@ -15,7 +15,6 @@ from functools import partial
 import anyio
 import structlog
 
-from agent.adapters.process import run_command
 from agent.adapters.rpc import AbciInfo, CometRPC
 from agent.concurrency import gather
 from agent.config import NodeConfig
@@ -67,7 +66,7 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
     if cid is None:
         raise TransientError(f"no running container for {service}")
     link = f"{ctx.cfg.chain.daemon_home}/cosmovisor/current"
-    r = await run_command(["docker", "exec", cid, "readlink", link], deadline=30)
+    r = await ctx.docker.exec(cid, ["readlink", link], deadline=30)
     return r.stdout.strip()
 
 

@@ -92,8 +92,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     w = make_world(tmp_path, extra=opts.get("extra"), profile=opts.get("profile", True))
     rec = CommandRecorder(w.chain)
     monkeypatch.setattr("agent.runtime.executors.stack.run_command", rec)
-    monkeypatch.setattr("agent.runtime.executors.verify.run_command", rec)
-    monkeypatch.setattr("agent.runtime.executors.staged.run_command", rec)
+    monkeypatch.setattr("agent.adapters.docker.run_command", rec)  # docker exec, inspect
     w.commands = rec
     return w
 

@@ -1,5 +1,6 @@
 """Scenario faults and remediation (agent/runtime/executors/faults.py) on the fake world,
-with ``run_command`` replaced: every ``docker`` argv is recorded and answered."""
+with the Docker adapter's ``run_command`` replaced: every ``docker`` argv is recorded
+and answered."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
 @pytest.fixture
 def docker(monkeypatch: pytest.MonkeyPatch) -> Docker:
     d = Docker()
-    monkeypatch.setattr("agent.runtime.executors.faults.run_command", d)
+    monkeypatch.setattr("agent.adapters.docker.run_command", d)
     return d
 
 

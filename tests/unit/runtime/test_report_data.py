@@ -25,7 +25,6 @@ from agent.adapters.rpc import (
 )
 from agent.config import Config, parse_config
 from agent.errors import CommandFailed, ConnectError, ProtocolError
-from agent.runtime import report_data
 from agent.runtime.report_data import collect, collect_for, compose_images, count_missed
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
@@ -243,7 +242,7 @@ def no_docker(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
             return CommandResult(tuple(argv), 1, "", "Error: No such image: gone:v9")
         raise CommandFailed(list(argv), 127, "cannot run docker: No such file or directory")
 
-    monkeypatch.setattr(report_data, "run_command", fake_run)
+    monkeypatch.setattr("agent.adapters.docker.run_command", fake_run)
     return calls
 
 

@@ -243,9 +243,8 @@ async def test_the_summary_reads_the_downtime_a_real_report_writes(tmp_path: Pat
     """The report writer's own output, not a shape made up here: the two must agree."""
     import json as _json
 
-    from test_report import restarted
-
     from agent.runtime.report import write_report
+    from tests.unit.runtime.test_report import restarted
 
     out = await write_report(restarted(), tmp_path / "report.json", tmp_path / "report.md")
     doc = _json.loads(await anyio.Path(out).read_text())
@@ -366,6 +365,20 @@ async def test_doctor_all_good_with_the_stack_down(cfg: Config) -> None:
     assert by["node val-alice"].status == "note" and by["host ports"].status == "ok"
     assert by["keyrings"].status == "ok" and by["stack images"].detail == "2 present"
     assert doctor_lines(checks)[-1] == "all good"
+
+
+@pytest.fixture
+def no_port_check(tmp_path: Path) -> Config:
+    return make_config(tmp_path, {"stack": {"reset_command": ["reset"]}})
+
+
+@pytest.mark.anyio
+async def test_doctor_says_when_no_port_check_is_configured(no_port_check: Config) -> None:
+    # An empty stack.ports_check_command once ran as a command of no program.
+    probes = FakeProbes(ports=CommandFailed(["?"], 127, "cannot run"))
+    checks = await run_doctor(no_port_check, probes)
+    by = {c.name: c for c in checks}
+    assert by["host ports"].status == "note" and "not checked" in by["host ports"].detail
 
 
 @pytest.mark.anyio
