@@ -147,5 +147,6 @@ class DockerUnavailable(EnvironmentProblem):
 
 
 def is_environment_failure(failure: str | None) -> bool:
-    """Whether a rehearsal's failure reason came from an ``EnvironmentProblem``."""
+    """Whether a message came from an ``EnvironmentProblem`` (its text only: the
+    machine decides on ``State.environment_failure``, set by the failing fact)."""
     return failure is not None and EnvironmentProblem.PREFIX in failure

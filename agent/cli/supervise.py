@@ -14,7 +14,7 @@ import anyio
 import structlog
 
 from agent.core.machine import Phase, State
-from agent.errors import ConfigError, CorruptState, EnvironmentProblem, is_environment_failure
+from agent.errors import ConfigError, CorruptState, EnvironmentProblem
 
 __all__ = [
     "EXIT_ENVIRONMENT",
@@ -124,7 +124,7 @@ async def _deadline(finished: anyio.Event) -> None:
 
 def exit_code_of(final: State) -> int:
     """0 expected outcome, 1 not, 2 when the machine (not the rehearsal) was at fault."""
-    if final.phase is Phase.FAILED and is_environment_failure(final.failure):
+    if final.phase is Phase.FAILED and final.environment_failure:
         return EXIT_ENVIRONMENT
     if final.verdict_met is not None:
         return EXIT_OK if final.verdict_met else EXIT_FAILED

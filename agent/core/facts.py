@@ -200,12 +200,14 @@ class ReportWritten:
 
 @dataclass(frozen=True, slots=True)
 class ActionFailed:
-    """An action gave up (after its own retries and deadline)."""
+    """An action gave up (after its own retries and deadline). ``environment``: the
+    machine was at fault (an image missing, a port busy), not the rehearsal."""
 
     action: str  # the action's key
     reason: str
     height: int = 0
     at: float = 0.0
+    environment: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,9 @@ class State:
     restart_checks: tuple[Check, ...] = ()
     transitions: tuple[Transition, ...] = ()
     failure: str | None = None
+    # The failure was the machine's (exit 2), not the rehearsal's: said by the
+    # fact that failed it, never guessed from the failure's text.
+    environment_failure: bool = False
     report_path: str | None = None
     # Scenarios: faults applied, nodes gone until the restart, nodes the agent
     # swapped to v2 itself, the status of a rejected proposal, the verdict.
@@ -279,13 +282,19 @@ def _advance(state: State, to: Phase, fact: Any, reason: str) -> State:
     return replace(state, phase=to, transitions=state.transitions + (t,))
 
 
-def _fail(state: State, fact: Any, reason: str) -> Result:
+def _fail(state: State, fact: Any, reason: str, *, environment: bool = False) -> Result:
     state = _advance(state, Phase.FAILED, fact, reason)
     # Nothing else is re-issued after a failure (a resumed agent must not cast a
     # vote for a rehearsal that already failed); only the report remains.
     pending = tuple(a for a in state.pending if isinstance(a, WriteReport))
     state = replace(
-        state, failure=reason, deadline=None, awaiting=None, awaiting_apps=False, pending=pending
+        state,
+        failure=reason,
+        environment_failure=environment,
+        deadline=None,
+        awaiting=None,
+        awaiting_apps=False,
+        pending=pending,
     )
     return _issue(state, WriteReport())
 
@@ -621,7 +630,7 @@ def _action_failed(state: State, fact: ActionFailed) -> Result:
     state = _complete(state, fact.action)
     if state.terminal:
         return state, ()  # e.g. the report could not be written: nothing more to do
-    return _fail(state, fact, f"{fact.action}: {fact.reason}")
+    return _fail(state, fact, f"{fact.action}: {fact.reason}", environment=fact.environment)
 
 
 def _deadline_passed(state: State, fact: DeadlinePassed) -> Result:

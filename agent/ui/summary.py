@@ -15,7 +15,6 @@ from typing import Any
 
 from agent.core import codec
 from agent.core.machine import Phase, State
-from agent.errors import is_environment_failure
 
 __all__ = [
     "EXIT_MEANING",
@@ -125,7 +124,7 @@ def build_summary(
     resume = None
     if state.terminal:
         outcome = state.phase.value
-        if is_environment_failure(state.failure):
+        if state.environment_failure:
             outcome += " (environment problem)"
     elif running is not None:
         outcome = f"running: phase {state.phase.value}"

@@ -31,7 +31,7 @@ from agent.core.actions import (
 )
 from agent.core.facts import ActionFailed, Fact, ReportWritten
 from agent.core.machine import State
-from agent.errors import AgentError, DockerUnavailable, ProtocolError
+from agent.errors import AgentError, DockerUnavailable, EnvironmentProblem, ProtocolError
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.exits import explain_exit
 from agent.runtime.executors.faults import inject_fault, remediate
@@ -99,7 +99,8 @@ class Executor:
             raise  # the machine's fault: the run stops unfailed, to be resumed
         except AgentError as exc:
             log.warning("action_failed", action=action.key, error=str(exc))
-            return ActionFailed(action.key, str(exc), **ctx.fact_kw())
+            return ActionFailed(action.key, str(exc), **ctx.fact_kw(),
+                                environment=isinstance(exc, EnvironmentProblem))  # fmt: skip
         except Exception as exc:  # a bug must fail the rehearsal, not kill the daemon
             log.exception("action_crashed", action=action.key)
             return ActionFailed(action.key, f"internal error: {exc!r}", **ctx.fact_kw())

@@ -254,6 +254,16 @@ def test_action_failure_fails_then_terminal_ignores() -> None:
     assert again.phase is Phase.FAILED and actions == ()
 
 
+@pytest.mark.parametrize("environment", [True, False])
+def test_the_failing_fact_says_whose_fault_it_was(environment: bool) -> None:
+    # Issue 18: the exit code once came from searching the failure's text.
+    state, _ = run(happy_path()[:2])
+    text = "environment problem: host ports check failed"
+    state, _ = decide(state, ActionFailed("launch_stack", text, 0, 1.0, environment=environment))
+    assert state.phase is Phase.FAILED and state.environment_failure is environment
+    assert codec.decode(codec.encode(state)) == state  # journaled as it is
+
+
 def test_resume_reissues_only_pending_actions() -> None:
     # Crash right after proposing: votes issued, none confirmed.
     state, _ = run(happy_path()[:4])

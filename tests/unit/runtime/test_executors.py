@@ -1311,3 +1311,10 @@ async def test_docker_down_stops_the_run_instead_of_failing_the_action(world: Wo
 
     failed = await Executor(world.ctx, {LaunchStack: other}).run(LaunchStack(reset=True), state())
     assert isinstance(failed, ActionFailed)  # the run's own report says why (exit 2)
+    assert failed.environment
+
+    async def rehearsal(ctx: Any, action: Any, state: Any) -> Any:
+        raise ProtocolError("environment problem: said by a node, not the machine's")
+
+    plain = await Executor(world.ctx, {LaunchStack: rehearsal}).run(LaunchStack(), state())
+    assert isinstance(plain, ActionFailed) and not plain.environment
