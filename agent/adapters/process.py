@@ -26,7 +26,7 @@ import structlog
 
 from agent.errors import CommandFailed, DeadlineExceeded, DockerUnavailable
 
-__all__ = ["CommandResult", "run_command", "redact", "child_env"]
+__all__ = ["CommandResult", "child_env", "docker_down", "redact", "run_command"]
 
 log = structlog.get_logger("agent.adapters.process")
 
@@ -56,6 +56,17 @@ _DOCKER_DOWN = re.compile(
     r"Couldn't connect to Docker daemon|error during connect",
     re.IGNORECASE,
 )
+
+
+def docker_down(output: str) -> str | None:
+    """The line of a docker CLI's output that says no daemon answered, if one does
+    (other lines, a deprecation notice say, may come first)."""
+    for line in output.splitlines():
+        if _DOCKER_DOWN.search(line):
+            return line.strip()[:200]
+    return None
+
+
 # How long a killed group gets to be reaped before we stop waiting.
 REAP_DEADLINE = 5.0
 
@@ -160,9 +171,12 @@ async def run_command(
     result = CommandResult(tuple(args), returncode, out, err)
     log.debug("command_done", argv=args, returncode=returncode)
     if check and returncode != 0:
-        if Path(args[0]).name in ("docker", "docker-compose") and _DOCKER_DOWN.search(err or out):
+        down = (
+            docker_down(err or out) if Path(args[0]).name in ("docker", "docker-compose") else None
+        )
+        if down is not None:
             raise DockerUnavailable(
-                f"the Docker daemon is unreachable: {(err or out).strip().splitlines()[0][:200]}",
+                f"the Docker daemon is unreachable: {down}",
                 "start it (or fix DOCKER_HOST), then run again: the rehearsal resumes",
             )
         raise CommandFailed(args, returncode, (err or out))

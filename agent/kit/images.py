@@ -11,7 +11,7 @@ from pathlib import Path
 
 __all__ = ["ImageError", "build_image", "cosmovisor_dockerfile", "node_dockerfile", "stage"]
 
-from agent.adapters.process import child_env
+from agent.adapters.process import child_env, docker_down
 
 
 class ImageError(RuntimeError):
@@ -87,6 +87,11 @@ def build_image(tag: str, ctx: Path) -> None:
     except subprocess.TimeoutExpired:
         raise ImageError(f"docker build of {tag} took over 600s") from None
     if proc.returncode != 0:
+        down = docker_down(proc.stderr + "\n" + proc.stdout)
+        if down is not None:
+            # As everywhere else: named for what it is, and nothing is lost by it.
+            raise ImageError(f"the Docker daemon is unreachable: {down} (start it, then "
+                             "run again: an unfinished rehearsal resumes)")  # fmt: skip
         tail = "\n".join(proc.stderr.strip().splitlines()[-10:])
         raise ImageError(f"docker build of {tag} failed:\n{tail}")
 

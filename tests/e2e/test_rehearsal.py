@@ -227,7 +227,6 @@ def test_kill9_after_propose_and_after_vote_then_resume(sim: ProdSim, tmp_path: 
     assert [e["event"] for e in begins] == [
         "rehearsal_new",
         "rehearsal_resumed",
-        "rehearsal_resumed",  # Docker down: stopped, resumable
-        "rehearsal_resumed",
+        "rehearsal_resumed",  # Docker down stopped the one between before it began
     ]
     no_secret_leaked(sim)

@@ -271,3 +271,16 @@ async def test_other_docker_failures_stay_command_failures(
     with pytest.raises(CommandFailed) as info:
         await run_command(["docker", "logs", "abc"], deadline=10)
     assert not isinstance(info.value, DockerUnavailable)
+
+
+def test_a_kit_image_build_without_docker_says_so(
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The kit's build runs before a rehearsal resumes: it must name Docker too.
+    from agent.kit.images import ImageError, build_image
+
+    monkeypatch.setenv("FAKE_OUT", "Cannot connect to the Docker daemon at unix:///x.sock.\n")
+    monkeypatch.setenv("FAKE_CODE", "1")
+    with pytest.raises(ImageError, match="the Docker daemon is unreachable") as info:
+        build_image("rehearse-kit/x:v1", tmp_path)
+    assert "resumes" in str(info.value)
