@@ -256,7 +256,9 @@ class Runner:
             self.deadline_armed = (action.name, self.clock.monotonic())
             self._tg.start_soon(self._run_deadline, action, scope)
             return
-        downtime = planned_downtime(action, self.params)
+        # The rehearsal's own parameters (journaled when it began), as its deadlines
+        # use: a resume with an edited config must not mix two sets.
+        downtime = planned_downtime(action, self.state.params)
         if self.watch is not None and downtime is not None:
             self.watch.expect_downtime(downtime)
         self._tg.start_soon(self._execute, action, self.state)
@@ -280,7 +282,7 @@ class Runner:
             )
 
     async def _execute(self, action: Action, state: State) -> None:
-        timeout = action_timeout(action, self.params)
+        timeout = action_timeout(action, state.params)
         with anyio.move_on_after(timeout) as scope:
             fact = await self.executor.run(action, state)
         if scope.cancelled_caught:

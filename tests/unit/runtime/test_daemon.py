@@ -484,6 +484,22 @@ async def test_an_executor_that_hangs_past_its_timeout_fails_the_action(tmp_path
     assert "launch_stack" not in r.executor.completed
 
 
+async def test_a_resumed_action_times_out_by_the_journaled_parameters(tmp_path: Path) -> None:
+    # Issue 18: deadlines used the journaled parameters, action timeouts the config
+    # loaded at the resume; an edited config mixed the two.
+    begun = initial_state("r1", params(launch_timeout=0.1))  # as journaled
+    begun, _ = decide(begun, Begin("r1", 0, 0.0))  # launch_stack issued, pending
+    r2 = rig(tmp_path, params(launch_timeout=1000.0))  # the config loaded now
+    r2.executor.hang.add("launch_stack")
+
+    async def body() -> None:
+        pass  # only the action's timeout can end this
+
+    final = await play(r2, body, first=begun)
+    assert final.phase is Phase.FAILED
+    assert final.failure == "launch_stack: did not finish within 0s"
+
+
 async def test_an_executor_failure_fails_the_rehearsal(tmp_path: Path) -> None:
     r = rig(tmp_path)
     r.executor.fail["cast_vote:alice"] = "tx rejected by CheckTx: out of gas"
