@@ -291,6 +291,23 @@ class TimingConfig(Schema):
     rpc_timeout: Seconds = 5.0
     command_timeout: Seconds = 120.0
 
+    # What one request's deadline implies for the reads made of several. One home
+    # for each multiple, named for what it covers.
+    @property
+    def chain_read_s(self) -> float:
+        """A chain read the daemon waits on: the tx node, then one failover."""
+        return self.rpc_timeout * 2
+
+    @property
+    def sdk_probe_s(self) -> float:
+        """Detecting the SDK line: node_info, then up to two gov API probes."""
+        return self.rpc_timeout * 3
+
+    @property
+    def node_probe_s(self) -> float:
+        """Doctor's question to one node: its request plus connecting."""
+        return self.rpc_timeout + 1.0
+
 
 class AgentConfig(Schema):
     state_dir: Text = ".rehearse"

@@ -214,7 +214,7 @@ async def _run_rehearsal(
                 def use(line: SdkLine) -> None:
                     cli.sdk_line, rest.gov_api = line, gov_api(line)
 
-                rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.rpc_timeout * 3)
+                rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.sdk_probe_s)
             runner: Runner
 
             async def alerts_of(s: State) -> list[AlertRecord]:
@@ -299,7 +299,7 @@ async def _run_rehearsal(
                 clock,
                 rehearsal_sources(cfg, c.rpcs, clock, ws_urls=ws_urls, docker_url=docker_url),
                 watch=watch,
-                read_timeout=cfg.timing.rpc_timeout * 2,
+                read_timeout=cfg.timing.chain_read_s,
                 block_log=BlockLog(cfg.state_dir),
                 services={n.service or n.name: n.name for n in cfg.nodes},
             )

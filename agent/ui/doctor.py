@@ -89,7 +89,7 @@ async def _nodes(cfg: Config, probes: Probes, required: bool) -> tuple[list[Chec
 
     async def one(name: str) -> None:
         try:
-            with anyio.fail_after(cfg.timing.rpc_timeout + 1):
+            with anyio.fail_after(cfg.timing.node_probe_s):
                 heights[name] = await probes.node_height(name)
         except (AgentError, TimeoutError, OSError) as exc:
             heights[name] = _first_line(exc) if str(exc) else "no answer"
