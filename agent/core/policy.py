@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["UpgradeHeightPolicy"]
+__all__ = ["UpgradeHeightPolicy", "remediation_delay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +54,19 @@ class UpgradeHeightPolicy:
     ) -> float:
         """Wall time at which ``target_height`` should be committed."""
         return now + max(0, target_height - current_height) * block_interval
+
+
+# A remediation is never the first to speak: the alert's last chance comes this
+# long after the watchdog's own budget ran out (delivery, a slow evaluation).
+ALERT_SLACK_S = 5.0
+MIN_REMEDIATION_DELAY_S = 5.0
+
+
+def remediation_delay(
+    alert_budget_s: float, alert_hold_s: float, evaluate_s: float, resume_budget_s: float
+) -> float:
+    """How long after the rehearsal's own resume budget a scenario's remediation
+    waits: until the watchdog's ``upgrade_halt`` alert has had its chance (its budget,
+    its hold, two evaluations and a slack), so the report shows the alert first."""
+    alert_due = alert_budget_s + alert_hold_s + 2 * evaluate_s + ALERT_SLACK_S
+    return max(MIN_REMEDIATION_DELAY_S, alert_due - resume_budget_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.config import Config, height_policy
 from agent.core.machine import Params
+from agent.core.policy import remediation_delay
 
 __all__ = ["params_from_config"]
 
@@ -11,16 +12,13 @@ __all__ = ["params_from_config"]
 def params_from_config(cfg: Config) -> Params:
     t = cfg.timing
     w = cfg.watch.watch
-    # Remediation (a scenario's) waits until the watchdog's upgrade_halt alert
-    # had its chance: its own resume budget, the alert's hold, two evaluations.
-    alert_due = (
-        w.thresholds.resume_budget_s
-        + w.for_s.get("upgrade_halt", 0.0)
-        + 2 * w.evaluate_interval_s
-        + 5.0
-    )
     return Params(
-        remediation_delay=max(5.0, alert_due - t.resume_budget),
+        remediation_delay=remediation_delay(
+            w.thresholds.resume_budget_s,
+            w.for_s.get("upgrade_halt", 0.0),
+            w.evaluate_interval_s,
+            t.resume_budget,
+        ),
         upgrade_name=cfg.chain.upgrade_name,
         voters=tuple(v.name for v in cfg.voters),
         height_policy=height_policy(t),

@@ -42,7 +42,7 @@ from agent.core.facts import (
     VoteCast,
 )
 from agent.core.machine import PHASE_EDGES, TABLE, Params, Phase, State, decide, initial_state
-from agent.core.policy import UpgradeHeightPolicy
+from agent.core.policy import UpgradeHeightPolicy, remediation_delay
 from agent.errors import IllegalTransition
 
 PASSED = "PROPOSAL_STATUS_PASSED"
@@ -145,6 +145,20 @@ def test_policy_counts_each_term_in_blocks(
 ) -> None:
     assert policy.blocks_ahead(interval, voting) == ahead
     assert policy.height(50, interval, voting) == 50 + ahead
+
+
+@pytest.mark.parametrize(
+    ("alert_budget", "hold", "evaluate", "resume_budget", "delay"),
+    [
+        (90.0, 0.0, 2.0, 90.0, 9.0),  # the defaults: the alert's evaluations and slack
+        (90.0, 10.0, 2.0, 90.0, 19.0),  # a hold on upgrade_halt waits too
+        (30.0, 0.0, 1.0, 90.0, 5.0),  # an alert due long before: never less than 5 s
+    ],
+)
+def test_a_remediation_waits_for_the_alert_it_follows(
+    alert_budget: float, hold: float, evaluate: float, resume_budget: float, delay: float
+) -> None:
+    assert remediation_delay(alert_budget, hold, evaluate, resume_budget) == delay
 
 
 def test_policy_refuses_a_block_time_of_zero() -> None:
