@@ -54,6 +54,7 @@ from agent.core.facts import (
 )
 from agent.core.machine import Params, Phase, State
 from agent.core.observations import ContainerEvent, NewBlock
+from agent.core.planning import MEASURE_GAPS  # the gaps the comment below counts
 
 __all__ = [
     "MEASURE_GAPS",
@@ -108,7 +109,6 @@ _STACK_ACTIONS = (LaunchStack.KEY, RestartOnV2.KEY)
 # proposal back a whole block. (In three bench runs of 2026-12-06 the first gap was
 # within 0.3 % of the run's median in two and 10 % slower in one, on a loaded
 # machine; no gap of any run was more than 4 % under its median.)
-MEASURE_GAPS = 1
 # The proposal is signed a block earlier, as every node shows block 2, with the
 # agent's own arrival gap (blocks 1 -> 2) as the estimate (``ChainLive`` comes then),
 # and sent the moment the measured gap confirms the plan (else signed again): the

@@ -22,10 +22,9 @@ import structlog
 from agent.adapters.chaincli import vote_args
 from agent.core.actions import CastVote, SubmitProposal
 from agent.core.chainview import parse_rfc3339
-from agent.core.derive import MEASURE_GAPS
 from agent.core.facts import Fact, ProposalSubmitted, VoteCast
 from agent.core.machine import State
-from agent.core.policy import UpgradeHeightPolicy
+from agent.core.planning import gap_measured, send_height, still_reachable
 from agent.errors import ProtocolError
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.txs import (
@@ -82,11 +81,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
     policy = state.params.height_policy
 
     def plan(base: int) -> int:
-        # From the height ``base``, with the fastest interval seen so far, by the
-        # policy the machine planned with; never before the machine's own plan.
-        fastest = ctx.view.fastest_interval(MEASURE_GAPS)
-        interval = min(action.block_interval, fastest or action.block_interval)
-        return max(action.upgrade_height, policy.height(base, interval, action.voting_period))
+        return send_height(action, policy, ctx.view, base)
 
     async def sign(height: int) -> Signed:
         args = ctx.cli.proposal_args(
@@ -96,7 +91,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         )
         return await sign_tx(ctx, state.rehearsal_id, proposer, args)
 
-    if ctx.view.fastest_interval(MEASURE_GAPS) is None:
+    if not gap_measured(ctx.view):
         # Signed now for the next block's plan with the estimate the machine planned
         # with, kept in memory only (a kill before it is recorded loses nothing: it
         # never left the agent), and sent as that block arrives if its measured gap
@@ -104,7 +99,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         height = plan(ctx.view.max_height + 1)
         signed = await sign(height)
         base = ctx.view.max_height
-        while ctx.view.fastest_interval(MEASURE_GAPS) is None and ctx.view.max_height == base:
+        while not gap_measured(ctx.view) and ctx.view.max_height == base:
             await ctx.wait_blocks(1)
         needed = plan(ctx.view.max_height)
         if height < needed:  # faster blocks in the last gap (or a slow signature)
@@ -133,13 +128,7 @@ def _reachable(ctx: ExecContext, action: SubmitProposal, note: dict[str, int]) -
     at the measured pace, one tally block (no margin, no spare). Bytes recorded by an
     agent that kept no note are given the benefit of the doubt."""
     planned = note.get("upgrade_height")
-    if planned is None:
-        return True
-    interval = ctx.view.block_interval(MEASURE_GAPS) or action.block_interval
-    least = UpgradeHeightPolicy(
-        margin_seconds=0.0, min_blocks_ahead=0, speedup=0.0, inclusion_blocks=1, spare_blocks=0
-    ).height(ctx.view.max_height, interval, action.voting_period)
-    return planned >= least
+    return True if planned is None else still_reachable(action, ctx.view, planned)
 
 
 async def cast_vote(ctx: ExecContext, action: CastVote, state: State) -> Fact:
