@@ -33,18 +33,14 @@ from agent.core.chainview import ChainView
 from agent.core.machine import State
 from agent.core.observations import Observation
 from agent.core.scenarios import (
-    AlertRecord,
     apply,
-    judge,
-    missing_alerts,
 )
 from agent.errors import ConfigError, CorruptState
 from agent.runtime import preflight as env_checks
-from agent.runtime import report as report_mod
-from agent.runtime import report_data
 from agent.runtime.clients import NodeReads, clients
 from agent.runtime.daemon import Runner
 from agent.runtime.executors import ExecContext, Executor
+from agent.runtime.outcome import Outcomes
 from agent.runtime.params import params_from_config
 from agent.runtime.resolved import load_resolved, save_resolved
 from agent.runtime.scenario_roles import scenario_for
@@ -217,49 +213,8 @@ async def _run_rehearsal(
                 rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.sdk_probe_s)
             runner: Runner
 
-            async def alerts_of(s: State) -> list[AlertRecord]:
-                return await watch.alert_history(s.transitions[0].at if s.transitions else 0.0)
-
-            async def write(s: State) -> Path:
-                records = await alerts_of(s)
-                extra = {
-                    "scenario_text": {
-                        "summary": sc.summary,
-                        "injected": sc.injected,
-                        "expected": sc.expected,
-                    },
-                    "alerts": [
-                        {
-                            "at": report_mod.iso(a.at),
-                            "event": a.event,
-                            "detector": a.detector,
-                            "node": a.node,
-                            "message": a.message,
-                        }
-                        for a in records
-                    ],
-                }
-                return await report_mod.write_report(
-                    s,
-                    cfg.path(cfg.agent.report_json),
-                    cfg.path(cfg.agent.report_md),
-                    extra,
-                    block_log=cfg.state_dir / f"blocks-{s.rehearsal_id}.jsonl",
-                    data=await report_data.collect_for(cfg, c.rpcs, s),
-                )
-
-            async def judge_it(s: State) -> tuple[bool, list[str]]:
-                # A rehearsal can end before the watchdog's next evaluation (a node
-                # that exits at the halt fails it at once): an expected alert gets
-                # that evaluation, and its hold, before it counts as missing.
-                records = await alerts_of(s)
-                w = cfg.watch.watch
-                hold = max((w.for_s.get(d, 0.0) for d, _ in sc.expectation.alerts), default=0)
-                until = clock.monotonic() + hold + 2 * w.evaluate_interval_s
-                while missing_alerts(sc.expectation, records) and clock.monotonic() < until:
-                    await clock.sleep(0.5)
-                    records = await alerts_of(s)
-                return judge(sc.expectation, s, records)
+            # The watch service is made below (it needs the context's rehearsal id).
+            outcomes = Outcomes(cfg, sc, lambda since: watch.alert_history(since), c.rpcs, clock)
 
             ws_urls: dict[str, str] | None = None
             docker_url: str | None = None
@@ -282,10 +237,10 @@ async def _run_rehearsal(
                 view=view,
                 ledger=TxLedger(cfg.state_dir / "txs.jsonl"),
                 clock=clock,
-                write_report=write,
+                write_report=outcomes.write,
                 wait_blocks=wait_blocks,
                 cut_streams=cut,
-                judge=judge_it,
+                judge=outcomes.judge,
             )
             rid = str(fresh_id if state is None else state.rehearsal_id)
             # Scoped to this rehearsal: a new one does not resolve the last one's alerts.
