@@ -31,10 +31,11 @@ from agent.adapters.clibox import Box, Boxes, gone
 from agent.adapters.process import CommandResult, run_command
 from agent.adapters.rpc import tx_hash
 from agent.adapters.sdk import DEFAULT_LINE, SdkLine, module_address
-from agent.config import Config, VoterConfig
+from agent.config import ChainConfig, Config, VoterConfig
 from agent.errors import CommandFailed, ConfigError, ProtocolError
 
 __all__ = [
+    "CliSettings",
     "DOCUMENT",
     "ChainCLI",
     "SignedTx",
@@ -177,6 +178,28 @@ def vote_args(proposal_id: int, option: str = "yes") -> list[str]:
     return ["gov", "vote", str(proposal_id), option]
 
 
+@dataclass(frozen=True, slots=True)
+class CliSettings:
+    """What the chain CLI needs of the configuration, and nothing more."""
+
+    chain: ChainConfig
+    keyring_backend: str
+    project: str  # the Compose project: the boxes' label and the network's prefix
+    command_timeout: float
+    voters: tuple[VoterConfig, ...]
+    base_dir: Path  # voters' desks are relative to it
+
+    def desk(self, voter: VoterConfig) -> Path:
+        """The voter's desk directory, as the configuration resolves it."""
+        q = Path(voter.desk).expanduser()
+        return q if q.is_absolute() else self.base_dir / q
+
+    @classmethod
+    def of(cls, cfg: Config) -> CliSettings:
+        return cls(cfg.chain, cfg.keyring.backend, cfg.stack.project,
+                   cfg.timing.command_timeout, tuple(cfg.voters), cfg.base_dir)  # fmt: skip
+
+
 class ChainCLI:
     """``sdk_line``: the chain's SDK line, for the proposal's command form; the
     configured one, or (``chain.sdk_line = "auto"``) v0.50 until the wiring sets the
@@ -185,50 +208,61 @@ class ChainCLI:
 
     def __init__(
         self,
-        cfg: Config,
+        settings: CliSettings,
         password: str,
         sdk_line: SdkLine | None = None,
         *,
         boxes: Boxes | None = None,
     ) -> None:
-        self.cfg = cfg
+        self.s = settings
         self._password = password
         self._addresses: dict[str, str] = {}
-        configured = cfg.chain.sdk_line
+        configured = settings.chain.sdk_line
         self.sdk_line: SdkLine = sdk_line or (DEFAULT_LINE if configured == "auto" else configured)
-        self.boxes = boxes or Boxes(cfg.stack.project, deadline=cfg.timing.command_timeout)
+        self.boxes = boxes or Boxes(settings.project, deadline=settings.command_timeout)
+
+    @classmethod
+    def for_config(
+        cls,
+        cfg: Config,
+        password: str,
+        sdk_line: SdkLine | None = None,
+        *,
+        boxes: Boxes | None = None,
+    ) -> ChainCLI:
+        return cls(CliSettings.of(cfg), password, sdk_line, boxes=boxes)
 
     @property
     def home(self) -> str:
         """The CLI home inside the container: where the desk is mounted."""
-        return self.cfg.chain.cli_home
+        return self.s.chain.cli_home
 
     @property
     def network(self) -> str:
-        return f"{self.cfg.stack.project}_{self.cfg.chain.cli_network}"
+        return f"{self.s.project}_{self.s.chain.cli_network}"
 
     @property
     def node_url(self) -> str:
-        return f"tcp://{self.cfg.chain.tx_node}:26657"
+        return f"tcp://{self.s.chain.tx_node}:26657"
 
     def desk_box(self, desk: Path) -> Box:
         """The box a voter signs in: the v1 CLI, the desk (absolute) mounted, no network."""
-        return Box(self.cfg.chain.cli_image_v1, "none", desk, self.home)
+        return Box(self.s.chain.cli_image_v1, "none", desk, self.home)
 
     def query_box(self, *, v2: bool) -> Box:
         """The box reads run in: the v1 or v2 CLI on the stack's public network."""
-        c = self.cfg.chain
+        c = self.s.chain
         return Box(c.cli_image_v2 if v2 else c.cli_image_v1, self.network)
 
     async def _desk(self, voter: VoterConfig) -> Path:
         """The voter's desk as an absolute, symlink-free path (the file system is
         asked off the event loop)."""
-        return await anyio.to_thread.run_sync(self.cfg.path(voter.desk).resolve)
+        return await anyio.to_thread.run_sync(self.s.desk(voter).resolve)
 
     def _keyring(self) -> list[str]:
         return [
             "--keyring-backend",
-            self.cfg.keyring.backend,
+            self.s.keyring_backend,
             "--keyring-dir",
             f"{self.home}/keys",
         ]
@@ -240,7 +274,7 @@ class ChainCLI:
             try:
                 return await run_command(
                     argv,
-                    deadline=self.cfg.timing.command_timeout,
+                    deadline=self.s.command_timeout,
                     stdin_secret=self._password if secret else None,
                 )
             except CommandFailed as exc:
@@ -253,7 +287,7 @@ class ChainCLI:
     async def warm(self, *, voters: bool = True, v1: bool = False, v2: bool = False) -> None:
         """Start the boxes the next calls will need (each start costs about what a
         throwaway container did; done ahead, the calls themselves only exec)."""
-        boxes = [self.desk_box(await self._desk(v)) for v in self.cfg.voters] if voters else []
+        boxes = [self.desk_box(await self._desk(v)) for v in self.s.voters] if voters else []
         if v1:
             boxes.append(self.query_box(v2=False))
         if v2:
@@ -282,13 +316,13 @@ class ChainCLI:
         box (a profile's declared read). ``node``: a Compose service on the stack's
         network (default: the tx node)."""
         url = self.node_url if node is None else f"tcp://{node}:26657"
-        command = [self.cfg.chain.binary, "query", *args, "--node", url, "--output", "json"]
+        command = [self.s.chain.binary, "query", *args, "--node", url, "--output", "json"]
         r = await self._run(self.query_box(v2=v2), command, secret=False)
         return _last_json(r.stdout)
 
     async def address(self, voter: VoterConfig) -> str:
         if voter.name not in self._addresses:
-            c = self.cfg.chain
+            c = self.s.chain
             command = [c.binary, "keys", "show", voter.key, "--address", *self._keyring()]
             command += ["--home", self.home]
             r = await self._run(self.desk_box(await self._desk(voter)), command, secret=True)
@@ -302,7 +336,7 @@ class ChainCLI:
     ) -> TxArgs:
         """`tx` arguments of the upgrade proposal in the form of ``line`` (default: this
         CLI's ``sdk_line``), with the configured deposit, info and expedited flag."""
-        c = self.cfg.chain
+        c = self.s.chain
         return proposal_args(
             name,
             height,
@@ -325,7 +359,7 @@ class ChainCLI:
     ) -> list[str]:
         """The command of ``sign`` in the voter's desk box (``desk_box``): no secret
         in it (stdin carries the password)."""
-        c = self.cfg.chain
+        c = self.s.chain
         if c.gas == "auto":
             raise ConfigError(
                 "chain.gas",
@@ -348,7 +382,7 @@ class ChainCLI:
             c.chain_id,
             c.gas,
             self.home,
-            self.cfg.keyring.backend,
+            self.s.keyring_backend,
             args.document if isinstance(args, TxArgs) else "",
             build_chain_id(self.sdk_line, c.chain_id),
             *args,

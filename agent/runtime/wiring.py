@@ -187,7 +187,7 @@ async def _run_rehearsal(
         env=cfg.stack_env,
         timeout=cfg.timing.command_timeout,
     )
-    cli = ChainCLI(cfg, password)
+    cli = ChainCLI.for_config(cfg, password)
     # The CLI boxes go when the rehearsal ends, however it ends; a kill -9 leaves
     # them, desks mounted, to the next run, which sweeps them by label first.
     await cli.boxes.sweep()

@@ -283,7 +283,7 @@ class RealProbes:
         boxes = Boxes(
             self.cfg.stack.project, deadline=self.cfg.timing.command_timeout, tag="doctor"
         )
-        async with aclosing(ChainCLI(self.cfg, password, boxes=boxes)) as cli:
+        async with aclosing(ChainCLI.for_config(self.cfg, password, boxes=boxes)) as cli:
             await check_keyring(self.cfg, cli)
 
     async def node_height(self, name: str) -> int:

@@ -185,7 +185,7 @@ async def _boxes(project: str) -> list[str]:
 
 async def test_sign_broadcast_rebroadcast(solo_chain: SoloChain, desk: Desk) -> None:
     async with (
-        aclosing(ChainCLI(desk.cfg, PASSWORD)) as cli,
+        aclosing(ChainCLI.for_config(desk.cfg, PASSWORD)) as cli,
         HttpCometRPC(solo_chain.rpc_url, timeout=5) as rpc,
         RestClient(solo_chain.api_url, timeout=5) as rest,
     ):
@@ -255,7 +255,7 @@ async def test_sign_broadcast_rebroadcast(solo_chain: SoloChain, desk: Desk) -> 
                 )
             }
         )
-        async with aclosing(ChainCLI(fast_cfg, PASSWORD, sdk_line="v0.50")) as fast:
+        async with aclosing(ChainCLI.for_config(fast_cfg, PASSWORD, sdk_line="v0.50")) as fast:
             args = fast.proposal_args("v1tov2", height + 1, "expedited sign-first test")
             assert args[:2] == ["gov", "submit-proposal"] and args.document
             expedited = await _sign(fast, desk, args, number, sequence + 3)
@@ -269,7 +269,7 @@ async def test_sign_broadcast_rebroadcast(solo_chain: SoloChain, desk: Desk) -> 
 
 
 async def test_wrong_password_and_missing_account(solo_chain: SoloChain, desk: Desk) -> None:
-    async with aclosing(ChainCLI(desk.cfg, "wrong password")) as cli:
+    async with aclosing(ChainCLI.for_config(desk.cfg, "wrong password")) as cli:
         with pytest.raises(CommandFailed) as info:
             await _sign(cli, desk, vote_args(1), 0, 0)
     assert "wrong password" not in str(info.value)

@@ -430,14 +430,16 @@ def test_cli_uses_its_line_and_the_configured_chain(tmp_path: Path) -> None:
         {"chain": {"deposit": "7uatom", "upgrade_info": "v2 notes", "sdk_line": "v0.45"}},
         tmp_path,
     )
-    cli = ChainCLI(cfg, "pw")
+    cli = ChainCLI.for_config(cfg, "pw")
     assert cli.sdk_line == "v0.45"
     assert cli.proposal_args("v2", 9, "s")[:3] == ["gov", "submit-proposal", "software-upgrade"]
     assert "v2 notes" in cli.proposal_args("v2", 9, "s")
     cli.sdk_line = "v0.47"
     assert cli.proposal_args("v2", 9, "s")[1] == "submit-legacy-proposal"
     assert cli.proposal_args("v2", 9, "s", line="v0.50")[0] == "upgrade"
-    assert ChainCLI(parse_config({}, tmp_path), "pw").sdk_line == "v0.50"  # auto, undetected
+    assert (
+        ChainCLI.for_config(parse_config({}, tmp_path), "pw").sdk_line == "v0.50"
+    )  # auto, undetected
 
 
 # --- the address prefix ------------------------------------------------------------
@@ -474,7 +476,7 @@ async def test_address_checks_the_configured_prefix(
     cfg, cosmos = configs
     voter = cfg.voters[0]
     boxes = RecordingBoxes()
-    assert await ChainCLI(cfg, "pw", boxes=boxes).address(voter) == out.strip()  # type: ignore[arg-type]
+    assert await ChainCLI.for_config(cfg, "pw", boxes=boxes).address(voter) == out.strip()  # type: ignore[arg-type]
     argv = calls[0]
     assert argv[4:7] == ["bumpd", "keys", "show"]
     assert boxes.used[0].home == "/root/.bump" and boxes.used[0].network == "none"
@@ -482,4 +484,4 @@ async def test_address_checks_the_configured_prefix(
                          "--home", "/root/.bump"]  # fmt: skip
     assert "pw" not in " ".join(argv)
     with pytest.raises(ProtocolError, match="cosmos1"):
-        await ChainCLI(cosmos, "pw", boxes=RecordingBoxes()).address(voter)  # type: ignore[arg-type]
+        await ChainCLI.for_config(cosmos, "pw", boxes=RecordingBoxes()).address(voter)  # type: ignore[arg-type]

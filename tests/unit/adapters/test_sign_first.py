@@ -342,7 +342,7 @@ def make_config(tmp_path: Path, **chain: Any) -> Config:
 
 def test_sign_runs_offline_and_holds_no_secret(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
-    cli = ChainCLI(cfg, PASSWORD)
+    cli = ChainCLI.for_config(cfg, PASSWORD)
     voter = cfg.voters[0]
     argv = cli.sign_command(
         voter,
@@ -406,7 +406,7 @@ def test_sign_script_takes_values_as_parameters_only() -> None:
 
 def test_sign_refuses_auto_gas(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, gas="auto")
-    cli = ChainCLI(cfg, PASSWORD)
+    cli = ChainCLI.for_config(cfg, PASSWORD)
     with pytest.raises(ConfigError) as info:
         cli.sign_command(
             cfg.voters[0],
@@ -439,7 +439,7 @@ async def test_sign_feeds_password_on_stdin_once(
     monkeypatch.setattr(chaincli, "run_command", fake_run)
     cfg = config
     boxes = RecordingBoxes()
-    cli = ChainCLI(cfg, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    cli = ChainCLI.for_config(cfg, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
     signed = await cli.sign(
         cfg.voters[1], vote_args(7, "no"), address=ADDRESS, account_number=6, sequence=1
     )
@@ -471,7 +471,7 @@ async def test_a_box_that_vanished_is_started_again_once(
 
     monkeypatch.setattr(chaincli, "run_command", fake_run)
     boxes = RecordingBoxes()
-    cli = ChainCLI(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    cli = ChainCLI.for_config(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
     signed = await cli.sign(
         config.voters[0], vote_args(7), address=ADDRESS, account_number=6, sequence=1
     )
@@ -490,7 +490,7 @@ async def test_a_failing_command_is_not_retried(
 
     monkeypatch.setattr(chaincli, "run_command", fake_run)
     boxes = RecordingBoxes()
-    cli = ChainCLI(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    cli = ChainCLI.for_config(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
     with pytest.raises(CommandFailed, match="key not found"):
         await cli.address(config.voters[0])
     assert len(calls) == 1 and not boxes.forgotten
