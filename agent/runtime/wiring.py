@@ -244,7 +244,9 @@ async def _run_rehearsal(
             )
             rid = str(fresh_id if state is None else state.rehearsal_id)
             # Scoped to this rehearsal: a new one does not resolve the last one's alerts.
-            watch = WatchService(cfg, dict(c.rpcs), clock, view=view, http=c.http, scope=rid)
+            watch = WatchService.for_config(
+                cfg, dict(c.rpcs), clock, view=view, http=c.http, scope=rid
+            )
             runner = Runner(
                 replace(apply(sc, params_from_config(cfg)), attach=attach),
                 journal,
@@ -285,7 +287,7 @@ async def _run_watch(cfg: Config, clock: Clock | None, on_started: OnStarted | N
     clock = clock or SystemClock()
     view = ChainView([n.name for n in cfg.nodes])
     async with clients(cfg) as c:
-        watch = WatchService(cfg, c.rpcs, clock, view=view, rest=c.rest, http=c.http)
+        watch = WatchService.for_config(cfg, c.rpcs, clock, view=view, rest=c.rest, http=c.http)
         if on_started is not None:
             on_started(None, watch)
         send, recv = anyio.create_memory_object_stream[Observation](1024)

@@ -9,7 +9,7 @@ comes from the chain's own upgrade plan). Observations are fed with
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from agent.adapters.files import read_json_lines
 from agent.adapters.retention import rotate
 from agent.adapters.rpc import CometRPC
 from agent.config import Config
+from agent.config.watch import WatchSettings
 from agent.core.chainview import ChainView
 from agent.core.machine import Phase, State
 from agent.core.observations import NewBlock, Observation
@@ -72,9 +73,14 @@ def context_from_state(state: State) -> UpgradeContext:
 
 
 class WatchService:
+    """``settings``: [watch], [metrics], [alerts]; ``nodes``: (name, Compose service)
+    of each node watched; ``request_s``: one RPC request's deadline."""
+
     def __init__(
         self,
-        cfg: Config,
+        settings: WatchSettings,
+        nodes: Sequence[tuple[str, str]],
+        request_s: float,
         rpcs: dict[str, CometRPC],
         clock: Clock,
         *,
@@ -84,18 +90,18 @@ class WatchService:
         http: httpx.AsyncClient | None = None,
         scope: str = "watch",
     ) -> None:
-        self.cfg = cfg
         self.scope = scope  # whose alerts: "watch", or a rehearsal's id
         self.http = http  # shared with the RPC clients; None: run() makes its own
-        self.settings = cfg.watch
+        self.settings = settings
+        self.request_s = request_s
         self.rpcs = rpcs
         self.clock = clock
         self.phase = phase
         self.rest = rest
         self.dog = Watchdog(
-            view if view is not None else [n.name for n in cfg.nodes],
+            view if view is not None else [name for name, _ in nodes],
             self.settings.watch.thresholds,
-            services={(n.service or n.name): n.name for n in cfg.nodes},
+            services={service: name for name, service in nodes},
             started_at=clock.wall(),
         )
         self.metrics = WatchMetrics()
@@ -107,6 +113,13 @@ class WatchService:
         self._plan_due = 0.0
         self._info_after_upgrade: set[str] = set()
         self.ready = anyio.Event()
+
+    @classmethod
+    def for_config(
+        cls, cfg: Config, rpcs: dict[str, CometRPC], clock: Clock, **kw: Any
+    ) -> WatchService:
+        nodes = [(n.name, n.service or n.name) for n in cfg.nodes]
+        return cls(cfg.watch, nodes, cfg.timing.rpc_timeout, rpcs, clock, **kw)
 
     # --- inputs --------------------------------------------------------------
 
@@ -331,7 +344,7 @@ class WatchService:
 
         async def one(name: str, rpc: CometRPC) -> None:
             try:
-                with anyio.fail_after(self.cfg.timing.rpc_timeout):
+                with anyio.fail_after(self.request_s):
                     info = await rpc.abci_info()
             except (AgentError, TimeoutError):
                 return
@@ -351,7 +364,7 @@ class WatchService:
         """Watch mode: the chain's scheduled upgrade gives the halt its context."""
         assert self.rest is not None
         try:
-            with anyio.fail_after(self.cfg.timing.rpc_timeout):
+            with anyio.fail_after(self.request_s):
                 plan = await self.rest.current_plan()
         except (AgentError, TimeoutError):
             return

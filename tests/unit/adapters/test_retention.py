@@ -84,7 +84,7 @@ def test_rotate_moves_a_full_file_aside_once(tmp_path: Path) -> None:
 
 @pytest.fixture
 def svc(tmp_path: Path) -> WatchService:
-    return WatchService(parse_config({}, tmp_path), {}, FakeClock())  # outside the loop
+    return WatchService.for_config(parse_config({}, tmp_path), {}, FakeClock())  # outside the loop
 
 
 @pytest.mark.anyio

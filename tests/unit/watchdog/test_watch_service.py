@@ -13,7 +13,7 @@ from agent.watchdog.service import WatchService
 
 def service(tmp_path: Path) -> WatchService:
     cfg = parse_config({"watch": {"stall_after_s": 10.0, "evaluate_interval_s": 1.0}}, tmp_path)
-    return WatchService(cfg, {}, FakeClock())
+    return WatchService.for_config(cfg, {}, FakeClock())
 
 
 def restored() -> dict[str, Notification]:
