@@ -152,7 +152,10 @@ async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Include
     """(code, events) once the tx is in a block; None if not within ``blocks``
     blocks (0: look once). Looked up on every block and every ``LOOK_AGAIN_S``: the
     tx node may lag the first node to show the block, and indexes after the commit."""
-    last = ctx.view.max_height + blocks
+    # Counted from the first height the view knows: a resumed agent may send before
+    # its streams brought any block, and "10 blocks after height 0" had passed by
+    # the first block it saw (a vote failed 2.6 s after its broadcast).
+    last = ctx.view.max_height + blocks if ctx.view.max_height else None
     final = blocks == 0
     while True:
         result = await ctx.tx_rpc.tx(tx_hash)
@@ -161,7 +164,9 @@ async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Include
             return int(tx_result.get("code", 0) or 0), list(tx_result.get("events", []))
         if final:
             return None
-        if ctx.view.max_height >= last:
+        if last is None and ctx.view.max_height:
+            last = ctx.view.max_height + blocks
+        if last is not None and ctx.view.max_height >= last:
             # One lookup a moment after the last block: the tx node may lag it.
             final = True
             await ctx.clock.sleep(LOOK_AGAIN_S)

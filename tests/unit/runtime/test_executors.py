@@ -47,6 +47,7 @@ from agent.core.actions import (
     VerifyUpgrade,
     WriteReport,
 )
+from agent.core.chainview import ChainView
 from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
@@ -71,6 +72,7 @@ from agent.errors import (
 from agent.runtime.executors import HANDLERS, Executor
 from agent.runtime.executors.governance import cast_vote, submit_proposal
 from agent.runtime.executors.stack import launch, restart
+from agent.runtime.executors.txs import tx_included
 from agent.runtime.executors.verify import (
     capture_baseline,
     verify_no_upgrade,
@@ -1318,3 +1320,17 @@ async def test_docker_down_stops_the_run_instead_of_failing_the_action(world: Wo
 
     plain = await Executor(world.ctx, {LaunchStack: rehearsal}).run(LaunchStack(), state())
     assert isinstance(plain, ActionFailed) and not plain.environment
+
+
+async def test_a_lookup_after_a_resume_counts_blocks_from_the_first_height_seen(
+    world: World,
+) -> None:
+    # CI, 2026-12-07 (agent-crash): resumed, the agent sent bob's vote before its
+    # streams brought a block; "10 blocks after height 0" had passed at the first
+    # block seen, and the vote failed 2.6 s after its broadcast.
+    fresh = ChainView(list(world.view.nodes))
+    world.chain.views.append(fresh)
+    world.ctx.view = fresh  # a new process: no height known yet
+    start = world.chain.height
+    assert await tx_included(world.ctx, "AB" * 32, blocks=10) is None
+    assert world.chain.height - start >= 10
