@@ -66,15 +66,17 @@ class TxLedger:
             entry["tx"] = tx
         if note:
             entry["note"] = dict(note)
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self._append, entry)
+        await self._write(entry)
 
     async def record_sequence(self, rehearsal: str, address: str, next_sequence: int) -> None:
         """``address`` has spent every sequence below ``next_sequence`` (a transaction
         of ours is in a block): a resumed agent never signs below it, whatever a
         lagging REST node says."""
-        entry = {"rehearsal": rehearsal, "kind": "sequence", "address": address,
-                 "next": next_sequence}  # fmt: skip
+        await self._write({"rehearsal": rehearsal, "kind": "sequence", "address": address,
+                           "next": next_sequence})  # fmt: skip
+
+    async def _write(self, entry: dict[str, Any]) -> None:
+        # Shielded: a cancelled caller must not leave a record half-decided.
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._append, entry)
 
