@@ -159,7 +159,7 @@ def test_a_state_without_transitions_still_renders() -> None:
 
 
 def test_missed_blocks_tell_unreadable_commits_from_heights_not_reached_yet() -> None:
-    from agent.runtime.report import _missed_lines
+    from agent.runtime.report_markdown import _missed_lines
 
     checked = [h for h in range(15, 23) if h != 18]
     report = {
