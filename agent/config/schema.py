@@ -7,15 +7,30 @@ Secrets are never stored here: only where to read them from.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, PlainValidator, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic import ValidationInfo as Info
 
 from agent.config.checks import CheckConfig, ReadConfig, VerifyConfig
+from agent.config.fields import (
+    Bech32Prefix,
+    ChainId,
+    Coin,
+    ComposeCommand,
+    ContainerPath,
+    Denom,
+    Desk,
+    Gas,
+    Program,
+    ProjectName,
+    RestUrl,
+    RpcUrl,
+    SdkLineSetting,
+    UpgradeInfo,
+)
 from agent.config.rules import cross_field_problems
 from agent.config.state import StateConfig
 from agent.config.watch import AlertSettings, MetricsSettings, WatchSettings, WatchTuning
@@ -25,15 +40,12 @@ from agent.kit.spec import KitConfig, TopologyConfig
 from agent.validation import (
     ArgvValue,
     Count,
-    HttpUrl,
-    MaybeHttpUrl,
     OptionalText,
     SafeName,
     Schema,
     Seconds,
     SecondsOrZero,
     Text,
-    bad,
     problems,
 )
 
@@ -50,68 +62,13 @@ __all__ = [
 ]
 
 
-def _project(name: str) -> str:
-    if not name or not all(c.isalnum() or c in "-_" for c in name) or not name.isascii():
-        raise bad("must be letters, digits, '-' or '_'")
-    if name != name.lower():
-        raise bad("Compose needs a lowercase name")
-    return name
-
-
-def _compose_command(value: Any) -> str | list[str]:
-    # "auto" or an argv prefix; a plain validator so a bad value is one error, not
-    # one per member of a str | list union.
-    if value == "auto":
-        return "auto"
-    if isinstance(value, list) and value and all(isinstance(a, str) and a.strip() for a in value):
-        return list(value)
-    raise bad('must be "auto" or a non-empty argv array of non-empty strings')
-
-
-def _base_url(value: str) -> str:
-    # Paths are appended to it: a query or a fragment would swallow them.
-    if value and (urlsplit(value).query or urlsplit(value).fragment or "?" in value):
-        raise bad("must be a base URL: no query string or fragment")
-    return value
-
-
-def _desk(value: str) -> str:
-    # The desk is mounted into a CLI container: "/" or a top-level directory would
-    # hand it the host's root, /etc or /home.
-    parts = [p for p in Path(value).expanduser().parts if p not in ("/", ".")]
-    if Path(value).expanduser().is_absolute() and len(parts) < 2:
-        raise bad("must be a directory of its own, not / or a top-level directory")
-    if ".." in Path(value).parts:
-        raise bad('must not climb out with ".."')
-    return value
-
-
-def _coin(value: str) -> str:
-    digits = len(value) - len(value.lstrip("0123456789"))
-    if not (0 < digits < len(value) and value[digits:].isalnum() and value.isascii()):
-        raise bad("must be <amount><denom>, e.g. 10000000stake")
-    return value
-
-
-def _gas(value: str) -> str:
-    if value != "auto" and not (value.isascii() and value.isdigit() and len(value) <= 15):
-        raise bad('must be "auto" or a non-negative integer (as a string)')
-    return value
-
-
-ChainId = Annotated[Text, Field(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")]
-Denom = Annotated[Text, Field(max_length=128, pattern=r"^[A-Za-z][A-Za-z0-9/:._-]*$")]
-
-
 class StackConfig(Schema):
-    project: Annotated[str, AfterValidator(_project)] = Field(
-        default="rehearse", description="Compose project name"
-    )
+    project: ProjectName = Field(default="rehearse", description="Compose project name")
     compose_dir: Text = "."
     base_file: Text = "docker-compose.yml"
     cosmovisor_file: Text = "docker-compose-cosmovisor.yml"
     v2_file: Text = "docker-compose-v2.yml"
-    compose_command: Annotated[str | list[str], PlainValidator(_compose_command)] = "auto"
+    compose_command: ComposeCommand = "auto"
     # Without the kit a stack names these itself: there is no sensible default.
     reset_command: list[Text] = Field(
         default_factory=list,
@@ -133,44 +90,6 @@ class StackConfig(Schema):
     )
 
 
-def _upgrade_info(value: str) -> str:
-    """Cosmovisor's auto-download JSON must pin every binary by checksum; any other
-    info (a plain string, JSON without ``binaries``) is the chain's business."""
-    try:
-        doc = json.loads(value)
-    except ValueError:
-        return value
-    if not isinstance(doc, dict) or "binaries" not in doc:
-        return value
-    binaries = doc["binaries"]
-    if not isinstance(binaries, dict) or not binaries:
-        raise bad('"binaries" must map "os/arch" to a download URL')
-    for platform, url in binaries.items():
-        if not isinstance(url, str) or not url.strip():
-            raise bad(f'binaries["{platform}"] must be a URL string')
-        if "checksum=" not in urlsplit(url).query:
-            raise bad(
-                f'binaries["{platform}"] has no checksum: append '
-                '"?checksum=sha256:<hex>" so Cosmovisor verifies the download'
-            )
-    return value
-
-
-def _program(value: str) -> str:
-    if any(c.isspace() for c in value) or value.startswith("-"):
-        raise bad("must be a program name (on the image's PATH) or an absolute path")
-    return value
-
-
-def _absolute(value: str) -> str:
-    if not value.startswith("/"):
-        raise bad("must be an absolute path inside the container")
-    return value
-
-
-SdkLineSetting = Literal["auto", "v0.45", "v0.46", "v0.47", "v0.50"]
-Bech32Prefix = Annotated[str, Field(min_length=1, max_length=83, pattern=r"^[a-z][a-z0-9]*$")]
-
 # The chain-specific keys of [chain]: a profile (config.toml is the bundled one) sets
 # them for its chain; the schema defaults describe a plain simapp ("simd").
 PROFILE_KEYS = (
@@ -191,8 +110,8 @@ class ChainConfig(Schema):
     chain_id: ChainId = "testnet-1"
     denom: Denom = "stake"
     upgrade_name: SafeName = "v1tov2"  # a directory name under cosmovisor/upgrades/
-    deposit: Annotated[Text, AfterValidator(_coin)] = "10000000stake"
-    binary: Annotated[Text, AfterValidator(_program)] = Field(
+    deposit: Coin = "10000000stake"
+    binary: Program = Field(
         default="simd", description="the chain's daemon/CLI inside the CLI images"
     )
     bech32_prefix: Bech32Prefix = Field(
@@ -205,13 +124,13 @@ class ChainConfig(Schema):
     expedited: bool = Field(
         default=False, description="submit the upgrade as an expedited proposal (SDK 0.50+)"
     )
-    upgrade_info: Annotated[OptionalText, AfterValidator(_upgrade_info)] = Field(
+    upgrade_info: UpgradeInfo = Field(
         default="{}",
         description="the plan's info; Cosmovisor auto-download JSON needs checksum= URLs",
     )
     cli_image_v1: ArgvValue = "simd_i:v1"
     cli_image_v2: ArgvValue = "simd_i:v2"
-    cli_home: Annotated[Text, AfterValidator(_absolute)] = Field(
+    cli_home: ContainerPath = Field(
         default="/root/.simapp",
         description="where a voter's desk is mounted in the CLI container (keyring: <home>/keys)",
     )
@@ -219,7 +138,7 @@ class ChainConfig(Schema):
     tx_node: Text = Field(default="node-carol", description="a node name; transactions go there")
     daemon_home: Text = "/root/.simapp-upgrade"
     node_home: Text = "/root/.simapp"
-    gas: Annotated[str, AfterValidator(_gas)] = Field(
+    gas: Gas = Field(
         default="400000",
         description="gas limit per transaction; fixed, since sign-first signs offline "
         '("auto" simulates and suits only the broadcast-by-CLI path)',
@@ -237,13 +156,11 @@ class ChainConfig(Schema):
 
 class NodeConfig(Schema):
     name: SafeName
-    rpc: Annotated[HttpUrl, AfterValidator(_base_url)]
+    rpc: RpcUrl
     service: Annotated[str, Field(max_length=128, pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]*)?$")] = (
         Field(default="", description='Compose service; "" means name')
     )
-    rest: Annotated[MaybeHttpUrl, AfterValidator(_base_url)] = Field(
-        default="", description="Cosmos REST API; optional"
-    )
+    rest: RestUrl = Field(default="", description="Cosmos REST API; optional")
 
     @property
     def ws(self) -> str:
@@ -255,7 +172,7 @@ class NodeConfig(Schema):
 class VoterConfig(Schema):
     name: SafeName
     key: SafeName
-    desk: Annotated[Text, AfterValidator(_desk)]
+    desk: Desk
 
 
 class KeyringConfig(Schema):
