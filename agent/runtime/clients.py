@@ -10,10 +10,12 @@ from functools import partial
 
 import httpx
 
+from agent.adapters.chaincli import ChainCLI
 from agent.adapters.failover import RestPool
 from agent.adapters.httpjson import HttpClients
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC, HttpCometRPC
+from agent.adapters.sdk import LazyLine, SdkLine, gov_api
 from agent.concurrency import gather
 from agent.config import Config
 from agent.errors import AgentError
@@ -83,3 +85,17 @@ async def clients(cfg: Config, *, need_rest: bool = False) -> AsyncIterator[Clie
                     n.rest, timeout=cfg.timing.rpc_timeout, client=http.for_url(n.rest)
                 )
         yield Clients(rpcs, rests, http.default)
+
+
+def follow_sdk_line(cfg: Config, cli: ChainCLI, rest: RestPool) -> None:
+    """Point the CLI's command forms and the REST client's gov API at the chain's
+    SDK line: the configured one, or, with ``sdk_line = "auto"``, the one the first
+    gov read detects (the chain is up by then). The REST pool shares the client."""
+    rest.gov_api = gov_api(cli.sdk_line)
+    if cfg.chain.sdk_line != "auto":
+        return
+
+    def use(line: SdkLine) -> None:
+        cli.sdk_line, rest.gov_api = line, gov_api(line)
+
+    rest.before_gov = LazyLine(rest, use, deadline=cfg.timing.sdk_probe_s)

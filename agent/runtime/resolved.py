@@ -7,10 +7,11 @@ from typing import Any
 
 import anyio
 
+from agent.adapters.compose import detect_compose
 from agent.adapters.files import read_json, write_json_atomic
 from agent.config import Config
 
-__all__ = ["RESOLVED_FILE", "load_resolved", "save_resolved"]
+__all__ = ["RESOLVED_FILE", "compose_prefix", "load_resolved", "save_resolved"]
 
 # What a fresh start resolves slowly (a Compose probe, a `keys show` container
 # per voter) and a resumed agent must not redo: it has seconds before the
@@ -30,3 +31,14 @@ async def load_resolved(cfg: Config, rehearsal_id: str) -> dict[str, Any] | None
 
 async def save_resolved(cfg: Config, doc: dict[str, Any]) -> None:
     await anyio.to_thread.run_sync(write_json_atomic, cfg.state_dir / RESOLVED_FILE, doc)
+
+
+async def compose_prefix(cfg: Config, resolved: dict[str, Any] | None) -> list[str]:
+    """The Compose command: the configured one, else what this rehearsal detected
+    before (a resume does not probe again), else detected now."""
+    cc = cfg.stack.compose_command
+    if cc != "auto":
+        return list(cc)
+    if resolved is not None and resolved.get("compose"):
+        return [str(a) for a in resolved["compose"]]
+    return await detect_compose()

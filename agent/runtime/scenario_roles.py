@@ -10,8 +10,9 @@ from agent.errors import ConfigError
 __all__ = ["scenario_for"]
 
 
-def scenario_for(cfg: Config, name: str) -> Scenario:
-    """The named scenario with the config's roles; every bad name is exit 2."""
+def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
+    """The named scenario with the config's roles; every bad name is exit 2, and so
+    is a scenario that changes its own network on a network it is attached to."""
     if name not in SCENARIO_NAMES:
         raise ConfigError(
             "--scenario", name, f"no such scenario; one of {', '.join(SCENARIO_NAMES)}"
@@ -41,4 +42,9 @@ def scenario_for(cfg: Config, name: str) -> Scenario:
         pause_s=sc.pause_s,
         disconnect_s=sc.disconnect_s,
     )
-    return build(name, roles)
+    scenario = build(name, roles)
+    if attach and (scenario.faults or scenario.launch_overlays or scenario.supervised):
+        raise ConfigError(
+            "--scenario", name, "injects faults into its own network; not with --attach"
+        )
+    return scenario

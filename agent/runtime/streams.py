@@ -4,7 +4,8 @@ Docker events of the project, and the proxies the stream-cuts scenario cuts them
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import anyio
@@ -113,8 +114,31 @@ def sources(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class StreamCuts:
+    """Where the rehearsal's streams connect when a scenario cuts them (proxies it
+    can cut), and the cut itself; empty when the scenario cuts nothing."""
+
+    ws_urls: dict[str, str] | None = None
+    docker_url: str | None = None
+    cut: Callable[[], Awaitable[int]] | None = None
+
+
 def cuts_streams(scenario: Scenario) -> bool:
     return any(plan.fault.kind == "cut_streams" for plan in scenario.faults)
+
+
+async def stream_cuts(cfg: Config, scenario: Scenario, tg: anyio.abc.TaskGroup) -> StreamCuts:
+    """The scenario's stream cuts: a proxy per websocket and one for the Docker
+    socket, started in ``tg``, when it cuts streams; else none."""
+    if not cuts_streams(scenario):
+        return StreamCuts()
+    ws_urls, docker_url, proxies = await stream_proxies(cfg, tg)
+
+    async def cut() -> int:
+        return sum(p.cut() for p in proxies)
+
+    return StreamCuts(ws_urls, docker_url, cut)
 
 
 async def stream_proxies(
