@@ -231,3 +231,32 @@ async def test_ledger_record_is_shielded_from_cancellation(tmp_path: Path) -> No
         scope.cancel()
         await ledger.record("r", "k", "AA")
     assert await ledger.find("r", "k") == ["AA"]
+
+
+async def test_ledger_record_after_a_torn_line_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "txs.jsonl"
+    good = json.dumps({"rehearsal": "r", "kind": "k", "tx_hash": "AA"})
+    # Killed mid-append: the last line has no end.
+    await anyio.Path(path).write_text(good + "\n" + '{"rehearsal": "r", "kind": "k", "tx_ha')
+    ledger = TxLedger(path)
+    await ledger.record("r", "k", "BB", tx="Ynl0ZXM=")
+    await ledger.record("r", "k", "CC")
+    assert await ledger.entries("r", "k") == [("AA", None), ("BB", "Ynl0ZXM="), ("CC", None)]
+
+
+async def test_a_new_ledger_file_is_made_durable_in_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 19 L7: the file was fsynced, its directory entry never: a power cut
+    # right after the first record could lose the ledger, records and all.
+    synced: list[Path] = []
+    monkeypatch.setattr("agent.adapters.ledger.fsync_dir", synced.append)
+    ledger = TxLedger(tmp_path / "state" / "txs.jsonl")
+    await ledger.record("r", "vote:alice", "AB" * 32, tx="eA==")
+    assert synced == [tmp_path / "state"]
+    await ledger.record("r", "vote:bob", "CD" * 32, tx="eQ==")
+    await ledger.record_sequence("r", "cosmos1alice", 3)
+    assert synced == [tmp_path / "state"]  # once, when the name was made
+    assert await ledger.next_sequence("r", "cosmos1alice") == 3
+    assert await ledger.next_sequence("r", "cosmos1bob") == 0
+    assert await ledger.entries("r", "vote:alice") == [("AB" * 32, "eA==")]

@@ -33,10 +33,11 @@ from fakes import (
 )
 
 from agent.adapters.journal import FileJournal
-from agent.core.actions import ArmDeadline
+from agent.core.actions import ArmDeadline, WriteReport
 from agent.core.chainview import ChainView
-from agent.core.derive import REREAD_S
+from agent.core.derive import REREAD_S, Derivation, ReadProposalStatus
 from agent.core.facts import (
+    ActionFailed,
     BaselineCaptured,
     Begin,
     ChainLive,
@@ -52,7 +53,7 @@ from agent.core.facts import (
     VoteCast,
 )
 from agent.core.machine import PHASE_EDGES, Params, Phase, State, decide, initial_state
-from agent.core.observations import ContainerEvent, Observation, StreamStatus
+from agent.core.observations import ContainerEvent, NewBlock, Observation, StreamStatus
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ProtocolError
 from agent.runtime.daemon import Runner
@@ -786,3 +787,96 @@ async def test_a_wait_that_stalls_on_an_unreadable_answer_names_it(tmp_path: Pat
         "; the last chain read failed: governance parameters: voting_period: duration out"
         " of range (0 to 10 years): '-5s'"
     )
+
+
+def test_every_status_read_is_reported_even_when_unchanged() -> None:
+    """The machine ignores PASSED while still in ``proposed``: the derivation must say
+    it again on the next read, or the agent never learns the proposal passed."""
+    view = ChainView(list(NODES))
+    d = Derivation(view)
+    s = _state_after(4)  # proposed: the votes are on their way
+    assert s.phase is Phase.PROPOSED and s.proposal_id is not None
+    seen = []
+    for h in (5, 6, 7):
+        before = view.max_height
+        ev = NewBlock(NODES[0], h, "", 1_700_000_000.0 + h)
+        view.observe(ev)
+        (read,) = [o for o in d.on_block(s, ev, before) if isinstance(o, ReadProposalStatus)]
+        seen.append(d.status_read(read, PASSED if h > 5 else VOTING, ev.at))
+    assert [f.status if f else None for f in seen] == [VOTING, PASSED, PASSED]
+    assert all(isinstance(f, ProposalStatusSeen) for f in seen)
+
+
+async def test_passed_seen_before_the_last_vote_fact_is_not_lost(tmp_path: Path) -> None:
+    r = rig(tmp_path)
+    r.reads.statuses = [PASSED]
+    r.reads.gate = None
+
+    async def late_vote() -> None:
+        while "proposal_status" not in r.reads.calls:
+            await anyio.lowlevel.checkpoint()
+
+    r.executor.on_start["cast_vote:bob"] = late_vote
+    final = await play(r)
+    assert final.phase is Phase.RESTARTED, final.failure
+
+
+async def _run_to_the_end(tmp_path: Path) -> list[Any]:
+    """A whole run; only the Runner's four streams outlive it."""
+    r = rig(tmp_path)
+    done = anyio.Event()
+
+    async def main() -> None:
+        r.final.append(await r.runner.run(None, "r1"))
+        done.set()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(main)
+            await drive_blocks(r.chain, done.is_set, journal=r.journal)
+    assert r.final[0].phase is Phase.RESTARTED
+    runner = r.runner
+    return [runner.obs_send, runner._obs_recv, runner._fact_send, runner._fact_recv]
+
+
+async def test_the_runner_closes_its_streams_when_run_returns(tmp_path: Path) -> None:
+    streams = await _run_to_the_end(tmp_path)
+    assert len(streams) == 4
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del streams
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
+
+
+@pytest.mark.parametrize(
+    "fact",
+    [
+        _FAIL_VOTING[0],
+        ActionFailed("capture_baseline", "node gone", 7, 1_700_000_010.0),
+    ],
+    ids=["vote-deadline", "baseline-failed"],
+)
+def test_failing_keeps_only_the_report_pending(fact: DeadlinePassed | ActionFailed) -> None:
+    s = _state_after(5)  # proposed; alice voted; bob's vote and the baseline pending
+    assert {a.key for a in s.pending} == {"cast_vote:bob", "capture_baseline"}
+    failed, actions = decide(s, fact)
+    assert failed.phase is Phase.FAILED
+    assert failed.pending == (WriteReport(),)
+    assert [a.key for a in actions] == ["write_report"]
+
+
+async def test_resuming_a_failed_journal_never_casts_a_vote(tmp_path: Path) -> None:
+    state = _state_after(5, _FAIL_VOTING)
+    assert state.phase is Phase.FAILED
+    fj = FileJournal(tmp_path / "journal.json")
+    await fj.save(state)
+    loaded = await fj.load()
+    assert loaded is not None and {a.key for a in loaded.pending} == {"write_report"}
+
+    r = rig(tmp_path, chain=FakeChain(list(NODES), height=7))
+    final = await play(r, first=loaded)
+    assert final.phase is Phase.FAILED and final.report_path is not None
+    assert Counter(r.executor.started) == Counter(["write_report"])
+    assert [v for v, _, _ in final.votes] == ["alice"]

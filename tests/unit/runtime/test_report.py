@@ -172,3 +172,11 @@ def test_missed_blocks_tell_unreadable_commits_from_heights_not_reached_yet() ->
     text = "\n".join(_missed_lines(report))
     assert "Commits not readable: 18\n" in text + "\n"
     assert "Not yet committed when the report was written: 23, 24, 25" in text
+
+
+def test_markdown_of_a_failure_before_any_proposal_prints_no_none() -> None:
+    md = render_markdown(build_report(failed_before_any_proposal()))
+    assert "Failed: stalled" in md  # it is the report of that failure
+    assert no_python_none(md)
+    for rendered_none in ("height None", "proposal None", "None s"):
+        assert rendered_none not in md
