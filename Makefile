@@ -106,7 +106,8 @@ agent-image:
 test: venv prereqs binaries busybox binaries-sdkbump sdk-lines agent-image go-test
 	$(VENV)/bin/python -m pytest
 
-# Docker-free and Go-free, in about a minute: lint, types, and the unit tests with a
+# Docker-free and Go-free, in about two minutes: lint, types (agent/ and the unit
+# tests), and the unit tests with a
 # coverage floor (85 % of agent/, 95 % of each module of the pure core, so a deleted
 # core test fails it). CI runs it first.
 .PHONY: check
@@ -114,10 +115,11 @@ check: venv
 	$(VENV)/bin/ruff check agent tests
 	$(VENV)/bin/ruff format --check agent tests
 	$(VENV)/bin/mypy agent
+	$(VENV)/bin/mypy tests/unit
 	$(VENV)/bin/python -m pytest tests/unit -q -p no:cacheprovider --cov=agent --cov-report=
 	$(VENV)/bin/python scripts/coverage_floor.py 95 85
 
 lint: venv
 	$(VENV)/bin/ruff check agent tests
 	$(VENV)/bin/ruff format --check agent tests
-	$(VENV)/bin/mypy agent
+	$(VENV)/bin/mypy agent tests/unit

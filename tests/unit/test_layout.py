@@ -70,10 +70,22 @@ def test_config_imports_no_package_that_imports_it() -> None:
 
 def test_unit_tests_mirror_the_package() -> None:
     # Issue 18: tests/unit was one folder of 53 files. Each folder now names the
-    # package its tests cover; only the architecture test and the fakes sit above.
+    # package its tests cover; only the architecture test sits above, and the fakes
+    # (split by what they fake) beside them.
     unit = Path(__file__).resolve().parent
     folders = {p.name for p in unit.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert "fakes" in folders
+    folders.discard("fakes")
     packages = {p.name for p in AGENT.iterdir() if (p / "__init__.py").exists()}
     assert folders <= packages, sorted(folders - packages)
     loose = sorted(p.name for p in unit.glob("test_*.py"))
     assert loose == ["test_layout.py"], loose
+
+
+def test_tests_import_the_fakes_by_one_name_only() -> None:
+    # "tests.unit.fakes" and "fakes" were two module objects of one file: two
+    # FakeChain classes, and mypy could not check the tests at all.
+    unit = Path(__file__).resolve().parent
+    for path in unit.rglob("*.py"):
+        bad = {m for m in _imports(path) if m.startswith("tests.")}
+        assert not bad, f"{path.relative_to(unit)} imports {sorted(bad)}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from fakes import World, make_world
 from rich.console import Console
 
 from agent.adapters.compose import Compose, detect_compose
@@ -22,7 +23,6 @@ from agent.core.facts import ExitExplained
 from agent.core.machine import Params, initial_state
 from agent.runtime.executors.exits import explain_exit
 from agent.ui.live import LiveView, Session
-from tests.unit.fakes import World, make_world
 
 pytestmark = pytest.mark.anyio
 

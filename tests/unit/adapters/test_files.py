@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.adapters import files
 from agent.adapters.files import read_json, read_json_lines, write_atomic, write_json_atomic
 
 
@@ -41,7 +40,7 @@ def test_failure_removes_the_tmp_and_keeps_the_old_content(
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(files.os, "fsync", broken_fsync)
+    monkeypatch.setattr("agent.adapters.files.os.fsync", broken_fsync)
     with pytest.raises(OSError):
         write_atomic(target, "new")
     monkeypatch.undo()
@@ -63,7 +62,7 @@ def test_tmp_names_are_unique(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         seen.append(os.fspath(src))
         real_replace(src, dst)
 
-    monkeypatch.setattr(files.os, "replace", spy)
+    monkeypatch.setattr("agent.adapters.files.os.replace", spy)
     write_atomic(tmp_path / "a", "1")
     write_atomic(tmp_path / "a", "2")
     assert len(set(seen)) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,6 @@ from typing import Any
 import anyio
 import pytest
 
-from agent.adapters import files as files_mod
 from agent.adapters.journal import FileJournal, JournalCorrupt
 from agent.adapters.ledger import TxLedger
 from agent.core.facts import (
@@ -18,6 +18,7 @@ from agent.core.facts import (
     Begin,
     ChainLive,
     Check,
+    Fact,
     ProposalSubmitted,
     StackLaunched,
     VoteCast,
@@ -31,13 +32,14 @@ pytestmark = pytest.mark.anyio
 def rich_state() -> State:
     """A state with every kind of field filled: enums, tuples, frozensets, nested facts."""
     s = initial_state("r-1", Params())
-    for f in [
+    facts: list[Fact] = [
         Begin("r-1", 0, 1.0),
         StackLaunched(0, 2.0),
         ChainLive(1.0, 20.0, 3, 3.0),
         ProposalSubmitted(1, "TX", 40, voting_end=30.0, height=4, at=4.0),
         VoteCast("alice", 1, "TXA", height=5, at=5.0),
-    ]:
+    ]
+    for f in facts:
         s, _ = decide(s, f)
     return s
 
@@ -78,7 +80,7 @@ async def test_a_failure_mid_write_leaves_the_old_journal(
 ) -> None:
     j = FileJournal(tmp_path / "journal.json")
     await j.save(rich_state())
-    real_fdopen = files_mod.os.fdopen
+    real_fdopen = os.fdopen
 
     class DiskFull:
         """The temporary file takes half the document, then the disk is full."""
@@ -97,7 +99,9 @@ async def test_a_failure_mid_write_leaves_the_old_journal(
             raise OSError(28, "No space left on device")
 
     # write_atomic (agent.adapters.files) does the journal's writes.
-    monkeypatch.setattr(files_mod.os, "fdopen", lambda *a, **kw: DiskFull(real_fdopen(*a, **kw)))
+    monkeypatch.setattr(
+        "agent.adapters.files.os.fdopen", lambda *a, **kw: DiskFull(real_fdopen(*a, **kw))
+    )
     with pytest.raises(OSError, match="No space left"):
         await j.save(other_state())
     monkeypatch.undo()
@@ -114,7 +118,7 @@ async def test_a_failed_rename_leaves_the_old_journal(
     def no_replace(*_a: Any) -> None:
         raise OSError(5, "I/O error")
 
-    monkeypatch.setattr(files_mod.os, "replace", no_replace)
+    monkeypatch.setattr("agent.adapters.files.os.replace", no_replace)
     with pytest.raises(OSError, match="I/O error"):
         await j.save(other_state())
     monkeypatch.undo()
@@ -165,6 +169,7 @@ async def test_archive_moves_the_journal_aside(tmp_path: Path) -> None:
     await j.save(other_state())
     second = await anyio.to_thread.run_sync(j.archive)
     assert (first, second) == (tmp_path / "journal.1.json", tmp_path / "journal.2.json")
+    assert second is not None
     assert await j.load() is None
     assert await FileJournal(second).load() == other_state()
 
@@ -172,7 +177,9 @@ async def test_archive_moves_the_journal_aside(tmp_path: Path) -> None:
 async def test_a_state_with_checks_and_baseline_round_trips(tmp_path: Path) -> None:
     s = replace(
         rich_state(),
-        baseline=BaselineCaptured((("p1", 1, 2, 3),), (("cosmos1a", 5),), 2, 9, 9.0),
+        baseline=BaselineCaptured(
+            (("players", '{"p1": [1, 2, 3]}'),), (("cosmos1a", 5),), 2, 9, 9.0
+        ),
         upgrade_checks=(Check("c", False, "a|b"),),
         restart_balances=(("cosmos1a", 5),),
     )

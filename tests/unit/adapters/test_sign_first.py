@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import pytest
@@ -18,14 +18,8 @@ from agent.adapters import chaincli
 from agent.adapters.chaincli import SIGN_SCRIPT, ChainCLI, SignedTx, parse_encoded, vote_args
 from agent.adapters.process import CommandResult
 from agent.adapters.rest import AccountState, RestClient
-from agent.adapters.rpc import (
-    BroadcastResult,
-    HttpCometRPC,
-    RPCError,
-    broadcast_error,
-    parse_broadcast,
-    tx_hash,
-)
+from agent.adapters.rpc import BroadcastResult, HttpCometRPC, RPCError, tx_hash
+from agent.adapters.rpc_answers import broadcast_error, parse_broadcast
 from agent.config import Config, parse_config
 from agent.errors import (
     CommandFailed,
@@ -49,13 +43,27 @@ TX_B64 = (
     "qlRdyo4gwmXn+EVcBnjmXVBKS4wx0cFX9zoU2TEjn7DM6x4Z1g=="
 )
 TX = base64.b64decode(TX_B64)
+
 # What the node answered as the hash of TX.
 TX_HASH = "0559E3777A82FEBB0FD6C5FE0CF9BCBCC8854D8FB46C17ABC3237673DE655735"
+
+
+class RPCErrorObject(TypedDict):
+    """A JSON-RPC error object as CometBFT sends it."""
+
+    code: int
+    message: str
+    data: str
+
 
 ACCEPTED = {"code": 0, "data": "", "log": "", "codespace": "", "hash": TX_HASH}
 # The same bytes again, pending or committed, while the mempool cache remembers them
 # (HTTP 200 for a POST; a GET gets HTTP 500 with the same body).
-IN_CACHE = {"code": -32603, "message": "Internal error", "data": "tx already exists in cache"}
+IN_CACHE: RPCErrorObject = {
+    "code": -32603,
+    "message": "Internal error",
+    "data": "tx already exists in cache",
+}
 # Committed, then the cache forgot it (node restart): CheckTx sees an old sequence.
 OLD_SEQUENCE = {
     "code": 32,
@@ -76,7 +84,7 @@ PARSE_ERROR = {
     "codespace": "sdk",
     "hash": TX_HASH,
 }
-BAD_BASE64 = {
+BAD_BASE64: RPCErrorObject = {
     "code": -32602,
     "message": "Invalid params",
     "data": "error converting json params to arguments: illegal base64 data at input byte 0",
@@ -131,7 +139,7 @@ def rpc_with(handler: Handler) -> HttpCometRPC:
     return HttpCometRPC("http://node0:26657", timeout=2, client=client)
 
 
-def jsonrpc(result: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> Any:
+def jsonrpc(result: dict[str, Any] | None = None, error: Mapping[str, object] | None = None) -> Any:
     body: dict[str, Any] = {"jsonrpc": "2.0", "id": 1}
     if error is not None:
         body["error"] = error

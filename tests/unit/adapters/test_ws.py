@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import pytest
@@ -13,7 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from agent.adapters.backoff import Backoff
 from agent.adapters.clock import FakeClock
-from agent.adapters.rpc import AbciInfo, BlockHeader, NodeStatus
+from agent.adapters.rpc import AbciInfo, BlockHeader, BroadcastResult, NodeStatus
 from agent.adapters.ws import NewBlockSource
 from agent.core.observations import NewBlock, Observation, StreamStatus
 
@@ -82,6 +83,16 @@ class FakeRPC:
 
     async def abci_query(self, path: str, data: bytes, height: int | None = None) -> bytes | None:
         return None
+
+    # The rest of CometRPC: a block source never calls these.
+    async def tx(self, tx_hash: str) -> dict[str, Any] | None:
+        raise AssertionError("a block source looked up a transaction")
+
+    async def get(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        raise AssertionError(f"a block source made a declared read: {method}")
+
+    async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult:
+        raise AssertionError("a block source broadcast a transaction")
 
 
 Script = Callable[[ServerConnection, int, int], Awaitable[None]]

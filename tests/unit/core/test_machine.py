@@ -57,7 +57,7 @@ def happy_path() -> list[Any]:
         ChainLive(block_interval=1.0, voting_period=20.0, height=3, at=5.0),
         ProposalSubmitted(1, "TXP", 31, height=4, at=6.0),
         VoteCast("alice", 1, "TXA", height=5, at=7.0),
-        BaselineCaptured((("p1", 3, 1, 0),), (("addr", 10),), 0, height=5, at=7.5),
+        BaselineCaptured((("players", '{"p1": [3, 1, 0]}'),), (("addr", 10),), 0, height=5, at=7.5),
         VoteCast("bob", 1, "TXB", height=6, at=8.0),
         ProposalStatusSeen(1, "PROPOSAL_STATUS_VOTING_PERIOD", height=10, at=12.0),
         ProposalStatusSeen(1, PASSED, height=26, at=27.0),

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
 from agent.core import codec
-from agent.core.actions import ArmDeadline, CastVote, InjectFault, RemediateNodes, VerifyNoUpgrade
+from agent.core.actions import (
+    Action,
+    ArmDeadline,
+    CastVote,
+    InjectFault,
+    RemediateNodes,
+    VerifyNoUpgrade,
+)
 from agent.core.facts import (
     BaselineCaptured,
     Begin,
     ChainLive,
     Check,
     DeadlinePassed,
+    Fact,
     FaultInjected,
     HeightObserved,
     NodesReached,
@@ -45,16 +52,16 @@ def params(name: str) -> Params:
     return apply(build(name, ROLES), Params())
 
 
-def run(facts: list[Any], p: Params) -> tuple[State, list[Any]]:
+def run(facts: list[Fact], p: Params) -> tuple[State, tuple[Action, ...]]:
     state = initial_state("r", p)
-    out: list[Any] = []
+    out: list[Action] = []
     for f in facts:
         state, actions = decide(state, f)
         out.extend(actions)
-    return state, out
+    return state, tuple(out)
 
 
-def until_proposed(votes: tuple[tuple[str, str], ...] = ()) -> list[Any]:
+def until_proposed(votes: tuple[tuple[str, str], ...] = ()) -> list[Fact]:
     return [
         Begin("r", 0, 0.0),
         StackLaunched(0, 1.0),
@@ -108,7 +115,7 @@ def test_rejected_votes_as_told_then_follows_the_chain_past_the_height() -> None
     state, actions = run(until_proposed(), p)
     votes = {a.voter: a.option for a in actions if isinstance(a, CastVote)}
     assert votes == {"alice": "abstain", "bob": "no"}
-    facts = [
+    facts: list[Fact] = [
         VoteCast("alice", 1, "TXA", height=5, at=7.0),
         BaselineCaptured((), (), 1, height=5, at=7.5),
         VoteCast("bob", 1, "TXB", height=6, at=8.0),
@@ -135,11 +142,12 @@ def test_a_rejection_without_the_scenario_fails_at_once() -> None:
 
 def passed(p: Params) -> State:
     state, _ = run(until_proposed(), p)
-    for f in [
+    facts: list[Fact] = [
         VoteCast("alice", 1, "TXA", height=5, at=7.0),
         VoteCast("bob", 1, "TXB", height=6, at=8.0),
         ProposalStatusSeen(1, PASSED, height=26, at=27.0),
-    ]:
+    ]
+    for f in facts:
         state, _ = decide(state, f)
     assert state.phase is Phase.PASSED
     return state

@@ -249,7 +249,9 @@ U = 120
 BUDGET = 90.0
 
 
-def upgrade_run(dog: Watchdog, resume: dict[str, float | None], versions: dict[str, str]) -> list:
+def upgrade_run(
+    dog: Watchdog, resume: dict[str, float | None], versions: dict[str, str]
+) -> list[tuple[float, list[Condition]]]:
     """Blocks every 1 s up to U-1; then each node resumes after the given delay (None:
     never) with 1 s blocks. Evaluates every second for 300 s, returns every result."""
     predicted = T0 + (U - 2)  # block h comes at T0 + h - 2, so block U is due then

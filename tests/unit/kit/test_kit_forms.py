@@ -155,8 +155,10 @@ replace github.com/tendermint/tendermint => github.com/cometbft/cometbft v0.34.2
 def test_a_genesis_patch_merges_objects_and_replaces_the_rest() -> None:
     from agent.kit.genesis import merge
 
-    doc = {"app_state": {"bank": {"params": {"x": 1}}, "checkers": {"playerInfoList": []}},
-           "chain_id": "c"}  # fmt: skip
+    doc: dict[str, Any] = {
+        "app_state": {"bank": {"params": {"x": 1}}, "checkers": {"playerInfoList": []}},
+        "chain_id": "c",
+    }
     patch = {"app_state": {"checkers": {"playerInfoList": [{"index": "p1"}]}, "new": {"a": 1}}}
     out = merge(doc, patch)
     assert out["app_state"]["checkers"]["playerInfoList"] == [{"index": "p1"}]

@@ -9,27 +9,33 @@ from __future__ import annotations
 import gc
 import warnings
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
-from anyio.abc import TaskStatus
 from fakes import (
     OK,
     PASSED,
     VOTING,
     FakeChain,
-    FakeReads,
     RecordingJournal,
-    ScriptedExecutor,
-    SteppedClock,
     drive_blocks,
     settle,
-    source_factory,
+)
+from fakes.rig import (
+    ALL_KEYS,
+    NODES,
+    ORDER,
+    Rig,
+    params,
+    phase_is,
+    play,
+    rig,
+    started,
+    streams,
 )
 
 from agent.adapters.journal import FileJournal
@@ -52,160 +58,11 @@ from agent.core.facts import (
     UpgradeVerified,
     VoteCast,
 )
-from agent.core.machine import PHASE_EDGES, Params, Phase, State, decide, initial_state
-from agent.core.observations import ContainerEvent, NewBlock, Observation, StreamStatus
-from agent.core.policy import UpgradeHeightPolicy
+from agent.core.machine import PHASE_EDGES, Phase, State, decide, initial_state
+from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.errors import ProtocolError
-from agent.runtime.daemon import Runner
 
 pytestmark = pytest.mark.anyio
-
-NODES = ("val-a", "val-b", "full-c")
-ALL_KEYS = {
-    "launch_stack",
-    "submit_proposal",
-    "cast_vote:alice",
-    "cast_vote:bob",
-    "capture_baseline",
-    "verify_upgrade",
-    "restart_on_v2",
-    "verify_restart",
-    "write_report",
-}
-ORDER = [
-    Phase.LAUNCHED,
-    Phase.PROPOSED,
-    Phase.VOTED,
-    Phase.PASSED,
-    Phase.UPGRADED,
-    Phase.RESTARTED,
-]
-
-
-def params(**kw: Any) -> Params:
-    t: dict[str, Any] = dict(
-        launch_timeout=30.0,
-        vote_timeout=30.0,
-        pass_grace=30.0,
-        resume_budget=30.0,
-        verify_timeout=30.0,
-        restart_timeout=30.0,
-    )
-    t.update(kw)
-    return Params(height_policy=UpgradeHeightPolicy(0.0, 10), **t)
-
-
-class FakeWatch:
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.downtimes: list[float] = []
-
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        await anyio.sleep_forever()
-
-    def observe(self, obs: Observation) -> None:
-        self.calls["observe"] += 1
-
-    def state_changed(self, state: State) -> None:
-        self.calls["state_changed"] += 1
-
-    def expect_downtime(self, seconds: float) -> None:
-        self.downtimes.append(seconds)
-
-    def downtime_over(self) -> None:
-        self.calls["downtime_over"] += 1
-
-    def sources_started(self) -> None:
-        self.calls["sources_started"] += 1
-
-
-@dataclass
-class Rig:
-    chain: FakeChain
-    view: ChainView
-    clock: SteppedClock
-    executor: ScriptedExecutor
-    reads: FakeReads
-    journal: RecordingJournal
-    runner: Runner
-    watch: FakeWatch | None = None
-    final: list[State] = field(default_factory=list)
-
-
-def rig(
-    tmp_path: Path,
-    p: Params | None = None,
-    *,
-    chain: FakeChain | None = None,
-    journal: RecordingJournal | None = None,
-    watch: bool = False,
-    read_timeout: float = 5.0,
-) -> Rig:
-    chain = chain or FakeChain(list(NODES))
-    view = ChainView(list(NODES))
-    clock = SteppedClock()
-    ex = ScriptedExecutor(view, clock, report_dir=tmp_path)
-    reads = FakeReads(chain=chain)
-    journal = journal or RecordingJournal()
-    w = FakeWatch() if watch else None
-    runner = Runner(
-        p or params(),
-        journal,
-        ex,
-        reads,
-        view,
-        clock,
-        source_factory(chain),
-        watch=w,
-        read_timeout=read_timeout,
-    )
-    # The proposal passes only once every vote is in (as on a real chain).
-    reads.gate = lambda: runner.state.phase is Phase.VOTED
-    return Rig(chain, view, clock, ex, reads, journal, runner, w)
-
-
-async def play(
-    r: Rig,
-    body: Callable[[], Awaitable[None]] | None = None,
-    *,
-    first: State | None = None,
-    limit: float = 10.0,
-) -> State:
-    """Run the Runner in the background; ``body`` drives it (default: blocks to the end)."""
-    done = anyio.Event()
-
-    async def main() -> None:
-        r.final.append(await r.runner.run(first, None if first is not None else "r1"))
-        done.set()
-
-    async def to_the_end() -> None:
-        await drive_blocks(r.chain, lambda: done.is_set(), journal=r.journal)
-
-    # run() closes its streams when it returns (test_defects_fixed.py, d).
-    with anyio.fail_after(limit):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(main)
-            await (body or to_the_end)()
-            await done.wait()
-    return r.final[0]
-
-
-def streams(runner: Runner) -> list[Any]:
-    return [runner.obs_send, runner._obs_recv, runner._fact_send, runner._fact_recv]
-
-
-def phase_is(r: Rig, phase: Phase) -> Callable[[], bool]:
-    return lambda: r.runner.state.phase is phase
-
-
-def proposed(r: Rig) -> Callable[[], bool]:
-    return lambda: r.runner.state.proposal_id is not None
-
-
-def started(r: Rig, key: str) -> Callable[[], bool]:
-    return lambda: key in r.executor.started
-
 
 # --- 1. the happy path ------------------------------------------------------------
 
@@ -724,7 +581,7 @@ _FAIL = [DeadlinePassed("pass", 9, 1_700_000_010.0, "status")]
         (14, None, Phase.RESTARTED, set()),
         (7, _FAIL, Phase.FAILED, {"write_report"}),
         (7, _FAIL + [ReportWritten("r.json")], Phase.FAILED, set()),
-        # A failure with a vote pending: test_defects_fixed.py (e).
+        # A failure with a vote pending (see the failure tests below).
     ],
     ids=[
         "launched-launch-pending",
@@ -803,7 +660,11 @@ def test_every_status_read_is_reported_even_when_unchanged() -> None:
         view.observe(ev)
         (read,) = [o for o in d.on_block(s, ev, before) if isinstance(o, ReadProposalStatus)]
         seen.append(d.status_read(read, PASSED if h > 5 else VOTING, ev.at))
-    assert [f.status if f else None for f in seen] == [VOTING, PASSED, PASSED]
+    assert [f.status if isinstance(f, ProposalStatusSeen) else None for f in seen] == [
+        VOTING,
+        PASSED,
+        PASSED,
+    ]
     assert all(isinstance(f, ProposalStatusSeen) for f in seen)
 
 

@@ -135,7 +135,7 @@ async def test_a_read_that_hangs_past_its_deadline_is_recorded_as_timed_out(
 ) -> None:
     monkeypatch.setattr(declared, "READ_DEADLINE_S", 0.05)
 
-    async def hang(_path: str) -> dict[str, Any]:
+    async def hang(path: str) -> dict[str, Any]:
         await anyio.sleep_forever()
         raise AssertionError
 

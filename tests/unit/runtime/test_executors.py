@@ -17,6 +17,7 @@ import structlog
 import structlog.testing
 from fakes import (
     GENESIS,
+    KILL_POINTS,
     PLAYER_PREFIX,
     VOTING,
     CommandRecorder,
@@ -51,6 +52,7 @@ from agent.core.chainview import ChainView
 from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
+    Fact,
     NoUpgradeVerified,
     ProposalSubmitted,
     ReportWritten,
@@ -416,7 +418,9 @@ async def test_a_tx_indexed_after_its_block_is_found_before_the_next_block(
     for rpc in world.rpcs.values():
         real = rpc.tx
 
-        async def lagging(tx_hash: str, real: Any = real) -> dict[str, Any] | None:
+        async def lagging(
+            tx_hash: str, real: Callable[[str], Awaitable[dict[str, Any] | None]] = real
+        ) -> dict[str, Any] | None:
             nonlocal misses_after_block
             found = await real(tx_hash)
             if found is not None and misses_after_block > 0:
@@ -598,8 +602,6 @@ async def test_the_fake_chain_accepts_given_bytes_once(world: World) -> None:
 
 # --- 5. kill anywhere from signing to inclusion, then resume -------------------------------
 
-KILL_POINTS = ["recorded", "broadcast", "tx_lookup", "block"]
-
 
 @pytest.fixture
 def ledger_world(tmp_path: Path) -> World:
@@ -696,17 +698,18 @@ async def test_a_crash_after_signing_before_the_ledger_signs_again_and_sends_onc
     sequence, giving the same bytes) and the chain gets one transaction."""
     w = ledger_world
     s = state()
-    for kind, call in [
+    calls: list[tuple[str, Callable[[], Awaitable[Fact]]]] = [
         ("submit_proposal", lambda: submit_proposal(w.ctx, SUBMIT, s)),
         ("vote:alice:1", lambda: cast_vote(w.ctx, CastVote("alice", 1), s)),
-    ]:
+    ]
+    for kind, call in calls:
         await interrupt(w, "signed", "kill", call)
         assert w.chain.signed[-1].hash not in {r.hash for r in w.chain.broadcasts}
         assert await w.ledger.entries("r1", kind) == []
         if resume == "after-a-block":
             w.chain.advance()
         fact = await call()
-        assert not fact.reused
+        assert isinstance(fact, ProposalSubmitted | VoteCast) and not fact.reused
         first, second = w.chain.signed[-2:]
         assert (first.sender, first.sequence) == (second.sender, second.sequence)
         assert first.hash == second.hash

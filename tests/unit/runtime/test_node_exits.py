@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import drive_blocks
+from fakes.rig import phase_is, play, rig
 
 from agent.core.actions import ExplainExit
 from agent.core.chainview import ChainView
@@ -16,7 +18,6 @@ from agent.core.exits import exit_reason
 from agent.core.facts import ExitExplained, NodeExited
 from agent.core.machine import Params, Phase, State, decide, initial_state
 from agent.core.observations import ContainerEvent
-from tests.unit.runtime.test_daemon import drive_blocks, phase_is, play, rig
 
 NODES = ["val-alice", "val-bob"]
 SERVICES = {"svc-alice": "val-alice", "svc-bob": "val-bob"}

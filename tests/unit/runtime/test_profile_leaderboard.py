@@ -4,6 +4,7 @@ import base64
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_leaderboard_rule_ties_zero_wins_and_size() -> None:
 
 def test_parse_leaderboard_accepts_store_and_cli_forms() -> None:
     store = json.dumps({"winners": [{"playerAddress": "a", "wonCount": 3}]}).encode()
-    cli = {"Leaderboard": {"winners": [{"playerAddress": "a", "wonCount": 3}]}}
+    cli: dict[str, object] = {"Leaderboard": {"winners": [{"playerAddress": "a", "wonCount": 3}]}}
     assert parse_leaderboard(store) == parse_leaderboard(cli) == [("a", 3)]
     with pytest.raises(ProtocolError):
         parse_leaderboard({"nope": 1})
@@ -66,12 +67,14 @@ def test_command_failed_names_the_cli_error_not_its_usage() -> None:
     assert str(CommandFailed(["docker"], 1, after)).endswith("too many failed passphrase attempts")
 
 
-def run_program(doc: dict[str, object]) -> dict[str, object]:
+def run_program(doc: Mapping[str, object]) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, str(REPO / "prod-sim" / "checks" / "leaderboard.py")],
         input=json.dumps(doc), capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    verdict = json.loads(out.stdout.strip().splitlines()[-1])
+    assert isinstance(verdict, dict), verdict
+    return verdict
 
 
 def players_read(*players: tuple[str, int]) -> dict[str, str]:

@@ -149,7 +149,7 @@ async def test_report_of_a_failure_before_any_proposal(tmp_path: Path) -> None:
     assert "> Failed: stalled: no every node producing blocks after launch within 180s" in md
 
 
-# The markdown of that failure: test_defects_fixed.py (b).
+# The markdown of that failure: see the test at the end of this file.
 
 
 def test_a_state_without_transitions_still_renders() -> None:

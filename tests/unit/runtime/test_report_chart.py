@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from report_fixtures import HALT_S, NODES, U, records, restarted, write_log
+from fakes.reports import HALT_S, NODES, U, records, restarted, write_log
 
 from agent.core.timeline import timeline_facts
 from agent.runtime.chart import ChartData, ChartUnavailable, render_chart

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from report_fixtures import restarted
+from fakes.reports import restarted
 
 from agent.adapters.process import CommandResult
 from agent.adapters.rpc import (
@@ -21,8 +21,8 @@ from agent.adapters.rpc import (
     HttpCometRPC,
     RPCError,
     ValidatorInfo,
-    parse_commit,
 )
+from agent.adapters.rpc_answers import parse_commit
 from agent.config import Config, parse_config
 from agent.errors import CommandFailed, ConnectError, ProtocolError
 from agent.runtime.report_data import collect, collect_for, compose_images, count_missed

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
-from report_fixtures import (
+from fakes.reports import (
     HALT_S,
     NODES,
     RESTART_S,
@@ -115,7 +117,7 @@ def test_failed_before_any_block_has_nothing() -> None:
 
 
 def test_malformed_and_duplicate_records() -> None:
-    recs = [
+    recs: list[dict[str, object]] = [
         {"node": "a", "height": 5, "time": "bad", "at": 10.0},
         {"node": "a", "height": 5, "time": "bad", "at": 9.0},  # a replay keeps the first
         {"node": "a", "height": "6", "at": 11.0},
@@ -140,7 +142,9 @@ def data() -> ReportData:
     )
 
 
-CASES = {
+# A case: the state it ends in, and the block log it leaves.
+Case = tuple[Callable[[], State], Callable[[], list[dict[str, Any]]]]
+CASES: dict[str, Case] = {
     "restarted": (restarted, lambda: records()),
     "never_resumed": (stalled_after_pass, lambda: records(upto={"node-carol": U - 1})),
     "rejected": (rejected, lambda: records(halt=False)),

@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakes import SimulatedCrash, World, make_world
 
 from agent.adapters.ledger import TxLedger
 from agent.core.actions import SubmitProposal
 from agent.core.facts import ProposalSubmitted
 from agent.core.machine import Params, State, initial_state
 from agent.runtime.executors.governance import submit_proposal
-from tests.unit.fakes import SimulatedCrash, World, make_world
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +38,8 @@ async def killed_after_recording(w: World) -> str:
     w.chain.kill_at["recorded"] = die
     with pytest.raises(SimulatedCrash):
         await submit_proposal(w.ctx, SUBMIT, state())
-    [(tx_hash, _)] = await w.ledger.entries("r1", "submit_proposal")
+    entries: list[tuple[str, str | None]] = await w.ledger.entries("r1", "submit_proposal")
+    [(tx_hash, _)] = entries
     assert w.chain.broadcasts == []
     return tx_hash
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import KILL_POINTS, SimulatedCrash, World, make_config, make_world
 
 from agent.adapters.ledger import TxLedger
 from agent.adapters.sdk import bech32_decode, bech32_encode, valoper_address
@@ -15,8 +16,6 @@ from agent.core.machine import Params, State, initial_state
 from agent.core.templates import Placeholder, fill, placeholders
 from agent.errors import ConfigError, ProtocolError
 from agent.runtime.executors.prepare import prepare_state
-from tests.unit.fakes import SimulatedCrash, World, make_config, make_world
-from tests.unit.runtime.test_executors import KILL_POINTS
 
 pytestmark = pytest.mark.anyio
 
@@ -185,12 +184,13 @@ async def test_a_declared_tx_refused_at_checktx_names_it(world: World) -> None:
 
 
 def test_the_report_lists_the_declared_txs_and_what_reached_a_block() -> None:
-    from agent.core.facts import Begin, ChainLive, StackLaunched
+    from agent.core.facts import Begin, ChainLive, Fact, StackLaunched
     from agent.core.machine import decide
     from agent.runtime.report import build_report, render_markdown
 
     s = initial_state("r", Params(state_txs=("pay", "bond")))
-    for f in [Begin("r", 0, 1.0), StackLaunched(0, 2.0), ChainLive(1.0, 20.0, 3, 5.0)]:
+    facts: list[Fact] = [Begin("r", 0, 1.0), StackLaunched(0, 2.0), ChainLive(1.0, 20.0, 3, 5.0)]
+    for f in facts:
         s, _ = decide(s, f)
     doc = build_report(s)
     assert doc["state"] == {"declared": ["pay", "bond"], "txs": []}

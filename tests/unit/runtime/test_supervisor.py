@@ -103,8 +103,8 @@ class Rig:
 
         monkeypatch.setattr(sup, "_spawn", spawn)
         monkeypatch.setattr(sup, "_kill", lambda proc: self.killed.append(proc.pid))
-        monkeypatch.setattr(sup.time, "monotonic", lambda: self.now)
-        monkeypatch.setattr(sup.time, "sleep", sleep)
+        monkeypatch.setattr("agent.runtime.supervisor.time.monotonic", lambda: self.now)
+        monkeypatch.setattr("agent.runtime.supervisor.time.sleep", sleep)
         monkeypatch.setattr(sup, "count_on_chain", lambda _cfg: self.counts)
 
 

@@ -95,7 +95,7 @@ def test_snapshot_of_a_rehearsal_in_the_voting_period() -> None:
     assert snap.block_interval_s == pytest.approx(1.0)
     assert (snap.upgrade_height, snap.blocks_to_upgrade) == (50, 30)
     assert snap.upgrade_eta_s == pytest.approx(30.0)
-    assert (snap.deadline_name, snap.deadline_left_s) == ("pass", pytest.approx(50.0))
+    assert snap.deadline_name == "pass" and snap.deadline_left_s == pytest.approx(50.0)
     assert [(a.severity, a.node, a.for_s) for a in snap.alerts] == [("critical", "node-carol", 30)]
 
 
@@ -243,13 +243,14 @@ async def test_the_summary_reads_the_downtime_a_real_report_writes(tmp_path: Pat
     """The report writer's own output, not a shape made up here: the two must agree."""
     import json as _json
 
+    from fakes.reports import restarted
+
     from agent.runtime.report import write_report
-    from tests.unit.runtime.test_report import restarted
 
     out = await write_report(restarted(), tmp_path / "report.json", tmp_path / "report.md")
     doc = _json.loads(await anyio.Path(out).read_text())
     doc["timeline"]["chain_downtime"].update(header_s=1.9, received_s=4.8)
-    assert downtime_from_report(doc) == "4.8 s (block times 1.9 s apart), heights 89..90"
+    assert downtime_from_report(doc) == "4.8 s (block times 1.9 s apart), heights 29..30"
 
 
 def test_environment_failure_is_named_in_the_outcome() -> None:

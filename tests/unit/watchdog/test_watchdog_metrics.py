@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 import agent
-from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
+from agent.core.observations import ContainerEvent, NewBlock, StreamStatus, WatchObservation
 from agent.watchdog import (
     Heartbeat,
     MetricsServer,
@@ -47,7 +47,7 @@ def parse(text: str) -> tuple[dict[str, str], Samples]:
 def fed_dog() -> tuple[Watchdog, WatchMetrics]:
     dog = Watchdog(["a", "b"])
     m = WatchMetrics()
-    obs = [
+    obs: list[WatchObservation] = [
         NewBlock("a", 10, "2023-11-14T22:13:20Z", T0),
         NewBlock("a", 11, "2023-11-14T22:13:22Z", T0 + 2),
         NewBlock("a", 12, "2023-11-14T22:13:24Z", T0 + 4),
@@ -160,8 +160,8 @@ async def test_metrics_endpoint_over_http() -> None:
             assert samples[(name, ())] > 0
         assert samples[("process_open_fds", ())] >= 1
 
-        h = await client.get("/healthz")
-        assert (h.status_code, h.text) == (200, "ok\n")
+        health = await client.get("/healthz")
+        assert (health.status_code, health.text) == (200, "ok\n")
         assert (await client.get("/nope")).status_code == 404
         assert (await client.post("/metrics")).status_code == 405
 
