@@ -60,9 +60,15 @@ __all__ = [
     "MEASURE_GAPS",
     "REREAD_S",
     "REREADS_PER_BLOCK",
+    "Answer",
+    "CommittedAnswer",
     "Derivation",
+    "GovParamsAnswer",
     "Output",
     "Read",
+    "ReadDue",
+    "ReadFailed",
+    "StatusAnswer",
     "ReadCommitted",
     "ReadGovParams",
     "ReadProposalStatus",
@@ -81,7 +87,12 @@ class ReadGovParams:
 
 @dataclass(frozen=True, slots=True)
 class ReadProposalStatus:
+    """Read the proposal's status; with ``after``, first wait that many seconds (a
+    read again within block ``height``: see ``Derivation.on_answer``)."""
+
     proposal_id: int
+    after: float = 0.0
+    height: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,47 @@ class ReadCommitted:
 Read = ReadGovParams | ReadProposalStatus | ReadCommitted
 Output = Fact | Read
 
+
+# --- what a read brought back: the derivation's only other input ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class GovParamsAnswer:
+    voting_period: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    read: ReadProposalStatus
+    status: str | None  # None: the proposal was not found
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedAnswer:
+    read: ReadCommitted
+    heights: Mapping[str, int | None]  # None: the node's app did not answer
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFailed:
+    """The read failed or timed out: it is asked again on a later block."""
+
+    read: Read
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadDue:
+    """A delayed read's wait is over (``ReadProposalStatus.after``)."""
+
+    read: ReadProposalStatus
+
+
+Answer = GovParamsAnswer | StatusAnswer | CommittedAnswer | ReadFailed | ReadDue
+
 _STACK_ACTIONS = (LaunchStack.KEY, RestartOnV2.KEY)
 
 # Block header gaps measured before the proposal is sent: one. A CometBFT chain's
@@ -115,7 +167,7 @@ _STACK_ACTIONS = (LaunchStack.KEY, RestartOnV2.KEY)
 # signature's second in the CLI no longer makes the proposal miss the next block.
 # (The machine awaits every node past block 1 in launched.)
 
-# A status read repeated within a block (see ``Derivation.reread_after``).
+# A status read repeated within a block (see ``Derivation._reread_after``).
 REREAD_S = 0.25
 REREADS_PER_BLOCK = 4
 
@@ -167,9 +219,7 @@ class Derivation:
         # node -> the highest height its app is known to have executed (a live block,
         # or a ReadCommitted answer).
         self._executed: dict[str, int] = {}
-        self._last_status: str | None = None
         self._rereads: dict[int, int] = {}  # height -> status reads repeated within it
-        self.status_changed = False  # the last status read differs from the one before
 
     def restart_chain(self) -> None:
         """The stack was relaunched from genesis: heights start again."""
@@ -255,29 +305,43 @@ class Derivation:
             )
         ]
 
-    def gov_params_read(
-        self, state: State, _read: ReadGovParams, voting_period: float, at: float
-    ) -> ChainLive | None:
+    def on_answer(self, state: State, answer: Answer) -> list[Output]:
+        """What a read's answer means: a fact, a read to send (again), or nothing."""
+        if isinstance(answer, GovParamsAnswer):
+            return self._gov_params(state, answer)
+        if isinstance(answer, StatusAnswer):
+            return self._status(state, answer)
+        if isinstance(answer, CommittedAnswer):
+            reached = self._committed(state, answer)
+            return [] if reached is None else [reached]
+        if isinstance(answer, ReadDue):
+            return self._due(answer.read)
+        self._failed(answer.read)
+        return []
+
+    def _gov_params(self, state: State, answer: GovParamsAnswer) -> list[Output]:
         """Keep the voting period; ``ChainLive`` if the chain was live already (the
         read came after the block that made it so)."""
         self._reading_params = False
-        self._voting_period = voting_period
+        self._voting_period = answer.voting_period
         aw = state.awaiting
         if state.phase is not Phase.LAUNCHED or aw is None or aw == self._answered:
-            return None
-        live = [f for f in self._chain_live(state, aw, at) if isinstance(f, ChainLive)]
-        return live[0] if live else None
+            return []
+        return [f for f in self._chain_live(state, aw, answer.at) if isinstance(f, ChainLive)]
 
-    def status_read(
-        self, read: ReadProposalStatus, status: str | None, at: float
-    ) -> ProposalStatusSeen | None:
-        """The status as a fact (None: the proposal was not found)."""
+    def _status(self, state: State, answer: StatusAnswer) -> list[Output]:
+        """The status as a fact (none when the proposal was not found), and the same
+        read again within the block when it may be one block stale."""
         self._reading_status = False
-        if status is None:
-            return None
-        self.status_changed = status != self._last_status
-        self._last_status = status
-        return ProposalStatusSeen(read.proposal_id, status, self.view.max_height, at)
+        if answer.status is None:
+            return []
+        seen = ProposalStatusSeen(
+            answer.read.proposal_id, answer.status, self.view.max_height, answer.at
+        )
+        delay = self._reread_after(state, seen)
+        if delay is None:
+            return [seen]
+        return [seen, ReadProposalStatus(seen.proposal_id, after=delay, height=seen.height)]
 
     def _unconfirmed(self, state: State, threshold: int) -> tuple[str, ...]:
         """Nodes showing a block past ``threshold`` whose app is not known to have
@@ -306,12 +370,11 @@ class Derivation:
         self._reading_apps.update(ask)
         return [ReadCommitted(threshold, ask)]
 
-    def committed_read(
-        self, state: State, read: ReadCommitted, heights: dict[str, int | None], at: float
-    ) -> NodesReached | None:
+    def _committed(self, state: State, answer: CommittedAnswer) -> NodesReached | None:
         """Record what the apps said; ``NodesReached`` if that was the last proof
         missing. A node whose app lags (or did not answer: None) is asked again on
         its next block, or any node's, and is named by ``behind``."""
+        read, heights, at = answer.read, answer.heights, answer.at
         self._reading_apps.difference_update(read.nodes)
         for n in read.nodes:
             h = heights.get(n)
@@ -325,7 +388,7 @@ class Derivation:
             return None
         return self._apps_reached(state, read.threshold, at)
 
-    def reread_after(self, state: State, fact: ProposalStatusSeen) -> float | None:
+    def _reread_after(self, state: State, fact: ProposalStatusSeen) -> float | None:
         """Seconds until the status is read again before the next block, or None.
 
         The read follows the first node to show a block; the node that answers it
@@ -344,14 +407,14 @@ class Derivation:
             return None
         return REREAD_S
 
-    def reread(self, read: ReadProposalStatus, height: int) -> ReadProposalStatus | None:
-        """The read to send again after ``reread_after``, if it is still useful: no read
-        in flight, and no newer block (which brought its own read)."""
-        if self._reading_status or self.view.max_height != height:
-            return None
-        self._rereads[height] = self._rereads.get(height, 0) + 1
+    def _due(self, read: ReadProposalStatus) -> list[Output]:
+        """The delayed read, now, if it is still useful: no read in flight, and no
+        newer block (which brought its own read)."""
+        if self._reading_status or self.view.max_height != read.height:
+            return []
+        self._rereads[read.height] = self._rereads.get(read.height, 0) + 1
         self._reading_status = True
-        return read
+        return [ReadProposalStatus(read.proposal_id)]
 
     def behind(self, state: State) -> tuple[str, ...]:
         """Who holds up the machine's current wait (for a deadline that ran out)."""
@@ -366,7 +429,7 @@ class Derivation:
         apps = set(self._unconfirmed(state, aw))
         return tuple(n for n in self.view.nodes if n in shown or n in apps)
 
-    def read_failed(self, read: Read) -> None:
+    def _failed(self, read: Read) -> None:
         """Ask again on the next block."""
         if isinstance(read, ReadGovParams):
             self._reading_params = False

@@ -6,7 +6,8 @@
         -> observations (bounded stream) -> observer:
                view.observe(block)            (agent.core.chainview)
                derivation.on_block(state, ..) (agent.core.derive) -> facts | reads
-        reads (gov params, proposal status) -> facts
+        reads (gov params, proposal status, apps' heights) -> answers
+               -> derivation.on_answer(state, ..) -> facts | reads
         executors' results, deadline timers -> facts (bounded stream)
         -> machine loop: decide(state, fact)  (agent.core.machine) -> actions
                journal.save(state); dispatch actions -> executors
@@ -33,8 +34,10 @@ from agent.core.actions import Action, ArmDeadline
 from agent.core.chainview import ChainView
 from agent.core.derive import (
     Derivation,
+    Output,
     Read,
     ReadCommitted,
+    ReadDue,
     ReadGovParams,
     ReadProposalStatus,
     action_timeout,
@@ -47,20 +50,14 @@ from agent.core.facts import (
     ChainLive,
     DeadlinePassed,
     Fact,
-    ProposalStatusSeen,
     Resumed,
     StackLaunched,
 )
 from agent.core.machine import Params, State, decide, initial_state
 from agent.core.observations import ContainerEvent, NewBlock, Observation, StreamStatus
-from agent.errors import AgentError, IllegalTransition
+from agent.errors import IllegalTransition
 from agent.runtime.blocks import BlockWaiter
-
-_READ_NAMES: dict[type, str] = {
-    ReadGovParams: "governance parameters",
-    ReadCommitted: "the apps' committed heights",
-    ReadProposalStatus: "the proposal's status",
-}
+from agent.runtime.reads import ChainReads, ReadAsker
 
 __all__ = ["ActionRunner", "ChainReads", "Runner", "Source", "SourceFactory", "WatchHooks"]
 
@@ -74,19 +71,6 @@ LATENCY_KEEP = 4096
 class ActionRunner(Protocol):
     async def run(self, action: Action, state: State) -> Fact:
         """Perform ``action``; return its fact; never raise but for cancellation."""
-        ...
-
-
-class ChainReads(Protocol):
-    """The chain reads the derivation asks for (REST with failover; each node's RPC)."""
-
-    async def voting_period(self) -> float: ...
-
-    async def proposal_status(self, proposal_id: int) -> str | None: ...
-
-    async def app_heights(self, nodes: Sequence[str]) -> dict[str, int | None]:
-        """Each node's last height its app executed (``abci_info``), all at once;
-        None for a node that did not answer."""
         ...
 
 
@@ -141,6 +125,7 @@ class Runner:
         self.block_log = block_log
         self.state: State = initial_state("", params)
         self.derivation = Derivation(view, services)  # services: Compose service -> node
+        self.asker = ReadAsker(reads, clock, read_timeout)
         self.blocks = BlockWaiter(view)
         self.reaction_latencies: list[float] = []  # seconds, NewBlock received -> dispatched
         obs_send, obs_recv = anyio.create_memory_object_stream[Observation](OBSERVATION_BUFFER)
@@ -157,7 +142,6 @@ class Runner:
         self._last_received = 0.0  # monotonic time of the latest block that was news
         self._tg: TaskGroup | None = None
         self._done = anyio.Event()
-        self._read_error: str | None = None  # the last chain read's failure, until one works
 
     # --- the loops ---------------------------------------------------------------
 
@@ -277,7 +261,7 @@ class Runner:
                     self.clock.wall(),
                     a.detail,
                     behind,
-                    cause=self._read_error or "",
+                    cause=self.asker.last_error or "",
                 )
             )
 
@@ -333,7 +317,9 @@ class Runner:
             if self.watch is not None:
                 self.watch.observe(obs)
 
-    async def _emit(self, out: Fact | Read, received: float) -> None:
+    async def _emit(self, out: Output, received: float) -> None:
+        """Every derivation output takes this path: a read is asked in its own task
+        (and its answer derived in turn), a fact goes to the machine."""
         if isinstance(out, ReadGovParams | ReadProposalStatus | ReadCommitted):
             assert self._tg is not None
             self._tg.start_soon(self._read, out, received)
@@ -354,54 +340,12 @@ class Runner:
         await self._fact_send.send(fact)
 
     async def _read(self, read: Read, received: float) -> None:
-        fact: Fact | None
-        try:
-            with anyio.fail_after(self.read_timeout):
-                if isinstance(read, ReadGovParams):
-                    period = await self.reads.voting_period()
-                    fact = self.derivation.gov_params_read(
-                        self.state, read, period, self.clock.wall()
-                    )
-                    log.info("gov_params", voting_period=period, height=self.view.max_height)
-                    # Read ahead; if the chain went live while it was in flight, the
-                    # block that made it so is the one this answer keeps waiting.
-                    received = self._last_received
-                elif isinstance(read, ReadCommitted):
-                    heights = await self.reads.app_heights(read.nodes)
-                    fact = self.derivation.committed_read(
-                        self.state, read, heights, self.clock.wall()
-                    )
-                    (log.info if fact is not None else log.debug)(
-                        "apps_committed" if fact is not None else "apps_behind",
-                        height=read.height,
-                        apps=heights,
-                    )
-                else:
-                    status = await self.reads.proposal_status(read.proposal_id)
-                    fact = self.derivation.status_read(read, status, self.clock.wall())
-                    if fact is not None and self.derivation.status_changed:
-                        log.info(
-                            "proposal_status",
-                            proposal_id=read.proposal_id,
-                            status=status,
-                            height=self.view.max_height,
-                        )
-        except (AgentError, TimeoutError) as exc:
-            self.derivation.read_failed(read)
-            self._read_error = f"{_READ_NAMES[type(read)]}: {str(exc)[:300] or 'timed out'}"
-            log.info("chain_read_failed", read=type(read).__name__, error=str(exc)[:200])
-            return
-        self._read_error = None
-        if fact is not None:
-            await self._send_derived(fact, received)
-            if isinstance(read, ReadProposalStatus) and isinstance(fact, ProposalStatusSeen):
-                delay = self.derivation.reread_after(self.state, fact)
-                if delay is not None:
-                    assert self._tg is not None
-                    self._tg.start_soon(self._reread, read, fact.height, delay)
-
-    async def _reread(self, read: ReadProposalStatus, height: int, delay: float) -> None:
-        await self.clock.sleep(delay)
-        again = self.derivation.reread(read, height)
-        if again is not None:
-            await self._read(again, self.clock.monotonic())
+        answer = await self.asker.ask(read)
+        if isinstance(read, ReadGovParams):
+            # Read ahead; if the chain went live while it was in flight, the block
+            # that made it so is the one this answer keeps waiting.
+            received = self._last_received
+        elif isinstance(answer, ReadDue):
+            received = self.clock.monotonic()  # a read again within the block: from now
+        for out in self.derivation.on_answer(self.state, answer):
+            await self._emit(out, received)

@@ -21,10 +21,18 @@ from agent.core.derive import (
     MEASURE_GAPS,
     REREAD_S,
     REREADS_PER_BLOCK,
+    Answer,
+    CommittedAnswer,
     Derivation,
+    GovParamsAnswer,
+    Output,
+    Read,
     ReadCommitted,
+    ReadDue,
+    ReadFailed,
     ReadGovParams,
     ReadProposalStatus,
+    StatusAnswer,
     action_timeout,
     ends_downtime,
     planned_downtime,
@@ -54,6 +62,13 @@ def block(node: str, height: int, at: float) -> NewBlock:
 def state(phase: Phase, awaiting: int | None = None, proposal_id: int | None = None) -> State:
     s = initial_state("r", Params())
     return replace(s, started=True, phase=phase, awaiting=awaiting, proposal_id=proposal_id)
+
+
+def fact_of(d: Derivation, s: State, answer: Answer) -> object | None:
+    """The one fact a read's answer brings (None: none), asserting it asks nothing."""
+    out = d.on_answer(s, answer)
+    assert len(out) <= 1 and not [o for o in out if isinstance(o, Read)], out
+    return out[0] if out else None
 
 
 def feed(d: Derivation, s: State, blocks: list[NewBlock]) -> list[object]:
@@ -137,9 +152,9 @@ def test_a_backfilled_block_brings_a_read_of_that_node_alone() -> None:
             if not isinstance(o, HeightObserved)
         ]
     assert reads == [ReadCommitted(10, (n,)) for n in NODES]
-    assert d.committed_read(s, ReadCommitted(10, ("a",)), {"a": 11}, T0 + 12) is None
-    assert d.committed_read(s, ReadCommitted(10, ("b",)), {"b": 11}, T0 + 12) is None
-    fact = d.committed_read(s, ReadCommitted(10, ("c",)), {"c": 11}, T0 + 12)
+    assert fact_of(d, s, CommittedAnswer(ReadCommitted(10, ("a",)), {"a": 11}, T0 + 12)) is None
+    assert fact_of(d, s, CommittedAnswer(ReadCommitted(10, ("b",)), {"b": 11}, T0 + 12)) is None
+    fact = fact_of(d, s, CommittedAnswer(ReadCommitted(10, ("c",)), {"c": 11}, T0 + 12))
     assert fact == NodesReached(10, 11, T0 + 12)
     later = feed(d, s, chain(NODES, range(12, 13)))  # answered: neither asked nor answered again
     assert not [o for o in later if isinstance(o, ReadCommitted | NodesReached)]
@@ -156,15 +171,15 @@ def test_an_app_behind_its_blocks_holds_the_answer_and_is_named_behind() -> None
     # c shows block 11 but its app stopped at 10 (halted, the block stored); b is
     # restarting and does not answer.
     answers: list[dict[str, int | None]] = [{"a": 11}, {"b": None}, {"c": 10}]
-    assert [d.committed_read(s, r, a, T0 + 12) for r, a in zip(reads, answers, strict=True)] == [
-        None
-    ] * 3
+    assert [
+        fact_of(d, s, CommittedAnswer(r, a, T0 + 12)) for r, a in zip(reads, answers, strict=True)
+    ] == [None] * 3
     assert d.view.behind(10) == ()  # the blocks alone say nobody is behind
     assert d.behind(s) == ("b", "c")
     # Asked again on the next block, any node's; now every app has it.
     again = [o for o in feed(d, s, chain(("a",), range(13, 14))) if isinstance(o, ReadCommitted)]
     assert again == [ReadCommitted(10, ("b", "c"))]
-    assert d.committed_read(s, again[0], {"b": 12, "c": 11}, T0 + 14) == NodesReached(
+    assert fact_of(d, s, CommittedAnswer(again[0], {"b": 12, "c": 11}, T0 + 14)) == NodesReached(
         10, 13, T0 + 14
     )
     assert d.behind(s) == ()
@@ -180,7 +195,7 @@ def test_a_failed_apps_read_is_asked_again_on_the_next_block() -> None:
     s = awaiting_apps(10)
     (read,) = [o for o in feed(d, s, backfilled(("a",), 11, T0)) if isinstance(o, ReadCommitted)]
     assert not [o for o in feed(d, s, chain(("b",), range(12, 13))) if isinstance(o, ReadCommitted)]
-    d.read_failed(read)
+    d.on_answer(s, ReadFailed(read, "connection refused"))
     again = [o for o in feed(d, s, chain(("b",), range(13, 14))) if isinstance(o, ReadCommitted)]
     assert again == [read]
 
@@ -207,7 +222,7 @@ def test_the_chain_is_live_at_block_2_with_the_arrival_gap() -> None:
     out = feed(d, s, genesis[1:])
     reads = [o for o in out if isinstance(o, ReadGovParams)]
     assert reads == [ReadGovParams()] and not live_facts(out)
-    assert d.gov_params_read(s, reads[0], 20.0, T0 + 1.1) is None  # not live yet
+    assert fact_of(d, s, GovParamsAnswer(20.0, T0 + 1.1)) is None  # not live yet
     out = feed(d, s, [block(n, 2, T0 + 2.5) for n in NODES])
     # No read on the path: the block that makes the chain live brings ChainLive.
     assert not [o for o in out if isinstance(o, ReadGovParams)]
@@ -223,7 +238,7 @@ def test_a_voting_period_read_that_comes_late_brings_chain_live_itself() -> None
     out = feed(d, s, chain(NODES, range(1, 4)))
     (read,) = [o for o in out if isinstance(o, ReadGovParams)]  # one, still in flight
     assert not live_facts(out)
-    live = d.gov_params_read(s, read, 20.0, T0 + 9)
+    live = fact_of(d, s, GovParamsAnswer(20.0, T0 + 9))
     assert live == ChainLive(1.0, 20.0, 3, T0 + 9, fastest_interval=1.0)
 
 
@@ -236,7 +251,7 @@ def test_without_live_arrivals_the_chain_is_live_at_the_first_header_gap() -> No
         replace(block(n, h, T0 + h), at=T0 + 2.05, backfilled=True) for h in (1, 2) for n in NODES
     ]
     out = feed(d, s, late)
-    d.gov_params_read(s, ReadGovParams(), 20.0, T0 + 2.1)
+    d.on_answer(s, GovParamsAnswer(20.0, T0 + 2.1))
     assert not live_facts(out)
     out = feed(d, s, chain(NODES, range(3, 4)))
     assert live_facts(out) == [ChainLive(1.0, 20.0, 3, T0 + 3, fastest_interval=1.0)]
@@ -246,7 +261,7 @@ def test_a_failed_gov_params_read_is_asked_again_on_the_next_block() -> None:
     d = Derivation(ChainView(NODES))
     s = state(Phase.LAUNCHED, awaiting=1)
     reads = [o for o in feed(d, s, chain(NODES, range(1, 6))) if isinstance(o, ReadGovParams)]
-    d.read_failed(reads[0])
+    d.on_answer(s, ReadFailed(reads[0], "connection refused"))
     again = [o for o in feed(d, s, chain(NODES, range(6, 7))) if isinstance(o, ReadGovParams)]
     assert again == [ReadGovParams()]
 
@@ -286,25 +301,24 @@ def test_status_is_read_from_any_node_one_at_a_time_and_every_read_reported() ->
     # node-carol ("c") is down: blocks from "a" alone still trigger the read.
     (read,) = [o for o in feed(d, s, [block("a", 5, T0)]) if isinstance(o, ReadProposalStatus)]
     assert not feed(d, s, [block("a", 6, T0 + 1)])[1:]  # in flight: no second read
-    seen = d.status_read(read, "PROPOSAL_STATUS_VOTING_PERIOD", T0 + 1)
+    seen = fact_of(d, s, StatusAnswer(read, "PROPOSAL_STATUS_VOTING_PERIOD", T0 + 1))
     assert seen == ProposalStatusSeen(7, "PROPOSAL_STATUS_VOTING_PERIOD", 6, T0 + 1)
-    assert d.status_changed
     # The same status again is still reported: the machine may not have been able
     # to use it the first time (PASSED read while the last vote was in flight).
     (read,) = [o for o in feed(d, s, [block("b", 7, T0)]) if isinstance(o, ReadProposalStatus)]
-    again = d.status_read(read, "PROPOSAL_STATUS_VOTING_PERIOD", T0 + 2)
-    assert again is not None and not d.status_changed
+    again = fact_of(d, s, StatusAnswer(read, "PROPOSAL_STATUS_VOTING_PERIOD", T0 + 2))
+    assert again is not None
     (read,) = [o for o in feed(d, s, [block("b", 8, T0)]) if isinstance(o, ReadProposalStatus)]
-    passed = d.status_read(read, "PROPOSAL_STATUS_PASSED", T0 + 3)
-    assert passed is not None and passed.status == "PROPOSAL_STATUS_PASSED" and d.status_changed
-    assert d.status_read(read, None, T0 + 4) is None  # not found: nothing to report
+    passed = fact_of(d, s, StatusAnswer(read, "PROPOSAL_STATUS_PASSED", T0 + 3))
+    assert isinstance(passed, ProposalStatusSeen) and passed.status == "PROPOSAL_STATUS_PASSED"
+    assert d.on_answer(s, StatusAnswer(read, None, T0 + 4)) == []  # not found: nothing
 
 
 def test_a_failed_status_read_is_asked_again() -> None:
     d = Derivation(ChainView(NODES))
     s = state(Phase.VOTED, proposal_id=7)
     (read,) = [o for o in feed(d, s, [block("a", 5, T0)]) if isinstance(o, ReadProposalStatus)]
-    d.read_failed(read)
+    d.on_answer(s, ReadFailed(read, "connection refused"))
     assert [o for o in feed(d, s, [block("a", 6, T0)]) if isinstance(o, ReadProposalStatus)]
 
 
@@ -330,27 +344,28 @@ def test_a_status_still_voting_after_the_voting_end_is_read_again_within_the_blo
     d = Derivation(ChainView(NODES))
     s = replace(_voted(T0 + 20.0), phase=phase)
     (read,) = [o for o in feed(d, s, [block("a", 30, T0)]) if isinstance(o, ReadProposalStatus)]
-    seen = d.status_read(read, status, at)
-    assert seen is not None
-    assert (d.reread_after(s, seen) == REREAD_S) is again
+    out = d.on_answer(s, StatusAnswer(read, status, at))
+    assert out[0] == ProposalStatusSeen(7, status, 30, at)
+    assert (out[1:] == [ReadProposalStatus(7, after=REREAD_S, height=30)]) is again
 
 
 def test_a_reread_is_sent_only_while_no_newer_block_came_and_a_few_times_a_block() -> None:
     d = Derivation(ChainView(NODES))
     s = _voted(T0 + 20.0)
     (read,) = [o for o in feed(d, s, [block("a", 30, T0)]) if isinstance(o, ReadProposalStatus)]
-    seen = d.status_read(read, VOTING, T0 + 21)
-    assert seen is not None and d.reread_after(s, seen) == REREAD_S
+    later = ReadProposalStatus(7, after=REREAD_S, height=30)
+    assert d.on_answer(s, StatusAnswer(read, VOTING, T0 + 21))[1:] == [later]
+    out: list[Output] = []
     for _ in range(REREADS_PER_BLOCK):
-        assert d.reread(read, 30) == read
-        assert d.reread(read, 30) is None  # one in flight
-        seen = d.status_read(read, VOTING, T0 + 21)
-        assert seen is not None
-    assert d.reread_after(s, seen) is None  # enough for this block
+        assert d.on_answer(s, ReadDue(later)) == [read]  # its wait is over: now
+        assert d.on_answer(s, ReadDue(later)) == []  # one in flight
+        out = d.on_answer(s, StatusAnswer(read, VOTING, T0 + 21))
+        assert isinstance(out[0], ProposalStatusSeen)
+    assert out[1:] == []  # enough for this block
     (read,) = [o for o in feed(d, s, [block("a", 31, T0)]) if isinstance(o, ReadProposalStatus)]
-    seen = d.status_read(read, VOTING, T0 + 22)
-    assert seen is not None and d.reread_after(s, seen) == REREAD_S  # a new block: again
-    assert d.reread(read, 30) is None  # a reread planned at 30 is moot at 31
+    out = d.on_answer(s, StatusAnswer(read, VOTING, T0 + 22))
+    assert out[1:] == [ReadProposalStatus(7, after=REREAD_S, height=31)]  # a new block: again
+    assert d.on_answer(s, ReadDue(later)) == []  # a reread planned at 30 is moot at 31
 
 
 # --- planned downtime and timeouts ----------------------------------------------------

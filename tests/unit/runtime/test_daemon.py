@@ -41,7 +41,7 @@ from fakes.rig import (
 from agent.adapters.journal import FileJournal
 from agent.core.actions import ArmDeadline, WriteReport
 from agent.core.chainview import ChainView
-from agent.core.derive import REREAD_S, Derivation, ReadProposalStatus
+from agent.core.derive import REREAD_S, Derivation, ReadProposalStatus, StatusAnswer
 from agent.core.facts import (
     ActionFailed,
     BaselineCaptured,
@@ -659,7 +659,8 @@ def test_every_status_read_is_reported_even_when_unchanged() -> None:
         ev = NewBlock(NODES[0], h, "", 1_700_000_000.0 + h)
         view.observe(ev)
         (read,) = [o for o in d.on_block(s, ev, before) if isinstance(o, ReadProposalStatus)]
-        seen.append(d.status_read(read, PASSED if h > 5 else VOTING, ev.at))
+        out = d.on_answer(s, StatusAnswer(read, PASSED if h > 5 else VOTING, ev.at))
+        seen.append(out[0] if out else None)
     assert [f.status if isinstance(f, ProposalStatusSeen) else None for f in seen] == [
         VOTING,
         PASSED,
