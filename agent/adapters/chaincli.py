@@ -28,7 +28,7 @@ import anyio
 import structlog
 
 from agent.adapters.clibox import Box, Boxes, gone
-from agent.adapters.process import CommandResult, run_command
+from agent.adapters.process import CommandResult, CommandRunner, run_command
 from agent.adapters.rpc import tx_hash
 from agent.adapters.sdk import DEFAULT_LINE, SdkLine, module_address
 from agent.config import ChainConfig, Config, VoterConfig
@@ -213,13 +213,15 @@ class ChainCLI:
         sdk_line: SdkLine | None = None,
         *,
         boxes: Boxes | None = None,
+        run: CommandRunner = run_command,
     ) -> None:
         self.s = settings
+        self._run_command = run
         self._password = password
         self._addresses: dict[str, str] = {}
         configured = settings.chain.sdk_line
         self.sdk_line: SdkLine = sdk_line or (DEFAULT_LINE if configured == "auto" else configured)
-        self.boxes = boxes or Boxes(settings.project, deadline=settings.command_timeout)
+        self.boxes = boxes or Boxes(settings.project, deadline=settings.command_timeout, run=run)
 
     @classmethod
     def for_config(
@@ -229,8 +231,9 @@ class ChainCLI:
         sdk_line: SdkLine | None = None,
         *,
         boxes: Boxes | None = None,
+        run: CommandRunner = run_command,
     ) -> ChainCLI:
-        return cls(CliSettings.of(cfg), password, sdk_line, boxes=boxes)
+        return cls(CliSettings.of(cfg), password, sdk_line, boxes=boxes, run=run)
 
     @property
     def home(self) -> str:
@@ -272,7 +275,7 @@ class ChainCLI:
         for attempt in (1, 2):
             argv = [*await self.boxes.exec_prefix(box), *command]
             try:
-                return await run_command(
+                return await self._run_command(
                     argv,
                     deadline=self.s.command_timeout,
                     stdin_secret=self._password if secret else None,

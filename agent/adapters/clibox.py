@@ -23,7 +23,7 @@ from pathlib import Path
 import anyio
 import structlog
 
-from agent.adapters.process import run_command
+from agent.adapters.process import CommandRunner, run_command
 from agent.concurrency import gather
 from agent.errors import CommandFailed
 
@@ -62,10 +62,18 @@ def gone(exc: CommandFailed) -> bool:
 class Boxes:
     """Start boxes on first use (or ahead of it with ``warm``) and remove them at the end."""
 
-    def __init__(self, project: str, *, deadline: float = 60.0, tag: str = "cli") -> None:
+    def __init__(
+        self,
+        project: str,
+        *,
+        deadline: float = 60.0,
+        tag: str = "cli",
+        run: CommandRunner = run_command,
+    ) -> None:
         # ``tag`` keeps apart the boxes of tools that may run beside a rehearsal
         # (``rehearse doctor``): equal names would replace each other's boxes.
         self.project = project
+        self._run = run
         self.tag = tag
         self.deadline = deadline
         self._started: dict[str, Box] = {}
@@ -94,15 +102,15 @@ class Boxes:
         self._started.pop(box.name(self.project, self.tag), None)
 
     async def _start(self, box: Box, name: str) -> None:
-        r = await run_command(self._argv_run(box, name), deadline=self.deadline, check=False)
+        r = await self._run(self._argv_run(box, name), deadline=self.deadline, check=False)
         if r.returncode == 0:
             log.debug("cli_box_started", box=name, image=box.image, network=box.network)
             return
         if "already in use" not in r.stderr:
             raise CommandFailed(self._argv_run(box, name)[:6], r.returncode, r.stderr.strip())
         # Left by an agent that was killed: its image or mount may be stale. Replace it.
-        await run_command(["docker", "rm", "--force", name], deadline=self.deadline, check=False)
-        await run_command(self._argv_run(box, name), deadline=self.deadline)
+        await self._run(["docker", "rm", "--force", name], deadline=self.deadline, check=False)
+        await self._run(self._argv_run(box, name), deadline=self.deadline)
         log.debug("cli_box_replaced", box=name)
 
     async def warm(self, *boxes: Box) -> None:
@@ -114,7 +122,7 @@ class Boxes:
 
     async def _listed(self, *filters: str) -> list[str]:
         """Names of this project's boxes (any process's), narrowed by ``filters``."""
-        r = await run_command(
+        r = await self._run(
             ["docker", "ps", "--all", "--format", "{{.Names}}",
              "--filter", f"label=rehearse.cli={self.project}",
              *(a for f in filters for a in ("--filter", f))],
@@ -125,7 +133,7 @@ class Boxes:
 
     async def _remove(self, names: list[str]) -> None:
         if names:
-            await run_command(
+            await self._run(
                 ["docker", "rm", "--force", *names], deadline=self.deadline, check=False
             )
 
@@ -159,6 +167,6 @@ class Boxes:
         if not names:
             return
         with anyio.CancelScope(shield=True):
-            await run_command(
+            await self._run(
                 ["docker", "rm", "--force", *names], deadline=self.deadline, check=False
             )

@@ -11,10 +11,10 @@ answer is ``DockerUnavailable`` (exit 2, the run resumable), any other failure
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
-from agent.adapters.process import CommandResult, run_command
+from agent.adapters.process import CommandResult, CommandRunner, run_command
 
 __all__ = ["Docker", "Run"]
 
@@ -30,7 +30,7 @@ async def _run(argv: Sequence[str], *, deadline: float, check: bool = True) -> C
 
 
 class Docker:
-    def __init__(self, run: Run | Callable[..., Awaitable[CommandResult]] = _run) -> None:
+    def __init__(self, run: Run | CommandRunner = _run) -> None:
         self._run = run
 
     async def version(self, deadline: float = 20.0) -> str:

@@ -16,9 +16,10 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 import anyio.abc
@@ -26,7 +27,7 @@ import structlog
 
 from agent.errors import CommandFailed, DeadlineExceeded, DockerUnavailable
 
-__all__ = ["CommandResult", "child_env", "docker_down", "redact", "run_command"]
+__all__ = ["CommandResult", "CommandRunner", "child_env", "docker_down", "redact", "run_command"]
 
 log = structlog.get_logger("agent.adapters.process")
 
@@ -109,6 +110,23 @@ def child_env(
     env.setdefault("PATH", os.defpath)
     env.update(extra or {})
     return env
+
+
+class CommandRunner(Protocol):
+    """``run_command``'s shape: what an adapter that runs programs is given, so a
+    test hands it a recorder instead of replacing a module's function."""
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        deadline: float,
+        stdin_secret: str | None = None,
+        stdin_data: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        check: bool = True,
+    ) -> Awaitable[CommandResult]: ...
 
 
 async def run_command(

@@ -127,9 +127,9 @@ async def _guarded(what: str, fn: Callable[[], Awaitable[T]], deadline: float) -
         return None
 
 
-async def _digest(image: str, deadline: float) -> str:
+async def _digest(docker: Docker, image: str, deadline: float) -> str:
     async def inspect() -> str:
-        return await Docker().image_id(image, deadline) or UNKNOWN
+        return await docker.image_id(image, deadline) or UNKNOWN
 
     return await _guarded(f"image {image}", inspect, deadline + 1) or UNKNOWN
 
@@ -141,8 +141,10 @@ async def collect(
     *,
     read_deadline: float = READ_DEADLINE,
     total_deadline: float = TOTAL_DEADLINE,
+    docker: Docker | None = None,
 ) -> ReportData:
     """Read what the report needs; whatever is not read in time stays "unknown"."""
+    docker = docker or Docker()
     data = ReportData(versions=dict.fromkeys(rpcs, UNKNOWN), digests=dict.fromkeys(images, UNKNOWN))
     validators: dict[str, str] = {}
     commits: dict[int, CommitSignatures | None] = {}
@@ -174,7 +176,7 @@ async def collect(
                 return
 
     async def digest(image: str) -> None:
-        data.digests[image] = await _digest(image, read_deadline)
+        data.digests[image] = await _digest(docker, image, read_deadline)
 
     with anyio.move_on_after(total_deadline) as scope:
         async with anyio.create_task_group() as tg:

@@ -17,6 +17,7 @@ from agent.adapters.compose import Compose
 from agent.adapters.docker import Docker
 from agent.adapters.failover import RestPool, RpcPool
 from agent.adapters.ledger import TxLedger
+from agent.adapters.process import CommandRunner, run_command
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC
 from agent.config import Config, VoterConfig
@@ -58,6 +59,10 @@ class ExecContext:
     next_sequence: dict[str, int] = field(default_factory=dict)
     # Every docker CLI call outside Compose and the CLI boxes.
     docker: Docker = field(default_factory=Docker)
+    # The stack's own commands (reset, ports check, an attached network's restart).
+    run: CommandRunner = run_command
+    # The profile's check programs (their verdict on the reads, on stdin).
+    programs: CommandRunner = run_command
 
     def fact_kw(self) -> dict[str, Any]:
         return {"height": self.view.max_height, "at": self.clock.wall()}

@@ -17,7 +17,6 @@ from typing import Any
 import anyio
 import structlog
 
-from agent.adapters.process import run_command
 from agent.adapters.sdk import valoper_address
 from agent.config import Config
 from agent.core.checks import (
@@ -178,7 +177,7 @@ async def judge_stage(
             "current": {n: now.get(n) for n in spec.reads},
         }
         try:
-            r = await run_command(
+            r = await ctx.programs(
                 list(spec.program),
                 deadline=PROGRAM_DEADLINE_S,
                 stdin_data=json.dumps(payload),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from agent.adapters.process import run_command
 from agent.concurrency import gather
 from agent.core.actions import LaunchStack, RestartOnV2
 from agent.core.facts import Fact, StackLaunched, StackRestarted
@@ -27,13 +26,13 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
     env = ctx.cfg.stack_env
 
     async def reset() -> None:
-        await run_command(
+        await ctx.run(
             s.reset_command, deadline=ctx.cfg.timing.command_timeout, env=env, cwd=ctx.cfg.base_dir
         )
 
     async def ports() -> None:
         try:
-            await run_command(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
+            await ctx.run(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
         except CommandFailed as exc:  # a busy host port is the machine's problem (exit 2)
             raise EnvironmentProblem(
                 f"host ports check failed: {exc}",
@@ -58,7 +57,7 @@ async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
     if state.params.attach:
         # Cosmovisor swapped the binaries in place; a team may restart its way.
         if s.restart_command:
-            await run_command(
+            await ctx.run(
                 s.restart_command, deadline=ctx.cfg.timing.restart_timeout, cwd=ctx.cfg.base_dir
             )
         return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from agent.adapters.compose import Compose, detect_compose
 from agent.adapters.cutproxy import CutProxy
+from agent.adapters.docker import Docker
 from agent.core.actions import ExplainExit
 from agent.core.facts import ExitExplained
 from agent.core.machine import Params, initial_state
@@ -60,7 +61,9 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    return make_world(tmp_path)  # outside the loop: the loader reads the cwd
+    w = make_world(tmp_path)  # outside the loop: the loader reads the cwd
+    w.ctx.docker = Docker()  # the real adapter, running the fake docker program on PATH
+    return w
 
 
 async def calls(log: Path) -> list[list[str]]:

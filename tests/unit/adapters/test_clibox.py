@@ -55,16 +55,18 @@ class Docker:
     def verbs(self) -> list[str]:
         return [c[1] for c in self.calls]
 
+    def boxes(self, **kw: Any) -> Boxes:
+        """Boxes of project "p" whose docker calls this fake answers."""
+        return Boxes("p", run=self.run, **kw)
+
 
 @pytest.fixture
-def docker(monkeypatch: pytest.MonkeyPatch) -> Docker:
-    d = Docker()
-    monkeypatch.setattr(clibox, "run_command", d.run)
-    return d
+def docker() -> Docker:
+    return Docker()
 
 
 async def test_a_box_starts_once_and_every_call_execs_into_it(docker: Docker) -> None:
-    boxes = Boxes("p")
+    boxes = docker.boxes()
     prefixes = [await boxes.exec_prefix(DESK) for _ in range(3)]
     assert docker.verbs() == ["run"]
     name = DESK.name("p")
@@ -78,7 +80,7 @@ async def test_a_box_starts_once_and_every_call_execs_into_it(docker: Docker) ->
 
 
 async def test_concurrent_first_calls_start_one_box(docker: Docker) -> None:
-    boxes = Boxes("p")
+    boxes = docker.boxes()
     async with anyio.create_task_group() as tg:
         for _ in range(5):
             tg.start_soon(boxes.exec_prefix, DESK)
@@ -87,35 +89,31 @@ async def test_concurrent_first_calls_start_one_box(docker: Docker) -> None:
 
 async def test_a_box_left_by_a_killed_agent_is_replaced(docker: Docker) -> None:
     docker.running[DESK.name("p")] = ["rehearse.cli=p"]
-    await Boxes("p").exec_prefix(DESK)
+    await docker.boxes().exec_prefix(DESK)
     assert docker.verbs() == ["run", "rm", "run"]
 
 
-async def test_a_start_that_fails_says_why(docker: Docker, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_start_that_fails_says_why() -> None:
     async def refuse(argv: Sequence[str], **kw: Any) -> CommandResult:
         await anyio.lowlevel.checkpoint()
         return CommandResult(tuple(argv), 125, "", "Unable to find image 'simd_i:v1' locally")
 
-    monkeypatch.setattr(clibox, "run_command", refuse)
     with pytest.raises(CommandFailed, match="Unable to find image"):
-        await Boxes("p").exec_prefix(DESK)
+        await Boxes("p", run=refuse).exec_prefix(DESK)
 
 
-async def test_a_warm_up_that_fails_raises_the_error_itself(
-    docker: Docker, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_warm_up_that_fails_raises_the_error_itself() -> None:
     async def refuse(argv: Sequence[str], **kw: Any) -> CommandResult:
         await anyio.lowlevel.checkpoint()
         return CommandResult(tuple(argv), 125, "", "Unable to find image 'simd_i:v2' locally")
 
-    monkeypatch.setattr(clibox, "run_command", refuse)
     # Not an ExceptionGroup: the baseline's executor catches AgentError and goes on.
     with pytest.raises(CommandFailed, match="Unable to find image"):
-        await Boxes("p").warm(DESK, QUERY)
+        await Boxes("p", run=refuse).warm(DESK, QUERY)
 
 
 async def test_forget_starts_the_box_again(docker: Docker) -> None:
-    boxes = Boxes("p")
+    boxes = docker.boxes()
     await boxes.exec_prefix(DESK)
     docker.running.clear()  # removed behind the agent's back
     boxes.forget(DESK)
@@ -124,7 +122,7 @@ async def test_forget_starts_the_box_again(docker: Docker) -> None:
 
 
 async def test_remove_on_takes_only_the_boxes_on_that_network(docker: Docker) -> None:
-    boxes = Boxes("p")
+    boxes = docker.boxes()
     await boxes.warm(DESK, QUERY)
     await boxes.remove_on("rehearse_public")
     assert list(docker.running) == [DESK.name("p")]
@@ -133,7 +131,7 @@ async def test_remove_on_takes_only_the_boxes_on_that_network(docker: Docker) ->
 
 
 async def test_close_removes_what_it_started_even_when_cancelled(docker: Docker) -> None:
-    boxes = Boxes("p")
+    boxes = docker.boxes()
     await boxes.warm(DESK, QUERY)
     with anyio.CancelScope() as scope:
         scope.cancel()
@@ -144,8 +142,8 @@ async def test_close_removes_what_it_started_even_when_cancelled(docker: Docker)
 
 
 async def test_tags_keep_a_doctors_boxes_apart_from_a_rehearsals(docker: Docker) -> None:
-    await Boxes("p").exec_prefix(DESK)
-    await Boxes("p", tag="doctor").exec_prefix(DESK)
+    await docker.boxes().exec_prefix(DESK)
+    await docker.boxes(tag="doctor").exec_prefix(DESK)
     assert len(docker.running) == 2 and docker.verbs() == ["run", "run"]
 
 

@@ -9,6 +9,7 @@ sdk045 and sdk046 (simd v0.45.16, v0.46.16) by scripts/record_fixtures.py, as
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ import httpx
 import pytest
 from fakes import RecordingBoxes
 
-from agent.adapters import chaincli
 from agent.adapters.chaincli import DOCUMENT, ChainCLI, check_address, proposal_args, vote_args
 from agent.adapters.failover import RestPool
 from agent.adapters.process import CommandResult
@@ -462,21 +462,19 @@ def configs(tmp_path: Path) -> tuple[Config, Config]:
     )
 
 
-async def test_address_checks_the_configured_prefix(
-    configs: tuple[Config, Config], monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_address_checks_the_configured_prefix(configs: tuple[Config, Config]) -> None:
     out = "bump1z29fga3hqcn293edhkkdyxlmzd45pxfqfhqzkc\n"
     calls: list[list[str]] = []
 
-    async def fake_run(argv: list[str], **kw: Any) -> CommandResult:
+    async def fake_run(argv: Sequence[str], **kw: Any) -> CommandResult:
         calls.append(list(argv))
         return CommandResult(tuple(argv), 0, out, "")
 
-    monkeypatch.setattr(chaincli, "run_command", fake_run)
     cfg, cosmos = configs
     voter = cfg.voters[0]
     boxes = RecordingBoxes()
-    assert await ChainCLI.for_config(cfg, "pw", boxes=boxes).address(voter) == out.strip()  # type: ignore[arg-type]
+    cli = ChainCLI.for_config(cfg, "pw", boxes=boxes, run=fake_run)  # type: ignore[arg-type]
+    assert await cli.address(voter) == out.strip()
     argv = calls[0]
     assert argv[4:7] == ["bumpd", "keys", "show"]
     assert boxes.used[0].home == "/root/.bump" and boxes.used[0].network == "none"
@@ -484,4 +482,5 @@ async def test_address_checks_the_configured_prefix(
                          "--home", "/root/.bump"]  # fmt: skip
     assert "pw" not in " ".join(argv)
     with pytest.raises(ProtocolError, match="cosmos1"):
-        await ChainCLI.for_config(cosmos, "pw", boxes=RecordingBoxes()).address(voter)  # type: ignore[arg-type]
+        cosmos_cli = ChainCLI.for_config(cosmos, "pw", boxes=RecordingBoxes(), run=fake_run)  # type: ignore[arg-type]
+        await cosmos_cli.address(voter)

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from fakes import RecordingBoxes
 
-from agent.adapters import chaincli
 from agent.adapters.chaincli import SIGN_SCRIPT, ChainCLI, SignedTx, parse_encoded, vote_args
 from agent.adapters.process import CommandResult
 from agent.adapters.rest import AccountState, RestClient
@@ -433,9 +432,7 @@ def config(tmp_path: Path) -> Config:
     return make_config(tmp_path)
 
 
-async def test_sign_feeds_password_on_stdin_once(
-    config: Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_sign_feeds_password_on_stdin_once(config: Config) -> None:
     calls: list[tuple[Sequence[str], str | None]] = []
 
     async def fake_run(
@@ -444,10 +441,9 @@ async def test_sign_feeds_password_on_stdin_once(
         calls.append((argv, stdin_secret))
         return CommandResult(tuple(argv), 0, TX_B64 + "\n", "")
 
-    monkeypatch.setattr(chaincli, "run_command", fake_run)
     cfg = config
     boxes = RecordingBoxes()
-    cli = ChainCLI.for_config(cfg, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    cli = ChainCLI.for_config(cfg, PASSWORD, boxes=boxes, run=fake_run)  # type: ignore[arg-type]
     signed = await cli.sign(
         cfg.voters[1], vote_args(7, "no"), address=ADDRESS, account_number=6, sequence=1
     )
@@ -463,9 +459,7 @@ async def test_sign_feeds_password_on_stdin_once(
     assert box.network == "none" and box.desk is not None and box.desk.name == "desk-bob"
 
 
-async def test_a_box_that_vanished_is_started_again_once(
-    config: Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_box_that_vanished_is_started_again_once(config: Config) -> None:
     answers = [
         CommandResult((), 1, "", "Error response from daemon: No such container: box1"),
         CommandResult((), 0, TX_B64 + "\n", ""),
@@ -477,9 +471,8 @@ async def test_a_box_that_vanished_is_started_again_once(
             raise CommandFailed(list(argv), r.returncode, r.stderr)
         return r
 
-    monkeypatch.setattr(chaincli, "run_command", fake_run)
     boxes = RecordingBoxes()
-    cli = ChainCLI.for_config(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    cli = ChainCLI.for_config(config, PASSWORD, boxes=boxes, run=fake_run)  # type: ignore[arg-type]
     signed = await cli.sign(
         config.voters[0], vote_args(7), address=ADDRESS, account_number=6, sequence=1
     )
@@ -487,18 +480,15 @@ async def test_a_box_that_vanished_is_started_again_once(
     assert len(boxes.forgotten) == 1 and len(boxes.used) == 2
 
 
-async def test_a_failing_command_is_not_retried(
-    config: Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_failing_command_is_not_retried(config: Config) -> None:
     calls: list[Sequence[str]] = []
 
     async def fake_run(argv: Sequence[str], **kw: Any) -> CommandResult:
         calls.append(argv)
         raise CommandFailed(list(argv), 1, "Error: key not found")
 
-    monkeypatch.setattr(chaincli, "run_command", fake_run)
     boxes = RecordingBoxes()
-    cli = ChainCLI.for_config(config, PASSWORD, boxes=boxes)  # type: ignore[arg-type]
+    cli = ChainCLI.for_config(config, PASSWORD, boxes=boxes, run=fake_run)  # type: ignore[arg-type]
     with pytest.raises(CommandFailed, match="key not found"):
         await cli.address(config.voters[0])
     assert len(calls) == 1 and not boxes.forgotten

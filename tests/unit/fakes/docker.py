@@ -35,7 +35,8 @@ class FakeCompose:
 
 
 class CommandRecorder:
-    """Stands in for ``agent.adapters.process.run_command`` (monkeypatched)."""
+    """The ExecContext's ``run`` and its Docker adapter's runner in the fake world:
+    records every argv; answers the staged-binary probe and the Cosmovisor link."""
 
     def __init__(self, chain: FakeChain) -> None:
         self.chain = chain

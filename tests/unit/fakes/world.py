@@ -10,6 +10,7 @@ import anyio
 import anyio.lowlevel
 
 from agent.adapters.clock import FakeClock
+from agent.adapters.docker import Docker
 from agent.config import Config
 from agent.core.chainview import ChainView
 from agent.core.machine import State
@@ -36,7 +37,7 @@ class World:
     clock: FakeClock
     ctx: ExecContext
     reports: list[State]
-    commands: CommandRecorder | None = None  # set when run_command is monkeypatched
+    commands: CommandRecorder  # every program and docker call the context runs
 
 
 def make_world(
@@ -74,6 +75,7 @@ def make_world(
         chain.advance(n)
         await chain.hit("block")
 
+    commands = CommandRecorder(chain)
     ledger = FakeLedger() if ledger is None else ledger
     hook_ledger(ledger, chain)
     ctx = ExecContext(
@@ -87,5 +89,7 @@ def make_world(
         clock=clock,
         write_report=write_report,
         wait_blocks=wait_blocks,
+        docker=Docker(commands),
+        run=commands,
     )
-    return World(cfg, chain, view, cli, rest, compose, rpcs, ledger, clock, ctx, reports)
+    return World(cfg, chain, view, cli, rest, compose, rpcs, ledger, clock, ctx, reports, commands)

@@ -145,7 +145,7 @@ async def test_a_read_that_hangs_past_its_deadline_is_recorded_as_timed_out(
 
 
 class Programs:
-    """Stands in for run_command in declared.py: records argv, stdin, cwd."""
+    """The context's ``run`` for the check programs: records argv, stdin, cwd."""
 
     def __init__(self, answer: CommandResult | Exception | None = None) -> None:
         self.calls: list[tuple[list[str], dict[str, Any], Any]] = []
@@ -167,11 +167,9 @@ async def stages(w: World) -> tuple[Any, Any, Any]:
     return base, up, await take_reads(w.ctx, "restarted")
 
 
-async def test_a_program_check_gets_its_reads_as_json_on_stdin(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_program_check_gets_its_reads_as_json_on_stdin(world: World) -> None:
     progs = Programs()
-    monkeypatch.setattr(declared, "run_command", progs)
+    world.ctx.programs = progs
     base, _, _ = await stages(world)
     world.chain.rpc_docs["abci_info"] = {"response": {"app_version": "2"}}
     up = await take_reads(world.ctx, "upgraded")
@@ -195,10 +193,8 @@ async def test_a_program_check_gets_its_reads_as_json_on_stdin(
     }
 
 
-async def test_json_checks_fail_with_evidence(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(declared, "run_command", Programs())
+async def test_json_checks_fail_with_evidence(world: World) -> None:
+    world.ctx.programs = Programs()
     base, up, _ = await stages(world)  # app_version unchanged
     world.chain.rpc_docs["validators"] = {"total": "3"}
     world.chain.rest_docs["/cosmos/staking/v1beta1/pool"] = {"pool": {"bonded_tokens": "0"}}
@@ -212,10 +208,8 @@ async def test_json_checks_fail_with_evidence(
     }
 
 
-async def test_restarted_checks_compare_with_the_reads_after_the_upgrade(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(declared, "run_command", Programs())
+async def test_restarted_checks_compare_with_the_reads_after_the_upgrade(world: World) -> None:
+    world.ctx.programs = Programs()
     base, up, now = await stages(world)
     checks = await judge_stage(world.ctx, "restarted", now, base, up)
     assert {c.name: c.passed for c in checks} == {"old_cli": False, "board_kept": True}
@@ -242,9 +236,9 @@ async def test_restarted_checks_compare_with_the_reads_after_the_upgrade(
     ids=["no-verdict", "pass-but-exit-3", "fail", "missing", "deadline", "failed"],
 )  # fmt: skip
 async def test_a_program_that_does_not_pass_fails_its_check(
-    world: World, monkeypatch: pytest.MonkeyPatch, answer: Any, evidence: str
+    world: World, answer: Any, evidence: str
 ) -> None:
-    monkeypatch.setattr(declared, "run_command", Programs(answer))
+    world.ctx.programs = Programs(answer)
     base, up, _ = await stages(world)
     prog = next(c for c in await judge_stage(world.ctx, "upgraded", up, base)
                 if c.name == "board_program")  # fmt: skip
@@ -252,11 +246,9 @@ async def test_a_program_that_does_not_pass_fails_its_check(
     assert prog.evidence.startswith(evidence)
 
 
-async def test_a_program_whose_read_failed_is_not_run(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_program_whose_read_failed_is_not_run(world: World) -> None:
     progs = Programs()
-    monkeypatch.setattr(declared, "run_command", progs)
+    world.ctx.programs = progs
     world.cli.leaderboard_error = CommandFailed(["checkersd"], 1, "Error: unknown query")
     base, up, _ = await stages(world)
     prog = next(c for c in await judge_stage(world.ctx, "upgraded", up, base)

@@ -1,5 +1,5 @@
 """Scenario faults and remediation (agent/runtime/executors/faults.py) on the fake world,
-with the Docker adapter's ``run_command`` replaced: every ``docker`` argv is recorded
+with a recorder given to the Docker adapter: every ``docker`` argv is recorded
 and answered."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import anyio
 import pytest
 from fakes import World, make_world
 
+from agent.adapters.docker import Docker as AgentDocker
 from agent.adapters.process import CommandResult
 from agent.core.actions import InjectFault, RemediateNodes
 from agent.core.facts import ActionFailed, FaultInjected, NodesRemediated
@@ -68,9 +69,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
 
 
 @pytest.fixture
-def docker(monkeypatch: pytest.MonkeyPatch) -> Docker:
+def docker(world: World) -> Docker:
     d = Docker()
-    monkeypatch.setattr("agent.adapters.docker.run_command", d)
+    world.ctx.docker = AgentDocker(d)
     return d
 
 

@@ -6,6 +6,7 @@ CometBFT v0.38 shapes; the collector runs against fakes that answer, fail or han
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from fakes.reports import restarted
 
+from agent.adapters.docker import Docker
 from agent.adapters.process import CommandResult
 from agent.adapters.rpc import (
     AbciInfo,
@@ -229,12 +231,15 @@ def chain_commits(u: int) -> dict[int, dict[str, int]]:
     return {h: {ALICE: 2, BOB: 1 if h in (u - 1, u) else 2} for h in range(u - 5, u + 4)}
 
 
-@pytest.fixture
-def no_docker(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    calls: list[list[str]] = []
+class ImageDocker(Docker):
+    """A Docker adapter whose ``image inspect`` is answered here; ``calls`` records."""
 
-    async def fake_run(argv: list[str], **kw: Any) -> CommandResult:
-        calls.append(list(argv))
+    def __init__(self) -> None:
+        super().__init__(self._answer)
+        self.calls: list[list[str]] = []
+
+    async def _answer(self, argv: Sequence[str], **kw: Any) -> CommandResult:
+        self.calls.append(list(argv))
         image = argv[-1]
         if image == "checkersd_i:v1":
             return CommandResult(tuple(argv), 0, "sha256:" + "1f" * 32 + "\n", "")
@@ -242,11 +247,13 @@ def no_docker(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
             return CommandResult(tuple(argv), 1, "", "Error: No such image: gone:v9")
         raise CommandFailed(list(argv), 127, "cannot run docker: No such file or directory")
 
-    monkeypatch.setattr("agent.adapters.docker.run_command", fake_run)
-    return calls
+
+@pytest.fixture
+def no_docker() -> ImageDocker:
+    return ImageDocker()
 
 
-async def test_collect_counts_missed_blocks_and_reads_versions(no_docker: Any) -> None:
+async def test_collect_counts_missed_blocks_and_reads_versions(no_docker: ImageDocker) -> None:
     u = 30
     commits = chain_commits(u)
     rpcs = {
@@ -255,9 +262,8 @@ async def test_collect_counts_missed_blocks_and_reads_versions(no_docker: Any) -
         "sentry-alice": FakeNode(address="5E", commits=commits, version="v1"),
         "node-carol": FakeNode(commits=commits, mode="hang"),
     }
-    data = await collect(
-        rpcs, u, ["checkersd_i:v1", "checkersd_i:v2", "gone:v9"], read_deadline=0.2
-    )
+    images = ["checkersd_i:v1", "checkersd_i:v2", "gone:v9"]
+    data = await collect(rpcs, u, images, read_deadline=0.2, docker=no_docker)
     assert data.heights == (25, 35)
     assert data.checked == list(range(25, 34))  # 34 and 35 not produced yet
     # alice's status is unreadable: she is not counted, and the report says so
@@ -274,31 +280,31 @@ async def test_collect_counts_missed_blocks_and_reads_versions(no_docker: Any) -
         "checkersd_i:v2": "unknown",
         "gone:v9": "unknown",
     }
-    assert no_docker[0][:5] == ["docker", "image", "inspect", "--format", "{{.Id}}"]
+    assert no_docker.calls[0][:5] == ["docker", "image", "inspect", "--format", "{{.Id}}"]
     doc = data.to_json()
     assert doc["missed_blocks"]["validators"]["val-bob"] == {"missed": [29, 30], "count": 2}
 
 
-async def test_collect_without_an_upgrade_height_or_any_node(no_docker: Any) -> None:
-    data = await collect({}, None, [], read_deadline=0.2)
+async def test_collect_without_an_upgrade_height_or_any_node(no_docker: ImageDocker) -> None:
+    data = await collect({}, None, [], read_deadline=0.2, docker=no_docker)
     assert data.heights is None and data.missed == {} and data.versions == {}
     assert data.to_json()["missed_blocks"]["heights"] is None
 
 
-async def test_collect_never_outlives_its_total_deadline(no_docker: Any) -> None:
+async def test_collect_never_outlives_its_total_deadline(no_docker: ImageDocker) -> None:
     rpcs = {"val-a": FakeNode(address=ALICE, power=1, hang_commits=True)}
     with anyio.fail_after(5):
-        data = await collect(rpcs, 30, [], read_deadline=60, total_deadline=0.3)
+        data = await collect(rpcs, 30, [], read_deadline=60, total_deadline=0.3, docker=no_docker)
     assert data.versions == {"val-a": "v2"}
     assert data.missed == {"val-a": None}  # a validator is named, but no commit was read
 
 
-async def test_collect_ignores_clients_that_cannot_read_signatures(no_docker: Any) -> None:
+async def test_collect_ignores_clients_that_cannot_read_signatures(no_docker: ImageDocker) -> None:
     class VersionOnly:
         async def abci_info(self) -> AbciInfo:
             return AbciInfo(1, "v1", 3)
 
-    data = await collect({"x": VersionOnly()}, 10, [], read_deadline=0.2)
+    data = await collect({"x": VersionOnly()}, 10, [], read_deadline=0.2, docker=no_docker)
     assert data.versions == {"x": "v1"} and data.missed == {} and data.checked == []
 
 

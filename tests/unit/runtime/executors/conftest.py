@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from fakes import (
-    CommandRecorder,
     World,
     make_world,
 )
@@ -16,17 +15,12 @@ from agent.adapters.ledger import TxLedger
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> World:
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> World:
     """A world on the default config with the bundled profile; a test changes the config
     by indirect parametrization: ``{"extra": {...sections}, "profile": bool}`` (the
     config is parsed here: the loader reads the cwd, which must not happen in the loop)."""
     opts: dict[str, Any] = getattr(request, "param", {})
-    w = make_world(tmp_path, extra=opts.get("extra"), profile=opts.get("profile", True))
-    rec = CommandRecorder(w.chain)
-    monkeypatch.setattr("agent.runtime.executors.stack.run_command", rec)
-    monkeypatch.setattr("agent.adapters.docker.run_command", rec)  # docker exec, inspect
-    w.commands = rec
-    return w
+    return make_world(tmp_path, extra=opts.get("extra"), profile=opts.get("profile", True))
 
 
 @pytest.fixture
