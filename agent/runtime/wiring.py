@@ -36,6 +36,7 @@ from agent.runtime import preflight as env_checks
 from agent.runtime.clients import NodeReads, clients, follow_sdk_line
 from agent.runtime.daemon import Runner
 from agent.runtime.executors import ExecContext, Executor
+from agent.runtime.executors.settings import ExecSettings
 from agent.runtime.outcome import Outcomes
 from agent.runtime.params import params_from_config
 from agent.runtime.resolved import compose_prefix, load_resolved, save_resolved
@@ -168,7 +169,7 @@ async def _run_rehearsal(
                 await runner.blocks.wait_blocks(n)
 
             ctx = ExecContext(
-                cfg,
+                ExecSettings.of(cfg),
                 compose=compose,
                 cli=cli,
                 rpcs=dict(c.rpcs),

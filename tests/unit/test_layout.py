@@ -89,3 +89,20 @@ def test_tests_import_the_fakes_by_one_name_only() -> None:
     for path in unit.rglob("*.py"):
         bad = {m for m in _imports(path) if m.startswith("tests.")}
         assert not bad, f"{path.relative_to(unit)} imports {sorted(bad)}"
+
+
+def test_executors_get_typed_settings_not_the_config() -> None:
+    # Issue 18: the whole Config reached ExecContext. The executors now read
+    # ExecSettings, taken from it once (executors/settings.py, the one exception).
+    executors = AGENT / "runtime" / "executors"
+    for path in executors.glob("*.py"):
+        if path.name == "settings.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {
+            a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agent.config")
+            for a in node.names
+        }
+        assert "Config" not in names, f"executors/{path.name} imports Config"

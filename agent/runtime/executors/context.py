@@ -20,10 +20,11 @@ from agent.adapters.ledger import TxLedger
 from agent.adapters.process import CommandRunner, run_command
 from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC
-from agent.config import Config, VoterConfig
+from agent.config import VoterConfig
 from agent.core.chainview import ChainView
 from agent.core.machine import State
 from agent.errors import AgentError, ProtocolError
+from agent.runtime.executors.settings import ExecSettings
 
 __all__ = ["ExecContext"]
 
@@ -37,7 +38,7 @@ LOOK_AGAIN_S = 0.2
 
 @dataclass
 class ExecContext:
-    cfg: Config
+    settings: ExecSettings
     compose: Compose
     cli: ChainCLI
     rpcs: dict[str, CometRPC]
@@ -71,7 +72,7 @@ class ExecContext:
     def tx_rpc(self) -> RpcPool:
         """Transaction lookups and state queries: the tx node first, then any other
         node when it cannot be reached (they all hold the same chain)."""
-        tx_node = self.cfg.chain.tx_node
+        tx_node = self.settings.chain.tx_node
         order = sorted(self.rpcs.items(), key=lambda kv: kv[0] != tx_node)
         return RpcPool(order)
 
@@ -86,7 +87,7 @@ class ExecContext:
             await self.wait_blocks(1)
 
     def voter(self, name: str) -> VoterConfig:
-        for v in self.cfg.voters:
+        for v in self.settings.voters:
             if v.name == name:
                 return v
         raise ProtocolError(f"unknown voter {name!r}")
@@ -95,7 +96,7 @@ class ExecContext:
         """voter name -> account address, for the voters ``names`` holds (the
         placeholders a declared tx or read names; ``agent.core.templates``)."""
         wanted = set(names)
-        return {v.name: await self.cli.address(v) for v in self.cfg.voters if v.name in wanted}
+        return {v.name: await self.cli.address(v) for v in self.settings.voters if v.name in wanted}
 
     async def on_next_blocks(
         self, what: str, fn: Callable[[], Awaitable[T]], blocks: int = 5, seconds: float = 15.0

@@ -18,9 +18,7 @@ import anyio
 import structlog
 
 from agent.adapters.sdk import valoper_address
-from agent.config import Config
 from agent.core.checks import (
-    CheckSpec,
     ReadSpec,
     evaluate,
     parse_program_verdict,
@@ -31,46 +29,12 @@ from agent.core.templates import fill, placeholders
 from agent.errors import AgentError
 from agent.runtime.executors.context import ExecContext
 
-__all__ = ["cli_binaries_read", "check_specs", "judge_stage", "read_specs", "take_reads"]
+__all__ = ["judge_stage", "take_reads"]
 
 log = structlog.get_logger("agent.checks")
 
 READ_DEADLINE_S = 60.0
 PROGRAM_DEADLINE_S = 60.0
-
-
-def read_specs(cfg: Config) -> dict[str, ReadSpec]:
-    return {
-        r.name: ReadSpec(r.name, r.kind, r.path, r.data, tuple(r.args), r.binary) for r in cfg.reads
-    }
-
-
-def check_specs(cfg: Config) -> tuple[CheckSpec, ...]:
-    return tuple(
-        CheckSpec(
-            c.name,
-            c.stage,
-            c.read,
-            c.json_path,
-            c.expect,
-            c.value,
-            c.min,
-            c.max,
-            tuple(c.program),
-            tuple(c.reads),
-            tuple(c.baseline_reads),
-            tuple(c.upgraded_reads),
-        )
-        for c in cfg.checks
-    )
-
-
-def cli_binaries_read(cfg: Config) -> set[str]:
-    """Which CLI binaries ("v1", "v2") some check's read runs (their boxes to warm)."""
-    specs = read_specs(cfg)
-    needed = {n for stage in ("baseline", "upgraded", "restarted")
-              for n in reads_needed(check_specs(cfg), stage)}  # fmt: skip
-    return {specs[n].binary for n in needed if n in specs and specs[n].kind == "cli"}
 
 
 async def _filled(ctx: ExecContext, spec: ReadSpec) -> ReadSpec:
@@ -99,8 +63,8 @@ async def _read(ctx: ExecContext, spec: ReadSpec) -> Any:
         return {"value": None if raw is None else base64.b64encode(raw).decode()}
     # The tx node first, then every other node: a node that is down must not fail
     # a read the others can answer (the CLI reaches them by service name).
-    tx = ctx.cfg.chain.tx_node
-    services = [n.service or n.name for n in sorted(ctx.cfg.nodes, key=lambda n: n.name != tx)]
+    tx = ctx.settings.chain.tx_node
+    services = [n.service or n.name for n in sorted(ctx.settings.nodes, key=lambda n: n.name != tx)]
     last: AgentError | None = None
     for service in services:
         try:
@@ -113,8 +77,8 @@ async def _read(ctx: ExecContext, spec: ReadSpec) -> Any:
 
 async def take_reads(ctx: ExecContext, stage: str) -> tuple[tuple[str, str], ...]:
     """Every read some check needs at ``stage``: (name, JSON text), in config order."""
-    specs = read_specs(ctx.cfg)
-    names = reads_needed(check_specs(ctx.cfg), stage)
+    specs = ctx.settings.reads
+    names = reads_needed(ctx.settings.checks, stage)
     out: dict[str, str] = {}
 
     async def one(name: str) -> None:
@@ -145,7 +109,7 @@ async def judge_stage(
 ) -> list[Check]:
     now, before, after = _docs(current), _docs(baseline), _docs(upgraded)
     checks: list[Check] = []
-    for spec in check_specs(ctx.cfg):
+    for spec in ctx.settings.checks:
         if spec.stage != stage:
             continue
         # A read that failed at any stage the check compares with fails the check:
@@ -182,7 +146,7 @@ async def judge_stage(
                 deadline=PROGRAM_DEADLINE_S,
                 stdin_data=json.dumps(payload),
                 check=False,
-                cwd=ctx.cfg.base_dir,
+                cwd=ctx.settings.base_dir,
             )
             checks.append(parse_program_verdict(spec.name, r.returncode, r.stdout, r.stderr))
         except (AgentError, OSError) as exc:

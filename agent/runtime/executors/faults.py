@@ -25,7 +25,7 @@ DOCKER_DEADLINE = 30.0
 
 
 def _service(ctx: ExecContext, node: str) -> str:
-    for n in ctx.cfg.nodes:
+    for n in ctx.settings.nodes:
         if n.name == node:
             return n.service or n.name
     raise ProtocolError(f"fault names no configured node: {node!r}")
@@ -75,7 +75,7 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
     elif kind == "remove_upgrade_binary":
         cid = await _container(ctx, node)
         name = state.params.upgrade_name
-        home = ctx.cfg.chain.daemon_home
+        home = ctx.settings.chain.daemon_home
         dirs = sorted(
             {f"{home}/cosmovisor/upgrades/{name}", f"{home}/cosmovisor/upgrades/{name.lower()}"}
         )
@@ -94,7 +94,7 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
 
 async def remediate(ctx: ExecContext, action: RemediateNodes, _state: State) -> Fact:
     """Recreate the nodes that did not resume on the new binary (v2 Compose file)."""
-    s = ctx.cfg.stack
+    s = ctx.settings.stack
     services = [_service(ctx, n) for n in action.nodes]
     log.warning("remediating", nodes=list(action.nodes))
     await ctx.compose.up([s.base_file, s.v2_file], services=services)

@@ -77,7 +77,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
         log.info("proposal_reused", proposal_id=pid, upgrade_height=height)
         return ProposalSubmitted(pid, "", height, reused=True, voting_end=end, **ctx.fact_kw())
 
-    proposer = ctx.cfg.voters[0]
+    proposer = ctx.settings.voters[0]
     policy = state.params.height_policy
 
     def plan(base: int) -> int:

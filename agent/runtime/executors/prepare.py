@@ -28,7 +28,7 @@ log = structlog.get_logger("agent.executor")
 
 
 async def prepare_state(ctx: ExecContext, _action: PrepareState, state: State) -> Fact:
-    declared = ctx.cfg.state.txs
+    declared = ctx.settings.state_txs
     addresses = await ctx.addresses(p.name for t in declared for p in placeholders(t.tx))
     done: list[StateTx] = []
     for t in declared:

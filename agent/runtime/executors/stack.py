@@ -17,22 +17,25 @@ __all__ = ["launch", "restart"]
 async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
     if action.attach:
         return StackLaunched(**ctx.fact_kw())  # the network runs already: touch nothing
-    s = ctx.cfg.stack
+    s = ctx.settings.stack
     files = [s.base_file, s.cosmovisor_file, *state.params.launch_overlays]
     # A CLI box on the stack's network would keep `down` from removing the network.
     await ctx.cli.release_network()
     if await ctx.compose.has_containers():  # a fresh machine has nothing to take down
         await ctx.compose.down(files)
-    env = ctx.cfg.stack_env
+    env = ctx.settings.stack_env
 
     async def reset() -> None:
         await ctx.run(
-            s.reset_command, deadline=ctx.cfg.timing.command_timeout, env=env, cwd=ctx.cfg.base_dir
+            s.reset_command,
+            deadline=ctx.settings.timing.command_timeout,
+            env=env,
+            cwd=ctx.settings.base_dir,
         )
 
     async def ports() -> None:
         try:
-            await ctx.run(s.ports_check_command, deadline=60, env=env, cwd=ctx.cfg.base_dir)
+            await ctx.run(s.ports_check_command, deadline=60, env=env, cwd=ctx.settings.base_dir)
         except CommandFailed as exc:  # a busy host port is the machine's problem (exit 2)
             raise EnvironmentProblem(
                 f"host ports check failed: {exc}",
@@ -51,14 +54,16 @@ async def launch(ctx: ExecContext, action: LaunchStack, state: State) -> Fact:
 
 
 async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
-    s = ctx.cfg.stack
+    s = ctx.settings.stack
     last = ctx.view.max_height
     kept = await balances(ctx)
     if state.params.attach:
         # Cosmovisor swapped the binaries in place; a team may restart its way.
         if s.restart_command:
             await ctx.run(
-                s.restart_command, deadline=ctx.cfg.timing.restart_timeout, cwd=ctx.cfg.base_dir
+                s.restart_command,
+                deadline=ctx.settings.timing.restart_timeout,
+                cwd=ctx.settings.base_dir,
             )
         return StackRestarted(last_height=last, balances=kept, **ctx.fact_kw())
     # One `up` with the v2 file recreates every node on the v2 image (stop,
@@ -67,7 +72,7 @@ async def restart(ctx: ExecContext, _action: RestartOnV2, state: State) -> Fact:
     # A node a scenario took away for good stays away: it missed the upgrade,
     # and the new binary alone cannot replay the old binary's blocks.
     services = (
-        [n.service or n.name for n in ctx.cfg.nodes if n.name not in state.absent]
+        [n.service or n.name for n in ctx.settings.nodes if n.name not in state.absent]
         if state.absent
         else []
     )

@@ -39,7 +39,7 @@ exit 3
 
 async def check_v2_staged(ctx: ExecContext, state: State) -> None:
     """Raise ``EnvironmentProblem`` naming each node and the path it lacks."""
-    c = ctx.cfg.chain
+    c = ctx.settings.chain
     name = state.params.upgrade_name
     ids = await ctx.compose.container_ids()
     missing: dict[str, str] = {}
@@ -47,7 +47,7 @@ async def check_v2_staged(ctx: ExecContext, state: State) -> None:
     async def one(node: str, cid: str) -> None:
         argv = ["sh", "-c", STAGED_SCRIPT, "staged", c.daemon_home, name, c.binary]
         try:
-            r = await ctx.docker.exec(cid, argv, deadline=ctx.cfg.timing.command_timeout,
+            r = await ctx.docker.exec(cid, argv, deadline=ctx.settings.timing.command_timeout,
                                       check=False)  # fmt: skip
         except CommandFailed as exc:  # the container went away: the watchdog's business
             log.info("staged_check_skipped", node=node, error=str(exc)[:200])
@@ -59,7 +59,7 @@ async def check_v2_staged(ctx: ExecContext, state: State) -> None:
 
     nodes = [
         (n.name, ids[n.service or n.name])
-        for n in ctx.cfg.nodes
+        for n in ctx.settings.nodes
         if n.name not in state.absent and (n.service or n.name) in ids
     ]
     await gather(*(partial(one, node, cid) for node, cid in nodes))

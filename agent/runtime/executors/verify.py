@@ -30,7 +30,7 @@ from agent.core.facts import (
 from agent.core.machine import State
 from agent.errors import AgentError, ProtocolError, TransientError
 from agent.runtime.executors.context import ExecContext
-from agent.runtime.executors.declared import cli_binaries_read, judge_stage, take_reads
+from agent.runtime.executors.declared import judge_stage, take_reads
 from agent.runtime.executors.state_reads import balances
 
 log = structlog.get_logger("agent.executor")
@@ -39,7 +39,7 @@ __all__ = ["capture_baseline", "verify_no_upgrade", "verify_restart", "verify_up
 
 
 def _on(ctx: ExecContext, name: str) -> bool:
-    return name not in ctx.cfg.verify.disable
+    return name not in ctx.settings.verify_disabled
 
 
 async def capture_baseline(ctx: ExecContext, _action: CaptureBaseline, _state: State) -> Fact:
@@ -53,7 +53,7 @@ async def capture_baseline(ctx: ExecContext, _action: CaptureBaseline, _state: S
     )
     # The upgrade's reads run on the v2 CLI: its box is started now, well before
     # the upgrade height, so the checks after the halt only exec into it.
-    if cli_binaries_read(ctx.cfg) & {"v2"}:
+    if ctx.settings.cli_binaries_read() & {"v2"}:
         try:
             await ctx.cli.warm(voters=False, v2=True)
         except AgentError as exc:  # the reads will start it themselves (and say why not)
@@ -65,7 +65,7 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
     cid = ids.get(service)
     if cid is None:
         raise TransientError(f"no running container for {service}")
-    link = f"{ctx.cfg.chain.daemon_home}/cosmovisor/current"
+    link = f"{ctx.settings.chain.daemon_home}/cosmovisor/current"
     r = await ctx.docker.exec(cid, ["readlink", link], deadline=30)
     return r.stdout.strip()
 
@@ -121,7 +121,7 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
     app hashes after block h), once every node's app committed block h: the new
     binary ran the migration. The report lists them in a fixed order."""
     name, h = action.upgrade_name, action.upgrade_height
-    present = [n for n in ctx.cfg.nodes if n.name not in state.absent]
+    present = [n for n in ctx.settings.nodes if n.name not in state.absent]
     rpcs = {n: r for n, r in ctx.rpcs.items() if n not in state.absent}
     infos = await _committed(ctx, rpcs, h)
 

@@ -16,6 +16,7 @@ from agent.core.chainview import ChainView
 from agent.core.machine import State
 from agent.core.observations import NewBlock
 from agent.runtime.executors.context import ExecContext
+from agent.runtime.executors.settings import ExecSettings
 from fakes.chain import FakeChain
 from fakes.clients import FakeCLI, FakeLedger, FakeRest, FakeRPC, hook_ledger
 from fakes.config import GENESIS, make_config
@@ -79,7 +80,7 @@ def make_world(
     ledger = FakeLedger() if ledger is None else ledger
     hook_ledger(ledger, chain)
     ctx = ExecContext(
-        cfg,
+        ExecSettings.of(cfg),
         compose=compose,  # type: ignore[arg-type]
         cli=cli,  # type: ignore[arg-type]
         rpcs=rpcs,  # type: ignore[arg-type]

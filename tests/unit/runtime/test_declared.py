@@ -18,7 +18,7 @@ from agent.adapters.process import CommandResult
 from agent.core.facts import Check
 from agent.errors import CommandFailed, DeadlineExceeded
 from agent.runtime.executors import declared
-from agent.runtime.executors.declared import check_specs, judge_stage, read_specs, take_reads
+from agent.runtime.executors.declared import judge_stage, take_reads
 
 pytestmark = pytest.mark.anyio
 
@@ -64,11 +64,11 @@ def docs(reads: tuple[tuple[str, str], ...]) -> dict[str, Any]:
 
 
 def test_specs_mirror_the_config(world: World) -> None:
-    specs = read_specs(world.cfg)
+    specs = world.ctx.settings.reads
     assert list(specs) == [r["name"] for r in READS]
     assert specs["vals"].kind == "rpc" and specs["shown_v1"].binary == "v1"
     assert specs["shown"].args == ("checkers", "show-leaderboard")
-    checks = check_specs(world.cfg)
+    checks = world.ctx.settings.checks
     assert [c.name for c in checks] == [c["name"] for c in CHECKS]
     prog = checks[3]
     assert prog.program == ("checker", "--strict") and prog.uses == ("shown", "board")
