@@ -64,7 +64,14 @@ class Outcomes:
             cfg.path(cfg.agent.report_md),
             extra,
             block_log=cfg.state_dir / f"blocks-{s.rehearsal_id}.jsonl",
-            data=await report_data.collect_for(cfg, self.rpcs, s),
+            data=await report_data.collect_for(
+                self.rpcs,
+                s,
+                cli_images=(cfg.chain.cli_image_v1, cfg.chain.cli_image_v2),
+                compose_dir=cfg.compose_dir,
+                compose_files=(cfg.stack.base_file, cfg.stack.cosmovisor_file, cfg.stack.v2_file),
+                read_deadline=cfg.timing.rpc_timeout,
+            ),
         )
 
     async def judge(self, s: State) -> tuple[bool, list[str]]:

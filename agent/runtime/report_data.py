@@ -20,7 +20,6 @@ import structlog
 
 from agent.adapters.docker import Docker
 from agent.adapters.rpc import CommitSignatures, ValidatorInfo
-from agent.config import Config
 from agent.core.machine import State
 
 __all__ = [
@@ -199,14 +198,21 @@ async def collect(
     return data
 
 
-async def collect_for(cfg: Config, rpcs: Mapping[str, Any], state: State) -> ReportData:
-    """``collect`` with the configured images (the CLI images and those of the
-    Compose files the rehearsal used)."""
-    s = cfg.stack
-    files = [
-        cfg.compose_dir / f
-        for f in (s.base_file, s.cosmovisor_file, s.v2_file, *state.params.launch_overlays)
-    ]
+async def collect_for(
+    rpcs: Mapping[str, Any],
+    state: State,
+    *,
+    cli_images: Sequence[str],
+    compose_dir: Path,
+    compose_files: Sequence[str],
+    read_deadline: float,
+    docker: Docker | None = None,
+) -> ReportData:
+    """``collect`` with the rehearsal's images: the CLI images and those of the
+    Compose files it used (the scenario's launch overlays are the state's)."""
+    files = [compose_dir / f for f in (*compose_files, *state.params.launch_overlays)]
     found = await anyio.to_thread.run_sync(compose_images, files)
-    images = list(dict.fromkeys([cfg.chain.cli_image_v1, cfg.chain.cli_image_v2, *found]))
-    return await collect(rpcs, state.upgrade_height, images, read_deadline=cfg.timing.rpc_timeout)
+    images = list(dict.fromkeys([*cli_images, *found]))
+    return await collect(
+        rpcs, state.upgrade_height, images, read_deadline=read_deadline, docker=docker
+    )

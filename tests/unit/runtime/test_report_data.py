@@ -324,12 +324,22 @@ def test_compose_images(tmp_path: Path) -> None:
     ]
 
 
-async def test_collect_for_reads_the_configured_images(tmp_path: Path, no_docker: Any) -> None:
+async def test_collect_for_reads_the_configured_images(
+    tmp_path: Path, no_docker: ImageDocker
+) -> None:
     cfg = await anyio.to_thread.run_sync(default_config, tmp_path)
     compose_dir = anyio.Path(cfg.compose_dir)
     await compose_dir.mkdir(parents=True, exist_ok=True)
     await (compose_dir / cfg.stack.base_file).write_text("    image: base_i:v1\n")
     await (compose_dir / cfg.stack.v2_file).write_text("    image: checkersd_i:v2\n")
-    data = await collect_for(cfg, {}, restarted())
+    data = await collect_for(
+        {},
+        restarted(),
+        cli_images=("simd_i:v1", "simd_i:v2"),
+        compose_dir=cfg.compose_dir,
+        compose_files=(cfg.stack.base_file, cfg.stack.v2_file),
+        read_deadline=cfg.timing.rpc_timeout,
+        docker=no_docker,
+    )
     assert list(data.digests) == ["simd_i:v1", "simd_i:v2", "base_i:v1", "checkersd_i:v2"]
     assert data.heights == (25, 35)
