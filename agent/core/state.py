@@ -12,10 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from agent.core.actions import Action, ArmDeadline, InjectFault, LaunchStack, WriteReport
-from agent.core.facts import BaselineCaptured, Check, StateTx
+from agent.core.facts import BaselineCaptured, Check, Fact, StateTx
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import IllegalTransition
 
@@ -27,6 +27,7 @@ __all__ = [
     "Deadline",
     "State",
     "Result",
+    "Stamped",
     "Handler",
     "initial_state",
     "issue",
@@ -194,7 +195,20 @@ def initial_state(rehearsal_id: str, params: Params) -> State:
 
 
 Result = tuple[State, tuple[Action, ...]]
+# A handler takes one fact type (``TABLE`` picks it by the fact's type, so each
+# handler names its own); ``Any`` here only because a Callable's parameter is
+# contravariant: no single type admits ``begin(state, Begin)`` and its siblings.
 Handler = Callable[[State, Any], Result]
+
+
+class Stamped(Protocol):
+    """What a phase change records of the fact that caused it: every fact has it."""
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def at(self) -> float: ...
 
 
 # --- helpers --------------------------------------------------------------
@@ -225,14 +239,14 @@ def complete(state: State, key: str) -> State:
     return replace(state, pending=tuple(a for a in state.pending if a.key != key))
 
 
-def advance(state: State, to: Phase, fact: Any, reason: str) -> State:
+def advance(state: State, to: Phase, fact: Stamped, reason: str) -> State:
     if to not in PHASE_EDGES[state.phase]:
         raise IllegalTransition(f"{state.phase.value} -> {to.value} is not an allowed phase change")
     t = Transition(state.phase, to, int(fact.height), float(fact.at), reason)
     return replace(state, phase=to, transitions=state.transitions + (t,))
 
 
-def fail(state: State, fact: Any, reason: str, *, environment: bool = False) -> Result:
+def fail(state: State, fact: Stamped, reason: str, *, environment: bool = False) -> Result:
     state = advance(state, Phase.FAILED, fact, reason)
     # Nothing else is re-issued after a failure (a resumed agent must not cast a
     # vote for a rehearsal that already failed); only the report remains.
@@ -249,5 +263,5 @@ def fail(state: State, fact: Any, reason: str, *, environment: bool = False) -> 
     return issue(state, WriteReport())
 
 
-def ignore(state: State, _fact: Any) -> Result:
+def ignore(state: State, _fact: Fact) -> Result:
     return state, ()
