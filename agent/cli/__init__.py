@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                 "command that does (the chain kit sets it), or drive a running network "
                 "with --attach",
             )
+        password = None
         if args.command == "run":
-            read_password(cfg)  # fail now, before anything is launched
+            password = read_password(cfg)  # fail now, before anything is launched
             cfg.rest_url  # noqa: B018 (a rehearsal reads the chain over REST: one node must serve it)
     except ConfigError as exc:
         where = f" ({path})" if path is not None else ""
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         from agent.runtime.scenario_roles import scenario_for
 
         try:
-            scenario_for(cfg, args.scenario)
+            scenario_for(cfg, args.scenario, attach=args.attach)
         except ConfigError as exc:
             print(f"rehearse: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -125,7 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             code = commands.agent_crash(cfg, path, args.fresh)
         else:
             code = anyio.run(
-                commands.run, cfg, args.fresh, args.scenario, display, outcome, args.attach
+                commands.run,
+                cfg,
+                args.fresh,
+                args.scenario,
+                display,
+                outcome,
+                args.attach,
+                password,
             )
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED

@@ -31,6 +31,7 @@ async def run(
     display: Display,
     outcome: Outcome,
     attach: bool = False,
+    password: str | None = None,
 ) -> int:
     from agent.runtime.wiring import run_rehearsal
 
@@ -42,6 +43,7 @@ async def run(
                 scenario=scenario,
                 attach=attach,
                 on_started=display.session.started,
+                password=password,
             )
 
         final: State = await display.around(body)

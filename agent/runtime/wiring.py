@@ -63,6 +63,7 @@ async def run_rehearsal(
     scenario: str | None = None,
     attach: bool = False,
     on_started: OnStarted | None = None,
+    password: str | None = None,
 ) -> State:
     """Run (or resume) a rehearsal to its end; return the final state.
 
@@ -70,8 +71,6 @@ async def run_rehearsal(
     holds, or ``happy`` for a new rehearsal). ``on_started`` is called with the
     Runner and the WatchService once they exist.
     """
-    if scenario is not None:
-        scenario_for(cfg, scenario, attach=attach)  # a bad name or role: exit 2 at once
     async with state_lock(state_locks(cfg, rehearsal=True)), anyio.create_task_group() as tg:
         final = await _run_rehearsal(
             cfg,
@@ -81,6 +80,7 @@ async def run_rehearsal(
             tg=tg,
             attach=attach,
             on_started=on_started,
+            password=password,
         )
         tg.cancel_scope.cancel()  # the stream proxies, if any
     return final
@@ -114,9 +114,11 @@ async def _run_rehearsal(
     tg: anyio.abc.TaskGroup,
     attach: bool = False,
     on_started: OnStarted | None = None,
+    password: str | None = None,
 ) -> State:
     clock = clock or SystemClock()
-    password = read_password(cfg)
+    # The command line read it already, to fail before anything starts.
+    password = password if password is not None else read_password(cfg)
     journal = FileJournal(cfg.state_dir / "journal.json")
     plan = plan_resume(await _load(journal, fresh), fresh=fresh, scenario=scenario, attach=attach)
     if plan.archive:
