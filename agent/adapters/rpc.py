@@ -34,6 +34,7 @@ from agent.adapters.rpc_answers import (
     BlockHeader,
     BroadcastResult,
     CommitSignatures,
+    ConsensusDump,
     NodeStatus,
     QueryFailed,
     RPCError,
@@ -42,6 +43,7 @@ from agent.adapters.rpc_answers import (
     parse_abci_info,
     parse_broadcast,
     parse_commit,
+    parse_consensus_dump,
     parse_header,
     parse_status,
     parse_validator_info,
@@ -138,6 +140,10 @@ class HttpCometRPC(JsonHttpClient):
 
     async def validator_info(self) -> ValidatorInfo:
         return parse_validator_info(await self._call("status"))
+
+    async def dump_consensus_state(self) -> ConsensusDump:
+        """The round this node is in and who has voted in it (the cause of a halt)."""
+        return parse_consensus_dump(await self._call("dump_consensus_state"))
 
     async def block_header(self, height: int | None = None) -> BlockHeader:
         """One block's header (None: the newest), through ``/blockchain``: every

@@ -309,3 +309,54 @@ def parse_validator_info(result: dict[str, Any]) -> ValidatorInfo:
         address=as_str(info.get("address", ""), "status validator_info.address").upper(),
         voting_power=as_int(info.get("voting_power", 0), "status validator_info.voting_power"),
     )
+
+
+# A vote not (yet) received, as ``dump_consensus_state`` lists it (CometBFT's nilVoteStr).
+NIL_VOTE = "nil-Vote"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusDump:
+    """The consensus round a node is in, from ``dump_consensus_state``: the height
+    it works on (one past its last block), the round, the validator set, and for
+    each validator (by index) whether its prevote and precommit of that round came."""
+
+    height: int
+    round: int
+    validators: tuple[tuple[str, int], ...]  # address (hex), voting power
+    prevoted: tuple[bool, ...]
+    precommitted: tuple[bool, ...]
+
+
+def parse_consensus_dump(result: dict[str, Any]) -> ConsensusDump:
+    rs = as_dict(result.get("round_state"), "dump_consensus_state round_state")
+    height = as_int(rs.get("height"), "round_state height")
+    rnd = as_int(rs.get("round"), "round_state round")
+    vset = as_dict(rs.get("validators"), "round_state validators")
+    raw = vset.get("validators")
+    if not isinstance(raw, list):
+        raise ProtocolError("round_state validators: expected a list")
+    validators = tuple(
+        (
+            as_str(as_dict(v, "validator").get("address"), "validator address").upper(),
+            as_int(v.get("voting_power"), "validator voting_power"),
+        )
+        for v in raw
+    )
+    rounds = rs.get("votes")
+    if not isinstance(rounds, list):
+        raise ProtocolError("round_state votes: expected a list")
+    current = [r for r in rounds if isinstance(r, dict) and r.get("round") == rnd] or [
+        r for r in rounds if isinstance(r, dict)
+    ][-1:]
+    votes = current[0] if current else {}
+
+    def cast(kind: str) -> tuple[bool, ...]:
+        got = votes.get(kind, [])
+        if not isinstance(got, list):
+            raise ProtocolError(f"round_state votes {kind}: expected a list")
+        flags = tuple(isinstance(s, str) and s != NIL_VOTE for s in got)
+        # One entry per validator; a round not started yet lists none.
+        return flags if len(flags) == len(validators) else (False,) * len(validators)
+
+    return ConsensusDump(height, rnd, validators, cast("prevotes"), cast("precommits"))

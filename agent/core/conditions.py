@@ -2,6 +2,28 @@
 thresholds, and the upgrade context the detectors read. Pure data, no I/O.
 
 A condition's key is stable: ``f"{detector}:{node or '-'}:{upgrade or '-'}"``.
+
+Detectors and their thresholds (``Thresholds``):
+
+- ``chain_halt``: no node produced a block past the highest height for the stall
+  threshold: one incident, naming its cause (``agent.core.halt``); the nodes' own
+  stall and stream conditions are part of it meanwhile.
+- ``stall``: a node produced no block for ``stall_after_s`` seconds, or, when that
+  is unset, for ``max(stall_floor_s, stall_factor * block interval)`` where the
+  block interval is the shared ``ChainView``'s (median gap of header times).
+- ``lag``: a node is more than ``lag_blocks`` blocks behind the highest node.
+- ``container_died``: a container died without a preceding ``kill`` (a deliberate
+  ``docker stop`` / ``compose down`` sends one); resolves when it starts again.
+- ``restart_loop``: at least ``restart_loop_count`` starts within
+  ``restart_loop_window_s``.
+- ``oom``: the kernel OOM-killed a container; holds ``oom_hold_s`` after the event.
+- ``upgrade_halt``: the chain halted at the upgrade height and a node has not
+  resumed once the resume budget ran out (see below).
+- ``proposal_late``: the voting period ends after the predicted time of the
+  upgrade height, so the upgrade would be missed.
+- ``proposal_failed``: the proposal was rejected or failed.
+- ``stream_down``: a websocket (``ws:<node>``) or Docker events (``docker``)
+  stream has been down for more than ``stream_down_s`` seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +44,7 @@ __all__ = [
 Severity = Literal["critical", "warning"]
 
 DETECTORS: tuple[str, ...] = (
+    "chain_halt",  # no node produced a block: one incident, with its cause
     "stall",
     "lag",
     "container_died",

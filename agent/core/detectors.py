@@ -5,24 +5,8 @@ A ``Watchdog`` is fed observations (``observe``) and the upgrade context
 true at ``now``. It keeps no notion of "already alerted": that is the alert
 manager's job, so evaluation can be repeated as often as wanted.
 
-Detectors and their thresholds (``Thresholds``):
-
-- ``stall``: a node produced no block for ``stall_after_s`` seconds, or, when that
-  is unset, for ``max(stall_floor_s, stall_factor * block interval)`` where the
-  block interval is the shared ``ChainView``'s (median gap of header times).
-- ``lag``: a node is more than ``lag_blocks`` blocks behind the highest node.
-- ``container_died``: a container died without a preceding ``kill`` (a deliberate
-  ``docker stop`` / ``compose down`` sends one); resolves when it starts again.
-- ``restart_loop``: at least ``restart_loop_count`` starts within
-  ``restart_loop_window_s``.
-- ``oom``: the kernel OOM-killed a container; holds ``oom_hold_s`` after the event.
-- ``upgrade_halt``: the chain halted at the upgrade height and a node has not
-  resumed once the resume budget ran out (see below).
-- ``proposal_late``: the voting period ends after the predicted time of the
-  upgrade height, so the upgrade would be missed.
-- ``proposal_failed``: the proposal was rejected or failed.
-- ``stream_down``: a websocket (``ws:<node>``) or Docker events (``docker``)
-  stream has been down for more than ``stream_down_s`` seconds.
+What each detector says and its thresholds: ``agent.core.conditions``; the
+chain halt, one incident with its cause: ``agent.core.halt``.
 
 Planned downtime (the agent's own compose down/up) is per node: a node's
 stall, lag and websocket conditions are off from ``expect_downtime`` until its
@@ -38,9 +22,8 @@ still below ``upgrade_height`` gets exactly one ``upgrade_halt`` condition (and
 still no stall/lag/stream condition, so one cause gives one alert). A normal
 upgrade, where every node resumes within the budget, gives no condition at all.
 
-Condition keys are stable: ``f"{detector}:{node or '-'}:{upgrade or '-'}"``; only
-the upgrade-related detectors carry the upgrade name, so setting the context
-does not change the keys of conditions already firing.
+Only the upgrade-related detectors carry the upgrade name in their key, so
+setting the context does not change the keys of conditions already firing.
 """
 
 from __future__ import annotations
@@ -58,10 +41,13 @@ from agent.core.conditions import (
     UpgradeContext,
     condition_key,
 )
+from agent.core.halt import HaltWatch
 from agent.core.observations import (
     ContainerEvent,
     NewBlock,
     NodeInfo,
+    NodeReach,
+    RoundVotes,
     StreamStatus,
     WatchObservation,
 )
@@ -127,6 +113,7 @@ class Watchdog:
         self._streams_down: dict[str, float] = {}  # source -> down since
         self._context: UpgradeContext | None = None
         self._quiet: dict[str, _Quiet] = {}
+        self.halt = HaltWatch()
 
     # --- input ------------------------------------------------------------
 
@@ -144,6 +131,9 @@ class Watchdog:
             self._on_container(obs)
         elif isinstance(obs, NodeInfo):
             self.view.observe_info(obs)
+            self.halt.observe(obs)
+        elif isinstance(obs, NodeReach | RoundVotes):
+            self.halt.observe(obs)
 
     def mark_started(self, at: float) -> None:
         """Reference time for nodes that never sent a block: when their sources
@@ -213,6 +203,13 @@ class Watchdog:
             return None
         return self.view.received_at(ctx.upgrade_height - 1)
 
+    def halt_suspected(self, now: float) -> bool:
+        """No block for a while, outside any planned halt or stop: time to read why."""
+        excused = self._halted(now) | self.quiet_nodes(now)
+        return not set(self.view.nodes) <= excused and self.halt.suspected(
+            self.view, now, self.stall_threshold()
+        )
+
     def stall_threshold(self) -> float:
         t = self.thresholds
         if t.stall_after_s is not None:
@@ -262,6 +259,11 @@ class Watchdog:
         halted = self._halted(now)
         excused = halted | self.quiet_nodes(now)
         out: list[Condition] = []
+        chain = self.halt.condition(self.view, now, self.stall_threshold(), excused)
+        if chain is not None:
+            # One incident: every node's own stall and stream are part of it.
+            out.append(chain)
+            excused = excused | set(self.view.nodes)
         out += self._stall(now, excused)
         out += self._lag(excused)
         out += self._streams(now, excused)

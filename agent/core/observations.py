@@ -21,6 +21,8 @@ __all__ = [
     "StreamStatus",
     "ContainerEvent",
     "NodeInfo",
+    "NodeReach",
+    "RoundVotes",
     "Observation",
     "WatchObservation",
 ]
@@ -76,5 +78,30 @@ class NodeInfo:
     at: float  # wall time it was read
 
 
+@dataclass(frozen=True, slots=True)
+class NodeReach:
+    """Whether a node's RPC answered a poll (``error``: why not)."""
+
+    node: str
+    ok: bool
+    error: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoundVotes:
+    """The consensus round a node is in (``dump_consensus_state``), with who has not
+    voted: the cause of a halt. Validators are named by node where their address
+    is known, else by the address's first 12 hex digits."""
+
+    node: str  # the node that answered
+    height: int
+    round: int
+    missing_prevotes: tuple[str, ...]
+    missing_precommits: tuple[str, ...]
+    missing_power_pct: float  # of the total voting power, missing from the prevotes
+    at: float
+
+
 Observation = NewBlock | StreamStatus | ContainerEvent
-WatchObservation = NewBlock | StreamStatus | ContainerEvent | NodeInfo
+WatchObservation = NewBlock | StreamStatus | ContainerEvent | NodeInfo | NodeReach | RoundVotes

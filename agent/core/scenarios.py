@@ -63,6 +63,7 @@ class Expectation:
     alerts: tuple[tuple[str, str], ...] = ()
     resolved: bool = False  # every alert that fired also resolved
     no_other_alerts: bool = False  # nothing fired but the expected ones
+    alert_mentions: tuple[str, ...] = ()  # each named by some alert that fired
     checks_pass: bool = True  # every check that ran passed
 
 
@@ -158,9 +159,16 @@ def build(name: str, roles: Roles) -> Scenario:
             name,
             f"{v0} freezes during the vote",
             f"{v0}'s container paused for {roles.pause_s:.0f} s when the proposal is submitted",
-            "the chain stalls; a stall alert fires once and resolves once per node; the "
-            "rehearsal reaches restarted",
-            replace(restarted, alerts=(("stall", ""),), resolved=True),
+            f"the chain halts: one chain_halt alert, naming {v0} as the missing voter, "
+            "fires once and resolves once, and nothing else fires; the rehearsal reaches "
+            "restarted",
+            replace(
+                restarted,
+                alerts=(("chain_halt", ""),),
+                resolved=True,
+                no_other_alerts=True,
+                alert_mentions=(v0,),
+            ),
             faults=(FaultPlan("proposed", InjectFault(f"pause:{v0}", "pause", v0, roles.pause_s)),),
         )
     if name == "tx-node-loss":
@@ -275,6 +283,10 @@ def judge(
         if others:
             ok = False
             lines.append("unexpected alerts: " + ", ".join(f"{d}:{n or '-'}" for d, n in others))
+    for word in expectation.alert_mentions:
+        if not any(word in a.message for a in records if a.event == "fired"):
+            ok = False
+            lines.append(f"no alert that fired names {word}")
     if expectation.checks_pass:
         bad = [c.name for c in state.upgrade_checks + state.restart_checks if not c.passed]
         if bad:

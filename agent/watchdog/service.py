@@ -28,7 +28,7 @@ from agent.config import Config
 from agent.config.watch import WatchSettings
 from agent.core.chainview import ChainView
 from agent.core.machine import Phase, State
-from agent.core.observations import NewBlock, Observation
+from agent.core.observations import NewBlock, Observation, WatchObservation
 from agent.core.scenarios import AlertRecord
 from agent.errors import AgentError
 from agent.watchdog import (
@@ -44,6 +44,7 @@ from agent.watchdog import (
     WatchMetrics,
     build_sinks,
 )
+from agent.watchdog.halt_probe import HaltProbe
 
 __all__ = ["WatchService", "context_from_state"]
 
@@ -112,6 +113,7 @@ class WatchService:
         self._info_due = 0.0
         self._plan_due = 0.0
         self._info_after_upgrade: set[str] = set()
+        self.halt_probe = HaltProbe(rpcs, clock, request_s, self.dog.halt_suspected, self.observe)
         self.ready = anyio.Event()
 
     @classmethod
@@ -123,7 +125,7 @@ class WatchService:
 
     # --- inputs --------------------------------------------------------------
 
-    def observe(self, obs: Observation | NodeInfo) -> None:
+    def observe(self, obs: Observation | WatchObservation) -> None:
         self.dog.observe(obs)
         self.metrics.observe(obs)
         if isinstance(obs, NewBlock) and not obs.backfilled:
@@ -318,6 +320,7 @@ class WatchService:
         # their own task, so a slow round of one never delays the other.
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._node_info_loop)
+            tg.start_soon(self.halt_probe.run)  # asks only while a halt is suspected
             if self.rest is not None:
                 tg.start_soon(self._plan_loop)
 

@@ -42,7 +42,7 @@ def webhook_config(url: str) -> str:
     )
 
 
-def test_validator_paused_stalls_the_chain_alerts_once_and_completes(
+def test_validator_paused_halts_the_chain_one_alert_naming_it_and_completes(
     sim: ProdSim, tmp_path: Path
 ) -> None:
     with webhook_receiver() as rec:
@@ -51,12 +51,17 @@ def test_validator_paused_stalls_the_chain_alerts_once_and_completes(
         got = list(rec.received)
     assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
     assert report["outcome"] == "restarted"
-    fired = alerts(report)
-    assert any(d == "stall" for d, _ in fired), fired
-    # Each alert fired once and resolved once, also at the real webhook.
-    assert sorted(fired) == sorted(alerts(report, "resolved")), report["alerts"]
+    # One incident, one alert: the halt, not a stall per node (five of them before
+    # issue 21), and its text leads with the cause: the paused validator's missing
+    # prevote, then its silent RPC.
+    assert alerts(report) == [("chain_halt", None)], report["alerts"]
+    assert alerts(report, "resolved") == [("chain_halt", None)], report["alerts"]
+    (fired,) = [a for a in report["alerts"] if a["event"] == "fired"]
+    assert fired["message"].startswith("chain halted at "), fired
+    assert "val-alice (50 % of power) missing from prevotes" in fired["message"], fired
+    # The real webhook got exactly that: one firing, one resolution.
     statuses = [(n["detector"], n["node"], n["status"]) for n in got]
-    assert len(statuses) == len(set(statuses)), statuses
+    assert statuses == [("chain_halt", None, "firing"), ("chain_halt", None, "resolved")]
     assert report["scenario"]["verdict_met"] is True
     assert report["scenario"]["faults"][0]["fault"] == "pause:val-alice"
 

@@ -207,8 +207,11 @@ def ended(phase: Phase, failure: str | None = None, checks: tuple[Check, ...] = 
     )
 
 
-def rec(detector: str, node: str | None, event: str = "fired") -> AlertRecord:
-    return AlertRecord(detector, node, event, 1.0)
+def rec(detector: str, node: str | None, event: str = "fired", message: str = "") -> AlertRecord:
+    return AlertRecord(detector, node, event, 1.0, message)
+
+
+HALT = "chain halted at 9: val-alice (50 % of power) missing from prevotes; no block for 20 s"
 
 
 @pytest.mark.parametrize(
@@ -220,11 +223,36 @@ def rec(detector: str, node: str | None, event: str = "fired") -> AlertRecord:
         (
             "validator-paused",
             ended(Phase.RESTARTED),
-            [rec("stall", "a"), rec("stall", "a", "resolved")],
+            [rec("chain_halt", None, message=HALT), rec("chain_halt", None, "resolved")],
             True,
         ),
-        ("validator-paused", ended(Phase.RESTARTED), [rec("stall", "a")], False),  # unresolved
-        ("validator-paused", ended(Phase.RESTARTED), [], False),  # no stall at all
+        (
+            "validator-paused",
+            ended(Phase.RESTARTED),
+            [rec("chain_halt", None, message=HALT)],
+            False,
+        ),  # unresolved  # fmt: skip
+        ("validator-paused", ended(Phase.RESTARTED), [], False),  # no halt at all
+        (  # the halt without its cause: the paused validator is not named
+            "validator-paused",
+            ended(Phase.RESTARTED),
+            [
+                rec("chain_halt", None, message="chain halted at 9: its cause not read yet"),
+                rec("chain_halt", None, "resolved"),
+            ],
+            False,
+        ),  # fmt: skip
+        (  # today's per-node stalls as well: one incident is one alert
+            "validator-paused",
+            ended(Phase.RESTARTED),
+            [
+                rec("chain_halt", None, message=HALT),
+                rec("chain_halt", None, "resolved"),
+                rec("stall", "b"),
+                rec("stall", "b", "resolved"),
+            ],
+            False,
+        ),  # fmt: skip
         (
             "rejected",
             ended(Phase.FAILED, "proposal 1 ended PROPOSAL_STATUS_REJECTED and nothing upgraded"),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
+from agent.core.observations import ContainerEvent, NewBlock, NodeReach, RoundVotes, StreamStatus
 from agent.watchdog import Condition, NodeInfo, Thresholds, UpgradeContext, Watchdog
 
 NODES = ["val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"]
@@ -89,8 +89,9 @@ def test_a_node_that_never_sent_a_block_stalls_from_the_start() -> None:
 
 
 def test_stall_resolves_when_blocks_come_back() -> None:
-    dog = Watchdog(["a"])
-    last = feed_blocks(dog, ["a"], range(2, 10), T0, 1.0)
+    dog = Watchdog(["a", "b"])
+    last = feed_blocks(dog, ["a", "b"], range(2, 10), T0, 1.0)
+    dog.observe(block("b", 10, last + 18))  # the chain goes on without a
     assert keys(dog.evaluate(last + 20)) == ["stall:a:-"]
     dog.observe(block("a", 10, last + 21))
     assert dog.evaluate(last + 21) == []
@@ -101,7 +102,78 @@ def test_expected_downtime_silences_stall_until_it_ends() -> None:
     last = feed_blocks(dog, ["a"], range(2, 10), T0, 1.0)
     dog.expect_downtime(until=last + 60)
     assert dog.evaluate(last + 50) == []
-    assert keys(dog.evaluate(last + 61)) == ["stall:a:-"]
+    # The only node is the whole chain: its stop is the chain's halt.
+    assert keys(dog.evaluate(last + 61)) == ["chain_halt:-:-"]
+
+
+# --- chain halt: one incident, with its cause -------------------------------------------
+
+NODES3 = ["val-a", "val-b", "node-c"]
+
+
+def _halted_at_9() -> tuple[Watchdog, float]:
+    dog = Watchdog(NODES3)
+    last = feed_blocks(dog, NODES3, range(2, 10), T0, 1.0)
+    return dog, last
+
+
+def test_a_halted_chain_is_one_incident_not_a_stall_per_node() -> None:
+    dog, last = _halted_at_9()
+    assert dog.evaluate(last + 10) == []
+    assert not dog.halt_suspected(last + 4) and dog.halt_suspected(last + 6)  # a third
+    dog.observe(StreamStatus("ws:val-b", False, "ping timeout", last + 2))
+    conds = dog.evaluate(last + 40)  # past the stall and the stream thresholds
+    assert keys(conds) == ["chain_halt:-:-"]
+    assert conds[0].summary == "chain halted at 9"
+    assert "its cause not read yet" in conds[0].message
+    dog.observe(StreamStatus("ws:val-b", True, "reconnected", last + 41))
+    for n in NODES3:
+        dog.observe(block(n, 10, last + 41))
+    assert dog.evaluate(last + 42) == []
+
+
+def test_the_halt_names_the_missing_voters_and_the_silent_nodes_first() -> None:
+    dog, last = _halted_at_9()
+    dog.observe(NodeReach("val-b", False, "timed out", last + 8))
+    dog.observe(RoundVotes("val-a", 10, 0, ("val-b",), ("val-b",), 50.0, last + 6))
+    dog.observe(NodeReach("val-b", False, "timed out again", last + 12))  # since stays
+    (cond,) = dog.evaluate(last + 20)
+    since = datetime.fromtimestamp(last + 8, UTC).strftime("%H:%M:%S")
+    assert cond.message == (
+        "chain halted at 9: val-b (50 % of power) missing from prevotes; "
+        f"val-b RPC unreachable since {since}; no block for 20 s (threshold 15 s)"
+    )
+    dog.observe(NodeReach("val-b", True, "", last + 25))  # it answers again
+    (cond,) = dog.evaluate(last + 26)
+    assert "unreachable" not in cond.message
+
+
+def test_votes_of_another_height_are_no_cause() -> None:
+    dog, last = _halted_at_9()
+    dog.observe(RoundVotes("val-a", 9, 0, ("val-b",), (), 50.0, last))  # before the halt
+    (cond,) = dog.evaluate(last + 20)
+    assert "missing" not in cond.message and "its cause not read yet" in cond.message
+
+
+def test_precommits_missing_beyond_the_prevotes_are_named_too() -> None:
+    dog, last = _halted_at_9()
+    dog.observe(RoundVotes("val-a", 10, 2, (), ("node-c",), 0.0, last + 6))
+    (cond,) = dog.evaluate(last + 20)
+    assert "node-c missing from precommits" in cond.message
+    assert "prevotes" not in cond.message
+
+
+def test_one_node_stalling_while_the_chain_goes_on_is_that_nodes_stall() -> None:
+    dog, last = _halted_at_9()
+    for n in ("val-a", "val-b"):
+        dog.observe(block(n, 10, last + 17))
+    assert keys(dog.evaluate(last + 20)) == ["stall:node-c:-"]
+
+
+def test_a_planned_stop_of_every_node_is_no_halt() -> None:
+    dog, last = _halted_at_9()
+    dog.expect_downtime(until=last + 100)
+    assert dog.evaluate(last + 50) == [] and not dog.halt_suspected(last + 50)
 
 
 # --- lag ------------------------------------------------------------------------

@@ -1,0 +1,87 @@
+"""HaltProbe: while a halt is suspected, who answers, and who is missing from the
+stuck round, read from the nodes and named by node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from agent.adapters.clock import FakeClock
+from agent.adapters.rpc_answers import ConsensusDump, ValidatorInfo
+from agent.core.observations import NodeReach, RoundVotes
+from agent.errors import TransientError
+from agent.watchdog.halt_probe import PROBE_EVERY_S, HaltProbe
+
+pytestmark = pytest.mark.anyio
+
+T = 1_700_000_000.0
+ALICE, BOB = "A" * 40, "B" * 40
+# Round 0 of height 10: bob's prevote and precommit never came (he is paused).
+DUMP = ConsensusDump(10, 0, ((ALICE, 100), (BOB, 100)), (True, False), (True, False))
+
+
+class Node:
+    def __init__(self, address: str = "", *, paused: bool = False, dump: bool = True) -> None:
+        self.address, self.paused, self.dump = address, paused, dump
+        self.calls: list[str] = []
+
+    async def validator_info(self) -> ValidatorInfo:
+        self.calls.append("status")
+        if self.paused:
+            await anyio.sleep_forever()
+        return ValidatorInfo(self.address, 100 if self.address else 0)
+
+    async def dump_consensus_state(self) -> ConsensusDump:
+        self.calls.append("dump")
+        if not self.dump:
+            raise TransientError("dump_consensus_state: connection refused")
+        return DUMP
+
+
+def probe_of(nodes: dict[str, Any], seen: list[object], suspected: bool = True) -> HaltProbe:
+    return HaltProbe(nodes, FakeClock(wall=T), 0.05, lambda _now: suspected, seen.append)
+
+
+async def test_the_round_names_the_silent_validator_by_node() -> None:
+    seen: list[object] = []
+    nodes = {"val-alice": Node(ALICE), "val-bob": Node(BOB), "node-carol": Node()}
+    probe = probe_of(nodes, seen)
+    probe.names[BOB] = "val-bob"  # learnt on an earlier probe, before bob froze
+    nodes["val-bob"].paused = True
+    with anyio.fail_after(5):
+        await probe.probe()
+    reach = {o.node: o.ok for o in seen if isinstance(o, NodeReach)}
+    assert reach == {"val-alice": True, "val-bob": False, "node-carol": True}
+    (votes,) = [o for o in seen if isinstance(o, RoundVotes)]
+    assert (votes.height, votes.round) == (10, 0)
+    assert votes.missing_prevotes == ("val-bob",) and votes.missing_precommits == ("val-bob",)
+    assert votes.missing_power_pct == pytest.approx(50.0)
+
+
+async def test_an_unknown_key_is_named_by_its_address_and_a_failing_dump_is_skipped() -> None:
+    seen: list[object] = []
+    nodes = {"node-carol": Node(dump=False), "val-alice": Node(ALICE)}
+    await probe_of(nodes, seen).probe()
+    (votes,) = [o for o in seen if isinstance(o, RoundVotes)]
+    assert votes.node == "val-alice"  # carol's dump failed: the next node's is used
+    assert votes.missing_prevotes == ("B" * 12,)
+
+
+async def test_nothing_is_asked_while_no_halt_is_suspected() -> None:
+    seen: list[object] = []
+    nodes = {"val-alice": Node(ALICE)}
+    probe = probe_of(nodes, seen, suspected=False)
+    with anyio.move_on_after(0.2):
+        await probe.run()
+    assert nodes["val-alice"].calls == [] and seen == []
+
+
+async def test_clients_that_cannot_read_consensus_are_left_out() -> None:
+    class StatusOnly:
+        async def validator_info(self) -> ValidatorInfo:
+            return ValidatorInfo(ALICE, 1)
+
+    probe = probe_of({"a": StatusOnly(), "b": Node(BOB)}, [])
+    assert list(probe.rpcs) == ["b"] and PROBE_EVERY_S > 0
