@@ -260,6 +260,10 @@ class ScenarioConfig(Schema):
         default="docker-compose-plain.yml",
         description="Compose file (in compose_dir) that runs that node without Cosmovisor",
     )
+    lone_peer: OptionalText = Field(
+        default="sentry-bob",
+        description="sentry-lost: the last validator's only peer, which it stops",
+    )
     pause_s: Seconds = Field(default=35.0, description="validator-paused: how long")
     disconnect_s: Seconds = Field(default=20.0, description="tx-node-loss: network cut length")
 

@@ -28,9 +28,8 @@ setting the context does not change the keys of conditions already firing.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from agent.core.chainview import ChainView
 from agent.core.conditions import (
@@ -41,6 +40,7 @@ from agent.core.conditions import (
     UpgradeContext,
     condition_key,
 )
+from agent.core.containers import ContainerWatch
 from agent.core.halt import HaltWatch
 from agent.core.observations import (
     ContainerEvent,
@@ -62,8 +62,6 @@ __all__ = [
     "condition_key",
 ]
 
-# A die this soon after a kill of the same service is a deliberate stop.
-_KILL_GRACE_S = 30.0
 _LOST_STATUSES = frozenset({"REJECTED", "FAILED"})
 
 
@@ -74,16 +72,6 @@ class _Quiet:
 
     until: float
     closing_after: float | None = None
-
-
-@dataclass
-class _Container:
-    running: bool = True
-    died_at: float | None = None
-    exit_code: int | None = None
-    last_kill_at: float | None = None
-    starts: deque[float] = field(default_factory=lambda: deque(maxlen=64))
-    oom_at: float | None = None
 
 
 class Watchdog:
@@ -109,7 +97,7 @@ class Watchdog:
         self.view = nodes if isinstance(nodes, ChainView) else ChainView(list(nodes))
         self._services = dict(services or {})
         self._started_at = started_at
-        self._containers: dict[str, _Container] = {}
+        self.containers = ContainerWatch(self._node_of)
         self._streams_down: dict[str, float] = {}  # source -> down since
         self._context: UpgradeContext | None = None
         self._quiet: dict[str, _Quiet] = {}
@@ -128,7 +116,7 @@ class Watchdog:
             else:
                 self._streams_down.setdefault(obs.source, obs.at)
         elif isinstance(obs, ContainerEvent):
-            self._on_container(obs)
+            self.containers.observe(obs)
         elif isinstance(obs, NodeInfo):
             self.view.observe_info(obs)
             self.halt.observe(obs)
@@ -172,22 +160,6 @@ class Watchdog:
                 del self._quiet[n]
         return set(self._quiet)
 
-    def _on_container(self, ev: ContainerEvent) -> None:
-        c = self._containers.setdefault(ev.service, _Container())
-        if ev.action == "kill":
-            c.last_kill_at = ev.at
-        elif ev.action == "die":
-            deliberate = c.last_kill_at is not None and ev.at - c.last_kill_at <= _KILL_GRACE_S
-            c.running = False
-            c.died_at = None if deliberate else ev.at
-            c.exit_code = ev.exit_code
-        elif ev.action == "start":
-            c.running = True
-            c.died_at = None
-            c.starts.append(ev.at)
-        elif ev.action == "oom":
-            c.oom_at = ev.at
-
     # --- derived ------------------------------------------------------------
 
     def block_interval(self) -> float | None:
@@ -202,6 +174,13 @@ class Watchdog:
         if ctx is None or ctx.upgrade_height is None:
             return None
         return self.view.received_at(ctx.upgrade_height - 1)
+
+    def incident(self, now: float) -> str:
+        """What is wrong now, for a failure's reason ("" if nothing): the chain's
+        halt with its cause, and the nodes whose containers are stopped."""
+        excused = self._halted(now) | self.quiet_nodes(now)
+        chain = self.halt.condition(self.view, now, self.stall_threshold(), excused)
+        return "; ".join(([chain.message] if chain else []) + self.containers.stopped())
 
     def halt_suspected(self, now: float) -> bool:
         """No block for a while, outside any planned halt or stop: time to read why."""
@@ -267,7 +246,7 @@ class Watchdog:
         out += self._stall(now, excused)
         out += self._lag(excused)
         out += self._streams(now, excused)
-        out += self._container_conditions(now)
+        out += self.containers.conditions(now, self.thresholds)
         out += self._upgrade_halt(now, halted)
         out += self._proposal()
         disabled = self.thresholds.disabled
@@ -336,47 +315,6 @@ class Watchdog:
 
     def _node_of(self, service: str) -> str:
         return self._services.get(service, service)
-
-    def _container_conditions(self, now: float) -> list[Condition]:
-        t = self.thresholds
-        out = []
-        for service, c in self._containers.items():
-            node = self._node_of(service)
-            if c.died_at is not None and not c.running:
-                out.append(
-                    Condition(
-                        "container_died",
-                        "critical",
-                        f"{service} container died",
-                        f"{service} container died unexpectedly (exit code {c.exit_code}) "
-                        f"{now - c.died_at:.0f} s ago and has not started again",
-                        node=node,
-                    )
-                )
-            recent = [s for s in c.starts if now - s <= t.restart_loop_window_s]
-            if len(recent) >= t.restart_loop_count:
-                out.append(
-                    Condition(
-                        "restart_loop",
-                        "critical",
-                        f"{service} restart loop",
-                        f"{service} container started {len(recent)} times in the last "
-                        f"{t.restart_loop_window_s:.0f} s (threshold {t.restart_loop_count})",
-                        node=node,
-                    )
-                )
-            if c.oom_at is not None and now - c.oom_at <= t.oom_hold_s:
-                out.append(
-                    Condition(
-                        "oom",
-                        "critical",
-                        f"{service} OOM-killed",
-                        f"{service} was killed by the kernel's OOM killer "
-                        f"{now - c.oom_at:.0f} s ago",
-                        node=node,
-                    )
-                )
-        return out
 
     def _upgrade_halt(self, now: float, halted: set[str]) -> list[Condition]:
         ctx = self._context

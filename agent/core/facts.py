@@ -208,6 +208,9 @@ class ActionFailed:
     height: int = 0
     at: float = 0.0
     environment: bool = False
+    # What the watchdog saw wrong when it gave up (a halted chain and why, stopped
+    # containers): the failure leads with it, not with the action that waited.
+    incident: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,7 @@ class DeadlinePassed:
     # The last chain read that failed while the deadline ran, if any: a wait that
     # stalls on an unreadable answer says so, not only that it stalled.
     cause: str = ""
+    incident: str = ""  # as ActionFailed's: the cause the watchdog saw
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ class Roles:
     no_cosmovisor_overlay: str = ""  # Compose file: that node on the old binary, no Cosmovisor
     pause_s: float = 35.0
     disconnect_s: float = 20.0
+    lone_peer: str = ""  # the last validator's only peer (its sentry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ SCENARIO_NAMES: tuple[str, ...] = (
     "tx-node-loss",
     "agent-crash",
     "stream-cuts",
+    "sentry-lost",
+    "node-stopped",
 )
 
 
@@ -187,6 +190,33 @@ def build(name: str, roles: Roles) -> Scenario:
                 ),
                 FaultPlan("passed", InjectFault(f"stop:{tx}", "stop", tx)),
             ),
+        )
+    if name == "sentry-lost":
+        peer = roles.lone_peer
+        return Scenario(
+            name,
+            f"{peer}, {v_last}'s only peer, is stopped by someone else",
+            f"{peer}'s container stopped when the proposal is submitted (the agent is not "
+            "told: as an operator's mistake would)",
+            f"{v_last} is cut off and the chain halts; the rehearsal fails, and its reason "
+            f"leads with the halted chain and {peer}'s stopped container, not with the "
+            "action that waited (the rehearsal ends failed, as expected)",
+            Expectation(
+                Phase.FAILED, failure_contains=("chain halted", f"{peer}'s container was stopped")
+            ),
+            faults=(
+                FaultPlan("proposed", InjectFault(f"stop_unseen:{peer}", "stop_unseen", peer)),
+            ),
+        )
+    if name == "node-stopped":
+        return Scenario(
+            name,
+            f"{tx} is stopped by someone else after the votes",
+            f"{tx}'s container stopped once every vote is in (the agent is not told)",
+            f"{tx} never executes the upgrade height; the rehearsal fails, and its reason "
+            f"leads with {tx}'s stopped container (the rehearsal ends failed, as expected)",
+            Expectation(Phase.FAILED, failure_contains=(f"{tx}'s container was stopped", tx)),
+            faults=(FaultPlan("voted", InjectFault(f"stop_unseen:{tx}", "stop_unseen", tx)),),
         )
     if name == "agent-crash":
         return Scenario(

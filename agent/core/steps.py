@@ -342,7 +342,18 @@ def action_failed(state: State, fact: ActionFailed) -> Result:
     state = complete(state, fact.action)
     if state.terminal:
         return state, ()  # e.g. the report could not be written: nothing more to do
-    return fail(state, fact, f"{fact.action}: {fact.reason}", environment=fact.environment)
+    return fail(
+        state,
+        fact,
+        _cause_first(fact.incident, f"{fact.action}: {fact.reason}"),
+        environment=fact.environment,
+    )
+
+
+def _cause_first(incident: str, waited: str) -> str:
+    """A failure says what went wrong (a halted chain, a stopped container) before
+    which wait ran out: the wait is only where the agent noticed."""
+    return f"{incident}; so {waited}" if incident else waited
 
 
 def deadline_passed(state: State, fact: DeadlinePassed) -> Result:
@@ -363,4 +374,5 @@ def deadline_passed(state: State, fact: DeadlinePassed) -> Result:
         )
     who = f" (behind: {', '.join(behind)})" if behind else ""
     why = f"; the last chain read failed: {fact.cause}" if fact.cause else ""
-    return fail(state, fact, f"stalled: no {d.detail or d.name} within {d.seconds:.0f}s{who}{why}")
+    waited = f"stalled: no {d.detail or d.name} within {d.seconds:.0f}s{who}{why}"
+    return fail(state, fact, _cause_first(fact.incident, waited))

@@ -159,8 +159,12 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
     }
     full = [n.name for n in nodes if n.role == "full"]
     plain = full[-1] if full else nodes[-1].name
+    validators = [n for n in nodes if n.role == "validator"]
+    lone = [n.name for n in nodes if n.role == "sentry" and validators
+            and n.owner == validators[-1].owner]  # fmt: skip
     scenarios = {
-        "validators": [n.name for n in nodes if n.role == "validator"],
+        "validators": [n.name for n in validators],
+        "lone_peer": lone[0] if lone else "",
         "no_cosmovisor_node": plain,
         "no_cosmovisor_overlay": plain_overlay(plain),
     }

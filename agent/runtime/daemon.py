@@ -20,6 +20,7 @@ latest snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import anyio
@@ -93,6 +94,8 @@ class WatchHooks(Protocol):
     def expect_downtime(self, seconds: float) -> None: ...
 
     def downtime_over(self) -> None: ...
+
+    def incident(self) -> str: ...
 
     def sources_started(self) -> None: ...
 
@@ -247,6 +250,9 @@ class Runner:
             self.watch.expect_downtime(downtime)
         self._tg.start_soon(self._execute, action, self.state)
 
+    def _incident(self) -> str:
+        return self.watch.incident() if self.watch is not None else ""
+
     async def _run_deadline(self, a: ArmDeadline, scope: anyio.CancelScope) -> None:
         with scope:
             await self.clock.sleep(a.seconds)
@@ -262,6 +268,7 @@ class Runner:
                     a.detail,
                     behind,
                     cause=self.asker.last_error or "",
+                    incident=self._incident(),
                 )
             )
 
@@ -269,12 +276,15 @@ class Runner:
         timeout = action_timeout(action, state.params)
         with anyio.move_on_after(timeout) as scope:
             fact = await self.executor.run(action, state)
+            if isinstance(fact, ActionFailed) and not fact.environment and not fact.incident:
+                fact = replace(fact, incident=self._incident())
         if scope.cancelled_caught:
             fact = ActionFailed(
                 action.key,
                 f"did not finish within {timeout:.0f}s",
                 self.view.max_height,
                 self.clock.wall(),
+                incident=self._incident(),
             )
         await self._fact_send.send(fact)
 

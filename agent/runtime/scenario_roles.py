@@ -33,6 +33,9 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
                 sc.no_cosmovisor_overlay,
                 f"no such file in {cfg.compose_dir}",
             )
+    if name == "sentry-lost" and sc.lone_peer not in names:
+        why = "names no configured node" if sc.lone_peer else "is empty: this network has no sentry"
+        raise ConfigError("scenarios.lone_peer", sc.lone_peer, why)
     roles = Roles(
         validators=tuple(sc.validators),
         tx_node=cfg.chain.tx_node,
@@ -41,6 +44,7 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
         no_cosmovisor_overlay=sc.no_cosmovisor_overlay,
         pause_s=sc.pause_s,
         disconnect_s=sc.disconnect_s,
+        lone_peer=sc.lone_peer,
     )
     scenario = build(name, roles)
     if attach and (scenario.faults or scenario.launch_overlays or scenario.supervised):

@@ -2,14 +2,16 @@
 
 Once the watchdog suspects a halt (no block for a third of the stall threshold),
 every few seconds this asks each node's ``status`` (does its RPC answer? which
-validator key is it?) and the first node that answers for its
-``dump_consensus_state``: who has not prevoted or precommitted in the stuck round.
+validator key is it?) and each node that answers for its ``dump_consensus_state``:
+who has not prevoted or precommitted in the stuck round, as the best-connected
+node sees it.
 Both go to the watchdog as observations, so the halt's one alert names its cause
 when it fires. Nothing is asked while blocks come: a healthy chain costs nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
@@ -82,13 +84,28 @@ class HaltProbe:
         async with anyio.create_task_group() as tg:
             for name, rpc in self.rpcs.items():
                 tg.start_soon(status, name, rpc)
-        for name in answered:
+        # Every node that answers is asked: a validator cut off from the others sees
+        # only its own vote and would blame them. The view most nodes share is the
+        # network's (then the least power missing, then the latest round).
+        rounds: list[RoundVotes] = []
+
+        async def dump(name: str) -> None:
             votes = await self._round(name, self.rpcs[name])
             if votes is not None:
-                log.info("halt_round", node=name, height=votes.height, round=votes.round,
-                         missing_prevotes=votes.missing_prevotes)  # fmt: skip
-                self.observe(votes)
-                return
+                rounds.append(votes)
+
+        async with anyio.create_task_group() as tg:
+            for name in answered:
+                tg.start_soon(dump, name)
+        if rounds:
+            shared = Counter(v.missing_prevotes for v in rounds)
+            votes = min(
+                rounds,
+                key=lambda v: (-shared[v.missing_prevotes], v.missing_power_pct, -v.round, v.node),
+            )
+            log.info("halt_round", node=votes.node, height=votes.height, round=votes.round,
+                     missing_prevotes=votes.missing_prevotes)  # fmt: skip
+            self.observe(votes)
 
     async def _round(self, name: str, rpc: HaltReads) -> RoundVotes | None:
         try:

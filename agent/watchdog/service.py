@@ -150,6 +150,10 @@ class WatchService:
     def state_changed(self, state: State) -> None:
         self.dog.set_context(context_from_state(state))
 
+    def incident(self) -> str:
+        """What the watchdog sees wrong now (a failure leads with it)."""
+        return self.dog.incident(self.clock.wall())
+
     def expect_downtime(self, seconds: float) -> None:
         """The agent stops the stack on purpose, for at most ``seconds``."""
         self.dog.expect_downtime(until=self.clock.wall() + seconds)

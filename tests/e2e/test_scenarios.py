@@ -128,6 +128,39 @@ def test_tx_node_loss_fails_over_and_completes(sim: ProdSim, tmp_path: Path) -> 
     assert faults == ["disconnect:node-carol", "stop:node-carol"]
 
 
+def test_a_lost_sentry_fails_naming_the_halted_chain_and_the_stopped_container(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    # Issue 21: with sentry-bob stopped after the proposal (val-bob's only peer) the
+    # rehearsal failed as "cast_vote:alice: did not finish within 90s".
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "sentry-lost")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    failure = report["failure"]
+    assert report["outcome"] == "failed" and failure.startswith("chain halted at "), failure
+    assert "val-bob (50 % of power) missing from prevotes" in failure, failure
+    assert "sentry-bob's container was stopped at " in failure, failure
+    assert failure.index("chain halted") < failure.index("; so "), failure  # cause first
+
+
+def test_a_node_stopped_after_the_votes_fails_naming_its_container(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    # Issue 21: it failed as "stalled: no every node executing upgrade height 18 on
+    # v2 within 96s (behind: node-carol)", though Docker had said carol was stopped.
+    config = sim.write_config(
+        tmp_path / "config.toml",
+        resume_budget=30.0,
+        extra="[watch]\nevaluate_interval_s = 1.0\nresume_budget_s = 30.0\n",
+    )
+    code, report, err = run_scenario(sim, config, "node-stopped")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    failure = report["failure"]
+    assert report["outcome"] == "failed", failure
+    assert failure.startswith("node-carol's container was stopped at "), failure
+    assert "; so stalled: no every node executing upgrade height" in failure, failure
+
+
 def test_stream_cuts_miss_no_phase_and_raise_no_alert(sim: ProdSim, tmp_path: Path) -> None:
     config = sim.write_config(tmp_path / "config.toml")
     code, report, err = run_scenario(sim, config, "stream-cuts")

@@ -72,6 +72,12 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
         await ctx.docker.stop(cid, 5, DOCKER_DEADLINE)
         absent = (node,)
         detail = f"{node} stopped for good"
+    elif kind == "stop_unseen":
+        # Stopped behind the rehearsal's back: the machine still waits for the node,
+        # as it would for one an operator stopped by mistake.
+        cid = await _container(ctx, node)
+        await ctx.docker.stop(cid, 5, DOCKER_DEADLINE)
+        detail = f"{node} stopped, the machine not told"
     elif kind == "remove_upgrade_binary":
         cid = await _container(ctx, node)
         name = state.params.upgrade_name

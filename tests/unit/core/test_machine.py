@@ -243,6 +243,23 @@ def test_deadline_fails_only_if_still_current() -> None:
     assert "stalled" in (failed.failure or "")
 
 
+HALT = "chain halted at 9: val-b (50 % of power) missing from prevotes"
+
+
+def test_a_failure_leads_with_the_incident_the_watchdog_saw() -> None:
+    """Issue 21: a halted chain failed the rehearsal as 'cast_vote:alice: did not
+    finish within 90s'; the cause comes first now, the wait after it."""
+    state, _ = run(happy_path()[:4])  # proposed: votes pending, deadline "vote" armed
+    failed, _ = decide(state, DeadlinePassed("vote", 9, 99.0, "votes", incident=HALT))
+    assert failed.failure == HALT + "; so stalled: no votes from alice, bob within 90s"
+    timed_out = ActionFailed("cast_vote:alice", "did not finish within 90s", 9, 99.0,
+                             incident=HALT)  # fmt: skip
+    failed, _ = decide(state, timed_out)
+    assert failed.failure == HALT + "; so cast_vote:alice: did not finish within 90s"
+    plain, _ = decide(state, ActionFailed("cast_vote:alice", "boom", 9, 99.0))
+    assert plain.failure == "cast_vote:alice: boom"  # nothing seen: the wait alone
+
+
 def test_upgrade_height_passing_before_passed_fails() -> None:
     state, _ = run(happy_path()[:7])  # voted, upgrade height 31
     state2, _ = decide(state, HeightObserved(30, 1.0))

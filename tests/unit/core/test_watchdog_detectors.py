@@ -176,6 +176,24 @@ def test_a_planned_stop_of_every_node_is_no_halt() -> None:
     assert dog.evaluate(last + 50) == [] and not dog.halt_suspected(last + 50)
 
 
+def test_the_incident_names_the_halt_and_every_stopped_container() -> None:
+    dog, last = _halted_at_9()
+    assert dog.incident(last + 5) == ""  # not halted yet, nothing stopped
+    dog.observe(container("node-c", "kill", last + 1))
+    dog.observe(container("node-c", "die", last + 2, exit_code=0))  # docker stop
+    dog.observe(container("val-b", "die", last + 3, exit_code=1))  # on its own
+    dog.observe(RoundVotes("val-a", 10, 0, ("val-b",), ("val-b",), 50.0, last + 6))
+    at = datetime.fromtimestamp(last + 2, UTC).strftime("%H:%M:%S")
+    died = datetime.fromtimestamp(last + 3, UTC).strftime("%H:%M:%S")
+    assert dog.incident(last + 20) == (
+        "chain halted at 9: val-b (50 % of power) missing from prevotes; no block for 20 s "
+        f"(threshold 15 s); node-c's container was stopped at {at} (Docker, exit code 0); "
+        f"val-b's container died unexpectedly at {died} (Docker, exit code 1)"
+    )
+    dog.observe(container("node-c", "start", last + 21))
+    assert "node-c" not in dog.incident(last + 22)
+
+
 # --- lag ------------------------------------------------------------------------
 
 

@@ -67,6 +67,7 @@ class FakeWatch:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.downtimes: list[float] = []
+        self.what_is_wrong = ""  # what the watchdog would say is wrong
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -83,6 +84,9 @@ class FakeWatch:
 
     def downtime_over(self) -> None:
         self.calls["downtime_over"] += 1
+
+    def incident(self) -> str:
+        return self.what_is_wrong
 
     def sources_started(self) -> None:
         self.calls["sources_started"] += 1

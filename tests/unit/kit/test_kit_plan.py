@@ -61,7 +61,14 @@ def test_a_profile_of_two_binaries_gets_every_section(tmp_path: Path) -> None:
     assert [v.desk for v in cfg.voters] == [str(tmp_path / ".kit" / f"desk-{w}")
                                             for w in ("alice", "bob")]  # fmt: skip
     assert cfg.scenarios.validators == ["val-alice", "val-bob"]
+    assert cfg.scenarios.lone_peer == ""  # no sentries: sentry-lost does not apply
     assert cfg.topology == TopologyConfig()
+
+
+def test_the_last_validators_sentry_is_the_lone_peer(tmp_path: Path) -> None:
+    raw = {"kit": {"v1": SIMD45, "v2": SIMD46, "port_base": 26830},
+           "topology": {"sentries": True}}  # fmt: skip
+    assert parse_config(raw, tmp_path).scenarios.lone_peer == "sentry-bob"
 
 
 def test_what_the_profile_sets_wins(tmp_path: Path) -> None:

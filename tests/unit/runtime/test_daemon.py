@@ -342,6 +342,33 @@ async def test_an_executor_that_hangs_past_its_timeout_fails_the_action(tmp_path
     assert "launch_stack" not in r.executor.completed
 
 
+async def test_a_failure_leads_with_what_the_watchdog_sees_wrong(tmp_path: Path) -> None:
+    """Issue 21: a halted chain or a stopped container is the cause; the deadline or
+    the executor's timeout only where the agent noticed it. Both paths ask."""
+    seen = "chain halted at 4: val-b (50 % of power) missing from prevotes"
+    r = rig(tmp_path, watch=True)
+    assert r.watch is not None
+    r.watch.what_is_wrong = seen
+    r.executor.hang.add("cast_vote:bob")
+    final = await _fails_on_deadline(r, started(r, "cast_vote:bob"))
+    assert final.failure is not None
+    assert final.failure.startswith(seen + "; so stalled: no votes from alice, bob within ")
+
+    r = rig(tmp_path / "timeout", params(launch_timeout=0.1), watch=True)
+    assert r.watch is not None
+    r.watch.what_is_wrong = "node-c's container was stopped at 05:42:19 (Docker, exit code 0)"
+    r.executor.hang.add("launch_stack")
+
+    async def body() -> None:
+        pass  # only the executor's own timeout can end this
+
+    final = await play(r, body)
+    assert final.failure == (
+        "node-c's container was stopped at 05:42:19 (Docker, exit code 0); "
+        "so launch_stack: did not finish within 0s"
+    )
+
+
 async def test_a_resumed_action_times_out_by_the_journaled_parameters(tmp_path: Path) -> None:
     # Issue 18: deadlines used the journaled parameters, action timeouts the config
     # loaded at the resume; an edited config mixed the two.

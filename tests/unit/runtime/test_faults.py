@@ -175,6 +175,14 @@ async def test_stop_stops_the_container_and_marks_the_node_absent(
     assert world.clock.sleeps == []  # lasts until the restart
 
 
+async def test_an_unseen_stop_leaves_the_machine_waiting_for_the_node(
+    world: World, docker: Docker
+) -> None:
+    fact = await inject_fault(world.ctx, fault("stop_unseen", "node-carol"), state())
+    assert docker.argvs == [["docker", "stop", "--time", "5", "cid-node-carol"]]
+    assert isinstance(fact, FaultInjected) and fact.absent == ()
+
+
 async def test_remove_upgrade_binary_removes_the_plans_upgrade_dirs(
     world: World, docker: Docker
 ) -> None:

@@ -85,3 +85,29 @@ async def test_clients_that_cannot_read_consensus_are_left_out() -> None:
 
     probe = probe_of({"a": StatusOnly(), "b": Node(BOB)}, [])
     assert list(probe.rpcs) == ["b"] and PROBE_EVERY_S > 0
+
+
+async def test_the_view_most_nodes_share_wins_over_a_cut_off_validators() -> None:
+    """val-bob cut off from its sentry sees only its own prevote and blames alice;
+    alice, her sentry and carol all see bob's missing: theirs is the network's view."""
+
+    class Seeing(Node):
+        def __init__(self, address: str, prevoted: tuple[bool, bool], rnd: int) -> None:
+            super().__init__(address)
+            self.view = ConsensusDump(10, rnd, ((ALICE, 100), (BOB, 100)), prevoted, prevoted)
+
+        async def dump_consensus_state(self) -> ConsensusDump:
+            return self.view
+
+    majority = (True, False)
+    nodes = {
+        "val-alice": Seeing(ALICE, majority, 3),
+        "sentry-alice": Seeing("", majority, 3),
+        "node-carol": Seeing("", majority, 3),
+        "val-bob": Seeing(BOB, (False, True), 5),  # alone, it runs rounds faster
+    }
+    seen: list[object] = []
+    probe = probe_of(nodes, seen)
+    await probe.probe()
+    (votes,) = [o for o in seen if isinstance(o, RoundVotes)]
+    assert votes.missing_prevotes == ("val-bob",) and votes.node != "val-bob"
