@@ -10,7 +10,7 @@ agent's own code paths:
   (``agent.adapters.chaincli.SIGN_SCRIPT``, run on the host with BINARY) in the
   command form of LINE, and records each step's exit status and output (cli/);
 * broadcasts the signed bytes over RPC and records ``broadcast_tx_sync`` and the
-  ``tx`` lookups, events included (rpc/);
+  ``tx`` lookups, events included, and the consensus round (rpc/);
 * records the RPC methods the agent calls (status, abci_info, header, blockchain,
   block, commit, validators, an unknown tx) with their HTTP status, a NewBlock frame
   from the websocket, and every REST path the agent reads (rest/).
@@ -172,6 +172,8 @@ def main(line: str, binary: Path, out: Path) -> None:
                 "commit": f"/commit?height={tip}",
                 "validators": f"/validators?height={tip}",
                 "abci_query_balance": "/abci_query?path=%22/store/bank/key%22&data=0x00",
+                # The round the node works on, with its votes (the halt probe's read).
+                "dump_consensus_state": "/dump_consensus_state",
             }.items():
                 rec.get(f"rpc/{name}", rpc, path)
             with connect(chain.ws_url, open_timeout=10) as ws:

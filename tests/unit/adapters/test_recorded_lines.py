@@ -123,3 +123,26 @@ def test_the_recorded_sign_script_built_the_tx_offline(line: str) -> None:
     assert sign["status"] == 0, sign["body"]["stderr"][-500:]
     source = recorded(line, "recorded")["_source"]["line"]
     assert build_chain_id(source, "c-1") == ("c-1" if source == "v0.45" else "")
+
+
+# The halt probe's read, recorded where the recorder has run since it was added (the
+# other lines are recorded again with `make fixtures`).
+ROUNDS = sorted(p.parent.parent.name for p in FIX.glob("*/rpc/dump_consensus_state.json"))
+
+
+def test_the_consensus_round_is_recorded_for_the_bundled_line() -> None:
+    assert "sdk053" in ROUNDS
+
+
+@pytest.mark.parametrize("line", ROUNDS)
+async def test_the_consensus_round_is_read_as_the_node_sent_it(line: str) -> None:
+    rs = recorded(line, "rpc/dump_consensus_state")["body"]["result"]["round_state"]
+    async with node(line) as rpc:
+        dump = await rpc.dump_consensus_state()
+    assert dump.height == int(rs["height"]) and dump.round == int(rs["round"])
+    assert dump.validators == tuple(
+        (v["address"], int(v["voting_power"])) for v in rs["validators"]["validators"]
+    )
+    votes = next(r for r in rs["votes"] if int(r["round"]) == dump.round)
+    assert dump.prevoted == tuple(s != "nil-Vote" for s in votes["prevotes"])
+    assert len(dump.precommitted) == len(dump.validators)
