@@ -1,6 +1,7 @@
 """Reads why the chain halted, while it is halting: the watchdog's eyes on consensus.
 
-Once the watchdog suspects a halt (no block for a third of the stall threshold),
+Each node's validator key is learnt while the chain is healthy. Once the
+watchdog suspects a halt (no block for a third of the stall threshold),
 every few seconds this asks each node's ``status`` (does its RPC answer? which
 validator key is it?) and each node that answers for its ``dump_consensus_state``:
 who has not prevoted or precommitted in the stuck round, as the best-connected
@@ -21,14 +22,15 @@ import structlog
 from agent.adapters.clock import Clock
 from agent.adapters.rpc_answers import ConsensusDump, ValidatorInfo
 from agent.core.halt import round_votes
-from agent.core.observations import NodeReach, RoundVotes, WatchObservation
+from agent.core.observations import NodeReach, WatchObservation
 from agent.errors import AgentError
 
-__all__ = ["HaltProbe", "HaltReads", "PROBE_EVERY_S"]
+__all__ = ["LEARN_EVERY_S", "PROBE_EVERY_S", "HaltProbe", "HaltReads"]
 
 log = structlog.get_logger("agent.watch")
 
 PROBE_EVERY_S = 3.0  # while a halt is suspected
+LEARN_EVERY_S = 30.0  # until every node said which validator key it holds
 
 
 @runtime_checkable
@@ -54,9 +56,27 @@ class HaltProbe:
         self.suspected = suspected
         self.observe = observe
         self.names: dict[str, str] = {}  # validator address -> node
+        self._learnt: set[str] = set()  # nodes that said which key they hold
         self._due = 0.0
 
     async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._learn_loop)
+            await self._probe_loop()
+
+    async def _learn_loop(self) -> None:
+        """Each node's validator key, learnt while the chain is healthy: a validator
+        that freezes cannot say which key it holds once the halt begins."""
+        while self.rpcs:
+            unknown = [n for n in self.rpcs if n not in self._learnt]
+            if not unknown:
+                return
+            async with anyio.create_task_group() as tg:
+                for name in unknown:
+                    tg.start_soon(self._status, name, self.rpcs[name], False)
+            await self.clock.sleep(LEARN_EVERY_S)
+
+    async def _probe_loop(self) -> None:
         while True:
             now = self.clock.wall()
             if now >= self._due and self.rpcs and self.suspected(now):
@@ -64,39 +84,46 @@ class HaltProbe:
                 await self.probe()
             await self.clock.sleep(1.0)
 
-    async def probe(self) -> None:
-        answered: list[str] = []
-
-        async def status(name: str, rpc: HaltReads) -> None:
-            try:
-                with anyio.fail_after(self.request_s):
-                    info = await rpc.validator_info()
-            except (AgentError, TimeoutError) as exc:
-                self.observe(
-                    NodeReach(name, False, str(exc)[:200] or "timed out", self.clock.wall())
-                )
-                return
-            if info.address:
-                self.names[info.address.upper()] = name
-            answered.append(name)
+    async def _status(self, name: str, rpc: HaltReads, report: bool) -> bool:
+        """Does ``name`` answer? (``report``: say so to the watchdog.) Keeps its key."""
+        try:
+            with anyio.fail_after(self.request_s):
+                info = await rpc.validator_info()
+        except (AgentError, TimeoutError) as exc:
+            if report:
+                error = str(exc)[:200] or "timed out"
+                self.observe(NodeReach(name, False, error, self.clock.wall()))
+            return False
+        self._learnt.add(name)
+        if info.address:
+            self.names[info.address.upper()] = name
+        if report:
             self.observe(NodeReach(name, True, "", self.clock.wall()))
+        return True
+
+    async def probe(self) -> None:
+        # Every node that answers is asked for its round at once (a silent one must
+        # not hold up the others'): a validator cut off from the others sees only its
+        # own vote and would blame them. The view most nodes share is the network's
+        # (then the least power missing, then the latest round).
+        dumps: list[tuple[str, ConsensusDump]] = []
+
+        async def one(name: str, rpc: HaltReads) -> None:
+            if await self._status(name, rpc, True):
+                d = await self._dump(name, rpc)
+                if d is not None:
+                    dumps.append((name, d))
 
         async with anyio.create_task_group() as tg:
             for name, rpc in self.rpcs.items():
-                tg.start_soon(status, name, rpc)
-        # Every node that answers is asked: a validator cut off from the others sees
-        # only its own vote and would blame them. The view most nodes share is the
-        # network's (then the least power missing, then the latest round).
-        rounds: list[RoundVotes] = []
-
-        async def dump(name: str) -> None:
-            votes = await self._round(name, self.rpcs[name])
-            if votes is not None:
-                rounds.append(votes)
-
-        async with anyio.create_task_group() as tg:
-            for name in answered:
-                tg.start_soon(dump, name)
+                tg.start_soon(one, name, rpc)
+        # Named once every answer is in: a key learnt from one node names it in all.
+        at = self.clock.wall()
+        rounds = [
+            round_votes(n, d.height, d.round, d.validators, d.prevoted, d.precommitted,
+                        self.names, at)
+            for n, d in dumps
+        ]  # fmt: skip
         if rounds:
             shared = Counter(v.missing_prevotes for v in rounds)
             votes = min(
@@ -107,14 +134,10 @@ class HaltProbe:
                      missing_prevotes=votes.missing_prevotes)  # fmt: skip
             self.observe(votes)
 
-    async def _round(self, name: str, rpc: HaltReads) -> RoundVotes | None:
+    async def _dump(self, name: str, rpc: HaltReads) -> ConsensusDump | None:
         try:
             with anyio.fail_after(self.request_s):
-                d = await rpc.dump_consensus_state()
+                return await rpc.dump_consensus_state()
         except (AgentError, TimeoutError) as exc:
             log.info("halt_round_unread", node=name, error=str(exc)[:200])
             return None
-        return round_votes(
-            name, d.height, d.round, d.validators, d.prevoted, d.precommitted, self.names,
-            self.clock.wall(),
-        )  # fmt: skip

@@ -81,6 +81,38 @@ def test_pause_fires_once_survives_kill9_and_resolves_once(sim: ProdSim, tmp_pat
         assert "secret-token-123" not in log
 
 
+def test_a_paused_validator_is_one_halt_alert_naming_it(sim: ProdSim, tmp_path: Path) -> None:
+    # Issue 21, as a new user tried it: val-bob paused 30 s beside the bundled stack
+    # sent five stall alerts (one per node) and five resolutions, none saying why.
+    with webhook_receiver() as rec:
+        config = sim.write_config(tmp_path / "config.toml", extra=alert_config(rec))
+        sim.compose("up", "-d", overlay="docker-compose.yml")
+        sim.wait("blocks", lambda: all(sim.height(n) > 2 for n in NODES), 120)
+        watcher = start(sim, config, "watch")
+        try:
+            time.sleep(8)
+            assert rec.notifications() == [], rec.notifications()
+            bob = sim.container("val-bob")
+            subprocess.run(["docker", "pause", bob], check=True, timeout=30)
+            try:
+                sim.wait("halt alert", lambda: rec.notifications("firing", "chain_halt"), 60)
+            finally:
+                time.sleep(max(0.0, 30 - 15))  # paused 30 s in all, as the report said
+                subprocess.run(["docker", "unpause", bob], check=True, timeout=30)
+            sim.wait("resolve", lambda: rec.notifications("resolved", "chain_halt"), 60)
+            time.sleep(6)
+            firing, resolved = rec.notifications("firing"), rec.notifications("resolved")
+            assert [n["key"] for n in firing] == ["chain_halt:-:-"], firing
+            assert [n["key"] for n in resolved] == ["chain_halt:-:-"], resolved
+            message = firing[0]["message"]
+            assert message.startswith("chain halted at "), message
+            assert "val-bob (50 % of power) missing from prevotes" in message, message
+            assert "val-bob RPC unreachable since " in message, message
+        finally:
+            os.killpg(watcher.pid, signal.SIGKILL)
+            watcher.wait()
+
+
 def test_carol_without_cosmovisor_escalates_naming_carol(sim: ProdSim, tmp_path: Path) -> None:
     # The Cosmovisor overlay, except that carol runs plain v1: she will halt and stay.
     overlay = tmp_path / "cosmovisor-carol-v1.json"

@@ -69,13 +69,16 @@ async def test_an_unknown_key_is_named_by_its_address_and_a_failing_dump_is_skip
     assert votes.missing_prevotes == ("B" * 12,)
 
 
-async def test_nothing_is_asked_while_no_halt_is_suspected() -> None:
+async def test_a_healthy_chain_is_asked_each_key_once_and_nothing_else() -> None:
     seen: list[object] = []
-    nodes = {"val-alice": Node(ALICE)}
+    nodes = {"val-alice": Node(ALICE), "node-carol": Node()}
     probe = probe_of(nodes, seen, suspected=False)
     with anyio.move_on_after(0.2):
         await probe.run()
-    assert nodes["val-alice"].calls == [] and seen == []
+    # The keys, learnt before any halt (a frozen validator could not say its own);
+    # no round read and nothing reported while blocks come.
+    assert nodes["val-alice"].calls == ["status"] and probe.names == {ALICE: "val-alice"}
+    assert nodes["node-carol"].calls == ["status"] and seen == []
 
 
 async def test_clients_that_cannot_read_consensus_are_left_out() -> None:
