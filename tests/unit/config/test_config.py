@@ -409,3 +409,21 @@ def test_a_rehearsal_without_a_reset_is_refused_before_anything_runs(
     err = capsys.readouterr().err
     assert "stack.reset_command" in err and "--attach" in err
     assert not (tmp_path / ".rehearse").exists()  # nothing started: no state, no log
+
+
+def test_scenarios_lists_every_scenario_and_says_which_this_network_cannot_play(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A network without sentries (and its kit not built yet) used to stop the
+    # listing at the first scenario it could not play.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[scenarios]\nlone_peer = ""\nno_cosmovisor_overlay = "missing.yml"\n')
+    assert main(["scenarios", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    from agent.core.scenarios import SCENARIO_NAMES
+
+    listed = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert listed == list(SCENARIO_NAMES)
+    assert "sentry-lost\n  not available here: config: scenarios.lone_peer = ''" in out
+    assert "carol-without-cosmovisor\n  not available here:" in out
+    assert "validator-paused\n  val-alice freezes during the vote" in out
