@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-__all__ = ["redact_url"]
+__all__ = ["redact_service_url", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -29,3 +29,11 @@ def redact_url(url: str) -> str:
         netloc += f":{port}"
     rest = "/***" if (u.path not in ("", "/") or u.query or u.fragment) else ""
     return f"{u.scheme}://{netloc}{rest}"
+
+
+def redact_service_url(url: str) -> str:
+    """An apprise URL (``tgram://bottoken/chat``, ``pagerduty://key@apikey``): only
+    its scheme, since every other part of it may be the token."""
+    scheme, sep, _rest = url.partition("://")
+    ok = sep and scheme and scheme.replace("+", "").replace("-", "").isalnum()
+    return f"{scheme}://***" if ok else "***"

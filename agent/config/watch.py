@@ -9,13 +9,15 @@ key and the value (webhook URLs redacted). The documented snippet is
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from agent.core.detectors import DETECTORS, Thresholds
+from agent.redact import redact_service_url
 from agent.validation import (
     ArgvTuple,
     Count,
@@ -138,13 +140,23 @@ class MetricsSettings(Schema):
         return self
 
 
+def _urls(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value  # TOML has arrays only
+
+
+ServiceUrls = Annotated[tuple[str, ...], BeforeValidator(_urls), Field(max_length=32)]
+
+
 class SinkSettings(Schema):
     """One ``[[alerts.sinks]]``: ``url`` for the webhook kinds, ``argv`` for a command."""
 
-    type: Literal["webhook", "slack", "discord", "command"]
+    type: Literal["webhook", "slack", "discord", "command", "apprise"]
     # "" and () mean absent: a given url or argv is validated non-empty.
     url: HttpUrl = ""
     argv: ArgvTuple = ()
+    # apprise: its service URLs (PagerDuty, Telegram, ntfy, email, ...), secrets all:
+    # only their schemes are ever logged or shown.
+    urls: ServiceUrls = ()
     timeout_s: Seconds = 5.0
     retries: Annotated[int, Field(ge=0, le=100)] = 3
 
@@ -152,7 +164,26 @@ class SinkSettings(Schema):
     def _url_or_argv(self) -> SinkSettings:
         found: list[Problem] = []
         given = self.model_fields_set
-        if self.type == "command":
+        if self.type != "apprise" and "urls" in given:
+            found.append((("urls",), "***", f"a {self.type} sink takes no urls"))
+        if self.type == "apprise":
+            for key in ("url", "argv"):
+                if key in given:
+                    found.append(((key,), "***", "an apprise sink takes urls"))
+            if not self.urls:
+                found.append((("urls",), None, "required: apprise service URLs, e.g. tgram://..."))
+            if importlib.util.find_spec("apprise") is None:
+                found.append(
+                    (
+                        ("type",),
+                        "apprise",
+                        "needs the apprise package: pip install 'rehearse[apprise]'",
+                    )
+                )
+            for i, u in enumerate(self.urls):
+                if redact_service_url(u) == "***":
+                    found.append((("urls", i), "***", "not a service URL (scheme://...)"))
+        elif self.type == "command":
             if "url" in given:
                 found.append((("url",), "***", "a command sink takes argv, not url"))
             if "argv" not in given:

@@ -1,6 +1,7 @@
-"""Alert sinks: a generic JSON webhook, Slack- and Discord-compatible webhooks and
-a command. Each retries transient failures (connection errors, timeouts, 5xx,
-429) with capped backoff, then logs ``alert_delivery_failed`` and gives up: a
+"""Alert sinks: a generic JSON webhook, Slack- and Discord-compatible webhooks, a
+command, and any service apprise reaches (PagerDuty, Telegram, ...). The webhooks
+retry transient failures (connection errors, timeouts, 5xx, 429) with capped
+backoff, then logs ``alert_delivery_failed`` and gives up: a
 sink never raises for a failed delivery.
 
 Webhook URLs are secrets (Slack and Discord put the token in the path, others
@@ -10,6 +11,7 @@ in ``?token=``): only ``redact_url(url)`` is ever logged or put in an error.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,10 +24,11 @@ from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.process import run_command
 from agent.config.watch import SinkSettings
 from agent.errors import CommandFailed, DeadlineExceeded
-from agent.redact import redact_url
+from agent.redact import redact_service_url, redact_url
 from agent.watchdog.alerts import Notification, Sink
 
 __all__ = [
+    "AppriseSink",
     "CommandSink",
     "DiscordSink",
     "SlackSink",
@@ -179,6 +182,57 @@ class CommandSink:
         return False
 
 
+class AppriseSink:
+    """Any service apprise reaches (PagerDuty, Telegram, ntfy, email, ...): one sink
+    for all of them. The optional ``apprise`` package (``pip install
+    'rehearse[apprise]'``) is imported when the sink is built, so a config that
+    names it fails at start, not at the first alert.
+
+    Its URLs carry the tokens: only their schemes are logged, and apprise's own
+    logger, which quotes URLs, is silenced (its failures are logged here instead).
+    The configuration refuses this sink when apprise is not installed; it is
+    imported in the worker thread that sends, never in the event loop.
+    """
+
+    kind = "apprise"
+
+    def __init__(self, urls: Sequence[str], *, timeout_s: float = 10.0) -> None:
+        logging.getLogger("apprise").disabled = True
+        self._urls = tuple(urls)
+        self.timeout_s = timeout_s
+        self.name = "apprise:" + ",".join(redact_service_url(u) for u in urls)
+
+    def _notify(self, n: Notification) -> bool:
+        import apprise
+
+        box = apprise.Apprise()
+        for u in self._urls:
+            box.add(u)
+        kind = apprise.NotifyType
+        # The cause first: the title is the summary, the body the whole message.
+        return bool(
+            box.notify(
+                title=n.summary,
+                body=_text(n),
+                notify_type=kind.FAILURE if n.status == "firing" else kind.SUCCESS,
+            )
+        )
+
+    async def send(self, n: Notification) -> bool:
+        ok = False
+        # apprise blocks (requests): a worker thread, abandoned at the deadline.
+        with anyio.move_on_after(self.timeout_s):
+            ok = await anyio.to_thread.run_sync(self._notify, n, abandon_on_cancel=True)
+        if ok:
+            log.debug("alert_delivered", sink=self.name, key=n.key)
+            return True
+        log.error(
+            "alert_delivery_failed", sink=self.name, key=n.key, status=n.status,
+            reason="a service refused it or did not answer in time",
+        )  # fmt: skip
+        return False
+
+
 def build_sinks(
     settings: Sequence[SinkSettings], client: httpx.AsyncClient, clock: Clock | None = None
 ) -> list[Sink]:
@@ -192,6 +246,8 @@ def build_sinks(
     for s in settings:
         if s.type == "command":
             sinks.append(CommandSink(s.argv, timeout_s=s.timeout_s))
+        elif s.type == "apprise":
+            sinks.append(AppriseSink(s.urls, timeout_s=s.timeout_s))
         else:
             sinks.append(
                 classes[s.type](

@@ -185,3 +185,33 @@ def test_the_metrics_server_refuses_a_remote_host_unless_allowed() -> None:
     with pytest.raises(ValueError, match="loopback"):
         MetricsServer(CollectorRegistry(), "0.0.0.0", 0)
     assert MetricsServer(CollectorRegistry(), "0.0.0.0", 0, allow_remote=True).host == "0.0.0.0"
+
+
+# --- the apprise sink: urls, each a secret -------------------------------------------
+
+
+def test_an_apprise_sink_takes_its_service_urls() -> None:
+    raw = {"alerts": {"sinks": [{"type": "apprise", "urls": ["tgram://1:SECRET/2"]}]}}
+    (sink,) = parse_watch_settings(raw, BASE).sinks
+    assert sink.urls == ("tgram://1:SECRET/2",)
+
+
+@pytest.mark.parametrize(
+    ("sink", "key"),
+    [
+        ({"type": "apprise"}, "alerts.sinks[0].urls"),
+        ({"type": "apprise", "urls": ["tgram://x", "SECRET"]}, "alerts.sinks[0].urls[1]"),
+        ({"type": "apprise", "urls": ["tgram://x"], "url": "https://SECRET/"},
+         "alerts.sinks[0].url"),
+        ({"type": "webhook", "url": "https://h/x", "urls": ["tgram://SECRET"]},
+         "alerts.sinks[0].urls"),
+    ],
+)  # fmt: skip
+def test_a_bad_apprise_sink_is_named_and_its_urls_never_shown(
+    sink: dict[str, Any], key: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_watch_settings({"alerts": {"sinks": [sink]}}, BASE)
+    assert info.value.key == key
+    assert "SECRET" not in str(info.value)
+    assert all("SECRET" not in str(e) for e in info.value.errors)

@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 
 from agent.adapters.backoff import Backoff
 from agent.adapters.clock import FakeClock
+from agent.redact import redact_service_url
 from agent.watchdog import (
     CommandSink,
     DiscordSink,
@@ -29,6 +30,7 @@ from agent.watchdog import (
     build_sinks,
     redact_url,
 )
+from agent.watchdog.sinks import AppriseSink
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 
@@ -276,3 +278,45 @@ async def test_build_sinks(client: httpx.AsyncClient) -> None:
         "webhook:https://example.com/***",
         "slack:https://hooks.slack.com/***",
     ]
+
+
+# --- apprise: any service, through the real package over a real socket ------------------
+
+
+async def test_apprise_delivers_the_cause_first_and_logs_only_the_scheme(
+    hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"json://alerter:TOPSECRET@127.0.0.1:{hook.port}/notify"
+    sink = AppriseSink([url], timeout_s=10.0)
+    assert sink.name == "apprise:json://***"
+    with capture_logs() as logs:
+        assert await sink.send(NOTE)
+    ((method, target, body),) = hook.requests
+    assert (method, target) == ("POST", "/notify")
+    assert body["title"] == NOTE.summary and body["type"] == "failure"
+    assert body["message"] == f"[FIRING] [critical] {NOTE.summary}: {NOTE.message}"
+    assert "TOPSECRET" not in repr(logs) and "TOPSECRET" not in caplog.text
+
+
+async def test_apprise_refused_is_logged_without_the_url(
+    hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    hook.statuses = [500]
+    sink = AppriseSink([f"json://127.0.0.1:{hook.port}/TOPSECRET"], timeout_s=10.0)
+    with capture_logs() as logs:
+        assert not await sink.send(NOTE)
+    assert logs[-1]["event"] == "alert_delivery_failed" and logs[-1]["sink"] == "apprise:json://***"
+    assert "TOPSECRET" not in repr(logs) and "TOPSECRET" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("tgram://123456:TOPSECRET/-100200", "tgram://***"),
+        ("pagerduty://TOPSECRET@TOPSECRET2", "pagerduty://***"),
+        ("ntfys://ntfy.sh/TOPSECRET", "ntfys://***"),
+        ("TOPSECRET", "***"),
+    ],
+)
+def test_a_service_url_shows_only_its_scheme(url: str, redacted: str) -> None:
+    assert redact_service_url(url) == redacted
