@@ -87,7 +87,7 @@ _ANY_PHASE: dict[type, Handler] = {
     Resumed: steps.resumed,
     ActionFailed: steps.action_failed,
     DeadlinePassed: steps.deadline_passed,
-    HeightObserved: steps.height_observed,
+    HeightObserved: ignore,  # the status read at that height decides (steps.status_seen)
     FaultInjected: scen.fault_injected,
 }
 

@@ -262,10 +262,30 @@ def test_a_failure_leads_with_the_incident_the_watchdog_saw() -> None:
 
 def test_upgrade_height_passing_before_passed_fails() -> None:
     state, _ = run(happy_path()[:7])  # voted, upgrade height 31
-    state2, _ = decide(state, HeightObserved(30, 1.0))
-    assert state2.phase is Phase.VOTED
-    state3, _ = decide(state, HeightObserved(31, 1.0))
-    assert state3.phase is Phase.FAILED and "before the proposal passed" in (state3.failure or "")
+    state2, _ = decide(state, HeightObserved(31, 1.0))
+    assert state2.phase is Phase.VOTED  # a block alone decides nothing
+    still = ProposalStatusSeen(1, "PROPOSAL_STATUS_VOTING_PERIOD", height=31, at=2.0)
+    state3, _ = decide(state2, still)
+    assert state3.phase is Phase.FAILED
+    assert state3.failure == (
+        "upgrade height 31 reached at 31 before the proposal passed "
+        "(still PROPOSAL_STATUS_VOTING_PERIOD)"
+    )
+
+
+def test_an_agent_resumed_after_the_upgrade_sees_passed_not_a_failure() -> None:
+    # The kill -9 e2e test: resumed in voted, its first block was past the upgrade
+    # height (the chain had upgraded meanwhile) and it failed, though the status
+    # read in flight said PASSED 90 ms later.
+    state, _ = run(happy_path()[:7])  # voted, upgrade height 31
+    state, _ = decide(state, HeightObserved(33, 1.0))
+    state, _ = decide(state, ProposalStatusSeen(1, PASSED, height=33, at=2.0))
+    assert state.phase is Phase.PASSED and state.failure is None
+    # Resumed before the last vote came: PASSED waits for it, a block decides nothing.
+    early, _ = run(happy_path()[:5])  # proposed, bob's vote pending
+    early, _ = decide(early, HeightObserved(33, 1.0))
+    early, _ = decide(early, ProposalStatusSeen(1, PASSED, height=33, at=2.0))
+    assert early.phase is Phase.PROPOSED and early.failure is None
 
 
 def test_failed_check_fails_the_upgrade() -> None:
