@@ -158,7 +158,17 @@ async def tx_included(ctx: ExecContext, tx_hash: str, *, blocks: int) -> Include
     last = ctx.view.max_height + blocks if ctx.view.max_height else None
     final = blocks == 0
     while True:
-        result = await ctx.tx_rpc.tx(tx_hash)
+        try:
+            result = await ctx.tx_rpc.tx(tx_hash)
+        except TransientError as exc:
+            # Every node dropped the lookup at once (a CI machine starved them all
+            # for a second, and a vote failed for good): one more reason to look
+            # again, not an answer. The last lookup's error still ends the wait.
+            if final:
+                raise
+            log.info("tx_lookup_retry", tx=tx_hash[:16], error=str(exc)[:200])
+            await ctx.next_block_or_moment()
+            continue
         if result is not None:
             tx_result = result.get("tx_result", {})
             return int(tx_result.get("code", 0) or 0), list(tx_result.get("events", []))

@@ -392,3 +392,29 @@ async def test_a_lookup_after_a_resume_counts_blocks_from_the_first_height_seen(
     start = world.chain.height
     assert await tx_included(world.ctx, "AB" * 32, blocks=10) is None
     assert world.chain.height - start >= 10
+
+
+async def test_a_lookup_every_node_drops_at_once_is_tried_again(world: World) -> None:
+    # CI, a starved machine: every node closed the tx lookup's connection in the
+    # same second, and the vote failed for good; a lookup is retried until the
+    # wait's own end instead.
+    names = set(world.rpcs)
+    outage = anyio.Event()
+
+    async def all_down() -> None:
+        world.chain.down |= names
+        outage.set()
+
+    world.chain.kill_at["broadcast"] = all_down
+
+    async def revive() -> None:
+        await outage.wait()
+        await anyio.sleep(0.5)  # a few lookups fail on every node meanwhile
+        world.chain.down.clear()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(revive)
+            fact = await submit_proposal(world.ctx, SUBMIT, state())
+    assert isinstance(fact, ProposalSubmitted) and fact.proposal_id == 1
+    assert len(world.chain.committed) == 1
