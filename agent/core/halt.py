@@ -88,9 +88,10 @@ class HaltWatch:
                     f"{_names(v.missing_prevotes)} ({v.missing_power_pct:.0f} % of power) "
                     "missing from prevotes"
                 )
-            extra = tuple(n for n in v.missing_precommits if n not in v.missing_prevotes)
-            if extra:
-                causes.append(f"{_names(extra)} missing from precommits")
+            elif v.missing_precommits:
+                # Only when every prevote came: with prevotes missing the round never
+                # reaches precommits, and naming healthy validators there misleads.
+                causes.append(f"{_names(v.missing_precommits)} missing from precommits")
         for node, (at, _error) in sorted(self.unreachable.items()):
             causes.append(f"{node} RPC unreachable since {_hms(at)}")
         age = now - since

@@ -30,7 +30,10 @@ __all__ = ["LEARN_EVERY_S", "PROBE_EVERY_S", "HaltProbe", "HaltReads"]
 log = structlog.get_logger("agent.watch")
 
 PROBE_EVERY_S = 3.0  # while a halt is suspected
-LEARN_EVERY_S = 30.0  # until every node said which validator key it holds
+# Until every node said which validator key it holds: often, since a rehearsal
+# launches its nodes as the watch starts, and a validator may freeze a few blocks
+# later (the e2e run named val-alice by her address when this was 30 s).
+LEARN_EVERY_S = 3.0
 
 
 @runtime_checkable

@@ -148,6 +148,16 @@ def test_the_halt_names_the_missing_voters_and_the_silent_nodes_first() -> None:
     assert "unreachable" not in cond.message
 
 
+def test_precommits_are_no_cause_while_prevotes_are_missing() -> None:
+    # The e2e run said "val-bob missing from precommits" beside the paused val-alice:
+    # without her prevote the round never reaches precommits; bob was healthy.
+    dog, last = _halted_at_9()
+    dog.observe(RoundVotes("node-c", 10, 0, ("val-a",), ("val-a", "val-b"), 50.0, last + 6))
+    (cond,) = dog.evaluate(last + 20)
+    assert "val-a (50 % of power) missing from prevotes" in cond.message
+    assert "precommits" not in cond.message
+
+
 def test_votes_of_another_height_are_no_cause() -> None:
     dog, last = _halted_at_9()
     dog.observe(RoundVotes("val-a", 9, 0, ("val-b",), (), 50.0, last))  # before the halt
