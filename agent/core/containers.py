@@ -96,12 +96,16 @@ class ContainerWatch:
 
     def stopped(self) -> list[str]:
         """Each node whose container is stopped now, with when and how, for people."""
-        out = []
-        for service, c in sorted(self.by_service.items()):
+        return [text for _node, text in sorted(self.stopped_by_node().items())]
+
+    def stopped_by_node(self) -> dict[str, str]:
+        out = {}
+        for service, c in self.by_service.items():
             if c.running or c.stopped_at is None:
                 continue
             at = datetime.fromtimestamp(c.stopped_at, UTC).strftime("%H:%M:%S")
             how = "died unexpectedly" if c.died_at is not None else "was stopped"
             code = "" if c.exit_code is None else f", exit code {c.exit_code}"
-            out.append(f"{self.node_of(service)}'s container {how} at {at} (Docker{code})")
+            node = self.node_of(service)
+            out[node] = f"{node}'s container {how} at {at} (Docker{code})"
         return out

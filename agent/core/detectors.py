@@ -29,7 +29,7 @@ setting the context does not change the keys of conditions already firing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.core.chainview import ChainView
 from agent.core.conditions import (
@@ -243,14 +243,27 @@ class Watchdog:
             # One incident: every node's own stall and stream are part of it.
             out.append(chain)
             excused = excused | set(self.view.nodes)
-        out += self._stall(now, excused)
-        out += self._lag(excused)
-        out += self._streams(now, excused)
+        out += self._one_per_node(self._stall(now, excused), self._lag(excused),
+                                  self._streams(now, excused))  # fmt: skip
         out += self.containers.conditions(now, self.thresholds)
         out += self._upgrade_halt(now, halted)
         out += self._proposal()
         disabled = self.thresholds.disabled
         return sorted((c for c in out if c.detector not in disabled), key=lambda c: c.key)
+
+    def _one_per_node(
+        self, stalls: list[Condition], lags: list[Condition], streams: list[Condition]
+    ) -> list[Condition]:
+        """A stalled node is one incident: its lag and its stream are part of the
+        stall's alert (node-carol stopped gave three alerts), and a container Docker
+        saw stop is named as the stall's cause."""
+        stopped = self.containers.stopped_by_node()
+        out = []
+        for c in stalls:
+            cause = stopped.get(c.node or "")
+            out.append(replace(c, message=f"{cause}: {c.message}") if cause else c)
+        stalled = {c.node for c in stalls}
+        return out + [c for c in lags + streams if c.node is None or c.node not in stalled]
 
     def _stall(self, now: float, halted: set[str]) -> list[Condition]:
         limit = self.stall_threshold()

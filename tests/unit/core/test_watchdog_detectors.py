@@ -180,6 +180,23 @@ def test_one_node_stalling_while_the_chain_goes_on_is_that_nodes_stall() -> None
     assert keys(dog.evaluate(last + 20)) == ["stall:node-c:-"]
 
 
+def test_a_stalled_node_is_one_alert_naming_its_stopped_container() -> None:
+    # node-carol stopped after the votes gave three alerts (stall, lag, stream_down).
+    dog, last = _halted_at_9()
+    dog.observe(container("node-c", "kill", last + 1))
+    dog.observe(container("node-c", "die", last + 2, exit_code=0))
+    dog.observe(StreamStatus("ws:node-c", False, "connection closed", last + 2))
+    for h in range(10, 40):  # the chain goes on without it
+        for n in ("val-a", "val-b"):
+            dog.observe(block(n, h, last + h - 9))
+    (cond,) = dog.evaluate(last + 31)  # past the stall, lag and stream thresholds
+    at = datetime.fromtimestamp(last + 2, UTC).strftime("%H:%M:%S")
+    assert cond.key == "stall:node-c:-"
+    assert cond.message.startswith(
+        f"node-c's container was stopped at {at} (Docker, exit code 0): node-c produced no block"
+    )
+
+
 def test_a_planned_stop_of_every_node_is_no_halt() -> None:
     dog, last = _halted_at_9()
     dog.expect_downtime(until=last + 100)
