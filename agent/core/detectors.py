@@ -238,10 +238,15 @@ class Watchdog:
         halted = self._halted(now)
         excused = halted | self.quiet_nodes(now)
         out: list[Condition] = []
-        chain = self.halt.condition(self.view, now, self.stall_threshold(), excused)
+        limit = self.stall_threshold()
+        chain = self.halt.condition(self.view, now, limit, excused)
         if chain is not None:
-            # One incident: every node's own stall and stream are part of it.
             out.append(chain)
+        if chain is not None or self.halt.suspected(self.view, now, limit):
+            # One incident: every node's own stall and stream are part of the halt,
+            # and while one is suspected no node stalls apart (a validator frozen
+            # one block before the others crossed its threshold first, and its stall
+            # fired two seconds before the halt).
             excused = excused | set(self.view.nodes)
         out += self._one_per_node(self._stall(now, excused), self._lag(excused),
                                   self._streams(now, excused))  # fmt: skip

@@ -180,6 +180,21 @@ def test_one_node_stalling_while_the_chain_goes_on_is_that_nodes_stall() -> None
     assert keys(dog.evaluate(last + 20)) == ["stall:node-c:-"]
 
 
+def test_a_validator_frozen_a_block_early_is_part_of_the_halt_not_a_stall() -> None:
+    # The e2e watch run: val-b froze at 8, the others showed 9 a second later, and
+    # val-b's stall fired two seconds before the chain's halt.
+    dog = Watchdog(NODES3)
+    last = feed_blocks(dog, NODES3, range(2, 9), T0, 1.0)
+    for n in ("val-a", "node-c"):
+        dog.observe(block(n, 9, last + 1))
+    assert dog.evaluate(last + 15.5) == []  # val-b past its threshold: the chain is stuck
+    assert keys(dog.evaluate(last + 16.5)) == ["chain_halt:-:-"]
+    for n in ("val-a", "node-c"):
+        dog.observe(block(n, 10, last + 17))  # the chain goes on without val-b
+    # The chain is not stuck any more: val-b, silent for 18 s, is now its own stall.
+    assert keys(dog.evaluate(last + 18)) == ["stall:val-b:-"]
+
+
 def test_a_stalled_node_is_one_alert_naming_its_stopped_container() -> None:
     # node-carol stopped after the votes gave three alerts (stall, lag, stream_down).
     dog, last = _halted_at_9()
