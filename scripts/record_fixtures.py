@@ -42,6 +42,9 @@ from agent.adapters.rpc import tx_hash
 from tests.integration.solo_chain import CHAIN_ID, start_solo_chain
 
 GAS = "400000"
+# Long enough that a loaded machine still reads the votes inside it: the recording
+# once got 400 for a vote it had cast, because the tally had come first.
+VOTING_PERIOD_S = 20
 
 
 def http(url: str, data: bytes | None = None) -> tuple[int, Any]:
@@ -97,12 +100,26 @@ def wait_tx(rpc: str, h: str, deadline: float = 30.0) -> tuple[int, Any]:
         time.sleep(0.3)
 
 
+def wait_tallied(api: str, deadline: float = VOTING_PERIOD_S + 40.0) -> None:
+    """Until proposal 1 has left its voting period (the tally is at its end)."""
+    end = time.monotonic() + deadline
+    while True:
+        for path in ("/cosmos/gov/v1beta1/proposals/1", "/cosmos/gov/v1/proposals/1"):
+            status, body = http(api + path)
+            if status == 200 and isinstance(body, dict):
+                if body.get("proposal", {}).get("status") != "PROPOSAL_STATUS_VOTING_PERIOD":
+                    return
+        if time.monotonic() > end:
+            raise TimeoutError(f"proposal 1 still in its voting period after {deadline:.0f}s")
+        time.sleep(0.5)
+
+
 def main(line: str, binary: Path, out: Path) -> None:
     binary = binary.resolve()
     for old in ("cli", "rpc", "rest"):  # this recorder's own files, nothing else
         shutil.rmtree(out / old, ignore_errors=True)
     rec = Recorder(out)
-    with start_solo_chain(binary, timeout_commit="500ms", voting_period="8s") as chain:
+    with start_solo_chain(binary, timeout_commit="500ms", voting_period=f"{VOTING_PERIOD_S}s") as chain:
         rpc, api = chain.rpc_url, chain.api_url
         desk = Path(tempfile.mkdtemp(prefix="rehearse-record-desk-"))
         try:
@@ -159,6 +176,18 @@ def main(line: str, binary: Path, out: Path) -> None:
                 sequence += 1
                 time.sleep(1.2)
 
+            # Read in the voting period, right after the vote (SDK v0.45 and v0.46
+            # delete the votes at the tally); the passed reads come once it has ended.
+            voting = {
+                "gov_v1_vote": f"/cosmos/gov/v1/proposals/1/votes/{addr}",
+                "gov_v1beta1_vote": f"/cosmos/gov/v1beta1/proposals/1/votes/{addr}",
+                "gov_v1_proposal_voting": "/cosmos/gov/v1/proposals/1",
+                "gov_v1beta1_proposal_voting": "/cosmos/gov/v1beta1/proposals/1",
+                "gov_v1_proposals_voting": "/cosmos/gov/v1/proposals",
+                "gov_v1beta1_proposals_voting": "/cosmos/gov/v1beta1/proposals",
+            }
+            for name, path in voting.items():
+                rec.get(f"rest/{name}", api, path)
             rec.get("rpc/tx_unknown", rpc, "/tx?hash=0x" + "AB" * 32)
             tip = int(http(f"{rpc}/status")[1]["result"]["sync_info"]["latest_block_height"])
             for name, path in {
@@ -191,19 +220,7 @@ def main(line: str, binary: Path, out: Path) -> None:
             rec.save("rpc/ws_subscribe", 200, frames[0])
             rec.save("rpc/ws_new_block", 200, frames[1])
 
-            # Read in the voting period (SDK v0.45 and v0.46 delete the votes at the
-            # tally), then once the 8 s period has ended: voting and passed.
-            voting = {
-                "gov_v1_vote": f"/cosmos/gov/v1/proposals/1/votes/{addr}",
-                "gov_v1beta1_vote": f"/cosmos/gov/v1beta1/proposals/1/votes/{addr}",
-                "gov_v1_proposal_voting": "/cosmos/gov/v1/proposals/1",
-                "gov_v1beta1_proposal_voting": "/cosmos/gov/v1beta1/proposals/1",
-                "gov_v1_proposals_voting": "/cosmos/gov/v1/proposals",
-                "gov_v1beta1_proposals_voting": "/cosmos/gov/v1beta1/proposals",
-            }
-            for name, path in voting.items():
-                rec.get(f"rest/{name}", api, path)
-            time.sleep(9)
+            wait_tallied(api)
             paths = {
                 "node_info": "/cosmos/base/tendermint/v1beta1/node_info",
                 "gov_v1_proposals": "/cosmos/gov/v1/proposals",
