@@ -76,6 +76,27 @@ def read_json(path: Path) -> Any:
         raise ValueError(f"{path}: JSON nested too deeply") from exc
 
 
+def append_json_line(path: Path, entry: Any) -> None:
+    """Append ``entry`` as one JSON line, fsynced (blocking)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    with open(path, "a+b") as fh:
+        # A kill mid-append leaves a torn last line; start on a line of our own
+        # so this record is not glued to it and lost.
+        fh.seek(0, os.SEEK_END)
+        torn = False
+        if fh.tell() > 0:
+            fh.seek(-1, os.SEEK_END)
+            torn = fh.read(1) != b"\n"
+        fh.write((("\n" if torn else "") + json.dumps(entry) + "\n").encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    if created:
+        # The new file's name is in the directory, not the file: without this a
+        # power cut could lose the whole file, fsynced records and all.
+        fsync_dir(path.parent)
+
+
 def read_json_lines(path: Path) -> list[dict[str, Any]]:
     """The JSON objects of an append-only JSON-lines file, oldest first (blocking).
 

@@ -7,14 +7,12 @@ look it up on chain instead of broadcasting again.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from agent.adapters.files import fsync_dir, read_json_lines
+from agent.adapters.files import append_json_line, read_json_lines
 
 __all__ = ["TxLedger"]
 
@@ -32,23 +30,7 @@ class TxLedger:
         self.path = path
 
     def _append(self, entry: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        with open(self.path, "a+b") as fh:
-            # A kill mid-append leaves a torn last line; start on a line of our own
-            # so this record is not glued to it and lost.
-            fh.seek(0, os.SEEK_END)
-            torn = False
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                torn = fh.read(1) != b"\n"
-            fh.write((("\n" if torn else "") + json.dumps(entry) + "\n").encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        if created:
-            # The new file's name is in the directory, not the file: without this a
-            # power cut could lose the whole ledger, fsynced records and all.
-            fsync_dir(self.path.parent)
+        append_json_line(self.path, entry)
 
     async def record(
         self,

@@ -39,7 +39,8 @@ log = structlog.get_logger("agent.adapters.retention")
 
 KEEP_REHEARSALS = 5
 KEEP_CORRUPT = 3
-_BLOCKS = re.compile(r"^blocks-(?P<id>.+)\.jsonl$")
+# A rehearsal's own files: its block log and its traffic log.
+_BLOCKS = re.compile(r"^(blocks|traffic)-(?P<id>.+)\.jsonl$")
 _CORRUPT = re.compile(r"^(?P<stem>.+)\.corrupt\.\d{8}T\d{6}Z(\.\d+)?\.json$")
 
 

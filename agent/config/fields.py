@@ -21,6 +21,7 @@ __all__ = [
     "ContainerPath",
     "Denom",
     "Desk",
+    "OptionalDesk",
     "Gas",
     "Program",
     "ProjectName",
@@ -134,3 +135,5 @@ Gas = Annotated[str, AfterValidator(_gas)]
 RpcUrl = Annotated[HttpUrl, AfterValidator(_base_url)]
 RestUrl = Annotated[MaybeHttpUrl, AfterValidator(_base_url)]
 Desk = Annotated[Text, AfterValidator(_desk)]
+# "" when the section is off (the kit fills it where it is on).
+OptionalDesk = Annotated[OptionalText, AfterValidator(lambda v: _desk(v) if v else v)]

@@ -33,6 +33,7 @@ from agent.config.fields import (
 )
 from agent.config.rules import cross_field_problems
 from agent.config.state import StateConfig
+from agent.config.traffic import TrafficConfig
 from agent.config.watch import AlertSettings, MetricsSettings, WatchSettings, WatchTuning
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import ConfigError
@@ -307,6 +308,7 @@ class Config(Schema):
     checks: list[CheckConfig] = Field(default_factory=list, max_length=100)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     # [watch], [metrics], [alerts]: agent/config/watch.py. Validated defaults
     # so their relative paths resolve against base_dir; ``watch`` is the property.
     watch_tuning: WatchTuning = Field(default_factory=dict, validate_default=True, alias="watch")

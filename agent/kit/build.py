@@ -204,6 +204,7 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
         block_time=kit.block_time, account_funds=kit.account_funds,
         self_delegation=kit.self_delegation, min_deposit=kit.min_deposit,
         backend=cfg.keyring.backend, genesis_patch=patch,
+        traffic_accounts=plan.traffic_accounts(topo),
     )  # fmt: skip
     complete = all((root / h / "config" / "genesis.json").is_file() for h in net.homes)
     if old.get("inputs") != inputs or not complete:

@@ -37,6 +37,8 @@ NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "iv
          "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "uma", "victor",
          "walter")  # fmt: skip
 NETWORK = "net"
+# The traffic accounts' keys: a test keyring (throwaway keys, no password to pass).
+TRAFFIC_DESK = "desk-traffic"
 BASE_FILE = "docker-compose.json"
 COSMOVISOR_FILE = "docker-compose-cosmovisor.json"
 V2_FILE = "docker-compose-v2.json"
@@ -99,6 +101,10 @@ def tx_node(t: TopologyConfig, nodes: list[KitNode]) -> str:
             if n.role == role:
                 return n.name
     raise ValueError("no nodes")
+
+
+def traffic_accounts(t: TopologyConfig) -> list[str]:
+    return [f"traffic-{i}" for i in range(1, t.traffic_accounts + 1)]
 
 
 def _digest(*parts: str) -> str:
@@ -168,7 +174,12 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
         "no_cosmovisor_node": plain,
         "no_cosmovisor_overlay": plain_overlay(plain),
     }
+    traffic = {
+        "desk": str(kit_dir / TRAFFIC_DESK),
+        "accounts": traffic_accounts(t),
+    }
     out = dict(raw)
+    out["traffic"] = {**traffic, **(raw.get("traffic") or {})}
     out["stack"] = {**stack, **(raw.get("stack") or {})}
     out["chain"] = {**chain, **chain_raw}
     out["scenarios"] = {**scenarios, **(raw.get("scenarios") or {})}

@@ -105,3 +105,5 @@ class TopologyConfig(Schema):
     sentries: bool = Field(default=False, description="each validator behind its own sentry")
     full_nodes: int = Field(default=1, ge=0, le=20)
     tx_node: OptionalText = Field(default="", description='"" = the first full node or sentry')
+    # Keys for [traffic], funded in genesis; they sign nothing unless traffic is on.
+    traffic_accounts: int = Field(default=3, ge=0, le=50)

@@ -25,7 +25,7 @@ from typing import Any
 from agent.adapters.process import child_env
 from agent.kit.forms import CliForms, commands_of, forms_from_help
 from agent.kit.genesis import bond_denom, merge, set_denom, set_gov
-from agent.kit.plan import GRPC, P2P, REST, RPC, KitNode
+from agent.kit.plan import GRPC, P2P, REST, RPC, TRAFFIC_DESK, KitNode
 
 __all__ = ["ChainBinary", "Network", "TestnetError", "generate", "reset", "reset_home", "toml_set"]
 
@@ -120,6 +120,7 @@ class Network:
     min_deposit: int
     backend: str  # keyring backend of the desks: file or test
     genesis_patch: dict[str, Any] = field(default_factory=dict)  # merged in (genesis.merge)
+    traffic_accounts: list[str] = field(default_factory=list)  # keys in desk-traffic
 
     @property
     def validators(self) -> list[KitNode]:
@@ -127,7 +128,8 @@ class Network:
 
     @property
     def homes(self) -> list[str]:
-        return [f"desk-{v.owner}" for v in self.validators] + [n.name for n in self.nodes]
+        traffic = [TRAFFIC_DESK] if self.traffic_accounts else []
+        return [f"desk-{v.owner}" for v in self.validators] + traffic + [n.name for n in self.nodes]
 
 
 def generate(root: Path, binary: ChainBinary, net: Network, password: str,
@@ -164,6 +166,17 @@ def _build(tmp: Path, cd: ChainBinary, net: Network, password: str,
             json.dumps({"name": v.owner, "address": addresses[v.owner]}, indent=2) + "\n"
         )
         say(f"key {v.owner}: {addresses[v.owner]}")
+    # The traffic accounts: a test keyring (throwaway keys that sign only load),
+    # funded like the validators' owners.
+    traffic_desk = tmp / TRAFFIC_DESK
+    for name in net.traffic_accounts:
+        out = cd.run("keys", "add", name, "--keyring-backend", "test",
+                     "--keyring-dir", str(traffic_desk / "keys"), "--output", "json",
+                     "--home", str(traffic_desk))  # fmt: skip
+        addresses[name] = _address(out)
+    if net.traffic_accounts:
+        accounts = {n: addresses[n] for n in net.traffic_accounts}
+        (traffic_desk / "desk.json").write_text(json.dumps(accounts, indent=2) + "\n")
 
     base = tmp / f"desk-{net.validators[0].owner}"
     genesis = base / "config" / "genesis.json"
@@ -175,8 +188,8 @@ def _build(tmp: Path, cd: ChainBinary, net: Network, password: str,
     if net.genesis_patch:
         doc = merge(doc, net.genesis_patch)
     genesis.write_text(json.dumps(doc, indent=2) + "\n")
-    for v in net.validators:
-        cd.run(*f.add_genesis_account(), addresses[v.owner], f"{net.account_funds}{net.denom}",
+    for owner in [v.owner for v in net.validators] + net.traffic_accounts:
+        cd.run(*f.add_genesis_account(), addresses[owner], f"{net.account_funds}{net.denom}",
                "--home", str(base))  # fmt: skip
 
     # Each gentx is signed at its owner's desk, for the validator's consensus key,
@@ -210,6 +223,9 @@ def _build(tmp: Path, cd: ChainBinary, net: Network, password: str,
         _client(desk, net, backend=net.backend)
         # A desk never runs a node: no consensus key on it.
         (desk / "config" / "priv_validator_key.json").unlink(missing_ok=True)
+    if net.traffic_accounts:
+        _client(traffic_desk, net, backend="test")
+        (traffic_desk / "config" / "priv_validator_key.json").unlink(missing_ok=True)
 
 
 def _address(keys_add_output: str) -> str:

@@ -115,8 +115,11 @@ class Runner:
         read_timeout: float = 10.0,
         block_log: BlockLog | None = None,
         services: Mapping[str, str] | None = None,
+        companions: Sequence[Source] = (),
     ) -> None:
         self.params = params
+        # Tasks beside the rehearsal for its whole length (the traffic sender).
+        self.companions = tuple(companions)
         self.journal = journal
         self.executor = executor
         self.reads = reads
@@ -163,6 +166,8 @@ class Runner:
             if self.watch is not None:
                 await tg.start(self.watch.run)
             tg.start_soon(self._observer)
+            for companion in self.companions:
+                await tg.start(companion.run)
             if self.block_log is not None:
                 self.block_log.open(first.rehearsal_id if first is not None else fresh_id or "")
                 await tg.start(self.block_log.run)

@@ -28,8 +28,10 @@ class Outcomes:
         history: AlertHistory,
         rpcs: Mapping[str, Any],
         clock: Clock,
+        traffic: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.traffic = traffic  # the traffic book's summary, when traffic is on
         self.scenario = scenario
         self.history = history
         self.rpcs = rpcs
@@ -58,6 +60,8 @@ class Outcomes:
                 for a in await self.alerts_of(s)
             ],
         }
+        if self.traffic is not None:
+            extra["traffic"] = self.traffic()
         return await report_mod.write_report(
             s,
             cfg.path(cfg.agent.report_json),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.runtime.report_data import UNKNOWN
+from agent.runtime.report_traffic import traffic_lines
 
 __all__ = ["render_markdown"]
 
@@ -247,6 +248,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += _gantt_lines(report)
     lines += _state_lines(report)
+    lines += traffic_lines(report)
     lines += ["", "## Votes", ""]
     if not report["votes"]:
         lines.append("No vote was cast.")

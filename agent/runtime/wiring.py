@@ -45,6 +45,7 @@ from agent.runtime.streams import (
     rehearsal_sources,
     stream_cuts,
 )
+from agent.runtime.traffic_wiring import make_sender
 
 # ``rehearse watch`` is assembled beside it, in ``watching``.
 from agent.runtime.watching import OnStarted, run_watch, state_locks
@@ -162,14 +163,25 @@ async def _run_rehearsal(
             follow_sdk_line(cfg, cli, rest)
             runner: Runner
 
-            # The watch service is made below (it needs the context's rehearsal id).
-            outcomes = Outcomes(cfg, sc, lambda since: watch.alert_history(since), c.rpcs, clock)
-
-            cuts = await stream_cuts(cfg, sc, tg)
-
             async def wait_blocks(n: int) -> None:
                 await runner.blocks.wait_blocks(n)
 
+            sender = (
+                make_sender(cfg, cli, c, view, clock, wait_blocks, lambda: runner.state, rid)
+                if cfg.traffic.on
+                else None
+            )
+            # The watch service is made below (it needs the context's rehearsal id).
+            outcomes = Outcomes(
+                cfg,
+                sc,
+                lambda since: watch.alert_history(since),
+                c.rpcs,
+                clock,
+                traffic=sender.summary if sender is not None else None,
+            )
+
+            cuts = await stream_cuts(cfg, sc, tg)
             ctx = ExecContext(
                 ExecSettings.of(cfg),
                 compose=compose,
@@ -183,6 +195,7 @@ async def _run_rehearsal(
                 wait_blocks=wait_blocks,
                 cut_streams=cuts.cut,
                 judge=outcomes.judge,
+                traffic=sender,
             )
             # Scoped to this rehearsal: a new one does not resolve the last one's alerts.
             watch = WatchService.for_config(
@@ -202,6 +215,7 @@ async def _run_rehearsal(
                 read_timeout=cfg.timing.chain_read_s,
                 block_log=BlockLog(cfg.state_dir),
                 services={n.service or n.name: n.name for n in cfg.nodes},
+                companions=[sender] if sender is not None else [],
             )
             watch.phase = lambda: runner.state.phase.value
             if on_started is not None:

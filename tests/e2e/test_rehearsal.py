@@ -136,6 +136,13 @@ def test_rehearse_run_goes_to_restarted(sim: ProdSim, tmp_path: Path) -> None:
     assert rc == 0, [e for e in log_events(sim) if e.get("level") in ("warning", "error")][-10:]
     report = check_report(sim)
     upgrade_height = report["upgrade"]["height"]
+    # Users' transactions went on through the whole upgrade, and none was lost.
+    traffic = report["traffic"]
+    assert traffic["final"] and traffic["total"]["sent"] >= 20, traffic["total"]
+    assert traffic["total"]["lost"] == 0 and traffic["total"]["pending"] == 0, traffic
+    assert {"proposed", "passed", "upgraded"} <= set(traffic["phases"]), traffic["phases"]
+    assert traffic["total"]["included"] >= traffic["total"]["sent"] * 0.9, traffic["total"]
+    assert "halt_mempool" in traffic, traffic
 
     # The chain itself, read here without the agent: v2 leaderboard as computed from genesis.
     board = json.loads(

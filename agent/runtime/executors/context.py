@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import structlog
@@ -22,11 +22,12 @@ from agent.adapters.rest import RestClient
 from agent.adapters.rpc import CometRPC
 from agent.config import VoterConfig
 from agent.core.chainview import ChainView
+from agent.core.facts import Check
 from agent.core.machine import State
 from agent.errors import AgentError, ProtocolError
 from agent.runtime.executors.settings import ExecSettings
 
-__all__ = ["ExecContext"]
+__all__ = ["ExecContext", "TrafficSettle"]
 
 log = structlog.get_logger("agent.executor")
 
@@ -34,6 +35,12 @@ T = TypeVar("T")
 
 # The longest ``next_block_or_moment`` waits before its caller looks again.
 LOOK_AGAIN_S = 0.2
+
+
+class TrafficSettle(Protocol):
+    async def settle(self) -> Check:
+        """Stop the traffic, let its last transactions land, and judge it."""
+        ...
 
 
 @dataclass
@@ -64,6 +71,8 @@ class ExecContext:
     run: CommandRunner = run_command
     # The profile's check programs (their verdict on the reads, on stdin).
     programs: CommandRunner = run_command
+    # The traffic through the upgrade ([traffic]); None: no traffic.
+    traffic: TrafficSettle | None = None
 
     def fact_kw(self) -> dict[str, Any]:
         return {"height": self.view.max_height, "at": self.clock.wall()}

@@ -243,8 +243,11 @@ async def verify_restart(ctx: ExecContext, action: VerifyRestart, state: State) 
             )
         ]
 
-    judged, kept = await gather(declared, balances_kept)
-    return RestartVerified(tuple(checks + judged + kept), **ctx.fact_kw())
+    async def traffic() -> list[Check]:
+        return [] if ctx.traffic is None else [await ctx.traffic.settle()]
+
+    judged, kept, sent = await gather(declared, balances_kept, traffic)
+    return RestartVerified(tuple(checks + judged + kept + sent), **ctx.fact_kw())
 
 
 async def verify_no_upgrade(ctx: ExecContext, action: VerifyNoUpgrade, state: State) -> Fact:

@@ -257,7 +257,7 @@ async def test_a_new_ledger_file_is_made_durable_in_its_directory(
     # Issue 19 L7: the file was fsynced, its directory entry never: a power cut
     # right after the first record could lose the ledger, records and all.
     synced: list[Path] = []
-    monkeypatch.setattr("agent.adapters.ledger.fsync_dir", synced.append)
+    monkeypatch.setattr("agent.adapters.files.fsync_dir", synced.append)
     ledger = TxLedger(tmp_path / "state" / "txs.jsonl")
     await ledger.record("r", "vote:alice", "AB" * 32, tx="eA==")
     assert synced == [tmp_path / "state"]

@@ -35,6 +35,13 @@ def refused(tmp_path: Path, raw: dict[str, Any]) -> ConfigError:
         ({"nodes": [{"name": "a", "rpc": "http://127.0.0.1:1/?q=1"}]}, "nodes[0].rpc"),
         ({"nodes": [{"name": "a", "rpc": "http://127.0.0.1:1", "rest": "http://h/#f"}]},
          "nodes[0].rest"),
+        ({"traffic": {"rate": -1}}, "traffic.rate"),
+        ({"traffic": {"rate": 1.0, "desk": "d"}}, "traffic.accounts"),
+        ({"traffic": {"rate": 1.0, "accounts": ["t1"]}}, "traffic.desk"),
+        ({"traffic": {"desk": "/etc"}}, "traffic.desk"),
+        ({"traffic": {"accounts": ["t1", "t1"]}}, "traffic.accounts"),
+        ({"traffic": {"txs": [{"name": "s", "tx": ["bank", "send", "--from=x"]}]}},
+         "traffic.txs[0].tx[2]"),
     ],
 )  # fmt: skip
 def test_a_value_that_would_run_or_escape_is_refused(

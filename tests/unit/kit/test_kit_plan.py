@@ -63,6 +63,20 @@ def test_a_profile_of_two_binaries_gets_every_section(tmp_path: Path) -> None:
     assert cfg.scenarios.validators == ["val-alice", "val-bob"]
     assert cfg.scenarios.lone_peer == ""  # no sentries: sentry-lost does not apply
     assert cfg.topology == TopologyConfig()
+    # The traffic accounts are made and funded; the traffic itself is the profile's.
+    assert cfg.traffic.desk == str(tmp_path / ".kit" / "desk-traffic")
+    assert cfg.traffic.accounts == ["traffic-1", "traffic-2", "traffic-3"]
+    assert not cfg.traffic.on
+
+
+def test_a_profile_turns_traffic_on_with_one_number(tmp_path: Path) -> None:
+    raw = {"kit": {"v1": SIMD45, "v2": SIMD46}, "topology": {"traffic_accounts": 1},
+           "traffic": {"rate": 2.0}}  # fmt: skip
+    cfg = parse_config(raw, tmp_path)
+    assert cfg.traffic.on and cfg.traffic.accounts == ["traffic-1"]
+    assert [t.tx for t in cfg.traffic.templates("stake")] == [
+        ["bank", "send", "{from}", "{to}", "1stake"]
+    ]
 
 
 def test_the_last_validators_sentry_is_the_lone_peer(tmp_path: Path) -> None:

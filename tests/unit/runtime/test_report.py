@@ -158,6 +158,28 @@ def test_a_state_without_transitions_still_renders() -> None:
     assert render_markdown(doc).startswith("# Upgrade rehearsal r: **launched**")
 
 
+def test_the_traffic_section_shows_each_phase_and_the_halt_mempool() -> None:
+    from agent.core.traffic import MempoolSeen, TrafficBook, TxChecked, TxIncluded, TxSent
+
+    book = TrafficBook()
+    for e in (
+        TxSent("AA" * 32, "t1", 0, "send", "voted", 5, 100.0), TxChecked("AA" * 32, 0),
+        TxIncluded("AA" * 32, 6, 0, 101.0),
+        TxSent("BB" * 32, "t1", 1, "send", "halt", 9, 110.0), TxChecked("BB" * 32, 13, "fee"),
+        TxSent("CC" * 32, "t2", 0, "send", "halt", 9, 111.0), TxChecked("CC" * 32, 0),
+        MempoolSeen(9, 112.0, ("CC" * 32,)), TxIncluded("CC" * 32, 10, 0, 120.0),
+    ):  # fmt: skip
+        book.apply(e)
+    doc = build_report(initial_state("r", Params()), {"traffic": book.summary(final=True)})
+    md = render_markdown(doc)
+    assert "## Traffic through the upgrade" in md
+    assert "| voted | 1 | 1 | 0 | 0 | 0 | 0 | 0 | none | 1.00 / 1.00 / 1.00 |" in md
+    assert "| halt | 2 | 1 | 1 | 0 | 0 | 0 | 0 | 13: 1 | 9.00 / 9.00 / 9.00 |" in md
+    assert "mempool held 1 transactions, 1 of them ours" in md
+    assert f"- `{'CC' * 8}`: included at 10" in md
+    assert "Traffic" not in render_markdown(build_report(initial_state("r", Params())))
+
+
 def test_missed_blocks_tell_unreadable_commits_from_heights_not_reached_yet() -> None:
     from agent.runtime.report_markdown import _missed_lines
 

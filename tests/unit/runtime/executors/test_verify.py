@@ -27,6 +27,7 @@ from agent.core.actions import (
 )
 from agent.core.facts import (
     BaselineCaptured,
+    Check,
     NoUpgradeVerified,
     RestartVerified,
     UpgradeVerified,
@@ -406,6 +407,22 @@ async def test_verify_restart_passes_on_a_good_chain(world: World) -> None:
         "leaderboard_kept": True,
         "balances_kept": True,
     }
+
+
+async def test_verify_restart_settles_the_traffic_and_judges_it(world: World) -> None:
+    class Traffic:
+        settled = 0
+
+        async def settle(self) -> Check:
+            self.settled += 1
+            return Check("traffic_none_lost", False, "3 sent; 2 included; 1 lost")
+
+    traffic = Traffic()
+    world.ctx.traffic = traffic
+    s = await restarted_state(world)
+    fact = await verify_restart(world.ctx, VerifyRestart(8), s)
+    assert isinstance(fact, RestartVerified) and traffic.settled == 1
+    assert names(fact.checks)["traffic_none_lost"] is False
 
 
 async def test_verify_restart_with_an_empty_leaderboard_kept_empty(world: World) -> None:
