@@ -285,7 +285,7 @@ async def test_recorded_gov_shapes_of_045_and_046(line: str, gov: str) -> None:
         assert [q.id for q in await rest.proposals()] == [1]
         assert await rest.vote(1, address) == "VOTE_OPTION_YES"
         assert await rest.vote(99, address) is None  # the recorded "not found"
-        assert (await rest.gov_params()).voting_period == 8.0
+        assert (await rest.gov_params()).voting_period == 20.0  # the recorder's period
         assert await rest.account(address) == (
             int(account["account_number"]), int(account["sequence"])
         )  # fmt: skip
