@@ -102,6 +102,8 @@ class Watchdog:
         self._context: UpgradeContext | None = None
         self._quiet: dict[str, _Quiet] = {}
         self.halt = HaltWatch()
+        self._halting = False  # the last evaluation saw a halt (or suspected one)
+        self._halt_ended_at: float | None = None
 
     # --- input ------------------------------------------------------------
 
@@ -242,7 +244,15 @@ class Watchdog:
         chain = self.halt.condition(self.view, now, limit, excused)
         if chain is not None:
             out.append(chain)
-        if chain is not None or self.halt.suspected(self.view, now, limit):
+        halting = chain is not None or self.halt.suspected(self.view, now, limit)
+        if self._halting and not halting:
+            self._halt_ended_at = now
+        self._halting = halting
+        # Once the chain moves again its nodes get a moment to show the new block:
+        # three stalls fired (and resolved a second later) as the first block after
+        # a 35 s halt reached them.
+        settling = self._halt_ended_at is not None and now < self._halt_ended_at + limit / 3
+        if halting or settling:
             # One incident: every node's own stall and stream are part of the halt,
             # and while one is suspected no node stalls apart (a validator frozen
             # one block before the others crossed its threshold first, and its stall

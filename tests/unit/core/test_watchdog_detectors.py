@@ -191,8 +191,35 @@ def test_a_validator_frozen_a_block_early_is_part_of_the_halt_not_a_stall() -> N
     assert keys(dog.evaluate(last + 16.5)) == ["chain_halt:-:-"]
     for n in ("val-a", "node-c"):
         dog.observe(block(n, 10, last + 17))  # the chain goes on without val-b
-    # The chain is not stuck any more: val-b, silent for 18 s, is now its own stall.
-    assert keys(dog.evaluate(last + 18)) == ["stall:val-b:-"]
+    # The chain is not stuck any more. Its nodes get a third of the threshold to
+    # show the new block; then val-b, silent since, is its own stall.
+    assert dog.evaluate(last + 18) == []
+    for h in range(11, 20):  # the others go on, a block a second
+        for n in ("val-a", "node-c"):
+            dog.observe(block(n, h, last + h + 7))
+        if last + h + 7.5 < last + 23:  # the moment: a third of the 15 s threshold
+            assert dog.evaluate(last + h + 7.5) == [], h
+    assert keys(dog.evaluate(last + 23.5)) == ["stall:val-b:-"]
+
+
+def test_nodes_a_block_behind_as_the_halt_ends_do_not_stall() -> None:
+    # validator-paused under traffic: the first block after the 35 s halt reached
+    # three nodes a second after the halt resolved, and each fired a stall.
+    dog, last = _halted_at_9()
+    assert keys(dog.evaluate(last + 30)) == ["chain_halt:-:-"]
+    dog.observe(block("val-b", 10, last + 36))  # the chain moves, on one node so far
+    assert dog.evaluate(last + 36.2) == []
+    for n in ("val-a", "node-c"):
+        dog.observe(block(n, 10, last + 37))
+    assert dog.evaluate(last + 38) == []
+    # Not a blanket: a node that never shows the new block stalls once the moment is over.
+    dog, last = _halted_at_9()
+    assert keys(dog.evaluate(last + 30)) == ["chain_halt:-:-"]
+    for h in range(10, 20):
+        for n in ("val-a", "val-b"):
+            dog.observe(block(n, h, last + 26 + h))
+        dog.evaluate(last + 26.5 + h)  # the watch evaluates about once a second
+    assert keys(dog.evaluate(last + 45)) == ["stall:node-c:-"]
 
 
 def test_a_stalled_node_is_one_alert_naming_its_stopped_container() -> None:
