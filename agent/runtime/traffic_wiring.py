@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from agent.adapters.chaincli import ChainCLI
 from agent.adapters.clock import Clock
 from agent.adapters.failover import RestPool, RpcPool
+from agent.adapters.rpc import CometRPC
+from agent.adapters.rpc_answers import BroadcastResult
 from agent.adapters.traffic_log import TrafficLog
 from agent.config import Config
 from agent.core.chainview import ChainView
@@ -15,7 +18,33 @@ from agent.core.machine import State
 from agent.runtime.clients import Clients
 from agent.runtime.traffic import CliTrafficSigner, Template, TrafficSender, TrafficSettings
 
-__all__ = ["make_sender", "traffic_settings"]
+__all__ = ["TipFirst", "make_sender", "traffic_settings"]
+
+
+class TipFirst:
+    """Users reach a chain through endpoints that keep up with it: each call goes to
+    a node at the chain's tip first (the tx node among equals), then the others.
+    Sent to the tx node while it lagged (carol on v1, halted, then catching up on
+    v2), accepted transactions sat in its mempool and never reached a block."""
+
+    def __init__(self, rpcs: Mapping[str, CometRPC], view: ChainView, tx_node: str) -> None:
+        self.rpcs, self.view, self.tx_node = dict(rpcs), view, tx_node
+
+    def pool(self) -> RpcPool:
+        heights = self.view.heights()
+        order = sorted(
+            self.rpcs.items(), key=lambda kv: (-heights.get(kv[0], 0), kv[0] != self.tx_node)
+        )
+        return RpcPool(order)
+
+    async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult:
+        return await self.pool().broadcast_tx_sync(tx_bytes)
+
+    async def tx(self, tx_hash: str) -> dict[str, Any] | None:
+        return await self.pool().tx(tx_hash)
+
+    async def get(self, method: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        return await self.pool().get(method, params)
 
 
 def traffic_settings(cfg: Config) -> TrafficSettings:
@@ -46,8 +75,7 @@ def make_sender(
     # (closed with the rehearsal's CLI).
     settings = replace(cli.s, keyring_backend="test", voters=())
     traffic_cli = ChainCLI(settings, "", cli.sdk_line, boxes=cli.boxes)
-    tx_node = cfg.chain.tx_node
-    rpcs = RpcPool(sorted(c.rpcs.items(), key=lambda kv: kv[0] != tx_node))
+    rpcs = TipFirst(c.rpcs, view, cfg.chain.tx_node)
     rest = c.rest
     assert isinstance(rest, RestPool)
 

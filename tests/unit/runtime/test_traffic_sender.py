@@ -294,3 +294,26 @@ async def test_the_log_on_disk_gives_back_what_was_written(tmp_path: Path) -> No
     await anyio.to_thread.run_sync(torn)
     assert await log.load() == events
     assert await TrafficLog(tmp_path, "r2").load() == []
+
+
+async def test_sends_go_to_a_node_at_the_tip_first_the_tx_node_among_equals() -> None:
+    from agent.runtime.traffic_wiring import TipFirst
+
+    asked: list[str] = []
+
+    class Node:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def broadcast_tx_sync(self, tx_bytes: bytes) -> BroadcastResult:
+            asked.append(self.name)
+            return BroadcastResult(0, "", tx_hash(tx_bytes))
+
+    view = ChainView(["val-a", "node-c", "sentry-b"])
+    for n, h in (("val-a", 7), ("node-c", 7), ("sentry-b", 7)):
+        view.observe(NewBlock(n, h, "", 1.0))
+    tip = TipFirst({n: Node(n) for n in view.nodes}, view, "node-c")  # type: ignore[misc]
+    await tip.broadcast_tx_sync(b"x")
+    view.observe(NewBlock("sentry-b", 8, "", 2.0))  # node-c lags (halted, catching up)
+    await tip.broadcast_tx_sync(b"y")
+    assert asked == ["node-c", "sentry-b"]
