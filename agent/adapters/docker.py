@@ -67,6 +67,13 @@ class Docker:
     async def stop(self, container: str, grace_s: int, deadline: float) -> None:
         await self._run(["docker", "stop", "--time", str(grace_s), container], deadline=deadline)
 
+    async def kill(self, container: str, deadline: float) -> None:
+        """SIGKILL to every process of the container, as a crash would."""
+        await self._run(["docker", "kill", container], deadline=deadline)
+
+    async def start(self, container: str, deadline: float) -> None:
+        await self._run(["docker", "start", container], deadline=deadline)
+
     async def networks(self, container: str, deadline: float) -> dict[str, Any]:
         """The networks a container is attached to (name -> settings)."""
         r = await self._run(

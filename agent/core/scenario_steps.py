@@ -2,7 +2,7 @@
 rejected proposal followed to its end, a node that exits during the upgrade.
 
 Pure, no I/O. ``scenario_faults`` runs after every step: it injects the faults
-whose trigger (a phase entered, or the stack launched) the step reached.
+whose trigger (a phase entered, the stack launched, the halt) the step reached.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from agent.core.facts import (
     ExitExplained,
     Fact,
     FaultInjected,
+    HeightObserved,
     NodeExited,
     NodesRemediated,
     NoUpgradeVerified,
     StackLaunched,
 )
 from agent.core.state import (
+    Phase,
     Result,
     State,
     complete,
@@ -85,6 +87,13 @@ def scenario_faults(old: State, new: State, actions: tuple[Action, ...], fact: F
     triggers = {t.to_phase.value for t in new.transitions[len(old.transitions) :]}
     if isinstance(fact, StackLaunched):
         triggers.add("stack_launched")
+    if (
+        isinstance(fact, HeightObserved)
+        and new.phase is Phase.PASSED
+        and new.upgrade_height is not None
+        and fact.height >= new.upgrade_height - 1
+    ):
+        triggers.add("halt")
     due = [plan.fault for plan in new.params.faults if plan.trigger in triggers]
     if not due:
         return new, actions

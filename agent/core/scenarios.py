@@ -94,6 +94,7 @@ SCENARIO_NAMES: tuple[str, ...] = (
     "stream-cuts",
     "sentry-lost",
     "node-stopped",
+    "restart-in-window",
 )
 
 
@@ -217,6 +218,22 @@ def build(name: str, roles: Roles) -> Scenario:
             f"leads with {tx}'s stopped container (the rehearsal ends failed, as expected)",
             Expectation(Phase.FAILED, failure_contains=(f"{tx}'s container was stopped", tx)),
             faults=(FaultPlan("voted", InjectFault(f"stop_unseen:{tx}", "stop_unseen", tx)),),
+        )
+    if name == "restart-in-window":
+        return Scenario(
+            name,
+            f"{v_last} crashes and restarts between the halt and Cosmovisor's swap",
+            f"{v_last}'s container killed (SIGKILL) as soon as the halt writes "
+            "upgrade-info.json, then started again",
+            f"Cosmovisor on {v_last} starts over in the middle of its upgrade; whatever it "
+            "relaunches first, every node ends on the upgrade's binary (cosmovisor/current "
+            "checked on each) and the rehearsal reaches restarted",
+            restarted,
+            faults=(
+                FaultPlan(
+                    "halt", InjectFault(f"kill_in_window:{v_last}", "kill_in_window", v_last)
+                ),
+            ),
         )
     if name == "agent-crash":
         return Scenario(

@@ -66,7 +66,8 @@ PHASE_EDGES: dict[Phase, frozenset[Phase]] = {
 @dataclass(frozen=True, slots=True)
 class FaultPlan:
     """Inject ``fault`` when ``trigger`` happens: a phase's value (the phase was
-    entered) or ``"stack_launched"`` (the stack is up, before the chain is live)."""
+    entered), ``"stack_launched"`` (the stack is up, before the chain is live) or
+    ``"halt"`` (the last block before a passed upgrade's height was seen)."""
 
     trigger: str
     fault: InjectFault

@@ -10,6 +10,10 @@ from agent.errors import ConfigError
 __all__ = ["scenario_for"]
 
 
+# The scenarios that pause, empty or kill a validator's node.
+NEEDS_VALIDATOR = frozenset({"validator-missing-binary", "validator-paused", "restart-in-window"})
+
+
 def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
     """The named scenario with the config's roles; every bad name is exit 2, and so
     is a scenario that changes its own network on a network it is attached to."""
@@ -33,6 +37,8 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
                 sc.no_cosmovisor_overlay,
                 f"no such file in {cfg.compose_dir}",
             )
+    if name in NEEDS_VALIDATOR and not sc.validators:
+        raise ConfigError("scenarios.validators", [], f"is empty: {name} acts on a validator")
     if name == "sentry-lost" and sc.lone_peer not in names:
         why = "names no configured node" if sc.lone_peer else "is empty: this network has no sentry"
         raise ConfigError("scenarios.lone_peer", sc.lone_peer, why)

@@ -128,6 +128,21 @@ def test_tx_node_loss_fails_over_and_completes(sim: ProdSim, tmp_path: Path) -> 
     assert faults == ["disconnect:node-carol", "stop:node-carol"]
 
 
+def test_restart_in_window_ends_with_every_node_on_v2(sim: ProdSim, tmp_path: Path) -> None:
+    # Issue 21 (cosmos-sdk #25861): a restart between the halt and Cosmovisor's swap.
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "restart-in-window")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "restarted"
+    (fault,) = report["scenario"]["faults"]
+    assert fault["fault"] == "kill_in_window:val-bob"
+    assert "killed and started again at the halt" in fault["detail"], fault
+    assert "upgrade-info.json, current -> " in fault["detail"], fault
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["cosmovisor_current"]["result"] == "pass", checks["cosmovisor_current"]
+    assert sim.height("val-bob") > report["upgrade"]["height"]
+
+
 def test_a_lost_sentry_fails_naming_the_halted_chain_and_the_stopped_container(
     sim: ProdSim, tmp_path: Path
 ) -> None:

@@ -22,6 +22,9 @@ __all__ = ["inject_fault", "remediate"]
 log = structlog.get_logger("agent.faults")
 
 DOCKER_DEADLINE = 30.0
+# restart-in-window: how long the halt may take to come, how often it is looked for.
+WINDOW_WAIT_S = 90.0
+WINDOW_LOOK_S = 0.1
 
 
 def _service(ctx: ExecContext, node: str) -> str:
@@ -87,6 +90,8 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
         )
         await ctx.docker.exec(cid, ["rm", "-rf", *dirs], deadline=DOCKER_DEADLINE)
         detail = f"{node}: removed {', '.join(dirs)}"
+    elif kind == "kill_in_window":
+        detail = await _kill_in_window(ctx, node)
     elif kind == "cut_streams":
         if ctx.cut_streams is None:
             raise ProtocolError("this run has no stream proxy to cut")
@@ -96,6 +101,30 @@ async def inject_fault(ctx: ExecContext, action: InjectFault, state: State) -> F
         raise ProtocolError(f"unknown fault kind {kind!r}")
     log.warning("fault_injected", fault=action.name, detail=detail)
     return FaultInjected(action.name, detail, absent, **ctx.fact_kw())
+
+
+async def _kill_in_window(ctx: ExecContext, node: str) -> str:
+    """Kill ``node``'s container once the halt wrote upgrade-info.json (the window
+    opens), then start it again. What the swap had done by then is read in the same
+    look, so the report says which side of the swap the kill landed on."""
+    cid = await _container(ctx, node)
+    chain = ctx.settings.chain
+    info = f"{chain.node_home}/data/upgrade-info.json"
+    link = f"{chain.daemon_home}/cosmovisor/current"
+    look = f'test -f {info} || exit 0; echo "current -> $(readlink {link} || echo none)"'
+    end = ctx.clock.monotonic() + WINDOW_WAIT_S
+    while True:
+        r = await ctx.docker.exec(cid, ["sh", "-c", look], deadline=DOCKER_DEADLINE, check=False)
+        seen = r.stdout.strip()
+        if seen.startswith("current -> "):
+            break
+        if ctx.clock.monotonic() > end:
+            raise TransientError(f"{node} wrote no {info} within {WINDOW_WAIT_S:.0f} s")
+        await ctx.clock.sleep(WINDOW_LOOK_S)
+    await ctx.docker.kill(cid, DOCKER_DEADLINE)
+    await ctx.docker.start(cid, DOCKER_DEADLINE)
+    side = "after the swap" if "/upgrades/" in seen else "inside the window, before the swap"
+    return f"{node} killed and started again at the halt ({side}: upgrade-info.json, {seen})"
 
 
 async def remediate(ctx: ExecContext, action: RemediateNodes, _state: State) -> Fact:

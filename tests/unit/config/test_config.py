@@ -427,3 +427,15 @@ def test_scenarios_lists_every_scenario_and_says_which_this_network_cannot_play(
     assert "sentry-lost\n  not available here: config: scenarios.lone_peer = ''" in out
     assert "carol-without-cosmovisor\n  not available here:" in out
     assert "validator-paused\n  val-alice freezes during the vote" in out
+    assert "restart-in-window\n  val-bob crashes and restarts between the halt" in out
+
+
+def test_a_scenario_on_a_validator_needs_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[scenarios]\nvalidators = []\n")
+    assert main(["scenarios", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    for name in ("validator-paused", "validator-missing-binary", "restart-in-window"):
+        assert f"{name}\n  not available here: config: scenarios.validators = []" in out, name

@@ -101,6 +101,24 @@ def test_stack_launched_trigger() -> None:
     assert [a.kind for a in actions if isinstance(a, InjectFault)] == ["pause"]
 
 
+def test_restart_in_window_kills_at_the_last_block_before_the_upgrade_height() -> None:
+    p = params("restart-in-window")
+    state = passed(p)  # the upgrade height is 31
+    for h in (28, 29):
+        state, actions = decide(state, HeightObserved(h, at=30.0 + h))
+        assert not [a for a in actions if isinstance(a, InjectFault)], h
+    state, actions = decide(state, HeightObserved(30, at=60.0))
+    assert [a for a in actions if isinstance(a, InjectFault)] == [
+        InjectFault("kill_in_window:val-bob", "kill_in_window", "val-bob")
+    ]
+    _, again = decide(state, HeightObserved(31, at=61.0))
+    assert not [a for a in again if isinstance(a, InjectFault)]  # once
+    # Before the proposal passed, the same heights are no halt.
+    early, _ = run(until_proposed(), p)
+    _, none = decide(early, HeightObserved(30, at=60.0))
+    assert not [a for a in none if isinstance(a, InjectFault)]
+
+
 def test_the_upgrade_binary_goes_once_the_proposal_is_in() -> None:
     # After the staged check (at launch): removed at launch, the check would stop the run.
     p = params("validator-missing-binary")

@@ -207,6 +207,52 @@ async def test_remove_upgrade_binary_removes_the_plans_upgrade_dirs(
     assert docker.argvs[0][5:] == [f"{home}/cosmovisor/upgrades/v1tov2"]
 
 
+@pytest.mark.parametrize(
+    ("link", "side"),
+    [
+        ("/h/cosmovisor/genesis", "inside the window, before the swap"),
+        ("/h/cosmovisor/upgrades/v1tov2", "after the swap"),
+    ],
+)
+async def test_kill_in_window_waits_for_the_halt_then_kills_and_starts(
+    world: World, docker: Docker, link: str, side: str
+) -> None:
+    looks = iter(["", "", f"current -> {link}"])  # the halt comes on the third look
+
+    async def answer(argv: Any, **_kw: Any) -> CommandResult:
+        args = [str(a) for a in argv]
+        docker.argvs.append(args)
+        await anyio.lowlevel.checkpoint()
+        out = next(looks) if args[1] == "exec" else ""
+        return CommandResult(tuple(args), 0, out + "\n", "")
+
+    world.ctx.docker = AgentDocker(answer)
+    fact = await inject_fault(world.ctx, fault("kill_in_window", "val-bob"), state())
+    chain = world.cfg.chain
+    assert [a[1] for a in docker.argvs] == ["exec", "exec", "exec", "kill", "start"]
+    look = docker.argvs[0][-1]
+    assert f"test -f {chain.node_home}/data/upgrade-info.json" in look
+    assert f"readlink {chain.daemon_home}/cosmovisor/current" in look
+    assert docker.argvs[-2:] == [
+        ["docker", "kill", "cid-val-bob"],
+        ["docker", "start", "cid-val-bob"],
+    ]
+    assert world.clock.sleeps == [0.1, 0.1]
+    assert isinstance(fact, FaultInjected) and fact.absent == ()
+    assert fact.detail == (
+        f"val-bob killed and started again at the halt ({side}: upgrade-info.json, "
+        f"current -> {link})"
+    )
+
+
+async def test_kill_in_window_gives_up_when_the_halt_never_comes(
+    world: World, docker: Docker
+) -> None:
+    with pytest.raises(TransientError, match="val-bob wrote no .*upgrade-info.json within 90 s"):
+        await inject_fault(world.ctx, fault("kill_in_window", "val-bob"), state())
+    assert all(a[1] == "exec" for a in docker.argvs)  # never killed
+
+
 async def test_cut_streams_calls_the_contexts_callback(world: World, docker: Docker) -> None:
     calls: list[int] = []
 
