@@ -67,6 +67,18 @@ class Docker:
     async def stop(self, container: str, grace_s: int, deadline: float) -> None:
         await self._run(["docker", "stop", "--time", str(grace_s), container], deadline=deadline)
 
+    async def compose_containers(self, project: str, deadline: float) -> dict[str, str]:
+        """Compose service -> running container ID, for one Compose project."""
+        fmt = '{{.ID}} {{.Label "com.docker.compose.service"}}'
+        which = f"label=com.docker.compose.project={project}"
+        r = await self._run(["docker", "ps", "--filter", which, "--format", fmt], deadline=deadline)
+        out: dict[str, str] = {}
+        for line in r.stdout.splitlines():
+            cid, _, service = line.strip().partition(" ")
+            if cid and service:
+                out[service] = cid
+        return out
+
     async def kill(self, container: str, deadline: float) -> None:
         """SIGKILL to every process of the container, as a crash would."""
         await self._run(["docker", "kill", container], deadline=deadline)

@@ -54,6 +54,7 @@ DETECTORS: tuple[str, ...] = (
     "proposal_late",
     "proposal_failed",
     "stream_down",
+    "not_staged",  # watch mode: nothing staged for the chain's plan on a local node
     "alert_delivery",  # an alert sink keeps failing (agent.watchdog.delivery)
 )
 

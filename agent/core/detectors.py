@@ -48,9 +48,11 @@ from agent.core.observations import (
     NodeInfo,
     NodeReach,
     RoundVotes,
+    StagedSeen,
     StreamStatus,
     WatchObservation,
 )
+from agent.core.staged import StagedWatch
 
 __all__ = [
     "DETECTORS",
@@ -102,6 +104,7 @@ class Watchdog:
         self._context: UpgradeContext | None = None
         self._quiet: dict[str, _Quiet] = {}
         self.halt = HaltWatch()
+        self.staged = StagedWatch()
         self._halting = False  # the last evaluation saw a halt (or suspected one)
         self._halt_ended_at: float | None = None
 
@@ -124,6 +127,8 @@ class Watchdog:
             self.halt.observe(obs)
         elif isinstance(obs, NodeReach | RoundVotes):
             self.halt.observe(obs)
+        elif isinstance(obs, StagedSeen):
+            self.staged.observe(obs)
 
     def mark_started(self, at: float) -> None:
         """Reference time for nodes that never sent a block: when their sources
@@ -262,6 +267,11 @@ class Watchdog:
                                   self._streams(now, excused))  # fmt: skip
         out += self.containers.conditions(now, self.thresholds)
         out += self._upgrade_halt(now, halted)
+        ctx = self._context
+        if ctx is not None:
+            out += self.staged.conditions(
+                self.view, ctx.upgrade_name, ctx.upgrade_height, self.block_interval()
+            )
         out += self._proposal()
         disabled = self.thresholds.disabled
         return sorted((c for c in out if c.detector not in disabled), key=lambda c: c.key)

@@ -23,6 +23,7 @@ __all__ = [
     "NodeInfo",
     "NodeReach",
     "RoundVotes",
+    "StagedSeen",
     "Observation",
     "WatchObservation",
 ]
@@ -104,4 +105,20 @@ class RoundVotes:
 
 
 Observation = NewBlock | StreamStatus | ContainerEvent
-WatchObservation = NewBlock | StreamStatus | ContainerEvent | NodeInfo | NodeReach | RoundVotes
+
+
+@dataclass(frozen=True, slots=True)
+class StagedSeen:
+    """Watch mode: whether ``node``'s Cosmovisor has a binary staged for ``plan``
+    (``path``: the one it lacks, when not)."""
+
+    node: str
+    plan: str
+    staged: bool
+    path: str
+    at: float
+
+
+WatchObservation = (
+    NewBlock | StreamStatus | ContainerEvent | NodeInfo | NodeReach | RoundVotes | StagedSeen
+)

@@ -12,6 +12,7 @@ import anyio
 import structlog
 
 from agent.adapters.clock import Clock, SystemClock
+from agent.adapters.docker import Docker
 from agent.adapters.lock import state_lock
 from agent.config import Config
 from agent.core.chainview import ChainView
@@ -20,6 +21,7 @@ from agent.runtime.clients import clients
 from agent.runtime.streams import docker_to_watch, sources
 from agent.watchdog.heartbeat import sd_notify
 from agent.watchdog.service import WatchService
+from agent.watchdog.staged_probe import StagedProbe
 
 if TYPE_CHECKING:
     from agent.runtime.daemon import Runner
@@ -59,10 +61,22 @@ async def _run_watch(cfg: Config, clock: Clock | None, on_started: OnStarted | N
         watch = WatchService.for_config(cfg, c.rpcs, clock, view=view, rest=c.rest, http=c.http)
         if on_started is not None:
             on_started(None, watch)
+        docker = docker_to_watch()
+        if docker:
+            watch.staged_probe = StagedProbe(
+                Docker(),
+                cfg.stack.project,
+                {n.service or n.name: n.name for n in cfg.nodes},
+                cfg.chain.daemon_home,
+                cfg.chain.binary,
+                clock,
+                watch.plan_ahead,
+                watch.observe,
+                deadline=cfg.timing.command_timeout,
+            )
         send, recv = anyio.create_memory_object_stream[Observation](1024)
         async with anyio.create_task_group() as tg, recv:
             await tg.start(watch.run)
-            docker = docker_to_watch()
             if not docker:
                 log.info("docker_not_watched", reason="no Docker socket")
             for src in sources(cfg, c.rpcs, send, clock, docker=docker, since_nano=time.time_ns()):

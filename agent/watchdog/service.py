@@ -45,6 +45,7 @@ from agent.watchdog import (
     build_sinks,
 )
 from agent.watchdog.halt_probe import HaltProbe
+from agent.watchdog.staged_probe import StagedProbe
 
 __all__ = ["WatchService", "context_from_state"]
 
@@ -114,6 +115,8 @@ class WatchService:
         self._plan_due = 0.0
         self._info_after_upgrade: set[str] = set()
         self.halt_probe = HaltProbe(rpcs, clock, request_s, self.dog.halt_suspected, self.observe)
+        # Watch mode with Docker: looks for the plan's binary in each node's container.
+        self.staged_probe: StagedProbe | None = None
         self.ready = anyio.Event()
 
     @classmethod
@@ -327,6 +330,8 @@ class WatchService:
             tg.start_soon(self.halt_probe.run)  # asks only while a halt is suspected
             if self.rest is not None:
                 tg.start_soon(self._plan_loop)
+            if self.staged_probe is not None:
+                tg.start_soon(self.staged_probe.run)  # asks only while a plan is ahead
 
     async def _plan_loop(self) -> None:
         while True:
@@ -366,6 +371,14 @@ class WatchService:
                 if i and gap:
                     await self.clock.sleep(gap)
                 tg.start_soon(one, name, rpc)
+
+    def plan_ahead(self) -> tuple[str, int] | None:
+        """The chain's planned upgrade while its height is still ahead (watch mode)."""
+        ctx = self.dog.context
+        if ctx is None or ctx.upgrade_height is None:
+            return None
+        top = max(self.dog.heights().values(), default=0)
+        return (ctx.upgrade_name, ctx.upgrade_height) if top < ctx.upgrade_height else None
 
     async def _poll_plan(self) -> None:
         """Watch mode: the chain's scheduled upgrade gives the halt its context."""

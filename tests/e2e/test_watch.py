@@ -147,3 +147,52 @@ def test_carol_without_cosmovisor_escalates_naming_carol(sim: ProdSim, tmp_path:
         # The nodes that did swap stay silent: no stall alerts during the planned halt.
         assert not [n for n in alerts if n["detector"] == "stall"], alerts
         assert any(e.get("event") == "alert_firing" for e in log_events(sim))
+
+
+def test_watch_warns_before_the_height_when_a_node_has_nothing_staged(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    # Issue 21: knowing the chain's plan, `rehearse watch` warns before the height
+    # when a local node has nothing staged for it (here the validator-missing-binary
+    # rehearsal removes val-bob's once the proposal is in).
+    watch_dir = tmp_path / "watch-state"
+    with webhook_receiver() as rec:
+        run_cfg = sim.write_config(tmp_path / "run.toml")
+        watch_cfg = sim.write_config(
+            tmp_path / "watch.toml",
+            extra=alert_config(
+                rec,
+                alert_state_file=str(watch_dir / "alerts.json"),
+                heartbeat_file=str(watch_dir / "heartbeat.json"),
+                disabled=["stall", "lag", "stream_down", "chain_halt", "container_died"],
+            ),
+        )
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "--config", str(run_cfg),
+             "--scenario", "validator-missing-binary"],
+            env=sim.run_env(), cwd=sim.root, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        watcher: subprocess.Popen[bytes] | None = None
+        try:
+            sim.wait("the stack", lambda: all(sim.height(n) > 1 for n in NODES), 300)
+            watcher = start(sim, watch_cfg, "watch")
+            firing = sim.wait(
+                "not_staged alert",
+                lambda: rec.notifications("firing", "not_staged:val-bob"),
+                300,
+                every=1.0,
+            )
+            at_alert = sim.height("val-alice")
+        finally:
+            for p in (runner, watcher):
+                if p is not None and p.poll() is None:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+        message = firing[0]["message"]
+        assert "val-bob has nothing staged for upgrade v1tov2 at height " in message, message
+        assert "/cosmovisor/upgrades/v1tov2/bin/checkersd" in message, message
+        height = int(message.split(" at height ")[1].split(" ")[0])
+        assert 0 < at_alert < height, (at_alert, message)  # before the height
+        others = [n for n in rec.notifications("firing") if n["detector"] == "not_staged"]
+        assert [n["node"] for n in others] == ["val-bob"], others

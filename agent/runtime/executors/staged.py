@@ -14,6 +14,7 @@ from functools import partial
 
 import structlog
 
+from agent.adapters.staged import STAGED_SCRIPT, staged
 from agent.concurrency import gather
 from agent.core.machine import State
 from agent.errors import CommandFailed, EnvironmentProblem
@@ -22,19 +23,6 @@ from agent.runtime.executors.context import ExecContext
 __all__ = ["STAGED_SCRIPT", "check_v2_staged"]
 
 log = structlog.get_logger("agent.executor")
-
-# $1 daemon home, $2 plan name, $3 binary. Exit 0: staged (or no Cosmovisor);
-# exit 3: missing, the path looked for printed. Cosmovisor's own lookup is the plan
-# name as given; some versions lower-case it, so either directory counts.
-STAGED_SCRIPT = r"""home=$1 name=$2 bin=$3
-[ -d "$home/cosmovisor" ] || exit 0
-lower=$(printf '%s' "$name" | tr 'A-Z' 'a-z')
-for d in "$home/cosmovisor/upgrades/$name" "$home/cosmovisor/upgrades/$lower"; do
-  [ -x "$d/bin/$bin" ] && exit 0
-done
-printf '%s\n' "$home/cosmovisor/upgrades/$name/bin/$bin"
-exit 3
-"""
 
 
 async def check_v2_staged(ctx: ExecContext, state: State) -> None:
@@ -45,17 +33,16 @@ async def check_v2_staged(ctx: ExecContext, state: State) -> None:
     missing: dict[str, str] = {}
 
     async def one(node: str, cid: str) -> None:
-        argv = ["sh", "-c", STAGED_SCRIPT, "staged", c.daemon_home, name, c.binary]
+        deadline = ctx.settings.timing.command_timeout
         try:
-            r = await ctx.docker.exec(cid, argv, deadline=ctx.settings.timing.command_timeout,
-                                      check=False)  # fmt: skip
+            found = await staged(ctx.docker, cid, c.daemon_home, name, c.binary, deadline)
         except CommandFailed as exc:  # the container went away: the watchdog's business
             log.info("staged_check_skipped", node=node, error=str(exc)[:200])
             return
-        if r.returncode == 3:
-            missing[node] = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "?"
-        elif r.returncode != 0:  # no shell in the image, say: not a verdict
-            log.info("staged_check_skipped", node=node, code=r.returncode, err=r.stderr[-200:])
+        if found is None:  # no shell in the image, say: not a verdict
+            log.info("staged_check_skipped", node=node)
+        elif not found[0]:
+            missing[node] = found[1]
 
     nodes = [
         (n.name, ids[n.service or n.name])
