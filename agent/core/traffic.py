@@ -110,6 +110,7 @@ class _Tx:
     included: TxIncluded | None = None
     resent: int = 0
     last_send_height: int = 0
+    refused_again: Counter[str] = field(default_factory=Counter)  # codes, sends again
 
     @property
     def rejected(self) -> bool:
@@ -146,9 +147,17 @@ class TrafficBook:
         if isinstance(event, TxChecked):
             if event.error:
                 return  # no answer: its fate is still open
-            # A sequence mismatch on a send again means an earlier send is in a block
-            # (or another took its sequence): the lookup decides, not this answer.
-            if not (event.code == WRONG_SEQUENCE and (tx.check_code == 0 or tx.resent)):
+            if tx.check_code == 0 and event.code != 0:
+                # Accepted once: a refusal of the same bytes later does not undo that.
+                # A node just restarted on v2 refused them (code 4: its CheckTx reads
+                # height 0 until its first commit, so account number 0), and closing
+                # them left every later sequence of the account waiting forever.
+                tx.refused_again[str(event.code)] += 1
+            elif event.code == WRONG_SEQUENCE and tx.resent:
+                # Never answered, then "sequence past": the first send may be in a
+                # block (or another took its sequence): the lookup decides.
+                tx.refused_again[str(event.code)] += 1
+            else:
                 tx.check_code, tx.check_log = event.code, event.log[:300]
         elif isinstance(event, TxIncluded):
             tx.included = event
@@ -220,6 +229,9 @@ def _counts(txs: list[_Tx], final: bool) -> dict[str, Any]:
     )
     rejected = Counter(str(t.check_code) for t in txs if t.rejected)
     failed = Counter(str(t.included.code) for t in txs if t.included and t.included.code != 0)
+    again: Counter[str] = Counter()
+    for t in txs:
+        again.update(t.refused_again)
     return {
         "sent": len(txs),
         "included": fates["included"],
@@ -230,6 +242,7 @@ def _counts(txs: list[_Tx], final: bool) -> dict[str, Any]:
         "resent": sum(1 for t in txs if t.resent),
         "rejected_codes": dict(sorted(rejected.items())),
         "failed_codes": dict(sorted(failed.items())),
+        "refused_again_codes": dict(sorted(again.items())),
         "latency_s": _latency(latencies),
     }
 

@@ -17,6 +17,7 @@ def _latency(lat: dict[str, float] | None) -> str:
 def _codes(c: dict[str, Any]) -> str:
     parts = [f"{code}: {n}" for code, n in c["rejected_codes"].items()]
     parts += [f"in block {code}: {n}" for code, n in c["failed_codes"].items()]
+    parts += [f"sent again, refused {code}: {n}" for code, n in c["refused_again_codes"].items()]
     return ", ".join(parts) or "none"
 
 

@@ -40,6 +40,7 @@ def test_fates_and_counts_per_phase() -> None:
     assert s["phases"]["proposed"] | {"latency_s": None} == {
         "sent": 2, "included": 1, "failed": 1, "rejected": 0, "pending": 0, "lost": 0,
         "resent": 0, "rejected_codes": {}, "failed_codes": {"5": 1}, "latency_s": None,
+        "refused_again_codes": {},
     }  # fmt: skip
     assert s["phases"]["proposed"]["latency_s"] == {"median": 1.5, "p95": 1.5, "max": 1.5}
     assert s["phases"]["passed"]["rejected_codes"] == {"13": 1}
@@ -93,3 +94,23 @@ def test_the_halt_mempool_lists_ours_with_their_fates() -> None:
     assert halt["fates"] == {"included at 20": 1, "lost": 1}
     assert halt["txs"][1] == {"hash": "B", "fate": "lost", "resent": 1}
     assert list(b.summary(final=True)["phases"]) == ["passed", HALT]
+
+
+def test_a_refusal_of_a_send_again_does_not_close_an_accepted_transaction() -> None:
+    # stream-cuts under traffic: seq 8 accepted, dropped by the restart, sent again to
+    # a node just up on v2 (code 4: its CheckTx reads height 0 until its first
+    # commit). Closing it left seq 9 waiting for 8 until the end: lost.
+    b = TrafficBook()
+    for e in (
+        sent("S8", 8), TxChecked("S8", 0), sent("S9", 9), TxChecked("S9", 0),
+        TxResent("S8", 18, 110.0), TxChecked("S8", 4, "signature verification failed"),
+        TxResent("S9", 18, 110.0), TxChecked("S9", 32, "expected 8, got 9"),
+    ):  # fmt: skip
+        b.apply(e)
+    assert [s.hash for s in b.open_txs()] == ["S8", "S9"]  # both still to land
+    assert b.next_sequence("t1") == 10
+    b.apply(TxIncluded("S8", 20, 0, 120.0))
+    b.apply(TxIncluded("S9", 20, 0, 120.0))
+    total = b.summary(final=True)["total"]
+    assert (total["included"], total["rejected"], total["lost"]) == (2, 0, 0)
+    assert total["refused_again_codes"] == {"32": 1, "4": 1}
