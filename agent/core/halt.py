@@ -91,7 +91,10 @@ class HaltWatch:
             elif v.missing_precommits:
                 # Only when every prevote came: with prevotes missing the round never
                 # reaches precommits, and naming healthy validators there misleads.
-                causes.append(f"{_names(v.missing_precommits)} missing from precommits")
+                causes.append(
+                    f"{_names(v.missing_precommits)} ({v.missing_precommit_pct:.0f} % of power) "
+                    "missing from precommits"
+                )
         for node, (at, _error) in sorted(self.unreachable.items()):
             causes.append(f"{node} RPC unreachable since {_hms(at)}")
         age = now - since
@@ -124,12 +127,14 @@ def round_votes(
 
     total = sum(p for _, p in validators) or 1
     missing = [i for i, ok in enumerate(prevoted) if not ok]
+    unsigned = [i for i, ok in enumerate(precommitted) if not ok]
     return RoundVotes(
         node,
         height,
         rnd,
         tuple(name(validators[i][0]) for i in missing),
-        tuple(name(validators[i][0]) for i, ok in enumerate(precommitted) if not ok),
+        tuple(name(validators[i][0]) for i in unsigned),
         100.0 * sum(validators[i][1] for i in missing) / total,
         at,
+        100.0 * sum(validators[i][1] for i in unsigned) / total,
     )

@@ -102,6 +102,7 @@ class RoundVotes:
     missing_precommits: tuple[str, ...]
     missing_power_pct: float  # of the total voting power, missing from the prevotes
     at: float
+    missing_precommit_pct: float = 0.0  # the same, from the precommits
 
 
 Observation = NewBlock | StreamStatus | ContainerEvent

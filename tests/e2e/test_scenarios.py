@@ -53,12 +53,13 @@ def test_validator_paused_halts_the_chain_one_alert_naming_it_and_completes(
     assert report["outcome"] == "restarted"
     # One incident, one alert: the halt, not a stall per node (five of them before
     # issue 21), and its text leads with the cause: the paused validator's missing
-    # prevote, then its silent RPC.
+    # prevote (or precommit, when the pause fell between the two), then its silent RPC.
     assert alerts(report) == [("chain_halt", None)], report["alerts"]
     assert alerts(report, "resolved") == [("chain_halt", None)], report["alerts"]
     (fired,) = [a for a in report["alerts"] if a["event"] == "fired"]
     assert fired["message"].startswith("chain halted at "), fired
-    assert "val-alice (50 % of power) missing from prevotes" in fired["message"], fired
+    missing = ("missing from prevotes", "missing from precommits")
+    assert any(f"val-alice (50 % of power) {m}" in fired["message"] for m in missing), fired
     # The real webhook got exactly that: one firing, one resolution.
     statuses = [(n["detector"], n["node"], n["status"]) for n in got]
     assert statuses == [("chain_halt", None, "firing"), ("chain_halt", None, "resolved")]

@@ -167,9 +167,11 @@ def test_votes_of_another_height_are_no_cause() -> None:
 
 def test_precommits_missing_beyond_the_prevotes_are_named_too() -> None:
     dog, last = _halted_at_9()
-    dog.observe(RoundVotes("val-a", 10, 2, (), ("node-c",), 0.0, last + 6))
+    dog.observe(RoundVotes("val-a", 10, 2, (), ("node-c",), 0.0, last + 6, 50.0))
     (cond,) = dog.evaluate(last + 20)
-    assert "node-c missing from precommits" in cond.message
+    # With its share of the power, as for prevotes (a validator paused between its
+    # prevote and its precommit, in the e2e run).
+    assert "node-c (50 % of power) missing from precommits" in cond.message
     assert "prevotes" not in cond.message
 
 
