@@ -1,6 +1,6 @@
 """``[traffic]``: transactions sent through the upgrade, as users would send them.
 
-From the launch until after the restart on v2 the agent sends transactions at
+From the proposal until after the restart on v2 the agent sends transactions at
 ``rate`` per second from the ``accounts`` (keys in the ``desk``'s test keyring,
 funded in genesis; the kit makes and fills them), each account with its own
 sequence, never a voter's. Each is one of the ``txs`` templates, taken in turn

@@ -1,6 +1,9 @@
-"""The traffic sender: users' transactions from the launch until after the restart.
+"""The traffic sender: users' transactions from the proposal until after the restart.
 
-Beside the rehearsal, in the daemon's task group. It never waits on the
+Beside the rehearsal, in the daemon's task group. It starts once the proposal is
+in: the proposal's height is planned before it is signed, and signing it beside
+the traffic's first signatures (2 cores) took 8.7 s, four blocks of the plan's
+margin, and the chain reached the height before the tally. It never waits on the
 rehearsal and the rehearsal never waits on it, until ``settle`` (called by the
 restart's verification) stops the sending, gives the last transactions
 ``settle_blocks`` blocks to land and returns the book's verdict.
@@ -188,7 +191,7 @@ class TrafficSender:
 
     def _live(self) -> bool:
         phase, _ = self.phase()
-        return self.view.max_height > 0 and phase not in TERMINAL
+        return self.view.max_height > 0 and phase not in TERMINAL and phase != "launched"
 
     async def _send_loop(self, tg: anyio.abc.TaskGroup) -> None:
         while not self._stopping and not self._live():

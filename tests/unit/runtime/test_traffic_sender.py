@@ -341,3 +341,18 @@ async def test_sends_go_to_a_node_at_the_tip_first_the_tx_node_among_equals() ->
     view.observe(NewBlock("sentry-b", 8, "", 2.0))  # node-c lags (halted, catching up)
     await tip.broadcast_tx_sync(b"y")
     assert asked == ["node-c", "sentry-b"]
+
+
+async def test_nothing_is_sent_before_the_proposal_is_in(tmp_path: Path) -> None:
+    # Signed beside the traffic's first signatures, the proposal took 8.7 s and landed
+    # four blocks after its height was planned: the chain reached that height first.
+    r = Rig(tmp_path)
+    r.phase[0] = "launched"
+    async with anyio.create_task_group() as tg:
+        await tg.start(r.sender.run)
+        await r.produce(3)
+        assert r.sender.book.txs == {}
+        r.phase[0] = "proposed"
+        await r.produce(2)
+        tg.cancel_scope.cancel()
+    assert {s.sent.phase for s in r.sender.book.txs.values()} == {"proposed"}
