@@ -138,9 +138,11 @@ def test_rehearse_run_goes_to_restarted(sim: ProdSim, tmp_path: Path) -> None:
     upgrade_height = report["upgrade"]["height"]
     # Users' transactions went on through the whole upgrade, and none was lost.
     traffic = report["traffic"]
-    assert traffic["final"] and traffic["total"]["sent"] >= 20, traffic["total"]
+    assert traffic["final"] and traffic["total"]["sent"] >= 15, traffic["total"]
     assert traffic["total"]["lost"] == 0 and traffic["total"]["pending"] == 0, traffic
-    assert {"proposed", "passed", "upgraded"} <= set(traffic["phases"]), traffic["phases"]
+    # From the proposal (the votes follow within seconds) until after the restart.
+    assert {"passed", "upgraded"} <= set(traffic["phases"]), traffic["phases"]
+    assert "launched" not in traffic["phases"], traffic["phases"]
     assert traffic["total"]["included"] >= traffic["total"]["sent"] * 0.9, traffic["total"]
     assert "halt_mempool" in traffic, traffic
 

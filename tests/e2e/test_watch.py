@@ -157,7 +157,9 @@ def test_watch_warns_before_the_height_when_a_node_has_nothing_staged(
     # rehearsal removes val-bob's once the proposal is in).
     watch_dir = tmp_path / "watch-state"
     with webhook_receiver() as rec:
-        run_cfg = sim.write_config(tmp_path / "run.toml")
+        # The plan is ahead for some 20 blocks: time for the watch's plan read (every
+        # 10 s) to see it before the halt, as it would a real chain's for days.
+        run_cfg = sim.write_config(tmp_path / "run.toml", spare_blocks=20)
         watch_cfg = sim.write_config(
             tmp_path / "watch.toml",
             extra=alert_config(
