@@ -225,15 +225,19 @@ def build(name: str, roles: Roles) -> Scenario:
             f"{v_last} crashes and restarts between the halt and Cosmovisor's swap",
             f"{v_last}'s container killed (SIGKILL) as soon as the halt writes "
             "upgrade-info.json, then started again",
-            f"Cosmovisor on {v_last} starts over in the middle of its upgrade; whatever it "
-            "relaunches first, every node ends on the upgrade's binary (cosmovisor/current "
-            "checked on each) and the rehearsal reaches restarted",
+            f"Cosmovisor on {v_last} starts over in the middle of its upgrade. If it swaps, "
+            "every node ends on the upgrade's binary (cosmovisor/current checked on each). "
+            "If it relaunches the old binary and then exits (cosmos-sdk #25861; v1.5.0 "
+            f"does, depending on timing), the rehearsal names {v_last}'s exit and the agent "
+            f"swaps {v_last} to v2 by hand, as an operator would. Restarted either way, and "
+            "the report says which",
             restarted,
             faults=(
                 FaultPlan(
                     "halt", InjectFault(f"kill_in_window:{v_last}", "kill_in_window", v_last)
                 ),
             ),
+            remediate=True,
         )
     if name == "agent-crash":
         return Scenario(
