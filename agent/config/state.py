@@ -16,7 +16,13 @@ from pydantic import Field, model_validator
 from agent.core.templates import placeholders
 from agent.validation import Problem, Schema, Text, problems
 
-__all__ = ["RESERVED_TX_FLAGS", "StateConfig", "StateTxConfig", "state_problems"]
+__all__ = [
+    "RESERVED_TX_FLAGS",
+    "StateConfig",
+    "StateTxConfig",
+    "check_reserved_flags",
+    "state_problems",
+]
 
 # The agent sets these itself (sign-first, offline, at the recorded sequence): a
 # declared transaction that set one would sign something other than what is recorded.
@@ -55,11 +61,15 @@ class StateTxConfig(Schema):
 
     @model_validator(mode="after")
     def _flags(self) -> StateTxConfig:
-        for j, arg in enumerate(self.tx):
-            flag = arg.split("=", 1)[0]
-            if flag in RESERVED_TX_FLAGS:
-                raise problems([(("tx", j), arg, "is set by the agent; leave it out")])
+        check_reserved_flags(self.tx)
         return self
+
+
+def check_reserved_flags(tx: list[str]) -> None:
+    """Refuse a flag the agent sets itself in a transaction's ``tx`` arguments."""
+    for j, arg in enumerate(tx):
+        if arg.split("=", 1)[0] in RESERVED_TX_FLAGS:
+            raise problems([(("tx", j), arg, "is set by the agent; leave it out")])
 
 
 class StateConfig(Schema):

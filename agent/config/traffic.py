@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from agent.config.fields import OptionalDesk
-from agent.config.state import RESERVED_TX_FLAGS
+from agent.config.state import check_reserved_flags
 from agent.validation import SafeName, Schema, Text, problems
 
 __all__ = ["TrafficConfig", "TrafficTxConfig", "DEFAULT_TEMPLATE"]
@@ -38,9 +38,7 @@ class TrafficTxConfig(Schema):
 
     @model_validator(mode="after")
     def _flags(self) -> TrafficTxConfig:
-        for j, arg in enumerate(self.tx):
-            if arg.split("=", 1)[0] in RESERVED_TX_FLAGS:
-                raise problems([(("tx", j), arg, "is set by the agent; leave it out")])
+        check_reserved_flags(self.tx)
         return self
 
 
