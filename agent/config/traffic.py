@@ -7,8 +7,7 @@ sequence, never a voter's. Each is one of the ``txs`` templates, taken in turn
 by weight; the default is a bank send to the next account. The report counts,
 per phase and across the halt, what was sent, included, rejected and lost, and
 what the mempool held at the halt. Placeholders: ``{from}`` and ``{to}`` (the
-sending account and the next one), ``{i}`` (the transaction's number), any
-voter's ``{name}``.
+sending account and the next one) and ``{i}`` (the transaction's number).
 """
 
 from __future__ import annotations
