@@ -69,6 +69,8 @@ class ChainView:
         self.rewinds: deque[tuple[str, int, int]] = deque(maxlen=16)
         # (height, when any node's stream first brought it live), rising heights only.
         self.arrivals: deque[tuple[int, float]] = deque(maxlen=WINDOW)
+        # Bumped by each reset: what others keep per height belongs to one chain.
+        self.generation = 0
 
     # --- input -----------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class ChainView:
         for n in self.nodes:
             self.nodes[n] = NodeView()
         self.arrivals.clear()
+        self.generation += 1
 
     # --- questions ---------------------------------------------------------------
 

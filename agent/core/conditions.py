@@ -22,6 +22,9 @@ Detectors and their thresholds (``Thresholds``):
 - ``proposal_late``: the voting period ends after the predicted time of the
   upgrade height, so the upgrade would be missed.
 - ``proposal_failed``: the proposal was rejected or failed.
+- ``app_hash_split``: nodes at one height disagree on the app hash after it (a
+  validator on a different binary): names the nodes off the network's side
+  (``agent.core.apphash``).
 - ``stream_down``: a websocket (``ws:<node>``) or Docker events (``docker``)
   stream has been down for more than ``stream_down_s`` seconds.
 """
@@ -54,6 +57,7 @@ DETECTORS: tuple[str, ...] = (
     "proposal_late",
     "proposal_failed",
     "stream_down",
+    "app_hash_split",  # nodes disagree on the state after one block
     "not_staged",  # watch mode: nothing staged for the chain's plan on a local node
     "alert_delivery",  # an alert sink keeps failing (agent.watchdog.delivery)
 )

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from agent.core.apphash import Split, SplitWatch
 from agent.core.chainview import ChainView
 from agent.core.conditions import (
     DETECTORS,
@@ -105,6 +106,8 @@ class Watchdog:
         self._quiet: dict[str, _Quiet] = {}
         self.halt = HaltWatch()
         self.staged = StagedWatch()
+        self.split = SplitWatch()
+        self._split_generation = self.view.generation
         self._halting = False  # the last evaluation saw a halt (or suspected one)
         self._halt_ended_at: float | None = None
 
@@ -125,6 +128,11 @@ class Watchdog:
         elif isinstance(obs, NodeInfo):
             self.view.observe_info(obs)
             self.halt.observe(obs)
+            if self.view.generation != self._split_generation:
+                # The chain started again from genesis: the old one's hashes go.
+                self.split = SplitWatch()
+                self._split_generation = self.view.generation
+            self.split.observe(obs)
         elif isinstance(obs, NodeReach | RoundVotes):
             self.halt.observe(obs)
         elif isinstance(obs, StagedSeen):
@@ -187,7 +195,22 @@ class Watchdog:
         halt with its cause, and the nodes whose containers are stopped."""
         excused = self._halted(now) | self.quiet_nodes(now)
         chain = self.halt.condition(self.view, now, self.stall_threshold(), excused)
-        return "; ".join(([chain.message] if chain else []) + self.containers.stopped())
+        one = self._split_or_halt(chain)
+        return "; ".join(([one.message] if one else []) + self.containers.stopped())
+
+    def divergence(self) -> Split | None:
+        return self.split.current()
+
+    def _split_or_halt(self, chain: Condition | None) -> Condition | None:
+        """The chain's one incident: a split of the app hashes is the cause of the
+        halt that follows it (no two-thirds agree on the next block), so the halt
+        is told as part of it, not raised beside it."""
+        split = self.split.condition()
+        if split is None:
+            return chain
+        if chain is None:
+            return split
+        return replace(split, message=f"{split.message}; {chain.summary}")
 
     def halt_suspected(self, now: float) -> bool:
         """No block for a while, outside any planned halt or stop: time to read why."""
@@ -247,8 +270,9 @@ class Watchdog:
         out: list[Condition] = []
         limit = self.stall_threshold()
         chain = self.halt.condition(self.view, now, limit, excused)
-        if chain is not None:
-            out.append(chain)
+        one = self._split_or_halt(chain)
+        if one is not None:
+            out.append(one)
         halting = chain is not None or self.halt.suspected(self.view, now, limit)
         if self._halting and not halting:
             self._halt_ended_at = now

@@ -269,6 +269,17 @@ class NodeExited:
 
 
 @dataclass(frozen=True, slots=True)
+class AppHashesDiverged:
+    """Nodes at one height disagree on the app hash after it (``agent.core.apphash``):
+    a node runs a binary that computes another state, and the chain cannot go on."""
+
+    detail: str  # the split, named (``Split.message``)
+    divergent: tuple[str, ...]
+    height: int = 0  # the block after which the hashes differ
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ExitExplained:
     """Why a node's container exited: its last telling log line."""
 
@@ -302,4 +313,5 @@ Fact = (
     | NoUpgradeVerified
     | NodeExited
     | ExitExplained
+    | AppHashesDiverged
 )

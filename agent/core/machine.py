@@ -23,6 +23,7 @@ from agent.core import scenario_steps as scen
 from agent.core import steps
 from agent.core.facts import (
     ActionFailed,
+    AppHashesDiverged,
     BaselineCaptured,
     Begin,
     ChainLive,
@@ -89,9 +90,16 @@ _ANY_PHASE: dict[type, Handler] = {
     DeadlinePassed: steps.deadline_passed,
     HeightObserved: ignore,  # the status read at that height decides (steps.status_seen)
     FaultInjected: scen.fault_injected,
+    AppHashesDiverged: ignore,  # after the end: the report tells it no more
 }
 
-_LIVE: dict[type, Handler] = {**_ANY_PHASE, NodesReached: steps.nodes_reached}
+_LIVE: dict[type, Handler] = {
+    **_ANY_PHASE,
+    NodesReached: steps.nodes_reached,
+    # Whatever the rehearsal waits for, a chain whose nodes disagree on its state
+    # will not give it: the split is the failure, said at once.
+    AppHashesDiverged: steps.app_hashes_diverged,
+}
 
 _VOTING: dict[type, Handler] = {
     **_LIVE,

@@ -77,6 +77,10 @@ class NodeInfo:
     app_version: int  # the app's protocol version (changes with the upgrade)
     version: str  # the binary's version string, e.g. "v1", "v2.0.1"
     at: float  # wall time it was read
+    # The app's last block and its hash after it: nodes at one height must agree
+    # (``agent.core.apphash``). 0 / "": not reported.
+    height: int = 0
+    app_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)

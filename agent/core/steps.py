@@ -26,6 +26,7 @@ from agent.core.actions import (
 )
 from agent.core.facts import (
     ActionFailed,
+    AppHashesDiverged,
     BaselineCaptured,
     Begin,
     ChainLive,
@@ -304,7 +305,10 @@ def upgrade_verified(state: State, fact: UpgradeVerified) -> Result:
     )
     failed = [c.name for c in fact.checks if not c.passed]
     if failed or not fact.checks:
-        return fail(state, fact, "upgrade checks failed: " + ", ".join(failed or ["none ran"]))
+        reason = "upgrade checks failed: " + ", ".join(failed or ["none ran"])
+        # Nodes that disagree on the migrated state are the finding, not a detail.
+        split = [c.evidence for c in fact.checks if c.name == "app_hash_agree" and not c.passed]
+        return fail(state, fact, _cause_first(split[0] if split else "", reason))
     state = advance(state, Phase.UPGRADED, fact, f"{len(fact.checks)} upgrade checks passed")
     p = state.params
     return issue(
@@ -354,6 +358,10 @@ def action_failed(state: State, fact: ActionFailed) -> Result:
         _cause_first(fact.incident, f"{fact.action}: {fact.reason}"),
         environment=fact.environment,
     )
+
+
+def app_hashes_diverged(state: State, fact: AppHashesDiverged) -> Result:
+    return fail(state, fact, fact.detail)
 
 
 def _cause_first(incident: str, waited: str) -> str:

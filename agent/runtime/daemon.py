@@ -32,6 +32,7 @@ from agent.adapters.blocklog import BlockLog
 from agent.adapters.clock import Clock
 from agent.adapters.journal import Journal
 from agent.core.actions import Action, ArmDeadline
+from agent.core.apphash import Split
 from agent.core.chainview import ChainView
 from agent.core.derive import (
     Derivation,
@@ -47,6 +48,7 @@ from agent.core.derive import (
 )
 from agent.core.facts import (
     ActionFailed,
+    AppHashesDiverged,
     Begin,
     ChainLive,
     DeadlinePassed,
@@ -54,7 +56,7 @@ from agent.core.facts import (
     Resumed,
     StackLaunched,
 )
-from agent.core.machine import Params, State, decide, initial_state
+from agent.core.machine import TERMINAL, Params, State, decide, initial_state
 from agent.core.observations import ContainerEvent, NewBlock, Observation, StreamStatus
 from agent.errors import IllegalTransition
 from agent.runtime.blocks import BlockWaiter
@@ -67,6 +69,9 @@ log = structlog.get_logger("agent.daemon")
 OBSERVATION_BUFFER = 1024
 FACT_BUFFER = 256
 LATENCY_KEEP = 4096
+# How often the daemon asks the watchdog whether the nodes' app hashes split (it
+# learns them every NODE_INFO_EVERY_S): cheap, a dictionary look-up.
+SPLIT_EVERY_S = 2.0
 
 
 class ActionRunner(Protocol):
@@ -96,6 +101,8 @@ class WatchHooks(Protocol):
     def downtime_over(self) -> None: ...
 
     def incident(self) -> str: ...
+
+    def divergence(self) -> Split | None: ...
 
     def sources_started(self) -> None: ...
 
@@ -181,9 +188,25 @@ class Runner:
                     await self._start_sources()
                 await self._fact_send.send(Resumed(self.view.max_height, self.clock.wall()))
             tg.start_soon(self._machine_loop)
+            if self.watch is not None:
+                tg.start_soon(self._split_loop, self.watch)
             await self._done.wait()
             tg.cancel_scope.cancel()
         return self.state
+
+    async def _split_loop(self, watch: WatchHooks) -> None:
+        """Nodes that disagree on the chain's state end the rehearsal, whatever it
+        waits for: the watchdog compares their app hashes (it polls them)."""
+        while not self.state.finished:
+            found = watch.divergence()
+            if found is not None and self.state.phase not in TERMINAL:
+                log.error("app_hashes_diverged", height=found.height, nodes=found.divergent)
+                await self._fact_send.send(
+                    AppHashesDiverged(found.message, found.divergent, found.height,
+                                      self.clock.wall())
+                )  # fmt: skip
+                return
+            await self.clock.sleep(SPLIT_EVERY_S)
 
     async def _machine_loop(self) -> None:
         async for fact in self._fact_recv:

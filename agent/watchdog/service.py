@@ -26,6 +26,7 @@ from agent.adapters.retention import rotate
 from agent.adapters.rpc import CometRPC
 from agent.config import Config
 from agent.config.watch import WatchSettings
+from agent.core.apphash import Split
 from agent.core.chainview import ChainView
 from agent.core.machine import Phase, State
 from agent.core.observations import NewBlock, Observation, WatchObservation
@@ -156,6 +157,10 @@ class WatchService:
     def incident(self) -> str:
         """What the watchdog sees wrong now (a failure leads with it)."""
         return self.dog.incident(self.clock.wall())
+
+    def divergence(self) -> Split | None:
+        """Nodes that disagree on the state after one block, if any."""
+        return self.dog.divergence()
 
     def expect_downtime(self, seconds: float) -> None:
         """The agent stops the stack on purpose, for at most ``seconds``."""
@@ -360,7 +365,10 @@ class WatchService:
                     info = await rpc.abci_info()
             except (AgentError, TimeoutError):
                 return
-            self.observe(NodeInfo(name, info.app_version, info.version, self.clock.wall()))
+            self.observe(
+                NodeInfo(name, info.app_version, info.version, self.clock.wall(),
+                         info.last_block_height, info.last_block_app_hash)
+            )  # fmt: skip
 
         nodes = list(self.rpcs.items())
         # A handful of nodes is polled at once, as ever; more are spread over most

@@ -19,6 +19,7 @@ from agent.adapters.rpc import AbciInfo, CometRPC
 from agent.concurrency import gather
 from agent.config import NodeConfig
 from agent.core.actions import CaptureBaseline, VerifyNoUpgrade, VerifyRestart, VerifyUpgrade
+from agent.core.apphash import split
 from agent.core.facts import (
     BaselineCaptured,
     Check,
@@ -194,10 +195,13 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
 
         got = await gather(*(partial(after_h, n) for n in rpcs))
         hashes = dict(zip(rpcs, got, strict=True))
+        diverged = split(h, hashes)
+        if diverged is not None:
+            return [Check("app_hash_agree", False, diverged.message)]
         return [
             Check(
                 "app_hash_agree",
-                len(set(hashes.values())) == 1,
+                True,
                 f"after {h}: " + ", ".join(f"{n}={v[:12]}" for n, v in hashes.items()),
             )
         ]

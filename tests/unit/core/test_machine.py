@@ -24,6 +24,7 @@ from agent.core.actions import (
 )
 from agent.core.facts import (
     ActionFailed,
+    AppHashesDiverged,
     BaselineCaptured,
     Begin,
     ChainLive,
@@ -295,6 +296,33 @@ def test_failed_check_fails_the_upgrade() -> None:
     assert state.phase is Phase.FAILED
     assert "current_link" in (state.failure or "")
     assert [a for a in actions if isinstance(a, WriteReport)]
+
+
+def test_a_split_found_by_the_upgrade_check_leads_the_failure() -> None:
+    state, _ = run(happy_path()[:10])
+    why = "app hashes diverge after block 33: val-bob diverged from the other nodes (...)"
+    bad = (Check("app_hash_agree", False, why),) + OK
+    state, _ = decide(state, UpgradeVerified(bad, 33, 1.0))
+    assert state.failure == f"{why}; so upgrade checks failed: app_hash_agree"
+
+
+SPLIT = AppHashesDiverged("app hashes diverge after block 34: val-bob diverged", ("val-bob",))
+
+
+@pytest.mark.parametrize("steps", [3, 6, 9, 10, 11])  # launched .. upgraded
+def test_a_split_fails_a_live_rehearsal_at_once(steps: int) -> None:
+    state, _ = run(happy_path()[:steps])
+    state, actions = decide(state, replace(SPLIT, height=34, at=50.0))
+    assert state.phase is Phase.FAILED
+    assert state.failure == SPLIT.detail
+    assert [a for a in actions if isinstance(a, WriteReport)]
+
+
+@pytest.mark.parametrize("steps", [14, 15])  # restarted, reported
+def test_a_split_after_the_end_changes_nothing(steps: int) -> None:
+    state, _ = run(happy_path()[:steps])
+    after, actions = decide(state, SPLIT)
+    assert after == state and actions == ()
 
 
 def test_action_failure_fails_then_terminal_ignores() -> None:

@@ -265,6 +265,45 @@ def test_the_incident_names_the_halt_and_every_stopped_container() -> None:
     assert "node-c" not in dog.incident(last + 22)
 
 
+# --- app hash split ---------------------------------------------------------------
+
+
+def _info(node: str, height: int, app_hash: str, at: float) -> NodeInfo:
+    return NodeInfo(node, 2, "v2", at, height, app_hash)
+
+
+def test_a_split_and_the_halt_it_causes_are_one_incident_naming_the_node() -> None:
+    dog, last = _halted_at_9()
+    for n in NODES3:
+        dog.observe(_info(n, 9, "B" * 20 if n == "val-b" else "A" * 20, last + 2))
+    conds = dog.evaluate(last + 3)  # before the halt's threshold: the split alone
+    assert keys(conds) == ["app_hash_split:-:-"]
+    split = conds[0].message
+    assert split.startswith("app hashes diverge after block 9: val-b diverged from the other")
+    conds = dog.evaluate(last + 40)  # halted too: still one incident, the same key
+    assert keys(conds) == ["app_hash_split:-:-"]
+    assert conds[0].message == f"{split}; chain halted at 9"
+    assert dog.incident(last + 40) == f"{split}; chain halted at 9"
+    assert dog.divergence() is not None and dog.divergence().divergent == ("val-b",)  # type: ignore[union-attr]
+
+
+def test_hashes_that_agree_raise_nothing() -> None:
+    dog, last = _halted_at_9()
+    for n in NODES3:
+        dog.observe(_info(n, 9, "A" * 20, last + 2))
+    assert dog.evaluate(last + 3) == []
+    assert dog.divergence() is None
+    assert keys(dog.evaluate(last + 40)) == ["chain_halt:-:-"]
+
+
+def test_a_chain_started_again_forgets_the_old_chains_hashes() -> None:
+    dog, last = _halted_at_9()
+    dog.observe(_info("val-a", 9, "A" * 20, last + 2))
+    dog.view.reset()  # relaunched from genesis
+    dog.observe(_info("val-b", 9, "B" * 20, last + 3))  # the new chain's 9
+    assert dog.divergence() is None
+
+
 # --- lag ------------------------------------------------------------------------
 
 

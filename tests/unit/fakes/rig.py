@@ -13,6 +13,7 @@ import anyio
 import anyio.lowlevel
 from anyio.abc import TaskStatus
 
+from agent.core.apphash import Split
 from agent.core.chainview import ChainView
 from agent.core.machine import Params, Phase, State
 from agent.core.observations import Observation
@@ -68,6 +69,7 @@ class FakeWatch:
         self.calls: Counter[str] = Counter()
         self.downtimes: list[float] = []
         self.what_is_wrong = ""  # what the watchdog would say is wrong
+        self.split: Split | None = None  # nodes the watchdog saw disagree
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -87,6 +89,9 @@ class FakeWatch:
 
     def incident(self) -> str:
         return self.what_is_wrong
+
+    def divergence(self) -> Split | None:
+        return self.split
 
     def sources_started(self) -> None:
         self.calls["sources_started"] += 1

@@ -40,6 +40,7 @@ from fakes.rig import (
 
 from agent.adapters.journal import FileJournal
 from agent.core.actions import ArmDeadline, WriteReport
+from agent.core.apphash import split
 from agent.core.chainview import ChainView
 from agent.core.derive import REREAD_S, Derivation, ReadProposalStatus, StatusAnswer
 from agent.core.facts import (
@@ -61,6 +62,7 @@ from agent.core.facts import (
 from agent.core.machine import PHASE_EDGES, Phase, State, decide, initial_state
 from agent.core.observations import ContainerEvent, NewBlock, StreamStatus
 from agent.errors import ProtocolError
+from agent.runtime.daemon import SPLIT_EVERY_S
 
 pytestmark = pytest.mark.anyio
 
@@ -367,6 +369,33 @@ async def test_a_failure_leads_with_what_the_watchdog_sees_wrong(tmp_path: Path)
         "node-c's container was stopped at 05:42:19 (Docker, exit code 0); "
         "so launch_stack: did not finish within 0s"
     )
+
+
+async def test_nodes_that_split_fail_the_rehearsal_at_once_naming_the_node(
+    tmp_path: Path,
+) -> None:
+    """Issue 21, mixed-binary: whatever the rehearsal waits for (here a vote that
+    hangs), the watchdog's split ends it, with the split as its reason."""
+    r = rig(tmp_path, watch=True)
+    assert r.watch is not None
+    r.executor.hang.add("cast_vote:bob")
+    found = split(9, {"val-a": "A" * 20, "node-c": "A" * 20, "val-b": "B" * 20})
+    assert found is not None
+
+    async def body() -> None:
+        await drive_blocks(r.chain, started(r, "cast_vote:bob"), journal=r.journal)
+        r.clock.advance(SPLIT_EVERY_S)
+        await settle()
+        assert r.runner.state.phase is Phase.PROPOSED  # no split yet: nothing happens
+        assert r.watch is not None
+        r.watch.split = found
+        r.clock.advance(SPLIT_EVERY_S)
+        await settle()
+
+    final = await play(r, body)
+    assert final.phase is Phase.FAILED
+    assert final.failure == found.message
+    assert "val-b diverged from the other nodes" in final.failure
 
 
 async def test_a_resumed_action_times_out_by_the_journaled_parameters(tmp_path: Path) -> None:

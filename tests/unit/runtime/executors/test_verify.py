@@ -185,7 +185,7 @@ def _hash(w: World) -> None:
         (_board, "leaderboard_migrated", "show-leaderboard [('cosmos1p1', 3)]; computed from"),
         (_order, "leaderboard_migrated", "[('cosmos1p1', 3), ('cosmos1p2', 5)]; computed"),
         (_board_cli, "leaderboard_migrated", "read failed: leaderboard_cli: no JSON object"),
-        (_hash, "app_hash_agree", "val-alice=DIVERGEDHASH"),
+        (_hash, "app_hash_agree", "val-alice diverged from the other nodes (node-carol, "),
     ],
     ids=["link", "container", "applied", "version", "board", "order", "board_cli", "hash"],
 )
@@ -311,6 +311,7 @@ async def test_an_app_whose_own_hash_differs_at_the_height_fails_the_check(
     hashes = {c.name: c for c in fact.checks}["app_hash_agree"]
     assert not hashes.passed
     assert "sentry-bob=FORKEDHASH00" in hashes.evidence
+    assert hashes.evidence.startswith(f"app hashes diverge after block {H}: sentry-bob diverged")
     assert chain.height == H
 
 
