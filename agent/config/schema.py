@@ -261,6 +261,12 @@ class ScenarioConfig(Schema):
         default="docker-compose-plain.yml",
         description="Compose file (in compose_dir) that runs that node without Cosmovisor",
     )
+    divergent_overlay: OptionalText = Field(
+        default="",
+        description="mixed-binary: Compose file (in compose_dir) that gives the last "
+        'validator a v2 computing another state under transactions ("": unavailable; '
+        "the kit writes one from [kit] v2_divergent)",
+    )
     lone_peer: OptionalText = Field(
         default="sentry-bob",
         description="sentry-lost: the last validator's only peer, which it stops",

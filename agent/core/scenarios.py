@@ -40,6 +40,7 @@ class Roles:
     voters: tuple[str, ...]
     no_cosmovisor_node: str = ""
     no_cosmovisor_overlay: str = ""  # Compose file: that node on the old binary, no Cosmovisor
+    divergent_overlay: str = ""  # Compose file: the last validator on a v2 built differently
     pause_s: float = 35.0
     disconnect_s: float = 20.0
     lone_peer: str = ""  # the last validator's only peer (its sentry)
@@ -95,6 +96,7 @@ SCENARIO_NAMES: tuple[str, ...] = (
     "sentry-lost",
     "node-stopped",
     "restart-in-window",
+    "mixed-binary",
 )
 
 
@@ -238,6 +240,26 @@ def build(name: str, roles: Roles) -> Scenario:
                 ),
             ),
             remediate=True,
+        )
+    if name == "mixed-binary":
+        return Scenario(
+            name,
+            f"{v_last} runs a v2 that computes another state under transactions",
+            f"{v_last}'s Cosmovisor stages a v2 built differently, from "
+            f"{roles.divergent_overlay}: it agrees with the real v2 until a transaction is "
+            "delivered (each one writes one more key)",
+            f"once v2 runs and the traffic's transactions land, {v_last}'s app hash differs "
+            "from the other nodes' after the same block and the chain stops (no side holds "
+            f"two-thirds of the power); the rehearsal fails at once, naming {v_last} as the "
+            "node that diverged, with both hashes (the rehearsal ends failed, as expected)",
+            # The split may be found by the upgrade's app_hash_agree check, which then
+            # fails, or by the watchdog after it: either way the reason names it.
+            Expectation(
+                Phase.FAILED,
+                failure_contains=("app hashes diverge", f"{v_last} diverged"),
+                checks_pass=False,
+            ),
+            launch_overlays=(roles.divergent_overlay,),
         )
     if name == "agent-crash":
         return Scenario(

@@ -47,8 +47,12 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolve_binary(spec: BinarySpec, which: str, base: Path, program: str, say: Say) -> Path:
-    """A host path of the static binary ``spec`` names (built or extracted if needed)."""
+def resolve_binary(
+    spec: BinarySpec, which: str, base: Path, program: str, say: Say, version: str = ""
+) -> Path:
+    """A host path of the static binary ``spec`` names (built or extracted if needed);
+    ``version`` (default ``which``) goes into its version variables."""
+    tag = version or which
     try:
         if spec.binary:
             p = Path(spec.binary).expanduser()
@@ -61,18 +65,17 @@ def resolve_binary(spec: BinarySpec, which: str, base: Path, program: str, say: 
                 f"{spec.image}\0{spec.path}".encode()
             ).hexdigest()[:20] / program  # fmt: skip
             return images.extract_binary(spec.image, spec.path, out)
-        version = spec.version or which
         if spec.module:
             return gobuild.build(
                 gobuild.GoModule(spec.module, spec.version, spec.package, tuple(spec.tags)),
-                program, version, log=say,
+                program, spec.version or tag, log=say,
             )  # fmt: skip
         src = Path(spec.source).expanduser()
         src = src if src.is_absolute() else base / src
         if not (src / "go.mod").is_file():
             raise KitError(f"kit.{which}.source: {src} holds no go.mod")
         return gobuild.build(
-            gobuild.GoSource(src, spec.package or ".", tuple(spec.tags)), program, which, log=say
+            gobuild.GoSource(src, spec.package or ".", tuple(spec.tags)), program, tag, log=say
         )
     except gobuild.BuildError as exc:
         raise KitError(f"kit.{which}: {exc}") from None
@@ -172,6 +175,12 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
     program = kit.program
     v1 = resolve_binary(kit.v1, "v1", base, program, say)
     v2 = resolve_binary(kit.v2, "v2", base, program, say)
+    v2_divergent = (
+        # It says it is v2, as a badly built v2 would.
+        resolve_binary(kit.v2_divergent, "v2_divergent", base, program, say, version="v2")
+        if kit.v2_divergent is not None
+        else None
+    )
     busybox_bin = busybox(kit.busybox, base)
     cosmovisor = _cosmovisor(say)
     upgrade = cfg.chain.upgrade_name
@@ -187,7 +196,16 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
             {"busybox": busybox_bin, "cosmovisor": cosmovisor, "chain-v1": v1, "chain-v2": v2},
             images.cosmovisor_dockerfile(program, upgrade, homes["node"], homes["daemon"]),
         )
-        for which in ("v1", "v2", "cosmovisor"):
+        built = ["v1", "v2", "cosmovisor"]
+        if v2_divergent is not None:
+            images.stage(
+                ctx / "divergent",
+                {"busybox": busybox_bin, "cosmovisor": cosmovisor, "chain-v1": v1,
+                 "chain-v2": v2_divergent},
+                images.cosmovisor_dockerfile(program, upgrade, homes["node"], homes["daemon"]),
+            )  # fmt: skip
+            built.append("divergent")
+        for which in built:
             say(f"image {tags[which]}")
             images.build_image(tags[which], ctx / which)
     except images.ImageError as exc:

@@ -115,11 +115,15 @@ def images(kit: KitConfig, upgrade: str) -> dict[str, str]:
     """Image names, tagged by what goes into them (the two binaries' sources)."""
     prog = kit.program.lower()
     v1, v2 = kit.v1.describe(), kit.v2.describe()
-    return {
+    out = {
         "v1": f"rehearse-kit/{prog}:v1-{_digest(v1)}",
         "v2": f"rehearse-kit/{prog}:v2-{_digest(v2)}",
         "cosmovisor": f"rehearse-kit/{prog}-cosmovisor:{_digest(v1, v2, upgrade)}",
     }
+    if kit.v2_divergent is not None:
+        bad = kit.v2_divergent.describe() + " " + " ".join(kit.v2_divergent.tags)
+        out["divergent"] = f"rehearse-kit/{prog}-cosmovisor:divergent-{_digest(v1, bad, upgrade)}"
+    return out
 
 
 def homes(kit: KitConfig) -> dict[str, str]:
@@ -173,6 +177,11 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
         "lone_peer": lone[0] if lone else "",
         "no_cosmovisor_node": plain,
         "no_cosmovisor_overlay": plain_overlay(plain),
+        "divergent_overlay": (
+            divergent_overlay(validators[-1].name)
+            if kit.v2_divergent is not None and validators
+            else ""
+        ),
     }
     traffic = {
         "desk": str(kit_dir / TRAFFIC_DESK),
@@ -243,11 +252,24 @@ def compose_files(kit: KitConfig, t: TopologyConfig, upgrade: str,
             "version": "3.7",
             "services": {n.name: {"image": img["v1"], "command": start}},
         }
+    validators = [n for n in nodes if n.role == "validator"]
+    if "divergent" in img and validators:
+        # Over the Cosmovisor file: the last validator's Cosmovisor stages the
+        # divergent v2 (mixed-binary); every other node keeps the real one.
+        last = validators[-1].name
+        files[divergent_overlay(last)] = {
+            "version": "3.7",
+            "services": {last: {"image": img["divergent"], "command": ["run", *start]}},
+        }
     return files
 
 
 def plain_overlay(name: str) -> str:
     return f"docker-compose-plain-{name}.json"
+
+
+def divergent_overlay(name: str) -> str:
+    return f"docker-compose-divergent-{name}.json"
 
 
 def manifest(kit: KitConfig, t: TopologyConfig, chain: dict[str, Any]) -> dict[str, Any]:

@@ -77,6 +77,11 @@ Duration = Annotated[str, Field(pattern=r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$", min_
 class KitConfig(Schema):
     v1: BinarySpec
     v2: BinarySpec
+    v2_divergent: BinarySpec | None = Field(
+        default=None,
+        description="a v2 that computes another state under transactions: the last "
+        "validator runs it in the mixed-binary scenario (none: that scenario is unavailable)",
+    )
     name: Annotated[str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$")] = Field(
         default="", description="the binary's name; \"\" = v1's own"
     )

@@ -11,7 +11,9 @@ __all__ = ["scenario_for"]
 
 
 # The scenarios that pause, empty or kill a validator's node.
-NEEDS_VALIDATOR = frozenset({"validator-missing-binary", "validator-paused", "restart-in-window"})
+NEEDS_VALIDATOR = frozenset(
+    {"validator-missing-binary", "validator-paused", "restart-in-window", "mixed-binary"}
+)
 
 
 def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
@@ -37,6 +39,24 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
                 sc.no_cosmovisor_overlay,
                 f"no such file in {cfg.compose_dir}",
             )
+    if name == "mixed-binary":
+        if not sc.divergent_overlay:
+            raise ConfigError(
+                "scenarios.divergent_overlay",
+                "",
+                "is empty: mixed-binary needs a divergent v2 (set [kit] v2_divergent)",
+            )
+        if not (cfg.compose_dir / sc.divergent_overlay).is_file():
+            raise ConfigError(
+                "scenarios.divergent_overlay",
+                sc.divergent_overlay,
+                f"no such file in {cfg.compose_dir}",
+            )
+        if cfg.traffic.rate <= 0:
+            # The divergent binary differs only when a transaction is delivered.
+            raise ConfigError(
+                "traffic.rate", cfg.traffic.rate, "mixed-binary needs traffic: set a rate above 0"
+            )
     if name in NEEDS_VALIDATOR and not sc.validators:
         raise ConfigError("scenarios.validators", [], f"is empty: {name} acts on a validator")
     if name == "sentry-lost" and sc.lone_peer not in names:
@@ -48,6 +68,7 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
         voters=tuple(v.name for v in cfg.voters),
         no_cosmovisor_node=sc.no_cosmovisor_node,
         no_cosmovisor_overlay=sc.no_cosmovisor_overlay,
+        divergent_overlay=sc.divergent_overlay,
         pause_s=sc.pause_s,
         disconnect_s=sc.disconnect_s,
         lone_peer=sc.lone_peer,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .prodsim import ProdSim
+from .prodsim import NODES, ProdSim
 from .receiver import webhook_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scenario, pytest.mark.timeout(900)]
@@ -149,6 +149,32 @@ def test_restart_in_window_ends_with_every_node_on_v2(sim: ProdSim, tmp_path: Pa
         assert "remediated by the agent: val-bob" in checks["cosmovisor_current"]["evidence"]
         fired = [a for a in report["alerts"] if a["event"] == "fired"]
         assert any(a["node"] == "val-bob" for a in fired), fired
+
+
+def test_mixed_binary_fails_naming_the_validator_whose_state_diverged(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    # Issue 21: val-bob's v2 writes one more key per delivered transaction (build
+    # tag divergent); the traffic's transactions make its app hash differ.
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "mixed-binary")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    failure = report["failure"]
+    assert report["outcome"] == "failed", failure
+    assert failure.startswith("app hashes diverge after block "), failure
+    assert "val-bob diverged from the other nodes" in failure, failure
+    # The chain itself, read apart from the agent: after the upgrade, val-bob's app
+    # holds another state than the others' at the same height.
+    upgrade = report["upgrade"]["height"]
+    infos = {}
+    for node in NODES:
+        r = sim.get(sim.rpc(node) + "/abci_info")["result"]["response"]
+        infos[node] = (int(r["last_block_height"]), r["last_block_app_hash"])
+    height, bob = infos["val-bob"]
+    others = {n: v for n, v in infos.items() if n != "val-bob" and v[0] == height}
+    assert height >= upgrade and others, infos
+    assert all(h != bob for _, h in others.values()), infos
+    assert len({h for _, h in others.values()}) == 1, infos
 
 
 def test_a_lost_sentry_fails_naming_the_halted_chain_and_the_stopped_container(

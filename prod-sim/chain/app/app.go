@@ -312,7 +312,7 @@ func New(
 	if err != nil {
 		panic(fmt.Errorf("ante handler: %w", err))
 	}
-	app.SetAnteHandler(anteHandler)
+	app.SetAnteHandler(diverge(anteHandler, keys[checkerstypes.StoreKey]))
 
 	// v2 registers its upgrade handler and store loader here; v1 registers nothing,
 	// or it would panic "BINARY UPDATED BEFORE TRIGGER!" at the upgrade height.
@@ -432,4 +432,3 @@ func BlockedAddresses() map[string]bool {
 	delete(out, authtypes.NewModuleAddress(govtypes.ModuleName).String())
 	return out
 }
-

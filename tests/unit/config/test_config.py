@@ -439,3 +439,35 @@ def test_a_scenario_on_a_validator_needs_one(
     out = capsys.readouterr().out
     for name in ("validator-paused", "validator-missing-binary", "restart-in-window"):
         assert f"{name}\n  not available here: config: scenarios.validators = []" in out, name
+
+
+@pytest.mark.parametrize(
+    ("toml", "why"),
+    [
+        ("", "config: scenarios.divergent_overlay = '': is empty: mixed-binary needs"),
+        ('[scenarios]\ndivergent_overlay = "gone.json"\n',
+         "config: scenarios.divergent_overlay = 'gone.json': no such file in"),
+        ('[traffic]\nrate = 0.0\n[scenarios]\ndivergent_overlay = "d.json"\n',
+         "config: traffic.rate = 0.0: mixed-binary needs traffic"),
+    ],
+)  # fmt: skip
+def test_mixed_binary_needs_a_divergent_v2_and_traffic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, why: str
+) -> None:
+    (tmp_path / "d.json").write_text("{}")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[stack]\ncompose_dir = "."\n{toml}')
+    assert main(["scenarios", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert f"mixed-binary\n  not available here: {why}" in out
+
+
+def test_mixed_binary_is_played_by_the_last_validator(tmp_path: Path) -> None:
+    from agent.runtime.scenario_roles import scenario_for
+
+    (tmp_path / "d.json").write_text("{}")
+    raw = {"stack": {"compose_dir": "."}, "scenarios": {"divergent_overlay": "d.json"},
+           "traffic": {"rate": 1.0, "accounts": ["t1"], "desk": "desk"}}  # fmt: skip
+    sc = scenario_for(parse_config(raw, tmp_path), "mixed-binary")
+    assert sc.launch_overlays == ("d.json",)
+    assert sc.expectation.failure_contains == ("app hashes diverge", "val-bob diverged")

@@ -139,6 +139,31 @@ def test_compose_files_put_every_node_under_cosmovisor_then_on_v2(tmp_path: Path
     assert set(files[plan.plain_overlay("node-carol")]["services"]) == {"node-carol"}
 
 
+def test_a_divergent_v2_stages_under_the_last_validators_cosmovisor(tmp_path: Path) -> None:
+    """mixed-binary: the kit builds a second Cosmovisor image, with the divergent v2
+    staged, and an overlay that gives it to the last validator alone."""
+    bad = {**SIMD46, "tags": ["divergent"]}
+    k, t = kit(v2_divergent=bad), TopologyConfig(validators=3, full_nodes=1)
+    tags = plan.images(k, "up")
+    assert tags["divergent"].startswith("rehearse-kit/simd-cosmovisor:divergent-")
+    assert tags["divergent"] != tags["cosmovisor"]
+    assert (
+        plan.images(kit(v2_divergent={**bad, "tags": []}), "up")["divergent"] != tags["divergent"]
+    )
+    files = plan.compose_files(k, t, "up", tmp_path)
+    overlay = files[plan.divergent_overlay("val-carol")]["services"]
+    run = ["run", "start", "--home", "/root/.simd"]
+    assert overlay == {"val-carol": {"image": tags["divergent"], "command": run}}
+    raw = {"kit": {"v1": SIMD45, "v2": SIMD46, "v2_divergent": bad}, "topology": {"validators": 3}}
+    cfg = parse_config(raw, tmp_path)
+    assert cfg.scenarios.divergent_overlay == "docker-compose-divergent-val-carol.json"
+    # Without one, neither the image, the overlay nor the scenario's file exists.
+    assert "divergent" not in plan.images(kit(), "up")
+    assert not [f for f in plan.compose_files(kit(), t, "up", tmp_path) if "divergent" in f]
+    raw["kit"].pop("v2_divergent")  # type: ignore[attr-defined]
+    assert parse_config(raw, tmp_path).scenarios.divergent_overlay == ""
+
+
 def test_image_tags_follow_what_goes_into_them() -> None:
     a = plan.images(kit(), "up")
     assert plan.images(kit(), "up") == a
