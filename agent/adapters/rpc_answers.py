@@ -126,6 +126,7 @@ class ValidatorInfo:
 # CometBFT's BlockIDFlag: 1 absent, 2 commit, 3 nil. JSON has the number (v0.38) or,
 # from some encoders, the enum name.
 BLOCK_ID_FLAG_COMMIT = 2
+BLOCK_ID_FLAG_ABSENT = 1
 
 
 def tx_hash(tx_bytes: bytes) -> str:
@@ -275,6 +276,18 @@ def parse_header(header: object, what: str) -> BlockHeader:
         )
     except KeyError as exc:
         raise ProtocolError(f"{what}: header missing {exc}") from exc
+
+
+def is_absent_flag(flag: object) -> bool:
+    """A commit signature's flag says its validator did not sign (1, or the enum
+    name); an unknown value is not taken for absence."""
+    if isinstance(flag, bool):
+        return False
+    if isinstance(flag, int):
+        return flag == BLOCK_ID_FLAG_ABSENT
+    if isinstance(flag, str):
+        return flag.strip() in (str(BLOCK_ID_FLAG_ABSENT), "BLOCK_ID_FLAG_ABSENT")
+    return False
 
 
 def _is_commit_flag(flag: object) -> bool:

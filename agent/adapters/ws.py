@@ -24,6 +24,7 @@ from agent.adapters.backoff import Backoff
 from agent.adapters.clock import Clock, SystemClock
 from agent.adapters.reconnect import Link, reconnect_forever
 from agent.adapters.rpc import CometRPC
+from agent.adapters.rpc_answers import is_absent_flag
 from agent.core.observations import NewBlock, Observation, StreamStatus
 from agent.errors import AgentError, ProtocolError, StreamClosed
 
@@ -168,13 +169,13 @@ class NewBlockSource:
             block = _new_block(message)
             if block is None:
                 continue
-            height, block_time = block
+            height, block_time, signed = block
             if self.last_seen is not None and height <= self.last_seen:
                 continue  # already emitted (live after a backfill, or a replay)
             if self.last_seen is not None and height > self.last_seen + 1:
                 # Missed while reconnecting, or dropped by CometBFT for a slow client.
                 await self._backfill(self.last_seen + 1, height - 1)
-            await self._emit(height, block_time, backfilled=False)
+            await self._emit(height, block_time, backfilled=False, signed=signed)
             # Healthy only once a live block got through: a connection that subscribes
             # but then fails (e.g. a backfill RPC keeps failing) keeps backing off.
             link.alive()
@@ -203,10 +204,14 @@ class NewBlockSource:
                     f"{(self.last_seen or start - 1) + 1}"
                 )
 
-    async def _emit(self, height: int, block_time: str, *, backfilled: bool) -> None:
+    async def _emit(
+        self, height: int, block_time: str, *, backfilled: bool,
+        signed: tuple[str, ...] | None = None,
+    ) -> None:  # fmt: skip
         await self._send.send(
-            NewBlock(self.node, height, block_time, at=self._clock.wall(), backfilled=backfilled)
-        )
+            NewBlock(self.node, height, block_time, at=self._clock.wall(),
+                     backfilled=backfilled, signed=signed)
+        )  # fmt: skip
         self.last_seen = height
 
     async def _set_up(self, up: bool, reason: str) -> None:
@@ -237,8 +242,27 @@ def _decode(raw: str | bytes) -> dict[str, Any]:
     return message
 
 
-def _new_block(message: dict[str, Any]) -> tuple[int, str] | None:
-    """(height, time) of a NewBlock event; None for anything else (e.g. the reply)."""
+def _signed(block: dict[str, Any]) -> tuple[str, ...] | None:
+    """The addresses whose signature is in the block's ``last_commit`` (any flag but
+    absent: a nil precommit was signed); None when it carries none to read (the
+    first block's commit is empty, and a shape we do not know is no evidence)."""
+    commit = block.get("last_commit")
+    sigs = commit.get("signatures") if isinstance(commit, dict) else None
+    if not isinstance(sigs, list) or not sigs:
+        return None
+    out = []
+    for sig in sigs:
+        if not isinstance(sig, dict):
+            return None
+        address = sig.get("validator_address")
+        if isinstance(address, str) and address and not is_absent_flag(sig.get("block_id_flag")):
+            out.append(address.upper())
+    return tuple(out)
+
+
+def _new_block(message: dict[str, Any]) -> tuple[int, str, tuple[str, ...] | None] | None:
+    """(height, time, signers of the block before) of a NewBlock event; None for
+    anything else (e.g. the reply)."""
     result = message.get("result")
     if not isinstance(result, dict):
         return None
@@ -255,7 +279,7 @@ def _new_block(message: dict[str, Any]) -> tuple[int, str] | None:
     if isinstance(height, bool):
         raise ProtocolError(f"NewBlock height is {height!r}")
     try:
-        return int(height), block_time
+        return int(height), block_time, _signed(data["value"]["block"])
     except (TypeError, ValueError, OverflowError) as exc:  # Overflow: Infinity
         raise ProtocolError(f"NewBlock height is {_clip(height)}") from exc
 

@@ -81,6 +81,9 @@ class WatchTuning(Schema):
         default=_D.stream_down_s, description="stream_down: after this long"
     )
     resume_budget_s: Seconds = Field(default=_D.resume_budget_s, description="upgrade_halt budget")
+    missed_blocks: Count = Field(
+        default=_D.missed_blocks, description="missed_blocks: commits in a row a validator missed"
+    )
     disabled: list[Detector] = Field(default_factory=list, description="detectors switched off")
     # A node briefly behind (a slow block, a catch-up) is normal: lag waits 10 s.
     for_s: dict[Detector, SecondsOrZero] = Field(
@@ -105,6 +108,7 @@ class WatchTuning(Schema):
             oom_hold_s=self.oom_hold_s,
             stream_down_s=self.stream_down_s,
             resume_budget_s=self.resume_budget_s,
+            missed_blocks=self.missed_blocks,
             disabled=frozenset(self.disabled),
         )
 

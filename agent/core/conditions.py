@@ -22,6 +22,8 @@ Detectors and their thresholds (``Thresholds``):
 - ``proposal_late``: the voting period ends after the predicted time of the
   upgrade height, so the upgrade would be missed.
 - ``proposal_failed``: the proposal was rejected or failed.
+- ``missed_blocks``: a validator's signature is missing from ``missed_blocks``
+  commits in a row (``agent.core.missed``); resolves when it signs again.
 - ``app_hash_split``: nodes at one height disagree on the app hash after it (a
   validator on a different binary): names the nodes off the network's side
   (``agent.core.apphash``).
@@ -58,6 +60,7 @@ DETECTORS: tuple[str, ...] = (
     "proposal_failed",
     "stream_down",
     "app_hash_split",  # nodes disagree on the state after one block
+    "missed_blocks",  # a validator's signature missing from the commits
     "not_staged",  # watch mode: nothing staged for the chain's plan on a local node
     "alert_delivery",  # an alert sink keeps failing (agent.watchdog.delivery)
 )
@@ -96,6 +99,7 @@ class Thresholds:
     oom_hold_s: float = 600.0
     stream_down_s: float = 30.0
     resume_budget_s: float = 90.0
+    missed_blocks: int = 5
     disabled: frozenset[str] = frozenset()
 
 

@@ -43,6 +43,7 @@ from agent.core.conditions import (
 )
 from agent.core.containers import ContainerWatch
 from agent.core.halt import HaltWatch
+from agent.core.missed import MissedWatch
 from agent.core.observations import (
     ContainerEvent,
     NewBlock,
@@ -51,6 +52,7 @@ from agent.core.observations import (
     RoundVotes,
     StagedSeen,
     StreamStatus,
+    ValidatorKey,
     WatchObservation,
 )
 from agent.core.staged import StagedWatch
@@ -107,17 +109,25 @@ class Watchdog:
         self.halt = HaltWatch()
         self.staged = StagedWatch()
         self.split = SplitWatch()
-        self._split_generation = self.view.generation
+        self.missed = MissedWatch()
+        self._generation = self.view.generation
         self._halting = False  # the last evaluation saw a halt (or suspected one)
         self._halt_ended_at: float | None = None
 
     # --- input ------------------------------------------------------------
 
     def observe(self, obs: WatchObservation) -> None:
+        if self.view.generation != self._generation:
+            # The chain started again from genesis: the old one's hashes and
+            # signatures are not the new one's.
+            self.split = SplitWatch()
+            self.missed.reset()
+            self._generation = self.view.generation
         if isinstance(obs, NewBlock):
             # Idempotent: when the runtime already recorded this block in the
             # shared view, this changes nothing.
             self.view.observe(obs)
+            self.missed.observe(obs)
         elif isinstance(obs, StreamStatus):
             if obs.up:
                 self._streams_down.pop(obs.source, None)
@@ -128,15 +138,13 @@ class Watchdog:
         elif isinstance(obs, NodeInfo):
             self.view.observe_info(obs)
             self.halt.observe(obs)
-            if self.view.generation != self._split_generation:
-                # The chain started again from genesis: the old one's hashes go.
-                self.split = SplitWatch()
-                self._split_generation = self.view.generation
             self.split.observe(obs)
         elif isinstance(obs, NodeReach | RoundVotes):
             self.halt.observe(obs)
         elif isinstance(obs, StagedSeen):
             self.staged.observe(obs)
+        elif isinstance(obs, ValidatorKey):
+            self.missed.observe(obs)
 
     def mark_started(self, at: float) -> None:
         """Reference time for nodes that never sent a block: when their sources
@@ -290,6 +298,9 @@ class Watchdog:
         out += self._one_per_node(self._stall(now, excused), self._lag(excused),
                                   self._streams(now, excused))  # fmt: skip
         out += self.containers.conditions(now, self.thresholds)
+        # Only a planned stop excuses a validator: one that swaps late at the
+        # upgrade (the others went on) is what this alert is for.
+        out += self.missed.conditions(self.thresholds.missed_blocks, self.quiet_nodes(now))
         out += self._upgrade_halt(now, halted)
         ctx = self._context
         if ctx is not None:

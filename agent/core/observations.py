@@ -24,6 +24,7 @@ __all__ = [
     "NodeReach",
     "RoundVotes",
     "StagedSeen",
+    "ValidatorKey",
     "Observation",
     "WatchObservation",
 ]
@@ -38,6 +39,9 @@ class NewBlock:
     block_time: str  # RFC 3339, as CometBFT sends it
     at: float  # wall time it was received
     backfilled: bool = False
+    # The validator addresses whose signature committed the block before it (its
+    # last_commit; a nil precommit counts). None: not carried (a backfilled header).
+    signed: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,25 @@ class StagedSeen:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ValidatorKey:
+    """The validator key a node holds (``status`` ``validator_info``): how a
+    commit's signatures are named by node. ``power`` 0: the key is in no
+    validator set (a sentry's or a full node's)."""
+
+    node: str
+    address: str  # upper-case hex
+    power: int
+    at: float
+
+
 WatchObservation = (
-    NewBlock | StreamStatus | ContainerEvent | NodeInfo | NodeReach | RoundVotes | StagedSeen
+    NewBlock
+    | StreamStatus
+    | ContainerEvent
+    | NodeInfo
+    | NodeReach
+    | RoundVotes
+    | StagedSeen
+    | ValidatorKey
 )

@@ -22,7 +22,7 @@ import structlog
 from agent.adapters.clock import Clock
 from agent.adapters.rpc_answers import ConsensusDump, ValidatorInfo
 from agent.core.halt import round_votes
-from agent.core.observations import NodeReach, WatchObservation
+from agent.core.observations import NodeReach, ValidatorKey, WatchObservation
 from agent.errors import AgentError
 
 __all__ = ["LEARN_EVERY_S", "PROBE_EVERY_S", "HaltProbe", "HaltReads"]
@@ -97,9 +97,14 @@ class HaltProbe:
                 error = str(exc)[:200] or "timed out"
                 self.observe(NodeReach(name, False, error, self.clock.wall()))
             return False
+        first = name not in self._learnt
         self._learnt.add(name)
         if info.address:
             self.names[info.address.upper()] = name
+            if first:  # how commits' signatures are named (agent.core.missed)
+                self.observe(
+                    ValidatorKey(name, info.address.upper(), info.voting_power, self.clock.wall())
+                )
         if report:
             self.observe(NodeReach(name, True, "", self.clock.wall()))
         return True

@@ -228,3 +228,24 @@ def test_rest_random_bodies(body: bytes, status: int) -> None:
 def test_nasty_bodies(body: bytes) -> None:
     _exercise(body, 200, lambda h: HttpCometRPC("http://n:26657", client=h), RPC_CALLS)
     _exercise(body, 200, lambda h: RestClient("http://n:1317", client=h), REST_CALLS)
+
+
+def test_absent_signatures_are_no_signers() -> None:
+    """CometBFT lists an absent validator with flag 1 and no address; a nil
+    precommit (3) is a signature, as the slashing module counts it."""
+    frame: dict[str, Any] = {
+        "result": {"data": {"type": "tendermint/event/NewBlock", "value": {"block": {
+            "header": {"height": "8", "time": "2026-01-01T00:00:00Z"},
+            "last_commit": {"signatures": [
+                {"block_id_flag": 2, "validator_address": "aa"},
+                {"block_id_flag": 1, "validator_address": ""},
+                {"block_id_flag": 3, "validator_address": "CC"},
+                {"block_id_flag": "BLOCK_ID_FLAG_ABSENT", "validator_address": "DD"},
+            ]},
+        }}}}
+    }  # fmt: skip
+    assert ws._new_block(frame) == (8, "2026-01-01T00:00:00Z", ("AA", "CC"))
+    frame["result"]["data"]["value"]["block"]["last_commit"] = {"signatures": []}
+    assert ws._new_block(frame) == (8, "2026-01-01T00:00:00Z", None)  # the first block
+    frame["result"]["data"]["value"]["block"]["last_commit"] = {"signatures": ["x"]}
+    assert ws._new_block(frame) == (8, "2026-01-01T00:00:00Z", None)  # not a shape we know

@@ -146,3 +146,19 @@ async def test_the_consensus_round_is_read_as_the_node_sent_it(line: str) -> Non
     votes = next(r for r in rs["votes"] if int(r["round"]) == dump.round)
     assert dump.prevoted == tuple(s != "nil-Vote" for s in votes["prevotes"])
     assert len(dump.precommitted) == len(dump.validators)
+
+
+@pytest.mark.parametrize("line", RECORDED)
+def test_a_new_blocks_signers_are_read_as_the_node_sent_them(line: str) -> None:
+    """Missed blocks are counted from each NewBlock's last_commit: the recorded node
+    is the chain's one validator, and it signed the block before."""
+    from agent.adapters.ws import _new_block
+
+    frame = recorded(line, "rpc/ws_new_block")["body"]
+    me = recorded(line, "rpc/status")["body"]["result"]["validator_info"]["address"]
+    height = int(frame["result"]["data"]["value"]["block"]["header"]["height"])
+    assert _new_block(frame) == (
+        height,
+        frame["result"]["data"]["value"]["block"]["header"]["time"],
+        (me.upper(),),
+    )

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.core.observations import ContainerEvent, NewBlock, NodeReach, RoundVotes, StreamStatus
+from agent.core.observations import (
+    ContainerEvent,
+    NewBlock,
+    NodeReach,
+    RoundVotes,
+    StreamStatus,
+    ValidatorKey,
+)
 from agent.watchdog import Condition, NodeInfo, Thresholds, UpgradeContext, Watchdog
 
 NODES = ["val-alice", "sentry-alice", "val-bob", "sentry-bob", "node-carol"]
@@ -302,6 +309,27 @@ def test_a_chain_started_again_forgets_the_old_chains_hashes() -> None:
     dog.view.reset()  # relaunched from genesis
     dog.observe(_info("val-b", 9, "B" * 20, last + 3))  # the new chain's 9
     assert dog.divergence() is None
+
+
+# --- missed blocks ------------------------------------------------------------------
+
+
+def test_a_validator_the_chain_goes_on_without_is_named_from_the_commits() -> None:
+    dog = Watchdog(NODES3)
+    dog.observe(ValidatorKey("val-a", "AA", 10, T0))
+    dog.observe(ValidatorKey("val-b", "BB", 10, T0))
+    at = T0
+    for h in range(2, 10):
+        at = T0 + h
+        for n in ("val-a", "node-c"):
+            b = block(n, h, at)
+            dog.observe(NewBlock(b.node, b.height, b.block_time, b.at, signed=("AA",)))
+    conds = [c for c in dog.evaluate(at + 0.5) if c.detector == "missed_blocks"]
+    assert keys(conds) == ["missed_blocks:val-b:-"]
+    assert "val-b's signature missing from the last 8 blocks (since 1;" in conds[0].message
+    dog.view.reset()  # relaunched from genesis: counted again
+    dog.observe(block("val-a", 2, at + 1))
+    assert not [c for c in dog.evaluate(at + 1.5) if c.detector == "missed_blocks"]
 
 
 # --- lag ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from agent.adapters.clock import FakeClock
 from agent.adapters.rpc_answers import ConsensusDump, ValidatorInfo
-from agent.core.observations import NodeReach, RoundVotes
+from agent.core.observations import NodeReach, RoundVotes, ValidatorKey
 from agent.errors import TransientError
 from agent.watchdog.halt_probe import PROBE_EVERY_S, HaltProbe
 
@@ -75,10 +75,15 @@ async def test_a_healthy_chain_is_asked_each_key_once_and_nothing_else() -> None
     probe = probe_of(nodes, seen, suspected=False)
     with anyio.move_on_after(0.2):
         await probe.run()
-    # The keys, learnt before any halt (a frozen validator could not say its own);
-    # no round read and nothing reported while blocks come.
+    # The keys, learnt before any halt (a frozen validator could not say its own)
+    # and told once (the commits' signers are named by them); no round read and
+    # nothing else reported while blocks come.
     assert nodes["val-alice"].calls == ["status"] and probe.names == {ALICE: "val-alice"}
-    assert nodes["node-carol"].calls == ["status"] and seen == []
+    assert nodes["node-carol"].calls == ["status"]
+    assert [(k.node, k.address, k.power) for k in seen if isinstance(k, ValidatorKey)] == [
+        ("val-alice", ALICE, 100)
+    ]
+    assert len(seen) == 1
 
 
 async def test_clients_that_cannot_read_consensus_are_left_out() -> None:
