@@ -298,9 +298,7 @@ class Watchdog:
         out += self._one_per_node(self._stall(now, excused), self._lag(excused),
                                   self._streams(now, excused))  # fmt: skip
         out += self.containers.conditions(now, self.thresholds)
-        # Only a planned stop excuses a validator: one that swaps late at the
-        # upgrade (the others went on) is what this alert is for.
-        out += self.missed.conditions(self.thresholds.missed_blocks, self.quiet_nodes(now))
+        out += self.missed.conditions(self.thresholds.missed_blocks)
         out += self._upgrade_halt(now, halted)
         ctx = self._context
         if ctx is not None:

@@ -9,8 +9,11 @@ and its first signature again resolves it. Over the whole watch each validator's
 misses are counted for the report.
 
 Validators are known by the key their own node reports (``ValidatorKey``), so
-they are named by node; keys of nodes nobody watches are not judged. Pure: no
-I/O, no clock.
+they are named by node; keys of nodes nobody watches are not judged. A key is
+judged once it is known to be a validator's: its node reported voting power,
+or it signed a commit. (A node asked before its chain's first block reports no
+power, even a validator's: a late validator learnt then was never judged.)
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ class Streak:
 
 class MissedWatch:
     def __init__(self) -> None:
-        self.keys: dict[str, str] = {}  # validator address (upper hex) -> node
+        self.keys: dict[str, str] = {}  # address (upper hex) -> node
+        self._validators: set[str] = set()  # the keys known to be validators'
         self._row: dict[str, int] = {}  # node -> misses in a row
         self._since: dict[str, int] = {}
         self._total: dict[str, int] = {}
@@ -41,21 +45,22 @@ class MissedWatch:
 
     def observe(self, obs: NewBlock | ValidatorKey) -> None:
         if isinstance(obs, ValidatorKey):
+            self.keys[obs.address.upper()] = obs.node
             if obs.power > 0:
-                self.keys[obs.address.upper()] = obs.node
-            else:  # a sentry's or full node's key, or a validator no longer bonded
-                self.keys.pop(obs.address.upper(), None)
+                self._validators.add(obs.address.upper())
             return
         if obs.signed is None or not self.keys:
             return  # a backfilled header carries no commit
+        signed = {a.upper() for a in obs.signed}
+        self._validators |= signed & self.keys.keys()
         height = obs.height - 1  # the block its last_commit committed
         # Each commit once, whichever node's stream brought it first; an older one
         # (a node catching up) is history already judged.
         if height <= self._judged:
             return
         self._judged = height
-        signed = {a.upper() for a in obs.signed}
-        for address, node in self.keys.items():
+        for address in self._validators:
+            node = self.keys[address]
             if address in signed:
                 self._row[node] = 0
                 self._since.pop(node, None)
@@ -72,18 +77,22 @@ class MissedWatch:
         self._judged = 0
 
     def streaks(self) -> list[Streak]:
-        nodes = sorted(set(self.keys.values()))
+        nodes = sorted({self.keys[a] for a in self._validators})
         return [
             Streak(n, self._row.get(n, 0), self._since.get(n, 0), self._total.get(n, 0))
             for n in nodes
         ]
 
-    def conditions(self, threshold: int, excused: set[str]) -> list[Condition]:
-        """One per validator missing from ``threshold`` or more commits in a row
-        (``excused``: nodes whose silence is planned)."""
+    def conditions(self, threshold: int) -> list[Condition]:
+        """One per validator missing from ``threshold`` or more commits in a row.
+
+        Nothing excuses it, not even a planned stop: the stack's own restart stops
+        every node, so no commit is judged meanwhile; a stop of some nodes while
+        the chain goes on is what the alert is for (excusing the agent's swap of a
+        late validator resolved its alert and fired it again a block later)."""
         out = []
         for s in self.streaks():
-            if s.missed_in_a_row < threshold or s.node in excused:
+            if s.missed_in_a_row < threshold:
                 continue
             out.append(
                 Condition(
