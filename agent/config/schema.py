@@ -267,6 +267,15 @@ class ScenarioConfig(Schema):
         'validator a v2 computing another state under transactions ("": unavailable; '
         "the kit writes one from [kit] v2_divergent)",
     )
+    late_overlay: OptionalText = Field(
+        default="",
+        description="late-validator: Compose file (in compose_dir) that runs the last "
+        "validator on plain v1 without Cosmovisor (the kit fills it)",
+    )
+    late_blocks: int = Field(
+        default=10, ge=1, le=1000,
+        description="late-validator: blocks past the upgrade height before its swap by hand",
+    )  # fmt: skip
     lone_peer: OptionalText = Field(
         default="sentry-bob",
         description="sentry-lost: the last validator's only peer, which it stops",

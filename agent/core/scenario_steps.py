@@ -94,8 +94,20 @@ def scenario_faults(old: State, new: State, actions: tuple[Action, ...], fact: F
         and fact.height >= new.upgrade_height - 1
     ):
         triggers.add("halt")
+        past = fact.height - new.upgrade_height
+        triggers |= {
+            p.trigger
+            for p in new.params.faults
+            if (n := blocks_after_upgrade(p.trigger)) is not None and past >= n
+        }
     due = [plan.fault for plan in new.params.faults if plan.trigger in triggers]
     if not due:
         return new, actions
     new, more = issue(new, *due)
     return new, actions + more
+
+
+def blocks_after_upgrade(trigger: str) -> int | None:
+    """N for an ``"upgrade+N"`` trigger (None: another trigger)."""
+    head, _, n = trigger.partition("+")
+    return int(n) if head == "upgrade" and n.isdigit() else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from agent.core.actions import InjectFault
+from agent.core.actions import InjectFault, RemediateNodes
 from agent.core.machine import FaultPlan, Params, Phase, State
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "build",
     "judge",
     "missing_alerts",
+    "still_firing",
 ]
 
 
@@ -41,6 +42,8 @@ class Roles:
     no_cosmovisor_node: str = ""
     no_cosmovisor_overlay: str = ""  # Compose file: that node on the old binary, no Cosmovisor
     divergent_overlay: str = ""  # Compose file: the last validator on a v2 built differently
+    late_overlay: str = ""  # Compose file: the last validator on plain v1, no Cosmovisor
+    late_blocks: int = 10  # late-validator: blocks past the upgrade before its swap
     pause_s: float = 35.0
     disconnect_s: float = 20.0
     lone_peer: str = ""  # the last validator's only peer (its sentry)
@@ -97,6 +100,7 @@ SCENARIO_NAMES: tuple[str, ...] = (
     "node-stopped",
     "restart-in-window",
     "mixed-binary",
+    "late-validator",
 )
 
 
@@ -261,6 +265,26 @@ def build(name: str, roles: Roles) -> Scenario:
             ),
             launch_overlays=(roles.divergent_overlay,),
         )
+    if name == "late-validator":
+        n = roles.late_blocks
+        return Scenario(
+            name,
+            f"{v_last} upgrades late, by hand",
+            f"{v_last} runs plain v1 without Cosmovisor ({roles.late_overlay}); its "
+            f"operator swaps it to v2 by hand {n} blocks after the upgrade height",
+            f"{v_last} halts at the upgrade height while the other validators, with more "
+            "than two-thirds of the power, upgrade and go on; one missed_blocks alert names "
+            f"{v_last} and resolves once it signs again after its swap, and nothing else "
+            "fires; the report counts its missed blocks; restarted",
+            replace(
+                restarted,
+                alerts=(("missed_blocks", v_last),),
+                resolved=True,
+                no_other_alerts=True,
+            ),
+            faults=(FaultPlan(f"upgrade+{n}", RemediateNodes((v_last,))),),
+            launch_overlays=(roles.late_overlay,),
+        )
     if name == "agent-crash":
         return Scenario(
             name,
@@ -317,6 +341,13 @@ def missing_alerts(
     return [(d, n) for d, n in expectation.alerts if not any(_matches(f, d, n) for f in fired)]
 
 
+def still_firing(alerts: Iterable[AlertRecord]) -> list[tuple[str, str]]:
+    """The (detector, node) that fired and have not resolved."""
+    records = list(alerts)
+    resolved = {(a.detector, a.node or "") for a in records if a.event == "resolved"}
+    return sorted({f for f in _fired(records) if f not in resolved})
+
+
 def judge(
     expectation: Expectation, state: State, alerts: Iterable[AlertRecord]
 ) -> tuple[bool, list[str]]:
@@ -335,7 +366,6 @@ def judge(
             lines.append(f"the failure reason does not mention {word!r}")
     records = list(alerts)
     fired = _fired(records)
-    resolved = {(a.detector, a.node or "") for a in records if a.event == "resolved"}
     for detector, node in expectation.alerts:
         hits = [f for f in fired if _matches(f, detector, node)]
         if hits:
@@ -346,7 +376,7 @@ def judge(
             ok = False
             lines.append(f"expected a {detector} alert{' for ' + node if node else ''}; none fired")
     if expectation.resolved:
-        open_ = sorted({f for f in fired if f not in resolved})
+        open_ = still_firing(records)
         if open_:
             ok = False
             lines.append("alerts still firing: " + ", ".join(f"{d}:{n or '-'}" for d, n in open_))

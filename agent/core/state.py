@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from agent.core.actions import Action, ArmDeadline, InjectFault, LaunchStack, WriteReport
+from agent.core.actions import (
+    Action,
+    ArmDeadline,
+    InjectFault,
+    LaunchStack,
+    RemediateNodes,
+    WriteReport,
+)
 from agent.core.facts import BaselineCaptured, Check, Fact, StateTx
 from agent.core.policy import UpgradeHeightPolicy
 from agent.errors import IllegalTransition
@@ -66,11 +73,13 @@ PHASE_EDGES: dict[Phase, frozenset[Phase]] = {
 @dataclass(frozen=True, slots=True)
 class FaultPlan:
     """Inject ``fault`` when ``trigger`` happens: a phase's value (the phase was
-    entered), ``"stack_launched"`` (the stack is up, before the chain is live) or
-    ``"halt"`` (the last block before a passed upgrade's height was seen)."""
+    entered), ``"stack_launched"`` (the stack is up, before the chain is live),
+    ``"halt"`` (the last block before a passed upgrade's height was seen) or
+    ``"upgrade+N"`` (the chain reached N blocks past that height). ``fault`` may
+    also be an operator's act, such as swapping a node by hand."""
 
     trigger: str
-    fault: InjectFault
+    fault: InjectFault | RemediateNodes
 
 
 @dataclass(frozen=True, slots=True)

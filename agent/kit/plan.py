@@ -177,6 +177,7 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
         "lone_peer": lone[0] if lone else "",
         "no_cosmovisor_node": plain,
         "no_cosmovisor_overlay": plain_overlay(plain),
+        "late_overlay": plain_overlay(validators[-1].name) if validators else "",
         "divergent_overlay": (
             divergent_overlay(validators[-1].name)
             if kit.v2_divergent is not None and validators

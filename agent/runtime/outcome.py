@@ -1,6 +1,6 @@
 """What a finished rehearsal leaves: the report (with the scenario's text and the
-alerts of its window) and the scenario's verdict, which waits for an expected alert
-the watchdog had not evaluated yet."""
+alerts of its window) and the scenario's verdict, which waits for an expected alert,
+or its resolution, the watchdog had not evaluated yet."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from typing import Any
 from agent.adapters.clock import Clock
 from agent.config import Config
 from agent.core.machine import State
-from agent.core.scenarios import AlertRecord, Scenario, judge, missing_alerts
+from agent.core.scenarios import AlertRecord, Scenario, judge, missing_alerts, still_firing
 from agent.runtime import report as report_mod
 from agent.runtime import report_data
 
 __all__ = ["Outcomes"]
 
 AlertHistory = Callable[[float], Awaitable[list[AlertRecord]]]
+
+# How long a verdict waits for an alert expected to resolve: a few blocks.
+RESOLVE_GRACE_S = 15.0
 
 
 class Outcomes:
@@ -82,11 +85,21 @@ class Outcomes:
         # A rehearsal can end before the watchdog's next evaluation (a node that
         # exits at the halt fails it at once): an expected alert gets that
         # evaluation, and its hold, before it counts as missing.
+        # An alert expected to resolve gets a few blocks more: the validator that
+        # upgraded late signed again in the last block before the rehearsal ended,
+        # and the watchdog had not evaluated it yet.
         sc, w = self.scenario, self.cfg.watch.watch
         records = await self.alerts_of(s)
         hold = max((w.for_s.get(d, 0.0) for d, _ in sc.expectation.alerts), default=0)
-        until = self.clock.monotonic() + hold + 2 * w.evaluate_interval_s
-        while missing_alerts(sc.expectation, records) and self.clock.monotonic() < until:
+        grace = RESOLVE_GRACE_S if sc.expectation.resolved else 0.0
+        until = self.clock.monotonic() + hold + 2 * w.evaluate_interval_s + grace
+
+        def waiting() -> bool:
+            if missing_alerts(sc.expectation, records):
+                return True
+            return sc.expectation.resolved and bool(still_firing(records))
+
+        while waiting() and self.clock.monotonic() < until:
             await self.clock.sleep(0.5)
             records = await self.alerts_of(s)
         return judge(sc.expectation, s, records)

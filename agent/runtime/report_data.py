@@ -25,6 +25,7 @@ from agent.core.machine import State
 __all__ = [
     "UNKNOWN",
     "WINDOW",
+    "WINDOW_AFTER",
     "ReportData",
     "SignatureReads",
     "collect",
@@ -36,7 +37,10 @@ __all__ = [
 log = structlog.get_logger("agent.runtime.report_data")
 
 UNKNOWN = "unknown"
-WINDOW = 5  # heights on each side of the upgrade height
+WINDOW = 5  # heights before the upgrade height
+# Heights after it: long enough to count a validator that upgraded late by hand
+# (the late-validator scenario swaps it 10 blocks after the height).
+WINDOW_AFTER = 25
 READ_DEADLINE = 5.0  # one RPC read or one `docker image inspect`
 TOTAL_DEADLINE = 30.0  # the whole collection
 
@@ -185,8 +189,8 @@ async def collect(
                 tg.start_soon(validator, name, srpc)
             if upgrade_height is not None:
                 low = max(1, upgrade_height - WINDOW)
-                data.heights = (low, upgrade_height + WINDOW)
-                for h in range(low, upgrade_height + WINDOW + 1):
+                data.heights = (low, upgrade_height + WINDOW_AFTER)
+                for h in range(low, upgrade_height + WINDOW_AFTER + 1):
                     tg.start_soon(commit, h)
             for image in images:
                 tg.start_soon(digest, image)

@@ -12,7 +12,13 @@ __all__ = ["scenario_for"]
 
 # The scenarios that pause, empty or kill a validator's node.
 NEEDS_VALIDATOR = frozenset(
-    {"validator-missing-binary", "validator-paused", "restart-in-window", "mixed-binary"}
+    {
+        "validator-missing-binary",
+        "validator-paused",
+        "restart-in-window",
+        "mixed-binary",
+        "late-validator",
+    }
 )
 
 
@@ -57,6 +63,22 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
             raise ConfigError(
                 "traffic.rate", cfg.traffic.rate, "mixed-binary needs traffic: set a rate above 0"
             )
+    if name == "late-validator":
+        if len(sc.validators) < 4:
+            # Of equal power, the others hold more than two-thirds only from four on:
+            # with fewer the chain waits for the late one and no block is missed.
+            raise ConfigError(
+                "scenarios.validators",
+                sc.validators,
+                "late-validator needs four validators or more ([topology] validators = 4): "
+                "the others must hold more than two-thirds of the power without it",
+            )
+        if not sc.late_overlay or not (cfg.compose_dir / sc.late_overlay).is_file():
+            raise ConfigError(
+                "scenarios.late_overlay",
+                sc.late_overlay,
+                f"names no file in {cfg.compose_dir} (the kit writes one per node)",
+            )
     if name in NEEDS_VALIDATOR and not sc.validators:
         raise ConfigError("scenarios.validators", [], f"is empty: {name} acts on a validator")
     if name == "sentry-lost" and sc.lone_peer not in names:
@@ -69,6 +91,8 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
         no_cosmovisor_node=sc.no_cosmovisor_node,
         no_cosmovisor_overlay=sc.no_cosmovisor_overlay,
         divergent_overlay=sc.divergent_overlay,
+        late_overlay=sc.late_overlay,
+        late_blocks=sc.late_blocks,
         pause_s=sc.pause_s,
         disconnect_s=sc.disconnect_s,
         lone_peer=sc.lone_peer,

@@ -19,6 +19,7 @@ from agent.adapters.docker_events import DockerEventSource, find_docker_host
 from agent.adapters.rpc import CometRPC
 from agent.adapters.ws import NewBlockSource
 from agent.config import Config
+from agent.core.actions import InjectFault
 from agent.core.observations import Observation
 from agent.core.scenarios import Scenario
 from agent.runtime.daemon import Source
@@ -125,7 +126,10 @@ class StreamCuts:
 
 
 def cuts_streams(scenario: Scenario) -> bool:
-    return any(plan.fault.kind == "cut_streams" for plan in scenario.faults)
+    return any(
+        isinstance(plan.fault, InjectFault) and plan.fault.kind == "cut_streams"
+        for plan in scenario.faults
+    )
 
 
 async def stream_cuts(cfg: Config, scenario: Scenario, tg: anyio.abc.TaskGroup) -> StreamCuts:

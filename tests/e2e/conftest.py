@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .prodsim import ProdSim, prod_sim
+from .prodsim import FOUR_VALIDATORS, ProdSim, prod_sim
 
 
 def _require_stack() -> None:
@@ -27,4 +27,12 @@ def _require_stack() -> None:
 def sim(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ProdSim]:
     _require_stack()
     with prod_sim(tmp_path, request.node.name.replace("_", "")[:12]) as s:
+        yield s
+
+
+@pytest.fixture
+def sim4(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ProdSim]:
+    """The bundled chain with four validators and a full node (no sentries)."""
+    _require_stack()
+    with prod_sim(tmp_path, request.node.name.replace("_", "")[:12], FOUR_VALIDATORS) as s:
         yield s

@@ -43,10 +43,18 @@ def compose_prefix() -> list[str]:
     raise RuntimeError("no Compose tool")
 
 
-def profile_text(port_base: int, kit_dir: Path) -> str:
+# Four validators of equal power and a full node: three hold more than two-thirds,
+# so the chain goes on without one (late-validator).
+FOUR_VALIDATORS = "[topology]\nvalidators = 4\nsentries = false\nfull_nodes = 1\n"
+
+
+def profile_text(port_base: int, kit_dir: Path, topology: str = "") -> str:
     """prod-sim/rehearse.toml with its paths absolute, its kit in ``kit_dir`` and on
-    ``port_base``."""
+    ``port_base``; ``topology`` replaces its ``[topology]`` section."""
     text = (PROD_SIM / "rehearse.toml").read_text()
+    if topology:
+        text, n = re.subn(r"(?ms)^\[topology\]\n.*?\n\n", topology + "\n", text)
+        assert n == 1, "prod-sim/rehearse.toml: no [topology] section to replace"
     text = re.sub(r"(?m)^port_base = \d+\n", "", text)
     text = re.sub(r'(source|genesis) = "([^"]+)"', lambda m: f'{m[1]} = "{PROD_SIM / m[2]}"', text)
     text = text.replace('"checks/', f'"{PROD_SIM}/checks/')
@@ -67,6 +75,7 @@ class ProdSim:
     env: dict[str, str] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)  # v1, v2 (the CLI images)
     homes: dict[str, str] = field(default_factory=dict)  # node, daemon (in containers)
+    topology: str = ""  # replaces the profile's [topology] ("": the tutorial's)
 
     @property
     def testnet(self) -> Path:
@@ -146,7 +155,7 @@ class ProdSim:
             "[timing]",
             *(f"{k} = {v}" for k, v in timing.items()),
         ]
-        text = profile_text(self.port_base, self.testnet)
+        text = profile_text(self.port_base, self.testnet, self.topology)
         path.write_text(text + "\n" + "\n".join(lines) + "\n" + extra)
         return path
 
@@ -169,17 +178,19 @@ class ProdSim:
 
 
 @contextmanager
-def prod_sim(tmp: Path, name: str) -> Iterator[ProdSim]:
+def prod_sim(tmp: Path, name: str, topology: str = "") -> Iterator[ProdSim]:
     """The bundled chain's five nodes, built by the kit (`rehearse kit build`) in
-    ``tmp/.kit`` on free ports, under a Compose project of this test's own."""
+    ``tmp/.kit`` on free ports, under a Compose project of this test's own
+    (``topology``: another ``[topology]`` section, of five nodes too)."""
     from agent.config import load_config
 
     prefix = os.environ.get("REHEARSE_TEST_PREFIX", "rhtest")
     project = f"{prefix}-{name}-{secrets.token_hex(3)}".lower()
     sim = ProdSim(tmp, project, free_port_base(len(NODES)), "pw-" + secrets.token_hex(8))
     sim.env = {"REHEARSE_KEYRING_PASSWORD": sim.password}
+    sim.topology = topology
     profile = tmp / "kit-profile.toml"
-    text = profile_text(sim.port_base, sim.testnet)
+    text = profile_text(sim.port_base, sim.testnet, topology)
     profile.write_text(text + f'\n[stack]\nproject = "{project}"\n')
     subprocess.run(
         [sys.executable, "-m", "agent", "kit", "build", "--config", str(profile)],
@@ -188,7 +199,7 @@ def prod_sim(tmp: Path, name: str) -> Iterator[ProdSim]:
     cfg = load_config(profile)
     for n in cfg.nodes:
         sim.ports[n.name] = int(n.rpc.rsplit(":", 1)[1])
-        if n.rest and n.name == "node-carol":
+        if n.rest and n.name == cfg.chain.tx_node:
             sim.rest_port = int(n.rest.rsplit(":", 1)[1])
         elif n.rest:
             sim.sentry_rest[n.name] = int(n.rest.rsplit(":", 1)[1])

@@ -471,3 +471,29 @@ def test_mixed_binary_is_played_by_the_last_validator(tmp_path: Path) -> None:
     sc = scenario_for(parse_config(raw, tmp_path), "mixed-binary")
     assert sc.launch_overlays == ("d.json",)
     assert sc.expectation.failure_contains == ("app hashes diverge", "val-bob diverged")
+
+
+def test_late_validator_needs_four_validators_and_its_overlay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[stack]\ncompose_dir = "."\n')
+    assert main(["scenarios", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "late-validator\n  not available here: config: scenarios.validators = "
+        "['val-alice', 'val-bob']: late-validator needs four validators or more"
+    ) in out
+    four = '["val-alice", "val-bob", "sentry-alice", "node-carol"]'
+    cfg.write_text(f'[stack]\ncompose_dir = "."\n[scenarios]\nvalidators = {four}\n')
+    assert main(["scenarios", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "late-validator\n  not available here: config: scenarios.late_overlay = ''" in out
+    (tmp_path / "late.json").write_text("{}")
+    cfg.write_text(
+        f'[stack]\ncompose_dir = "."\n[scenarios]\nvalidators = {four}\n'
+        'late_overlay = "late.json"\nlate_blocks = 7\n'
+    )
+    assert main(["scenarios", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "late-validator\n  node-carol upgrades late, by hand" in out

@@ -36,6 +36,7 @@ from agent.core.facts import (
     VoteCast,
 )
 from agent.core.machine import FaultPlan, Params, Phase, State, decide, initial_state
+from agent.core.scenario_steps import blocks_after_upgrade
 from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, apply, build, judge
 
 ROLES = Roles(
@@ -124,6 +125,36 @@ def test_restart_in_window_kills_at_the_last_block_before_the_upgrade_height() -
     early, _ = run(until_proposed(), p)
     _, none = decide(early, HeightObserved(30, at=60.0))
     assert not [a for a in none if isinstance(a, InjectFault)]
+
+
+def test_a_late_validator_is_swapped_by_hand_n_blocks_past_the_upgrade_height() -> None:
+    roles = replace(ROLES, validators=("val-alice", "val-bob", "val-carol", "val-dave"),
+                    late_overlay="dave.json", late_blocks=4)  # fmt: skip
+    sc = build("late-validator", roles)
+    assert sc.launch_overlays == ("dave.json",)
+    assert sc.expectation.alerts == (("missed_blocks", "val-dave"),)
+    assert sc.expectation.resolved and sc.expectation.no_other_alerts
+    state = passed(apply(sc, Params()))  # the upgrade height is 31
+    for h in (30, 31, 34):
+        state, actions = decide(state, HeightObserved(h, at=30.0 + h))
+        assert not [a for a in actions if isinstance(a, RemediateNodes)], h
+    state, actions = decide(state, HeightObserved(35, at=70.0))
+    assert [a for a in actions if isinstance(a, RemediateNodes)] == [RemediateNodes(("val-dave",))]
+    state, again = decide(state, HeightObserved(36, at=71.0))
+    assert not [a for a in again if isinstance(a, RemediateNodes)]  # once
+    state, _ = decide(state, NodesRemediated(("val-dave",), height=36, at=72.0))
+    assert state.remediated == ("val-dave",) and state.phase is Phase.PASSED
+    # Before the proposal passed, the chain's heights are no trigger.
+    early, _ = run(until_proposed(), apply(sc, Params()))
+    _, none = decide(early, HeightObserved(40, at=60.0))
+    assert not [a for a in none if isinstance(a, RemediateNodes)]
+
+
+def test_only_an_upgrade_plus_n_trigger_counts_blocks() -> None:
+    assert blocks_after_upgrade("upgrade+12") == 12
+    assert [blocks_after_upgrade(t) for t in ("halt", "upgrade+", "upgrade+x", "passed")] == [
+        None, None, None, None,
+    ]  # fmt: skip
 
 
 def test_the_upgrade_binary_goes_once_the_proposal_is_in() -> None:

@@ -157,6 +157,9 @@ def test_a_divergent_v2_stages_under_the_last_validators_cosmovisor(tmp_path: Pa
     raw = {"kit": {"v1": SIMD45, "v2": SIMD46, "v2_divergent": bad}, "topology": {"validators": 3}}
     cfg = parse_config(raw, tmp_path)
     assert cfg.scenarios.divergent_overlay == "docker-compose-divergent-val-carol.json"
+    # late-validator: the last validator on plain v1, from the overlay every node has.
+    assert cfg.scenarios.late_overlay == plan.plain_overlay("val-carol")
+    assert plan.plain_overlay("val-carol") in files
     # Without one, neither the image, the overlay nor the scenario's file exists.
     assert "divergent" not in plan.images(kit(), "up")
     assert not [f for f in plan.compose_files(kit(), t, "up", tmp_path) if "divergent" in f]
