@@ -335,10 +335,17 @@ class ChainCLI:
         return self._addresses[voter.name]
 
     def proposal_args(
-        self, name: str, height: int, summary: str, line: SdkLine | None = None
+        self,
+        name: str,
+        height: int,
+        summary: str,
+        line: SdkLine | None = None,
+        *,
+        info: str = "",
     ) -> TxArgs:
         """`tx` arguments of the upgrade proposal in the form of ``line`` (default: this
-        CLI's ``sdk_line``), with the configured deposit, info and expedited flag."""
+        CLI's ``sdk_line``), with the configured deposit, info (``info``: a scenario's,
+        over it) and expedited flag."""
         c = self.s.chain
         return proposal_args(
             name,
@@ -346,7 +353,7 @@ class ChainCLI:
             summary,
             c.deposit,
             line=line or self.sdk_line,
-            info=c.upgrade_info,
+            info=info or c.upgrade_info,
             expedited=c.expedited,
             prefix=c.bech32_prefix,
         )

@@ -276,6 +276,23 @@ class ScenarioConfig(Schema):
         default=10, ge=1, le=1000,
         description="late-validator: blocks past the upgrade height before its swap by hand",
     )  # fmt: skip
+    download_overlay: OptionalText = Field(
+        default="",
+        description="auto-download: Compose file (in compose_dir) that serves v2 on the "
+        "stack's network and leaves the last validator's Cosmovisor to download it (the "
+        "kit writes one)",
+    )
+    download_url: OptionalText = Field(
+        default="", description="auto-download: v2's URL as the nodes reach it (the kit's)"
+    )
+    download_sha256: OptionalText = Field(
+        default="", description="auto-download: v2's SHA-256 (\"\": the kit's manifest)"
+    )
+    other_sha256: OptionalText = Field(
+        default="",
+        description="auto-download-bad-checksum: another build's SHA-256 (\"\": v1's, from "
+        "the kit's manifest)",
+    )
     lone_peer: OptionalText = Field(
         default="sentry-bob",
         description="sentry-lost: the last validator's only peer, which it stops",

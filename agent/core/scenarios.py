@@ -12,6 +12,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -28,6 +29,7 @@ __all__ = [
     "build",
     "judge",
     "missing_alerts",
+    "plan_checksum",
     "still_firing",
 ]
 
@@ -44,6 +46,12 @@ class Roles:
     divergent_overlay: str = ""  # Compose file: the last validator on a v2 built differently
     late_overlay: str = ""  # Compose file: the last validator on plain v1, no Cosmovisor
     late_blocks: int = 10  # late-validator: blocks past the upgrade before its swap
+    # auto-download: the last validator's Cosmovisor fetches v2 from download_url (a
+    # server on the stack's network, from this overlay), checked against a SHA-256.
+    download_overlay: str = ""
+    download_url: str = ""
+    download_sha256: str = ""  # v2's
+    other_sha256: str = ""  # another build's (v1's): the wrong checksum
     pause_s: float = 35.0
     disconnect_s: float = 20.0
     lone_peer: str = ""  # the last validator's only peer (its sentry)
@@ -84,6 +92,8 @@ class Scenario:
     expect_rejection: bool = False
     remediate: bool = False
     launch_overlays: tuple[str, ...] = ()
+    upgrade_info: str = ""  # the plan's info, over the configured one
+    download_nodes: tuple[str, ...] = ()
     supervised: bool = False  # the agent itself is killed and restarted by a supervisor
 
 
@@ -101,6 +111,8 @@ SCENARIO_NAMES: tuple[str, ...] = (
     "restart-in-window",
     "mixed-binary",
     "late-validator",
+    "auto-download",
+    "auto-download-bad-checksum",
 )
 
 
@@ -285,6 +297,50 @@ def build(name: str, roles: Roles) -> Scenario:
             faults=(FaultPlan(f"upgrade+{n}", RemediateNodes((v_last,))),),
             launch_overlays=(roles.late_overlay,),
         )
+    if name in ("auto-download", "auto-download-bad-checksum"):
+        good = name == "auto-download"
+        digest = roles.download_sha256 if good else roles.other_sha256
+        url = f"{roles.download_url}?checksum=sha256:{digest}"
+        info = json.dumps({"binaries": {"any": url}}, sort_keys=True)
+        summary = f"{v_last}'s Cosmovisor downloads v2 at the halt" + (
+            "" if good else ", and the plan's checksum is another build's"
+        )
+        injected = (
+            f"nothing staged on {v_last}, downloads allowed ({roles.download_overlay}); the "
+            f"plan's info names {roles.download_url}, served on the stack's network, with "
+            + (
+                "v2's SHA-256"
+                if good
+                else "the SHA-256 of another build (v1's), as a "
+                "release that published another architecture's checksum"
+            )  # fmt: skip
+        )
+        if good:
+            return Scenario(
+                name,
+                summary,
+                injected,
+                f"at the halt Cosmovisor on {v_last} downloads v2, checks it and swaps by "
+                "itself; every node ends on the upgrade's binary; no alert fires; restarted",
+                replace(restarted, no_other_alerts=True),
+                launch_overlays=(roles.download_overlay,),
+                upgrade_info=info,
+                download_nodes=(v_last,),
+            )
+        return Scenario(
+            name,
+            summary,
+            injected,
+            f"at the halt Cosmovisor on {v_last} refuses the download (checksums do not "
+            f"match) and exits; the rehearsal fails at once naming {v_last}, its exit and "
+            "Cosmovisor's reason (the rehearsal ends failed, as expected)",
+            Expectation(
+                Phase.FAILED, failure_contains=(f"{v_last} exited", "Checksums did not match")
+            ),
+            launch_overlays=(roles.download_overlay,),
+            upgrade_info=info,
+            download_nodes=(v_last,),
+        )
     if name == "agent-crash":
         return Scenario(
             name,
@@ -321,7 +377,25 @@ def apply(scenario: Scenario, params: Params) -> Params:
         expect_rejection=scenario.expect_rejection,
         remediate=scenario.remediate,
         launch_overlays=scenario.launch_overlays,
+        upgrade_info=scenario.upgrade_info,
+        download_nodes=scenario.download_nodes,
     )
+
+
+def plan_checksum(info: str) -> str:
+    """The SHA-256 a plan's info gives its binaries (``?checksum=sha256:...``; ""
+    without one)."""
+    try:
+        binaries = json.loads(info).get("binaries") or {}
+    except (ValueError, AttributeError):
+        return ""
+    for url in binaries.values() if isinstance(binaries, dict) else ():
+        _, _, query = str(url).partition("?")
+        for part in query.split("&"):
+            key, _, value = part.partition("=")
+            if key == "checksum" and value.startswith("sha256:"):
+                return value.removeprefix("sha256:").lower()
+    return ""
 
 
 def _matches(fired: tuple[str, str], detector: str, node: str) -> bool:

@@ -106,6 +106,9 @@ class Params:
     remediate: bool = False  # nodes that did not resume are run on v2 by the agent
     remediation_delay: float = 15.0  # after the resume budget, so the alert comes first
     launch_overlays: tuple[str, ...] = ()  # extra Compose files for the launch
+    # The plan's info (Cosmovisor's download URLs), over the configured one ("": that).
+    upgrade_info: str = ""
+    download_nodes: tuple[str, ...] = ()  # nodes that fetch v2 at the halt: none staged
     attach: bool = False  # drive an upgrade on a network that is already running
 
     def vote_option(self, voter: str) -> str:

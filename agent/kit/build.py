@@ -236,7 +236,9 @@ def prepare(cfg: Config, password: str, say: Say = lambda _m: None) -> None:
     for name, doc in plan.compose_files(kit, topo, upgrade, root).items():
         (root / name).write_text(plan.stable_json(doc))
     manifest = plan.manifest(kit, topo, {"chain_id": cfg.chain.chain_id, "upgrade": upgrade})
-    manifest |= {"inputs": inputs, "v1": str(v1), "v2": str(v2)}
+    # auto-download's checksums: v2's (right) and v1's (another build's, wrong).
+    manifest |= {"inputs": inputs, "v1": str(v1), "v2": str(v2),
+                 "v1_sha256": _file_digest(v1), "v2_sha256": _file_digest(v2)}  # fmt: skip
     manifest_path.write_text(plan.stable_json(manifest))
 
 

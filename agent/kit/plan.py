@@ -43,6 +43,7 @@ BASE_FILE = "docker-compose.json"
 COSMOVISOR_FILE = "docker-compose-cosmovisor.json"
 V2_FILE = "docker-compose-v2.json"
 RPC, P2P, REST, GRPC = 26657, 26656, 1317, 9090
+DOWNLOADS, DOWNLOADS_PORT = "downloads", 8080  # auto-download's server
 
 Role = Literal["validator", "sentry", "full"]
 
@@ -178,6 +179,8 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
         "no_cosmovisor_node": plain,
         "no_cosmovisor_overlay": plain_overlay(plain),
         "late_overlay": plain_overlay(validators[-1].name) if validators else "",
+        "download_overlay": download_overlay(validators[-1].name) if validators else "",
+        "download_url": f"http://{DOWNLOADS}:{DOWNLOADS_PORT}/{kit.program}",
         "divergent_overlay": (
             divergent_overlay(validators[-1].name)
             if kit.v2_divergent is not None and validators
@@ -254,6 +257,31 @@ def compose_files(kit: KitConfig, t: TopologyConfig, upgrade: str,
             "services": {n.name: {"image": img["v1"], "command": start}},
         }
     validators = [n for n in nodes if n.role == "validator"]
+    if validators:
+        last = validators[-1].name
+        daemon = homes(kit)["daemon"]
+        # auto-download: v2 served from the v2 image by busybox httpd on the stack's
+        # network (no port published), and the last validator's Cosmovisor with
+        # nothing staged (removed as its container starts: the image stages v2) and
+        # downloads allowed, so it fetches v2 at the halt from the plan's info.
+        # ($$: Compose would read $@ as a variable of its own.)
+        unstage = f'rm -rf {daemon}/cosmovisor/upgrades/{upgrade} && exec cosmovisor "$$@"'
+        files[download_overlay(last)] = {
+            "version": "3.7",
+            "services": {
+                DOWNLOADS: {
+                    "image": img["v2"],
+                    "entrypoint": ["httpd"],
+                    "command": ["-f", "-p", str(DOWNLOADS_PORT), "-h", "/usr/local/bin"],
+                    "labels": {"rehearse.role": DOWNLOADS},
+                    "networks": [NETWORK],
+                },
+                last: {
+                    "entrypoint": ["/bin/sh", "-c", unstage, "cosmovisor"],
+                    "environment": {"DAEMON_ALLOW_DOWNLOAD_BINARIES": "true"},
+                },
+            },
+        }
     if "divergent" in img and validators:
         # Over the Cosmovisor file: the last validator's Cosmovisor stages the
         # divergent v2 (mixed-binary); every other node keeps the real one.
@@ -267,6 +295,10 @@ def compose_files(kit: KitConfig, t: TopologyConfig, upgrade: str,
 
 def plain_overlay(name: str) -> str:
     return f"docker-compose-plain-{name}.json"
+
+
+def download_overlay(name: str) -> str:
+    return f"docker-compose-download-{name}.json"
 
 
 def divergent_overlay(name: str) -> str:

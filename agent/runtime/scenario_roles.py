@@ -3,6 +3,9 @@ runs without Cosmovisor): every bad name or role is an exit 2."""
 
 from __future__ import annotations
 
+import json
+import re
+
 from agent.config import Config
 from agent.core.scenarios import SCENARIO_NAMES, Roles, Scenario, build
 from agent.errors import ConfigError
@@ -18,6 +21,8 @@ NEEDS_VALIDATOR = frozenset(
         "restart-in-window",
         "mixed-binary",
         "late-validator",
+        "auto-download",
+        "auto-download-bad-checksum",
     }
 )
 
@@ -79,6 +84,17 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
                 sc.late_overlay,
                 f"names no file in {cfg.compose_dir} (the kit writes one per node)",
             )
+    download = {"download_sha256": sc.download_sha256, "other_sha256": sc.other_sha256}
+    if name in ("auto-download", "auto-download-bad-checksum"):
+        if not sc.download_overlay or not (cfg.compose_dir / sc.download_overlay).is_file():
+            raise ConfigError(
+                "scenarios.download_overlay",
+                sc.download_overlay,
+                f"names no file in {cfg.compose_dir} (the kit writes one)",
+            )
+        if not sc.download_url:
+            raise ConfigError("scenarios.download_url", "", "is empty: the URL v2 is served at")
+        download = _checksums(cfg, download)
     if name in NEEDS_VALIDATOR and not sc.validators:
         raise ConfigError("scenarios.validators", [], f"is empty: {name} acts on a validator")
     if name == "sentry-lost" and sc.lone_peer not in names:
@@ -93,6 +109,9 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
         divergent_overlay=sc.divergent_overlay,
         late_overlay=sc.late_overlay,
         late_blocks=sc.late_blocks,
+        download_overlay=sc.download_overlay,
+        download_url=sc.download_url,
+        **download,
         pause_s=sc.pause_s,
         disconnect_s=sc.disconnect_s,
         lone_peer=sc.lone_peer,
@@ -103,3 +122,30 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
             "--scenario", name, "injects faults into its own network; not with --attach"
         )
     return scenario
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _checksums(cfg: Config, given: dict[str, str]) -> dict[str, str]:
+    """auto-download's right and wrong checksums: as configured, else the kit's
+    manifest (v2's and v1's, recorded as the kit built them)."""
+    out = dict(given)
+    manifest = cfg.path(cfg.kit.dir) / "kit.json" if cfg.kit is not None else None
+    recorded: dict[str, object] = {}
+    if manifest is not None and manifest.is_file():
+        try:
+            recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            recorded = {}
+    for key, kit_key in (("download_sha256", "v2_sha256"), ("other_sha256", "v1_sha256")):
+        value = out[key] or str(recorded.get(kit_key, ""))
+        if not _SHA256.match(value):
+            why = (
+                "is not a SHA-256 (64 lower-case hex digits)"
+                if out[key]
+                else "is empty and the kit recorded none (run `rehearse kit build`)"
+            )
+            raise ConfigError(f"scenarios.{key}", out[key], why)
+        out[key] = value
+    return out

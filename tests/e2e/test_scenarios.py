@@ -206,6 +206,58 @@ def test_a_late_validator_misses_blocks_is_alerted_swapped_and_signs_again(
     assert sim4.height("val-dave") > u + 10
 
 
+def _staged_sha256(sim: ProdSim, node: str) -> str:
+    """The SHA-256 of the v2 Cosmovisor holds for the plan in ``node``'s container."""
+    path = f"{sim.homes['daemon']}/cosmovisor/upgrades/v1tov2/bin/checkersd"
+    out = subprocess.run(["docker", "exec", sim.container(node), "sha256sum", path],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    return out.stdout.split()[0] if out.returncode == 0 else f"none: {out.stderr.strip()}"
+
+
+def test_auto_download_fetches_v2_checks_it_and_swaps(sim: ProdSim, tmp_path: Path) -> None:
+    # Issue 21: nothing staged on val-bob; its Cosmovisor downloads v2 from the
+    # stack's own server at the halt, with the right checksum, and swaps by itself.
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "auto-download")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    assert report["outcome"] == "restarted"
+    assert not report["scenario"].get("remediated"), report["scenario"]
+    # What val-bob's Cosmovisor fetched, read in its container before the restart:
+    # v2 to the byte, as the kit built it.
+    kit = json.loads((sim.testnet / "kit.json").read_text())
+    checks = {c["name"]: c for c in report["checks"]}
+    current = checks["cosmovisor_current"]
+    assert current["result"] == "pass", current
+    assert (
+        f"val-bob downloaded v2 (sha256 {kit['v2_sha256'][:12]}..., the plan's)"
+        in (current["evidence"])
+    ), current
+    # The chain, read apart from the agent: the plan named the stack's server and
+    # v2's checksum, and it was applied at the planned height.
+    rest = f"http://127.0.0.1:{sim.rest_port}"
+    proposal = sim.get(f"{rest}/cosmos/gov/v1/proposals/{report['upgrade']['proposal_id']}")
+    info = json.loads(proposal["proposal"]["messages"][0]["plan"]["info"])
+    assert info["binaries"]["any"].endswith(f"?checksum=sha256:{kit['v2_sha256']}"), info
+    plan = sim.get(f"{rest}/cosmos/upgrade/v1beta1/applied_plan/v1tov2")
+    assert int(plan["height"]) == report["upgrade"]["height"], plan
+
+
+def test_auto_download_with_a_wrong_checksum_is_refused_and_named(
+    sim: ProdSim, tmp_path: Path
+) -> None:
+    # Issue 21 (zeta-chain v27, cosmos-sdk PR #23653): the plan's checksum is another
+    # build's. Cosmovisor must refuse the binary; the rehearsal names val-bob.
+    config = sim.write_config(tmp_path / "config.toml")
+    code, report, err = run_scenario(sim, config, "auto-download-bad-checksum")
+    assert code == 0, (report.get("failure"), report["scenario"], err[-2000:])
+    failure = report["failure"]
+    assert report["outcome"] == "failed", failure
+    assert failure.startswith("val-bob exited (exit code 1) during the upgrade"), failure
+    assert "Checksums did not match" in failure, failure
+    # Nothing was swapped in: val-bob's Cosmovisor holds no v2 for the plan.
+    assert _staged_sha256(sim, "val-bob").startswith("none"), _staged_sha256(sim, "val-bob")
+
+
 def test_a_lost_sentry_fails_naming_the_halted_chain_and_the_stopped_container(
     sim: ProdSim, tmp_path: Path
 ) -> None:

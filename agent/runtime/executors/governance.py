@@ -88,6 +88,7 @@ async def submit_proposal(ctx: ExecContext, action: SubmitProposal, state: State
             action.upgrade_name,
             height,
             f"Rehearsal {state.rehearsal_id}: upgrade to {action.upgrade_name}",
+            info=state.params.upgrade_info,
         )
         return await sign_tx(ctx, state.rehearsal_id, proposer, args)
 

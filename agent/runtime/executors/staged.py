@@ -47,7 +47,9 @@ async def check_v2_staged(ctx: ExecContext, state: State) -> None:
     nodes = [
         (n.name, ids[n.service or n.name])
         for n in ctx.settings.nodes
-        if n.name not in state.absent and (n.service or n.name) in ids
+        if n.name not in state.absent
+        and n.name not in state.params.download_nodes  # they fetch it at the halt
+        and (n.service or n.name) in ids
     ]
     await gather(*(partial(one, node, cid) for node, cid in nodes))
     if missing:

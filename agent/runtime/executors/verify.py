@@ -29,6 +29,7 @@ from agent.core.facts import (
     UpgradeVerified,
 )
 from agent.core.machine import State
+from agent.core.scenarios import plan_checksum
 from agent.errors import AgentError, ProtocolError, TransientError
 from agent.runtime.executors.context import ExecContext
 from agent.runtime.executors.declared import judge_stage, take_reads
@@ -69,6 +70,20 @@ async def _current_link(ctx: ExecContext, service: str, ids: dict[str, str]) -> 
     link = f"{ctx.settings.chain.daemon_home}/cosmovisor/current"
     r = await ctx.docker.exec(cid, ["readlink", link], deadline=30)
     return r.stdout.strip()
+
+
+async def _fetched_sha256(ctx: ExecContext, service: str, ids: dict[str, str], plan: str) -> str:
+    """The SHA-256 of the binary Cosmovisor holds for ``plan`` in ``service``'s container."""
+    cid = ids.get(service)
+    if cid is None:
+        return "no running container"
+    c = ctx.settings.chain
+    path = f"{c.daemon_home}/cosmovisor/upgrades/{plan.lower()}/bin/{c.binary}"
+    try:
+        r = await ctx.docker.exec(cid, ["sha256sum", path], deadline=30)
+    except AgentError as exc:
+        return f"unread ({str(exc)[:80]})"
+    return (r.stdout.split() or ["nothing"])[0].lower()
 
 
 # How long a node may show the upgrade height before its app committed it: a few
@@ -147,6 +162,18 @@ async def verify_upgrade(ctx: ExecContext, action: VerifyUpgrade, state: State) 
         note = (
             f"; remediated by the agent: {', '.join(state.remediated)}" if state.remediated else ""
         )
+        # A node that downloaded v2 (auto-download): what it fetched is the plan's.
+        checksum = plan_checksum(state.params.upgrade_info)
+        for n in asked:
+            if n.name not in state.params.download_nodes or not checksum:
+                continue
+            fetched = await _fetched_sha256(ctx, n.service or n.name, ids, name)
+            if fetched == checksum:
+                note += f"; {n.name} downloaded v2 (sha256 {fetched[:12]}..., the plan's)"
+            else:
+                bad.append(
+                    f"{n.name} downloaded sha256 {fetched[:12]}, the plan says {checksum[:12]}"
+                )
         return [Check("cosmovisor_current", not bad, ("; ".join(bad) or f"all -> {want}") + note)]
 
     async def applied_plan_height() -> list[Check]:

@@ -497,3 +497,35 @@ def test_late_validator_needs_four_validators_and_its_overlay(
     assert main(["scenarios", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "late-validator\n  node-carol upgrades late, by hand" in out
+
+
+def test_auto_download_takes_its_checksums_from_the_kits_manifest(tmp_path: Path) -> None:
+    from agent.runtime.scenario_roles import scenario_for
+
+    (tmp_path / "dl.json").write_text("{}")
+    raw = {"stack": {"compose_dir": "."},
+           "scenarios": {"download_overlay": "dl.json", "download_url": "http://downloads:8080/c"},
+           "kit": {"v1": {"binary": "v1"}, "v2": {"binary": "v2"}, "dir": "."}}  # fmt: skip
+    cfg = parse_config(raw, tmp_path)
+    cfg = cfg.model_copy(
+        update={"stack": cfg.stack.model_copy(update={"compose_dir": str(tmp_path)})}
+    )
+    with pytest.raises(ConfigError) as err:  # the kit never ran
+        scenario_for(cfg, "auto-download")
+    assert err.value.key == "scenarios.download_sha256" and "rehearse kit build" in str(err.value)
+    (tmp_path / "kit.json").write_text(json.dumps({"v2_sha256": "b" * 64, "v1_sha256": "a" * 64}))
+    sc = scenario_for(cfg, "auto-download-bad-checksum")
+    assert "checksum=sha256:" + "a" * 64 in sc.upgrade_info
+    assert "checksum=sha256:" + "b" * 64 in scenario_for(cfg, "auto-download").upgrade_info
+    bad = cfg.model_copy(
+        update={"scenarios": cfg.scenarios.model_copy(update={"download_sha256": "XYZ"})}
+    )
+    with pytest.raises(ConfigError) as err:
+        scenario_for(bad, "auto-download")
+    assert err.value.key == "scenarios.download_sha256" and "not a SHA-256" in str(err.value)
+    gone = cfg.model_copy(
+        update={"scenarios": cfg.scenarios.model_copy(update={"download_overlay": "x.json"})}
+    )
+    with pytest.raises(ConfigError) as err:
+        scenario_for(gone, "auto-download")
+    assert err.value.key == "scenarios.download_overlay"

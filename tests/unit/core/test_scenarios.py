@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -37,7 +38,15 @@ from agent.core.facts import (
 )
 from agent.core.machine import FaultPlan, Params, Phase, State, decide, initial_state
 from agent.core.scenario_steps import blocks_after_upgrade
-from agent.core.scenarios import SCENARIO_NAMES, AlertRecord, Roles, apply, build, judge
+from agent.core.scenarios import (
+    SCENARIO_NAMES,
+    AlertRecord,
+    Roles,
+    apply,
+    build,
+    judge,
+    plan_checksum,
+)
 
 ROLES = Roles(
     validators=("val-alice", "val-bob"),
@@ -148,6 +157,34 @@ def test_a_late_validator_is_swapped_by_hand_n_blocks_past_the_upgrade_height() 
     early, _ = run(until_proposed(), apply(sc, Params()))
     _, none = decide(early, HeightObserved(40, at=60.0))
     assert not [a for a in none if isinstance(a, RemediateNodes)]
+
+
+@pytest.mark.parametrize(
+    ("name", "digest", "outcome"),
+    [("auto-download", "b" * 64, Phase.RESTARTED), ("auto-download-bad-checksum", "a" * 64,
+                                                    Phase.FAILED)],
+)  # fmt: skip
+def test_auto_download_names_the_url_and_a_checksum_in_the_plan(
+    name: str, digest: str, outcome: Phase
+) -> None:
+    roles = replace(ROLES, download_overlay="dl.json", download_url="http://downloads:8080/d",
+                    download_sha256="b" * 64, other_sha256="a" * 64)  # fmt: skip
+    sc = build(name, roles)
+    assert sc.launch_overlays == ("dl.json",) and sc.download_nodes == ("val-bob",)
+    url = f"http://downloads:8080/d?checksum=sha256:{digest}"
+    assert json.loads(sc.upgrade_info) == {"binaries": {"any": url}}
+    assert sc.expectation.outcome is outcome
+    p = apply(sc, Params())
+    assert (p.upgrade_info, p.download_nodes) == (sc.upgrade_info, ("val-bob",))
+
+
+def test_the_plans_checksum_is_read_from_its_info() -> None:
+    url = "http://d:8080/c?x=1&checksum=sha256:" + "AB" * 32
+    assert plan_checksum(json.dumps({"binaries": {"any": url}})) == "ab" * 32
+    for info in ("", "not json", "[]", "{}", '{"binaries": []}',
+                 json.dumps({"binaries": {"any": "http://d/c"}}),
+                 json.dumps({"binaries": {"any": "http://d/c?checksum=md5:00"}})):  # fmt: skip
+        assert plan_checksum(info) == "", info
 
 
 def test_only_an_upgrade_plus_n_trigger_counts_blocks() -> None:

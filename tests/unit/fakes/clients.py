@@ -145,12 +145,14 @@ class FakeCLI:
         self.leaderboard_error: AgentError | None = None
         self.warmed: list[dict[str, bool]] = []
         self.released = 0
+        self.infos: list[str] = []  # the plan info each proposal was signed with
 
     async def address(self, voter: VoterConfig) -> str:
         return f"cosmos1{voter.name}"
 
-    def proposal_args(self, name: str, height: int, summary: str) -> list[str]:
-        return proposal_args(name, height, summary, DEPOSIT)
+    def proposal_args(self, name: str, height: int, summary: str, *, info: str = "") -> list[str]:
+        self.infos.append(info)
+        return proposal_args(name, height, summary, DEPOSIT, info=info or "{}")
 
     async def sign(
         self,

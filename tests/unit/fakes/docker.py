@@ -42,6 +42,7 @@ class CommandRecorder:
         self.chain = chain
         self.argvs: list[list[str]] = []
         self.unstaged: set[str] = set()  # containers without v2 under the plan name
+        self.fetched: dict[str, str] = {}  # container id -> SHA-256 of v2 it holds
 
     async def __call__(self, argv: Iterable[str], **_kw: Any) -> CommandResult:
         args = [str(a) for a in argv]
@@ -52,6 +53,9 @@ class CommandRecorder:
                 path = f"{home}/cosmovisor/upgrades/{name}/bin/{binary}\n"
                 return CommandResult(tuple(args), 3, path, "")
             return CommandResult(tuple(args), 0, "", "")
+        if args[:2] == ["docker", "exec"] and "sha256sum" in args:
+            digest = self.fetched.get(args[2], "")
+            return CommandResult(tuple(args), 0 if digest else 1, f"{digest}  {args[-1]}\n", "")
         if args[:2] == ["docker", "exec"]:
             link = self.chain.links.get(args[2], "")
             return CommandResult(tuple(args), 0, link + "\n", "")

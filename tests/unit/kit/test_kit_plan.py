@@ -167,6 +167,28 @@ def test_a_divergent_v2_stages_under_the_last_validators_cosmovisor(tmp_path: Pa
     assert parse_config(raw, tmp_path).scenarios.divergent_overlay == ""
 
 
+def test_a_download_overlay_serves_v2_and_unstages_the_last_validator(tmp_path: Path) -> None:
+    k, t = kit(port_base=27000), TopologyConfig(validators=2, sentries=True, full_nodes=1)
+    files = plan.compose_files(k, t, "up", tmp_path)
+    tags = plan.images(k, "up")
+    services = files[plan.download_overlay("val-bob")]["services"]
+    assert set(services) == {"downloads", "val-bob"}
+    server = services["downloads"]
+    assert server["image"] == tags["v2"] and server["entrypoint"] == ["httpd"]
+    assert server["command"] == ["-f", "-p", "8080", "-h", "/usr/local/bin"]
+    assert "ports" not in server  # reached on the stack's network only
+    bob = services["val-bob"]
+    assert bob["environment"] == {"DAEMON_ALLOW_DOWNLOAD_BINARIES": "true"}
+    assert bob["entrypoint"][:2] == ["/bin/sh", "-c"]
+    # $$: Compose interpolates a bare $@ ("Invalid interpolation format", the first run).
+    assert bob["entrypoint"][2] == (
+        'rm -rf /root/.simd-upgrade/cosmovisor/upgrades/up && exec cosmovisor "$$@"'
+    )
+    cfg = parse_config({"kit": {"v1": SIMD45, "v2": SIMD46}}, tmp_path)
+    assert cfg.scenarios.download_overlay == plan.download_overlay("val-bob")
+    assert cfg.scenarios.download_url == "http://downloads:8080/simd"
+
+
 def test_image_tags_follow_what_goes_into_them() -> None:
     a = plan.images(kit(), "up")
     assert plan.images(kit(), "up") == a

@@ -56,6 +56,7 @@ async def test_submit_signs_records_broadcasts_and_waits_for_inclusion(world: Wo
     # The ledger holds the hash and the very bytes, so a resume can send them again.
     assert world.ledger.records == [("r1", "submit_proposal", signed.hash, signed.signed.base64)]
     assert [t.hash for t in world.chain.committed] == [signed.hash]
+    assert world.cli.infos == [""]  # the configured info
 
 
 async def test_the_ledger_holds_the_tx_before_it_is_broadcast(world: World) -> None:
@@ -203,6 +204,15 @@ async def test_a_proposal_signed_ahead_is_replaced_when_the_last_gap_changes_the
     assert w.ledger.records[0][2] == fact.tx_hash
     assert fact.upgrade_height == 3 + height_policy(w.cfg.timing).blocks_ahead(0.5, 20.0)
     assert only(w.chain.signed[1:]).what[2] == fact.upgrade_height
+
+
+async def test_a_scenarios_plan_info_goes_into_the_proposal(world: World) -> None:
+    """auto-download: the plan names where Cosmovisor fetches v2, and its checksum."""
+    info = '{"binaries": {"any": "http://downloads:8080/checkersd?checksum=sha256:ab"}}'
+    p = replace(state().params, upgrade_info=info)
+    fact = await submit_proposal(world.ctx, SUBMIT, state(params=p))
+    assert isinstance(fact, ProposalSubmitted)
+    assert world.cli.infos == [info]
 
 
 async def test_submit_reuses_an_open_proposal_for_the_same_plan(world: World) -> None:

@@ -45,6 +45,17 @@ async def test_a_node_without_v2_staged_fails_the_launch_naming_it(world: World)
     assert is_environment_failure(text)  # exit 2
 
 
+async def test_a_node_that_downloads_v2_at_the_halt_needs_nothing_staged(world: World) -> None:
+    """auto-download: val-bob's Cosmovisor fetches v2 from the plan's info."""
+    assert world.commands is not None
+    world.commands.unstaged.add(world.chain.containers["val-bob"])
+    p = Params(download_nodes=("val-bob",))
+    fact = await launch(world.ctx, LaunchStack(reset=True), state(params=p))
+    assert isinstance(fact, StackLaunched)
+    staged = [a for a in world.commands.argvs if "staged" in a]
+    assert len(staged) == len(world.cfg.nodes) - 1  # val-bob not asked
+
+
 async def test_every_node_staged_lets_the_launch_complete(world: World) -> None:
     assert world.commands is not None
     fact = await launch(world.ctx, LaunchStack(reset=True), state())

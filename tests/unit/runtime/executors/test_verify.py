@@ -202,6 +202,32 @@ async def test_verify_upgrade_fails_each_check_with_evidence(
     assert evidence in failed[0].evidence
 
 
+@pytest.mark.parametrize("fetched", ["ab" * 32, "cd" * 32])
+async def test_a_node_that_downloaded_v2_is_checked_against_the_plans_checksum(
+    world: World, fetched: str
+) -> None:
+    """auto-download: what Cosmovisor fetched is the binary the plan names."""
+    assert world.commands is not None
+    b = await baseline_of(world)
+    good_upgrade(world)
+    world.commands.fetched[world.chain.containers["val-bob"]] = fetched
+    info = json.dumps({"binaries": {"any": "http://downloads:8080/c?checksum=sha256:" + "ab" * 32}})
+    p = replace(state().params, upgrade_info=info, download_nodes=("val-bob",))
+    fact = await verify_upgrade(world.ctx, VerifyUpgrade("v1tov2", H), state(baseline=b, params=p))
+    assert isinstance(fact, UpgradeVerified)
+    check = {c.name: c for c in fact.checks}["cosmovisor_current"]
+    if fetched == "ab" * 32:
+        assert check.passed, check
+        assert "val-bob downloaded v2 (sha256 abababababab..., the plan's)" in check.evidence
+    else:
+        assert not check.passed
+        assert "val-bob downloaded sha256 cdcdcdcdcdcd, the plan says abababababab" in (
+            check.evidence
+        )
+    sums = [a for a in world.commands.argvs if "sha256sum" in a]
+    assert len(sums) == 1 and sums[0][-1].endswith("/cosmovisor/upgrades/v1tov2/bin/checkersd")
+
+
 async def test_verify_upgrade_without_a_baseline_fails(world: World) -> None:
     good_upgrade(world)
     world.chain.cli_leaderboard = [("cosmos1p2", 5)]
