@@ -335,13 +335,7 @@ class ChainCLI:
         return self._addresses[voter.name]
 
     def proposal_args(
-        self,
-        name: str,
-        height: int,
-        summary: str,
-        line: SdkLine | None = None,
-        *,
-        info: str = "",
+        self, name: str, height: int, summary: str, line: SdkLine | None = None, *, info: str = ""
     ) -> TxArgs:
         """`tx` arguments of the upgrade proposal in the form of ``line`` (default: this
         CLI's ``sdk_line``), with the configured deposit, info (``info``: a scenario's,

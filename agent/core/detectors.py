@@ -29,7 +29,7 @@ setting the context does not change the keys of conditions already firing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from agent.core.apphash import Split, SplitWatch
 from agent.core.chainview import ChainView
@@ -42,6 +42,7 @@ from agent.core.conditions import (
     condition_key,
 )
 from agent.core.containers import ContainerWatch
+from agent.core.downtime import PlannedDowntime
 from agent.core.halt import HaltWatch
 from agent.core.missed import MissedWatch
 from agent.core.observations import (
@@ -70,15 +71,6 @@ __all__ = [
 _LOST_STATUSES = frozenset({"REJECTED", "FAILED"})
 
 
-@dataclass
-class _Quiet:
-    """A node's planned downtime: quiet until ``until``, or until its first
-    block after ``closing_after`` (set when the planned stop completed)."""
-
-    until: float
-    closing_after: float | None = None
-
-
 class Watchdog:
     """Feed it with ``observe``/``set_context``; ask ``evaluate(now)``.
 
@@ -105,7 +97,7 @@ class Watchdog:
         self.containers = ContainerWatch(self._node_of)
         self._streams_down: dict[str, float] = {}  # source -> down since
         self._context: UpgradeContext | None = None
-        self._quiet: dict[str, _Quiet] = {}
+        self.downtime = PlannedDowntime()
         self.halt = HaltWatch()
         self.staged = StagedWatch()
         self.split = SplitWatch()
@@ -162,26 +154,13 @@ class Watchdog:
         """A planned stop (e.g. compose down/up) of ``nodes`` (default: all): no
         stall, lag or stream condition for them before ``until``, or before
         their first block after ``downtime_over`` was called, whichever is first."""
-        for n in self.view.nodes if nodes is None else nodes:
-            self._quiet[n] = _Quiet(until)
+        self.downtime.expect(until, self.view.nodes if nodes is None else nodes)
 
     def downtime_over(self, at: float, nodes: Iterable[str] | None = None) -> None:
-        """The planned stop completed at ``at``: each node's quiet window now ends
-        with its next block."""
-        for n in self.view.nodes if nodes is None else nodes:
-            q = self._quiet.get(n)
-            if q is not None and q.closing_after is None:
-                q.closing_after = at
+        self.downtime.over(at, self.view.nodes if nodes is None else nodes)
 
     def quiet_nodes(self, now: float) -> set[str]:
-        """Nodes in planned downtime at ``now``; windows that ended are dropped."""
-        seen = self.view.last_block_at()
-        for n, q in list(self._quiet.items()):
-            last = seen.get(n)
-            resumed = q.closing_after is not None and last is not None and last > q.closing_after
-            if now >= q.until or resumed:
-                del self._quiet[n]
-        return set(self._quiet)
+        return self.downtime.quiet(now, self.view.last_block_at())
 
     # --- derived ------------------------------------------------------------
 

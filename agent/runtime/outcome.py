@@ -11,7 +11,8 @@ from typing import Any
 from agent.adapters.clock import Clock
 from agent.config import Config
 from agent.core.machine import State
-from agent.core.scenarios import AlertRecord, Scenario, judge, missing_alerts, still_firing
+from agent.core.scenarios import Scenario
+from agent.core.verdict import AlertRecord, judge, missing_alerts, still_firing
 from agent.runtime import report as report_mod
 from agent.runtime import report_data
 

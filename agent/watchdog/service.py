@@ -30,7 +30,7 @@ from agent.core.apphash import Split
 from agent.core.chainview import ChainView
 from agent.core.machine import Phase, State
 from agent.core.observations import NewBlock, Observation, WatchObservation
-from agent.core.scenarios import AlertRecord
+from agent.core.verdict import AlertRecord
 from agent.errors import AgentError
 from agent.watchdog import (
     AlertManager,

@@ -108,3 +108,23 @@ def test_executors_get_typed_settings_not_the_config() -> None:
             for a in node.names
         }
         assert "Config" not in names, f"executors/{path.name} imports Config"
+
+
+# Issue 18's bounds: a module a newcomer reads in one sitting, a README in five minutes.
+MAX_MODULE_LINES = 450
+MAX_README_LINES = 150
+
+
+def test_no_module_outgrows_one_sitting() -> None:
+    long = {
+        str(p.relative_to(AGENT)): n
+        for p in AGENT.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"over {MAX_MODULE_LINES} lines (split by what they hold): {long}"
+
+
+def test_the_readme_reads_in_five_minutes() -> None:
+    readme = AGENT.parent / "README.md"
+    n = len(readme.read_text(encoding="utf-8").splitlines())
+    assert n <= MAX_README_LINES, f"README.md has {n} lines; the rest belongs in docs/"

@@ -38,15 +38,8 @@ from agent.core.facts import (
 )
 from agent.core.machine import FaultPlan, Params, Phase, State, decide, initial_state
 from agent.core.scenario_steps import blocks_after_upgrade
-from agent.core.scenarios import (
-    SCENARIO_NAMES,
-    AlertRecord,
-    Roles,
-    apply,
-    build,
-    judge,
-    plan_checksum,
-)
+from agent.core.scenarios import SCENARIO_NAMES, Roles, apply, build, plan_checksum
+from agent.core.verdict import AlertRecord, judge
 
 ROLES = Roles(
     validators=("val-alice", "val-bob"),
@@ -404,7 +397,8 @@ def test_arm_deadline_is_not_pending() -> None:
 
 
 def test_missing_alerts_are_the_expected_ones_not_fired_yet() -> None:
-    from agent.core.scenarios import build, missing_alerts
+    from agent.core.scenarios import build
+    from agent.core.verdict import missing_alerts
 
     exp = build("validator-missing-binary", ROLES).expectation
     assert missing_alerts(exp, []) == [("container_died", "val-bob")]

@@ -12,7 +12,8 @@ from fakes import make_config
 from agent.adapters.clock import FakeClock
 from agent.config import Config
 from agent.core.machine import Params, Phase, State, initial_state
-from agent.core.scenarios import AlertRecord, Roles, build
+from agent.core.scenarios import Roles, build
+from agent.core.verdict import AlertRecord
 from agent.runtime.outcome import RESOLVE_GRACE_S, Outcomes
 
 pytestmark = pytest.mark.anyio
