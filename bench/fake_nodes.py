@@ -182,7 +182,11 @@ class NodeServer:
                         "version": "v1",
                         "app_version": "1",
                         "last_block_height": str(tip),
-                        "last_block_app_hash": "",
+                        # The same state on every node (base64, as CometBFT sends it):
+                        # the watchdog compares them (agent.core.apphash).
+                        "last_block_app_hash": base64.b64encode(
+                            bytes.fromhex(app_hash(tip))
+                        ).decode(),
                     }
                 }
             )
