@@ -278,26 +278,25 @@ def parse_header(header: object, what: str) -> BlockHeader:
         raise ProtocolError(f"{what}: header missing {exc}") from exc
 
 
-def is_absent_flag(flag: object) -> bool:
-    """A commit signature's flag says its validator did not sign (1, or the enum
-    name); an unknown value is not taken for absence."""
+def _flag_is(flag: object, value: int, name: str) -> bool:
+    """A commit signature's ``block_id_flag`` is ``value`` (the number, or the enum
+    ``name``); an unknown shape is neither."""
     if isinstance(flag, bool):
         return False
     if isinstance(flag, int):
-        return flag == BLOCK_ID_FLAG_ABSENT
+        return flag == value
     if isinstance(flag, str):
-        return flag.strip() in (str(BLOCK_ID_FLAG_ABSENT), "BLOCK_ID_FLAG_ABSENT")
+        return flag.strip() in (str(value), name)
     return False
+
+
+def is_absent_flag(flag: object) -> bool:
+    """The signature's validator did not sign; an unknown value is not absence."""
+    return _flag_is(flag, BLOCK_ID_FLAG_ABSENT, "BLOCK_ID_FLAG_ABSENT")
 
 
 def _is_commit_flag(flag: object) -> bool:
-    if isinstance(flag, bool):
-        return False
-    if isinstance(flag, int):
-        return flag == BLOCK_ID_FLAG_COMMIT
-    if isinstance(flag, str):
-        return flag.strip() in (str(BLOCK_ID_FLAG_COMMIT), "BLOCK_ID_FLAG_COMMIT")
-    return False
+    return _flag_is(flag, BLOCK_ID_FLAG_COMMIT, "BLOCK_ID_FLAG_COMMIT")
 
 
 def parse_commit(result: dict[str, Any]) -> CommitSignatures:
