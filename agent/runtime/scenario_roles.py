@@ -44,25 +44,11 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
             raise ConfigError(
                 "scenarios.no_cosmovisor_node", sc.no_cosmovisor_node, "names no configured node"
             )
-        if not (cfg.compose_dir / sc.no_cosmovisor_overlay).is_file():
-            raise ConfigError(
-                "scenarios.no_cosmovisor_overlay",
-                sc.no_cosmovisor_overlay,
-                f"no such file in {cfg.compose_dir}",
-            )
+        _overlay(cfg, "no_cosmovisor_overlay", "the node's plain-v1 Compose file is needed")
     if name == "mixed-binary":
-        if not sc.divergent_overlay:
-            raise ConfigError(
-                "scenarios.divergent_overlay",
-                "",
-                "is empty: mixed-binary needs a divergent v2 (set [kit] v2_divergent)",
-            )
-        if not (cfg.compose_dir / sc.divergent_overlay).is_file():
-            raise ConfigError(
-                "scenarios.divergent_overlay",
-                sc.divergent_overlay,
-                f"no such file in {cfg.compose_dir}",
-            )
+        _overlay(
+            cfg, "divergent_overlay", "mixed-binary needs a divergent v2 (set [kit] v2_divergent)"
+        )
         if cfg.traffic.rate <= 0:
             # The divergent binary differs only when a transaction is delivered.
             raise ConfigError(
@@ -78,20 +64,10 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
                 "late-validator needs four validators or more ([topology] validators = 4): "
                 "the others must hold more than two-thirds of the power without it",
             )
-        if not sc.late_overlay or not (cfg.compose_dir / sc.late_overlay).is_file():
-            raise ConfigError(
-                "scenarios.late_overlay",
-                sc.late_overlay,
-                f"names no file in {cfg.compose_dir} (the kit writes one per node)",
-            )
+        _overlay(cfg, "late_overlay", "the kit writes one per node")
     download = {"download_sha256": sc.download_sha256, "other_sha256": sc.other_sha256}
     if name in ("auto-download", "auto-download-bad-checksum"):
-        if not sc.download_overlay or not (cfg.compose_dir / sc.download_overlay).is_file():
-            raise ConfigError(
-                "scenarios.download_overlay",
-                sc.download_overlay,
-                f"names no file in {cfg.compose_dir} (the kit writes one)",
-            )
+        _overlay(cfg, "download_overlay", "the kit writes one")
         if not sc.download_url:
             raise ConfigError("scenarios.download_url", "", "is empty: the URL v2 is served at")
         download = _checksums(cfg, download)
@@ -122,6 +98,16 @@ def scenario_for(cfg: Config, name: str, *, attach: bool = False) -> Scenario:
             "--scenario", name, "injects faults into its own network; not with --attach"
         )
     return scenario
+
+
+def _overlay(cfg: Config, key: str, empty: str) -> None:
+    """A scenario's Compose overlay, ``[scenarios] key``, must name a file in the
+    stack's Compose directory (``empty``: what to do when it names none)."""
+    value = getattr(cfg.scenarios, key)
+    if not value:
+        raise ConfigError(f"scenarios.{key}", value, f"is empty: {empty}")
+    if not (cfg.compose_dir / value).is_file():
+        raise ConfigError(f"scenarios.{key}", value, f"no such file in {cfg.compose_dir}")
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
