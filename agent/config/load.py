@@ -61,14 +61,10 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
         # The binaries' local paths made absolute once, here: the image tags derive
         # from them, and the build must name the images the configuration names.
         kit = sections.kit
-        bad = kit.v2_divergent
-        kit = kit.model_copy(update={"v1": kit.v1.anchored(base_dir),
-                                     "v2": kit.v2.anchored(base_dir),
-                                     "v2_divergent": bad and bad.anchored(base_dir)})  # fmt: skip
-        anchored = {"v1": kit.v1.model_dump(), "v2": kit.v2.model_dump()}
-        if kit.v2_divergent is not None:
-            anchored["v2_divergent"] = kit.v2_divergent.model_dump()
-        raw = {**raw, "kit": {**raw["kit"], **anchored}}
+        specs = {k: spec.anchored(base_dir) for k in ("v1", "v2", "v2_divergent")
+                 if (spec := getattr(kit, k)) is not None}  # fmt: skip
+        kit = kit.model_copy(update=specs)
+        raw = {**raw, "kit": {**raw["kit"], **{k: v.model_dump() for k, v in specs.items()}}}
         raw = derived_sections(raw, kit, sections.topology, kit_dir)
         raw.setdefault("topology", {})
     return validate(Config, raw, base_dir)
