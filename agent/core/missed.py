@@ -5,8 +5,9 @@ Each block carries the signatures that committed the block before it
 block, as the slashing module counts it (a nil precommit is a signature). While
 the chain goes on without a validator (a late upgrade, a crash, a lost peer),
 its streak of misses grows; ``missed_blocks`` in a row raise one alert for it,
-and its first signature again resolves it. Over the whole watch each validator's
-misses are counted for the report.
+and its first signature again resolves it. The alert also gives the misses in
+all since the watch began. (The report's missed-block table is read from the
+commits at the end, ``agent.runtime.report_data``, not from here.)
 
 Validators are known by the key their own node reports (``ValidatorKey``), so
 they are named by node; keys of nodes nobody watches are not judged. A key is
