@@ -197,6 +197,11 @@ class TimingConfig(Schema):
     block_speedup: float = Field(default=0.10, ge=0.0, le=0.5, allow_inf_nan=False)
     inclusion_blocks: Count = 1
     spare_blocks: int = Field(default=1, ge=0, le=1000)
+    min_block_interval_s: Seconds | None = Field(
+        default=None,
+        description="the shortest gap blocks can come at (the chain's timeout_commit): the "
+        "height is never planned at a slower pace (the kit fills it from [kit] block_time)",
+    )
     launch_timeout: Seconds = 180.0
     state_timeout: Seconds = Field(
         default=300.0, description="[[state.txs]]: from the chain live until every one is in"
@@ -417,4 +422,5 @@ def height_policy(t: TimingConfig) -> UpgradeHeightPolicy:
         speedup=t.block_speedup,
         inclusion_blocks=t.inclusion_blocks,
         spare_blocks=t.spare_blocks,
+        min_interval=t.min_block_interval_s,
     )

@@ -29,6 +29,12 @@ class UpgradeHeightPolicy:
       by default: the terms above are measured).
 
     ``min_blocks_ahead`` is a floor for chains with very short voting periods.
+
+    ``min_interval``, when the chain's own block time is known (CometBFT's
+    ``timeout_commit``, which the kit sets), is the shortest gap blocks can come
+    at: the voting period is never counted at a slower pace than that. A chain
+    just launched measures slow first gaps (1.95 s, then 1.33 s steady, in one CI
+    run) and a height planned from them was reached before the vote ended.
     """
 
     margin_seconds: float = 0.0
@@ -36,11 +42,14 @@ class UpgradeHeightPolicy:
     speedup: float = 0.10
     inclusion_blocks: int = 1
     spare_blocks: int = 1
+    min_interval: float | None = None
 
     def blocks_ahead(self, block_interval: float, voting_period: float) -> int:
         if block_interval <= 0:
             raise ValueError(f"block_interval must be positive, got {block_interval}")
         fastest = block_interval * (1.0 - self.speedup)
+        if self.min_interval is not None:
+            fastest = min(fastest, self.min_interval)
         voting = math.ceil((voting_period + self.margin_seconds) / fastest)
         blocks = self.inclusion_blocks + voting + 1 + self.spare_blocks
         return max(self.min_blocks_ahead, blocks)

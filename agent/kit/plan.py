@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.kit.genesis import duration_seconds
 from agent.kit.spec import KitConfig, TopologyConfig
 
 __all__ = [
@@ -192,6 +193,9 @@ def derived_sections(raw: dict[str, Any], kit: KitConfig, t: TopologyConfig,
         "accounts": traffic_accounts(t),
     }
     out = dict(raw)
+    # The kit set the chain's block time: blocks never come faster than that.
+    timing = {"min_block_interval_s": duration_seconds(kit.block_time)}
+    out["timing"] = {**timing, **(raw.get("timing") or {})}
     out["traffic"] = {**traffic, **(raw.get("traffic") or {})}
     out["stack"] = {**stack, **(raw.get("stack") or {})}
     out["chain"] = {**chain, **chain_raw}

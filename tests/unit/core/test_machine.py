@@ -139,6 +139,10 @@ def test_upgrade_height_comes_from_block_time_and_voting_period() -> None:
         (UpgradeHeightPolicy(margin_seconds=12.0), 2.0, 20.0, 1 + 18 + 1 + 1),
         (UpgradeHeightPolicy(speedup=0.0, spare_blocks=0), 2.0, 20.0, 1 + 10 + 1 + 0),
         (UpgradeHeightPolicy(inclusion_blocks=4, min_blocks_ahead=1), 1.0, 3.0, 4 + 4 + 1 + 1),
+        # The chain's block time bounds the pace from below: the CI run that measured
+        # a launch's slow first gap (1.951 s) then made blocks every 1.33 s.
+        (UpgradeHeightPolicy(min_interval=1.0), 1.951, 20.0, 1 + 20 + 1 + 1),
+        (UpgradeHeightPolicy(min_interval=5.0), 1.0, 20.0, 1 + 23 + 1 + 1),  # measured wins
     ],
 )
 def test_policy_counts_each_term_in_blocks(

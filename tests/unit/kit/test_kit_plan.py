@@ -67,6 +67,10 @@ def test_a_profile_of_two_binaries_gets_every_section(tmp_path: Path) -> None:
     assert cfg.traffic.desk == str(tmp_path / ".kit" / "desk-traffic")
     assert cfg.traffic.accounts == ["traffic-1", "traffic-2", "traffic-3"]
     assert not cfg.traffic.on
+    # The kit's block time (timeout_commit) bounds the planner's pace from below.
+    assert cfg.timing.min_block_interval_s == 1.0
+    raw["kit"]["block_time"] = "2s"  # type: ignore[index]
+    assert parse_config(raw, tmp_path).timing.min_block_interval_s == 2.0
 
 
 def test_a_profile_turns_traffic_on_with_one_number(tmp_path: Path) -> None:
